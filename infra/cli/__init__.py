@@ -1,0 +1,1 @@
+"""Command-line tools: render, check, docs (run as `python -m infra.cli`)."""

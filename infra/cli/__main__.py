@@ -1,0 +1,72 @@
+"""`python -m infra.cli {render,check,docs}`: the offline tools of the platform.
+
+Exit codes: 0 done; 2 an invalid environment (messages name the config path; nothing is written);
+1 anything else (a failed check, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from infra.cli import commands
+from infra.config import InvalidEnvironment
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m infra.cli", description=__doc__.splitlines()[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def with_envs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--env", action="append", default=[], help="environment name (repeatable); default: all")
+        p.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+
+    render = sub.add_parser("render", help="render environments to manifests and an inventory")
+    with_envs(render)
+    render.add_argument("--out", type=Path, default=REPO / "build" / "render")
+
+    check = sub.add_parser("check", help="render, then validate schemas, ordering, policies and checkov")
+    with_envs(check)
+    check.add_argument("--out", type=Path, default=REPO / "build" / "check")
+    check.add_argument(
+        "--crd-schemas",
+        default=os.environ.get("MLOPS_CRD_SCHEMAS", commands.DEFAULT_CRD_SCHEMAS),
+        help="CRD JSON schemas: a <group>/<kind>_<version>.json directory or a URL template "
+        "with {group}, {kind}, {version} (env MLOPS_CRD_SCHEMAS)",
+    )
+    check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
+
+    sub.add_parser("docs", help="regenerate infra/config/environment.schema.json and docs/environment.md")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "render":
+            return commands.render(args.environments, args.env, args.out)
+        if args.command == "check":
+            return commands.check(args.environments, args.env, args.out, args.crd_schemas, not args.skip_checkov)
+        return commands.docs()
+    except InvalidEnvironment as error:
+        print(error.report(), file=sys.stderr)
+        return 2
+    except commands.InvalidEnvironments as errors:
+        for error in errors.errors:
+            print(error.report(), file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 the CLI's last word: a message, not a traceback
+        if os.environ.get("MLOPS_DEBUG"):
+            traceback.print_exc()
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""cert-manager: TLS certificates for every platform endpoint, and the platform's ClusterIssuer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
+from infra.platform.resources import resources
+
+PLATFORM_ISSUER = "platform"
+BOOTSTRAP_ISSUER = "selfsigned-bootstrap"
+CA_SECRET = "platform-ca"
+
+
+class CertManager(PlatformComponent):
+    spec = ComponentSpec(
+        name="cert-manager",
+        layer="platform",
+        namespace="cert-manager",
+        provides_crds=("cert-manager.io", "acme.cert-manager.io"),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.cert_manager.enabled
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.values())
+        self.issuers()
+        self.scrape("cert-manager", {"app.kubernetes.io/name": "cert-manager"}, "tcp-prometheus-servicemonitor")
+
+    def values(self) -> dict[str, Any]:
+        replicas = 2 if self.env.high_availability else 1
+        return {
+            "crds": {"enabled": True, "keep": True},
+            "replicaCount": replicas,
+            "podDisruptionBudget": {"enabled": self.env.high_availability},
+            "resources": resources("50m", "128Mi", "200m", "256Mi"),
+            "webhook": {"replicaCount": replicas, "resources": resources("25m", "64Mi", "100m", "128Mi")},
+            "cainjector": {"replicaCount": replicas, "resources": resources("50m", "128Mi", "200m", "256Mi")},
+            "startupapicheck": {"resources": resources("10m", "32Mi", "50m", "64Mi")},
+            "prometheus": {"enabled": self.ctx.monitoring_enabled, "servicemonitor": {"enabled": False}},
+            "global": {"leaderElection": {"namespace": self.spec.namespace}},
+        }
+
+    def issuers(self) -> None:
+        settings = self.env.components.cert_manager
+        self.custom_resource("cert-manager.io/v1", "ClusterIssuer", BOOTSTRAP_ISSUER, {"selfSigned": {}})
+        if settings.issuer == "acme":
+            self.custom_resource(
+                "cert-manager.io/v1",
+                "ClusterIssuer",
+                PLATFORM_ISSUER,
+                {
+                    "acme": {
+                        "server": settings.acme_server,
+                        "email": settings.acme_email,
+                        "privateKeySecretRef": {"name": f"{PLATFORM_ISSUER}-acme-account"},
+                        "solvers": [{"http01": {"ingress": {"ingressClassName": self.env.ingress.provider}}}],
+                    }
+                },
+            )
+            return
+        self.custom_resource(
+            "cert-manager.io/v1",
+            "Certificate",
+            CA_SECRET,
+            {
+                "isCA": True,
+                "commonName": f"{self.env.name} platform CA",
+                "secretName": CA_SECRET,
+                "duration": "87600h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": BOOTSTRAP_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+            namespace=self.spec.namespace,
+        )
+        self.custom_resource("cert-manager.io/v1", "ClusterIssuer", PLATFORM_ISSUER, {"ca": {"secretName": CA_SECRET}})

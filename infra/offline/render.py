@@ -1,0 +1,129 @@
+"""Render stacks offline: manifests (one file per Kubernetes object) and an inventory of every resource."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.config import Environment, load_stack_file, read_stack_file
+from infra.config.loader import pulumi_config_values
+from infra.offline.engine import Recorded, Run, run_program
+from infra.offline.serialize import dump_yaml, plain
+from infra.program import main as program_main
+
+
+class RenderError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    """Relative to the environment's manifests/ directory."""
+    object: dict[str, Any]
+    resource: Recorded
+
+    @property
+    def ref(self) -> str:
+        meta = self.object["metadata"]
+        where = f"{meta['namespace']}/" if "namespace" in meta else ""
+        return f"{self.object['apiVersion']} {self.object['kind']} {where}{meta['name']}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    stack: str
+    env: Environment
+    run: Run
+    manifests: tuple[Manifest, ...]
+
+    def inventory(self) -> dict[str, Any]:
+        manifest_of = {m.resource.urn: m.path for m in self.manifests}
+        entries = []
+        for resource in sorted(self.run.resources, key=lambda r: (r.type, r.name, r.urn)):
+            entry: dict[str, Any] = {
+                "type": resource.type,
+                "name": resource.name,
+                "parent": resource.parent,
+                "provider": resource.provider,
+                "dependencies": list(resource.dependencies),
+                "protect": resource.protect,
+            }
+            if resource.retain_on_delete:
+                entry["retainOnDelete"] = True
+            if resource.urn in manifest_of:
+                entry["manifest"] = manifest_of[resource.urn]
+            elif resource.custom:
+                entry["inputs"] = plain(resource.inputs)
+            entries.append(entry)
+        return {"stack": self.stack, "tier": self.env.tier, "target": self.env.target, "resources": entries}
+
+
+def stack_files(environments_dir: Path, names: list[str] | None = None) -> list[Path]:
+    if not names:
+        return sorted(environments_dir.glob("Pulumi.*.yaml"))
+    files = [environments_dir / f"Pulumi.{name}.yaml" for name in names]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise RenderError(f"no stack file: {', '.join(missing)}")
+    return files
+
+
+def render_stack(stack_file: Path) -> Rendered:
+    """Validate the stack file (InvalidEnvironment if bad), then run the program under mocks."""
+    env = load_stack_file(stack_file)
+    config = pulumi_config_values(read_stack_file(stack_file))
+    run = run_program(env.name, config, program_main)
+    return Rendered(env.name, env, run, _manifests(run))
+
+
+def write(rendered: Rendered, out_dir: Path) -> Path:
+    target = out_dir / rendered.stack
+    if target.exists():
+        shutil.rmtree(target)
+    for manifest in rendered.manifests:
+        path = target / "manifests" / manifest.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump_yaml(manifest.object))
+    (target / "inventory.yaml").write_text(dump_yaml(rendered.inventory()))
+    return target
+
+
+def summary(rendered: Rendered) -> str:
+    kinds = Counter(m.object["kind"] for m in rendered.manifests)
+    providers = Counter(_provider_package(r) for r in rendered.run.resources)
+    lines = [
+        f"{rendered.stack}: tier {rendered.env.tier}, target {rendered.env.target}, "
+        f"Kubernetes {rendered.env.kubernetes_version}: {len(rendered.manifests)} Kubernetes objects, "
+        f"{len(rendered.run.resources)} Pulumi resources",
+        "  objects by kind:      " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())),
+        "  resources by provider: " + ", ".join(f"{name} {n}" for name, n in sorted(providers.items())),
+    ]
+    return "\n".join(lines)
+
+
+def _provider_package(resource: Recorded) -> str:
+    if resource.type.startswith("pulumi:providers:"):
+        return "providers"
+    return resource.type.split(":", 1)[0]
+
+
+def _manifests(run: Run) -> tuple[Manifest, ...]:
+    manifests = []
+    for resource in run.resources:
+        if not resource.is_kubernetes_object:
+            continue
+        obj = plain(resource.inputs)
+        meta = obj.get("metadata") or {}
+        if not meta.get("name"):
+            # Auto-named objects get a random suffix at `pulumi up`; GitOps needs names known in advance.
+            raise RenderError(f"{resource.type} {resource.name}: metadata.name must be set explicitly")
+        folder = meta.get("namespace", "_cluster")
+        manifests.append(Manifest(f"{folder}/{obj['kind'].lower()}-{meta['name']}.yaml", obj, resource))
+    duplicates = [path for path, n in Counter(m.path for m in manifests).items() if n > 1]
+    if duplicates:
+        raise RenderError(f"two objects with the same kind, namespace and name: {', '.join(sorted(duplicates))}")
+    return tuple(sorted(manifests, key=lambda m: m.path))

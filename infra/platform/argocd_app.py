@@ -1,0 +1,74 @@
+"""The one way a Helm chart add-on reaches the cluster: an Argo CD Application of the upstream chart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.catalog import Chart
+from infra.platform import labels
+
+ARGOCD_NAMESPACE = "argocd"
+PLATFORM_PROJECT = "platform"
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+def chart_application(
+    *,
+    component: str,
+    layer: str,
+    chart: Chart,
+    version: str,
+    namespace: str,
+    values: Mapping[str, Any],
+    wave: int,
+    depends_on_components: Sequence[str] = (),
+    provides_crds: Sequence[str] = (),
+    server_side_apply: bool = False,
+    release_name: str | None = None,
+    project: str = PLATFORM_PROJECT,
+    opts: pulumi.ResourceOptions,
+) -> k8s.apiextensions.CustomResource:
+    sync_options = ["CreateNamespace=false", "PruneLast=true"]
+    if server_side_apply:
+        sync_options.append("ServerSideApply=true")
+    annotations = {
+        labels.SYNC_WAVE: str(wave),
+        labels.WAIT_FOR: labels.HEALTHY,
+    }
+    if depends_on_components:
+        annotations[labels.DEPENDS_ON] = ",".join(sorted(depends_on_components))
+    if provides_crds:
+        annotations[labels.PROVIDES_CRDS] = ",".join(sorted(provides_crds))
+    return k8s.apiextensions.CustomResource(
+        f"{component}-application",
+        api_version="argoproj.io/v1alpha1",
+        kind="Application",
+        metadata={
+            "name": component,
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": labels.component_labels(component, layer),
+            "annotations": annotations,
+            # Deleting the Application removes what it installed instead of orphaning it.
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
+        spec={
+            "project": project,
+            "source": {
+                "repoURL": chart.repo_url,
+                "chart": chart.chart,
+                "targetRevision": version,
+                "helm": {"releaseName": release_name or component, "valuesObject": dict(values)},
+            },
+            "destination": {"server": IN_CLUSTER, "namespace": namespace},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": sync_options,
+                "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            },
+        },
+        opts=opts,
+    )

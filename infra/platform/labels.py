@@ -1,0 +1,23 @@
+"""Labels and annotations the platform puts on what it creates, in one place."""
+
+from __future__ import annotations
+
+PART_OF = "mlops-platform"
+COMPONENT = "mlops.dev/component"
+LAYER = "mlops.dev/layer"
+DEPENDS_ON = "mlops.dev/depends-on"
+PROVIDES_CRDS = "mlops.dev/provides-crds"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# pulumi-kubernetes waits for this before creating resources that depend on the Application, so custom
+# resources are applied only once Argo CD has installed the chart (and its CRDs) and it is healthy.
+WAIT_FOR = "pulumi.com/waitFor"
+HEALTHY = "jsonpath={.status.health.status}=Healthy"
+
+
+def component_labels(component: str, layer: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        COMPONENT: component,
+        LAYER: layer,
+    }

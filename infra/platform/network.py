@@ -1,0 +1,70 @@
+"""Network allowances a component declares on top of its namespace's default-deny policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Port = int | tuple[int, Literal["TCP", "UDP"]]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Exactly one of: a namespace (by its name label), a CIDR, the namespace itself, or any namespace."""
+
+    namespace: str | None = None
+    cidr: str | None = None
+    same_namespace: bool = False
+    any_namespace: bool = False
+
+    def to_k8s(self) -> dict[str, Any]:
+        if self.same_namespace:
+            return {"podSelector": {}}
+        if self.any_namespace:
+            return {"namespaceSelector": {}}
+        if self.namespace is not None:
+            return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}}}
+        return {"ipBlock": {"cidr": self.cidr}}
+
+
+@dataclass(frozen=True)
+class Allow:
+    name: str
+    direction: Literal["ingress", "egress"]
+    peers: tuple[Peer, ...] = ()
+    """Empty: any peer."""
+    ports: tuple[Port, ...] = ()
+    """Empty: any port."""
+
+    def rule(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {}
+        if self.peers:
+            rule["from" if self.direction == "ingress" else "to"] = [peer.to_k8s() for peer in self.peers]
+        if self.ports:
+            rule["ports"] = [_port(port) for port in self.ports]
+        return rule
+
+
+def _port(port: Port) -> dict[str, Any]:
+    number, protocol = port if isinstance(port, tuple) else (port, "TCP")
+    return {"port": number, "protocol": protocol}
+
+
+ANYWHERE = Peer(cidr="0.0.0.0/0")
+ANY_NAMESPACE = Peer(any_namespace=True)
+
+# Every namespace gets these: without DNS nothing resolves, and pods of one component talk to each other.
+DNS = Allow("dns", "egress", (Peer(namespace="kube-system"),), ((53, "UDP"), (53, "TCP")))
+WITHIN_NAMESPACE = (
+    Allow("same-namespace-in", "ingress", (Peer(same_namespace=True),)),
+    Allow("same-namespace-out", "egress", (Peer(same_namespace=True),)),
+)
+# The API server is outside the pod network (GKE's private endpoint listens on 443, kubeadm's on 6443).
+KUBE_API = Allow("kube-api", "egress", (ANYWHERE,), (443, 6443))
+# Admission webhooks are called by the API server, whose address is not a pod or namespace.
+WEBHOOK_FROM_API_SERVER = Allow("webhooks", "ingress", (ANYWHERE,), (10250, 9443, 8443))
+HTTPS_OUT = Allow("https-out", "egress", (ANYWHERE,), (443,))
+
+
+def from_namespaces(name: str, namespaces: tuple[str, ...], ports: tuple[Port, ...] = ()) -> Allow:
+    return Allow(name, "ingress", tuple(Peer(namespace=ns) for ns in namespaces), ports)

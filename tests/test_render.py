@@ -1,0 +1,83 @@
+"""Offline render through the CLI: determinism, exit codes, clean errors, normalisation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from pulumi.runtime import rpc
+
+from infra.cli.__main__ import main
+from infra.offline.serialize import MASK, plain
+
+from .conftest import ENVIRONMENTS, REPO
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_is_byte_identical_between_runs(tmp_path: Path) -> None:
+    args = ["render", "--env", "dev", "--env", "onprem", "--env", "prod"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    first, second = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert first == second
+    assert "dev/inventory.yaml" in first and "onprem/manifests/_cluster/namespace-argocd.yaml" in first
+
+
+def test_render_in_a_fresh_process_matches(tmp_path: Path) -> None:
+    """The in-process render is the same as a fresh interpreter's (no state leaks between stacks)."""
+    assert main(["render", "--out", str(tmp_path / "in-process")]) == 0
+    subprocess.run(
+        [sys.executable, "-m", "infra.cli", "render", "--env", "staging", "--out", str(tmp_path / "fresh")],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+    )
+    assert tree(tmp_path / "in-process" / "staging") == tree(tmp_path / "fresh" / "staging")
+
+
+def test_invalid_environment_exits_2_with_paths_and_writes_nothing(tmp_path: Path) -> None:
+    envs = tmp_path / "environments"
+    envs.mkdir()
+    (envs / "Pulumi.good.yaml").write_text((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
+    (envs / "Pulumi.bad.yaml").write_text(
+        (ENVIRONMENTS / "Pulumi.dev.yaml").read_text().replace("provider: istio", "provider: nginx")
+    )
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "render", "--environments", str(envs), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "mlops-platform:platform.ingress.provider: 'nginx' is not allowed; allowed: istio, traefik" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_unknown_environment_is_an_error_not_a_traceback(capsys) -> None:
+    assert main(["render", "--env", "nope", "--out", "/tmp/never"]) == 1
+    err = capsys.readouterr().err
+    assert "no stack file" in err and "Traceback" not in err
+
+
+def test_secure_values_never_reach_the_output(tmp_path: Path) -> None:
+    envs = tmp_path / "environments"
+    envs.mkdir()
+    text = (ENVIRONMENTS / "Pulumi.dev.yaml").read_text()
+    (envs / "Pulumi.dev.yaml").write_text(
+        text + "  mlops-platform:grafanaAdminPassword:\n    secure: AAABAJk1c2VjcmV0\n"
+    )
+    assert main(["render", "--environments", str(envs), "--out", str(tmp_path / "out")]) == 0
+    rendered = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.yaml"))
+    assert "AAABAJk1c2VjcmV0" not in rendered
+
+
+def test_plain_masks_secrets_and_restores_ints() -> None:
+    wrapped = {rpc._special_sig_key: rpc._special_secret_sig, "value": {"password": "hunter2", "port": 5432.0}}
+    assert plain({"a": 3.0, "b": 2.5, "s": wrapped}) == {"a": 3, "b": 2.5, "s": {"password": MASK, "port": 5432}}
+    assert plain(rpc.UNKNOWN) == "[computed]"
