@@ -18,6 +18,7 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 
 def chart_application(
     *,
+    name: str,
     component: str,
     layer: str,
     chart: Chart,
@@ -44,11 +45,11 @@ def chart_application(
     if provides_crds:
         annotations[labels.PROVIDES_CRDS] = ",".join(sorted(provides_crds))
     return k8s.apiextensions.CustomResource(
-        f"{component}-application",
+        f"{name}-application",
         api_version="argoproj.io/v1alpha1",
         kind="Application",
         metadata={
-            "name": component,
+            "name": name,
             "namespace": ARGOCD_NAMESPACE,
             "labels": labels.component_labels(component, layer),
             "annotations": annotations,
@@ -61,7 +62,7 @@ def chart_application(
                 "repoURL": chart.repo_url,
                 "chart": chart.chart,
                 "targetRevision": version,
-                "helm": {"releaseName": release_name or component, "valuesObject": dict(values)},
+                "helm": {"releaseName": release_name or name, "valuesObject": dict(values)},
             },
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
             "syncPolicy": {

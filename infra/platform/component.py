@@ -21,7 +21,7 @@ from infra.platform.argocd_app import chart_application
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
-from infra.platform.ordering import owner_of, resource_wave
+from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -57,7 +57,7 @@ class PlatformContext:
     """Namespace of each enabled component."""
     bootstrap: Sequence[pulumi.Resource] = ()
     """What every Application needs first: the Argo CD release and its AppProjects."""
-    applications: dict[str, pulumi.Resource] = field(default_factory=dict)
+    applications: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
     """Applications declared so far, by component, so dependents can wait for them."""
 
     def chart_version(self, component: str) -> str:
@@ -90,6 +90,7 @@ class PlatformComponent(pulumi.ComponentResource):
 
     @property
     def chart(self) -> Chart:
+        """The catalog entry named like the component (its only chart, for most components)."""
         return CATALOG[self.spec.name]
 
     def opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
@@ -114,24 +115,44 @@ class PlatformComponent(pulumi.ComponentResource):
         )
         return self._namespace
 
-    def application(self, values: Mapping[str, Any]) -> pulumi.Resource:
-        """The component's chart as an Argo CD Application, after its namespace and dependencies."""
+    def application(
+        self,
+        values: Mapping[str, Any],
+        *,
+        chart: str | None = None,
+        stage: int = 0,
+        installs_crds: bool = True,
+    ) -> pulumi.Resource:
+        """A chart of this component as an Argo CD Application, after its namespace and dependencies.
+
+        Most components have one chart, the catalog entry named like the component. One with several
+        (Istio's base, istiod and gateway) passes each `chart` (its catalog key, also the Application name)
+        and a `stage` (0-4) that orders them inside the component's wave; `installs_crds` marks the ones
+        whose chart carries the component's CRDs.
+        """
+        if not 0 <= stage < RESOURCE_OFFSET:
+            raise ValueError(f"{self.spec.name}: stage must be 0..{RESOURCE_OFFSET - 1}")
+        key = chart or self.spec.name
         needs = [dep for dep in self.spec.depends_on if dep in self.ctx.waves]
-        waits_for = [self.ctx.applications[dep] for dep in needs if dep in self.ctx.applications]
+        waits_for = [app for dep in needs for app in self.ctx.applications.get(dep, [])]
+        earlier_stages = self.ctx.applications.get(self.spec.name, [])
         app = chart_application(
+            name=key,
             component=self.spec.name,
             layer=self.spec.layer,
-            chart=self.chart,
-            version=self.ctx.chart_version(self.spec.name),
+            chart=CATALOG[key],
+            version=self.ctx.chart_version(key),
             namespace=self.spec.namespace,
             values=values,
-            wave=self.ctx.waves[self.spec.name],
+            wave=self.ctx.waves[self.spec.name] + stage,
             depends_on_components=needs,
-            provides_crds=self.spec.provides_crds,
+            provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
-            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *self._own_namespace()]),
+            opts=self.opts(
+                depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]
+            ),
         )
-        self.ctx.applications[self.spec.name] = app
+        self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app
 
     def custom_resource(
@@ -157,7 +178,7 @@ class PlatformComponent(pulumi.ComponentResource):
         }
         if namespace is not None:
             metadata["namespace"] = namespace
-        waits_for = [self.ctx.applications[c] for c in sorted(needed) if c in self.ctx.applications]
+        waits_for = [app for c in sorted(needed) for app in self.ctx.applications.get(c, [])]
         return k8s.apiextensions.CustomResource(
             f"{self.spec.name}-{kind.lower()}-{name}",
             api_version=api_version,

@@ -53,25 +53,28 @@ def owner_of(api_version: str, kind: str, crd_owners: Mapping[str, str]) -> str 
 
 def ordering_problems(objects: Iterable[Mapping[str, Any]], bootstrap_groups: Iterable[str]) -> list[str]:
     """Check rendered objects: every custom resource syncs after the Application that installs its CRD,
-    and every Application after the Applications it depends on. Reads only the manifests."""
+    and every Application after the Applications of the components it depends on. Reads only manifests."""
     objects = list(objects)
-    apps = {
-        obj["metadata"]["labels"][labels.COMPONENT]: obj
+    apps = [
+        obj
         for obj in objects
         if obj.get("kind") == "Application" and labels.COMPONENT in obj["metadata"].get("labels", {})
-    }
-    owners: dict[str, str] = {}
-    for component, app in apps.items():
+    ]
+    last_wave: dict[str, int] = {}
+    owners: dict[str, Mapping[str, Any]] = {}
+    for app in apps:
+        component = app["metadata"]["labels"][labels.COMPONENT]
+        last_wave[component] = max(last_wave.get(component, _wave(app)), _wave(app))
         provided = app["metadata"].get("annotations", {}).get(labels.PROVIDES_CRDS, "")
-        owners.update({entry: component for entry in provided.split(",") if entry})
+        owners.update({entry: app for entry in provided.split(",") if entry})
     bootstrap = set(bootstrap_groups)
     problems: list[str] = []
-    for component, app in apps.items():
-        wave = _wave(app)
+    for app in apps:
+        name, wave = app["metadata"]["name"], _wave(app)
         needs = app["metadata"].get("annotations", {}).get(labels.DEPENDS_ON, "")
         for dep in filter(None, needs.split(",")):
-            if dep in apps and _wave(apps[dep]) >= wave:
-                problems.append(f"Application {component} (wave {wave}) syncs no later than its dependency {dep}")
+            if dep in last_wave and last_wave[dep] >= wave:
+                problems.append(f"Application {name} (wave {wave}) syncs no later than its dependency {dep}")
     for obj in objects:
         group, group_kind = crd_key(obj.get("apiVersion", ""), obj.get("kind", ""))
         if "." not in group or group.endswith(".k8s.io") or group in bootstrap or group_kind in bootstrap:
@@ -80,10 +83,10 @@ def ordering_problems(objects: Iterable[Mapping[str, Any]], bootstrap_groups: It
         ref = f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
         if owner is None:
             problems.append(f"{ref}: no Application installs the CRD for {group_kind}")
-        elif _wave(obj) <= _wave(apps[owner]):
+        elif _wave(obj) <= _wave(owner):
             problems.append(
-                f"{ref} (wave {_wave(obj)}) syncs no later than {owner} (wave {_wave(apps[owner])}), "
-                f"which installs its CRD"
+                f"{ref} (wave {_wave(obj)}) syncs no later than {owner['metadata']['name']} "
+                f"(wave {_wave(owner)}), which installs its CRD"
             )
     return problems
 
