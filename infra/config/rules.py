@@ -26,6 +26,7 @@ def check_rules(env: Environment) -> list[Violation]:
 
 @rule
 def target_section_matches(env: Environment) -> Iterator[Violation]:
+    """The section of the chosen target (`gke` or `onprem`) is set, and the other one is not."""
     sections = {"gke": env.gke, "onprem": env.onprem}
     for section, value in sections.items():
         if section == env.target and value is None:
@@ -36,6 +37,7 @@ def target_section_matches(env: Environment) -> Iterator[Violation]:
 
 @rule
 def object_store_fits_target(env: Environment) -> Iterator[Violation]:
+    """GKE keeps objects in Cloud Storage; on-prem uses MinIO or an S3 endpoint (which needs `endpoint`)."""
     allowed = {"gke": ("gcs",), "onprem": ("minio", "s3")}[env.target]
     if env.object_store.provider not in allowed:
         yield Violation(
@@ -49,12 +51,14 @@ def object_store_fits_target(env: Environment) -> Iterator[Violation]:
 
 @rule
 def prod_is_highly_available(env: Environment) -> Iterator[Violation]:
+    """Tier `prod` must set `highAvailability: true`."""
     if env.tier == "prod" and not env.high_availability:
         yield Violation(at("highAvailability"), "must be true for tier prod")
 
 
 @rule
 def replicas_follow_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available environment runs at least 2 Prometheus and 2 Alertmanager replicas."""
     monitoring = env.components.monitoring
     if not (env.high_availability and monitoring.enabled):
         return
@@ -71,6 +75,8 @@ def replicas_follow_availability(env: Environment) -> Iterator[Violation]:
 
 @rule
 def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
+    """Node pool names are unique, exactly one pool has role `system`, minNodes <= maxNodes, and only `gpu`
+    pools (all of them) have accelerators."""
     if env.gke is None:
         return
     pools = env.gke.node_pools
@@ -93,6 +99,7 @@ def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
 
 @rule
 def acme_needs_contact(env: Environment) -> Iterator[Violation]:
+    """The ACME issuer needs a contact address (`components.certManager.acmeEmail`)."""
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
