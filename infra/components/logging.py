@@ -16,7 +16,7 @@ from infra.observability import beats
 from infra.observability.elastic_policies import SCRIPT, api_objects, reconcile_files
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
-from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
+from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 
 NAME = "logs"
@@ -34,8 +34,9 @@ S3_KEYS = {"ACCESS_KEY_ID": "s3.client.default.access_key", "ACCESS_SECRET_KEY":
 ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
-# The object store: GCS on 443, MinIO or another S3 endpoint on 80/443/9000.
-OBJECT_STORE = Allow("object-store", "egress", (ANYWHERE,), (80, 443, 9000))
+# The object store: GCS on 443, an S3 endpoint on 80/443/9000, outside the cluster or in it (MinIO pods
+# are matched by namespace, not by address, under Cilium).
+OBJECT_STORE = Allow("object-store", "egress", (ANYWHERE, ANY_NAMESPACE), (80, 443, 9000))
 # Metricbeat reads each node's kubelet.
 KUBELET = Allow("kubelet", "egress", (ANYWHERE,), (10250,))
 FROM_OPERATOR = from_namespaces("eck-operator", ("elastic-system",), (9200, 5601, 9600))
@@ -49,8 +50,7 @@ class Logging(PlatformComponent):
         depends_on=("eck",),
         pod_security="privileged",
         privileged_reason=(
-            "Filebeat reads container logs and Metricbeat host metrics from hostPath mounts as root on every "
-            "node (Metricbeat on the host network to report node traffic)"
+            "Filebeat reads container logs and Metricbeat host metrics from hostPath mounts as root on every node"
         ),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE, KUBELET, FROM_OPERATOR),
     )

@@ -57,7 +57,7 @@ def _host_path(name: str, path: str, mount: str | None = None) -> tuple[dict[str
     return volume, {"name": name, "mountPath": mount or path, "readOnly": True}
 
 
-def _daemon_set(beat: str, mounts: list[tuple[dict[str, Any], dict[str, Any]]], **pod: Any) -> dict[str, Any]:
+def _daemon_set(beat: str, mounts: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
     return {
         "podTemplate": {
             "spec": {
@@ -75,7 +75,6 @@ def _daemon_set(beat: str, mounts: list[tuple[dict[str, Any], dict[str, Any]]], 
                     }
                 ],
                 "volumes": [volume for volume, _ in mounts],
-                **pod,
             }
         }
     }
@@ -126,7 +125,7 @@ def metricbeat(version: str, elasticsearch: str) -> BeatSpec:
                 "module": "system",
                 "period": "30s",
                 "hostfs": "/hostfs",
-                "metricsets": ["cpu", "load", "memory", "network", "process_summary", "filesystem", "fsstat"],
+                "metricsets": ["cpu", "load", "memory", "process_summary", "filesystem", "fsstat"],
             },
             {
                 "module": "kubernetes",
@@ -153,8 +152,9 @@ def metricbeat(version: str, elasticsearch: str) -> BeatSpec:
         "config": config,
         "elasticsearchRef": {"name": elasticsearch},
         "kibanaRef": {"name": elasticsearch},
-        # The host network makes the `network` metricset report the node's interfaces, not the pod's.
-        "daemonSet": _daemon_set("metricbeat", mounts, hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet"),
+        # Not on the host network: the namespace's NetworkPolicies then still apply to it. Node interface
+        # traffic is in Prometheus (node-exporter); the `network` metricset reports the pod's own.
+        "daemonSet": _daemon_set("metricbeat", mounts),
     }
     return BeatSpec("metricbeat", spec, READ_WORKLOADS + READ_KUBELET)
 
