@@ -280,3 +280,10 @@ def test_dashboards_are_sidecar_configmaps_with_valid_queries(rendered: dict[str
                 for variable, value in DASHBOARD_VARIABLES.items():
                     expr = expr.replace(variable, value)
                 promql_parser.parse(expr)
+
+
+@pytest.mark.parametrize(("duration", "expected"), [("14d", "14d"), ("2w", "14d"), ("1y", "365d"), ("12h", "12h")])
+def test_durations_become_elasticsearch_time_units(duration: str, expected: str) -> None:
+    from infra.observability.elastic_policies import es_duration
+
+    assert es_duration(duration) == expected

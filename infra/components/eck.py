@@ -13,6 +13,7 @@ from infra.platform.resources import resources
 
 LOGGING_NAMESPACE = "logging"
 METRICS_PORT = 9090
+OPERATOR_NAME = "elastic-operator"
 # The operator calls the Elasticsearch, Kibana and Logstash APIs of the stack it manages.
 MANAGE_STACK = Allow("manage-stack", "egress", (Peer(namespace=LOGGING_NAMESPACE),), (9200, 5601, 9600))
 
@@ -47,10 +48,12 @@ class Eck(PlatformComponent):
     def build(self) -> None:
         self.namespace()
         self.application(self.values())
-        self.scrape("eck-operator", {"app.kubernetes.io/name": "elastic-operator"}, "metrics", pods=True)
+        self.scrape("eck-operator", {"app.kubernetes.io/name": OPERATOR_NAME}, "metrics", pods=True)
 
     def values(self) -> dict[str, Any]:
         return {
+            # Pinned so the PodMonitor's selector (app.kubernetes.io/name) cannot drift with a chart default.
+            "nameOverride": OPERATOR_NAME,
             "installCRDs": True,
             "replicaCount": 1,
             "resources": resources("100m", "256Mi", "1", "512Mi"),

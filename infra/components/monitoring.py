@@ -51,8 +51,9 @@ class Monitoring(PlatformComponent):
         self.alerting()
         self.rules()
         self.dashboards()
-        # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here.
-        self.scrape("argo-cd", {"app.kubernetes.io/name": "argocd-metrics"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+        # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
+        # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
+        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
 
     def alerting(self) -> None:
         alerting = self.env.components.monitoring.alerting
