@@ -287,3 +287,28 @@ def test_durations_become_elasticsearch_time_units(duration: str, expected: str)
     from infra.observability.elastic_policies import es_duration
 
     assert es_duration(duration) == expected
+
+
+def test_grafana_signs_in_through_the_environment_sso(rendered: dict[str, Rendered]) -> None:
+    grafana = values(rendered["prod"], "kube-prometheus-stack")["grafana"]
+    oauth = grafana["grafana.ini"]["auth.generic_oauth"]
+    sso = rendered["prod"].env.components.monitoring.grafana.sso
+    assert sso is not None
+    assert (oauth["client_id"], oauth["token_url"]) == (sso.client_id, sso.token_url)
+    assert oauth["allowed_groups"] == "ml-platform ml-teams"
+    assert "client_secret" not in oauth
+    ref = grafana["envValueFrom"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]
+    assert ref == {"name": "grafana-oauth", "key": "client-secret"}
+    assert "auth.generic_oauth" not in values(rendered["dev"], "kube-prometheus-stack")["grafana"]["grafana.ini"]
+
+
+def test_a_credential_needs_exactly_one_source(tmp_path: Path) -> None:
+    stack = stack_with(
+        tmp_path,
+        "prod",
+        "existingSecret: grafana-oauth\n",
+        "existingSecret: grafana-oauth\n              configKey: x1y\n",
+    )
+    with pytest.raises(InvalidEnvironment) as error:
+        render_stack(stack)
+    assert "grafana.sso.clientSecret: needs exactly one of existingSecret and configKey" in error.value.report()
