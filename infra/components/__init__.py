@@ -7,6 +7,9 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.eck import Eck
+from infra.components.logging import Logging
+from infra.components.metrics_server import MetricsServer
 from infra.components.monitoring import Monitoring
 from infra.platform.component import PlatformComponent
 
@@ -14,6 +17,9 @@ BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    MetricsServer,
+    Eck,
+    Logging,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Monitoring"]
+__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Eck", "Logging", "MetricsServer", "Monitoring"]

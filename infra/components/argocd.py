@@ -53,16 +53,18 @@ class ArgoCD(PlatformComponent):
     def values(self) -> dict[str, Any]:
         ha = self.env.high_availability
         replicas = 2 if ha else 1
+        # Metrics Services only; their ServiceMonitor comes from the monitoring component (CRDs come later).
+        metrics = {"metrics": {"enabled": self.ctx.monitoring_enabled}}
         return {
             "global": {"domain": f"argocd.{self.env.domain}"},
             "configs": {
                 "params": {"server.insecure": False, "application.namespaces": ARGOCD_NAMESPACE},
                 "cm": {"exec.enabled": False, "admin.enabled": True, "statusbadge.enabled": False},
             },
-            "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi")},
-            "server": {"replicas": replicas, "resources": resources("100m", "128Mi", "500m", "256Mi")},
-            "repoServer": {"replicas": replicas, "resources": resources("100m", "256Mi", "1", "512Mi")},
-            "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi")},
+            "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi"), **metrics},
+            "server": {"replicas": replicas, "resources": resources("100m", "128Mi", "500m", "256Mi"), **metrics},
+            "repoServer": {"replicas": replicas, "resources": resources("100m", "256Mi", "1", "512Mi"), **metrics},
+            "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
             "dex": {"enabled": False},
             "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi")},

@@ -23,7 +23,7 @@ from infra.config.model import (
     QUANTITY,
     Environment,
 )
-from infra.config.rules import check_rules
+from infra.config.rules import check_rules, secret_sources
 
 SECRET_PLACEHOLDER = "[secret]"
 NAME_FROM_FILE = "is taken from the stack file name (Pulumi.<name>.yaml); remove it"
@@ -80,7 +80,15 @@ def load_stack_file(path: Path) -> Environment:
     ]
     if stray:
         raise InvalidEnvironment(str(path), stray)
-    return load_environment(config.get(CONFIG_KEY), name, source=str(path))
+    env = load_environment(config.get(CONFIG_KEY), name, source=str(path))
+    unset = [
+        Violation(config_path(list(where)), f"names {PROJECT}:{source.config_key}, which is not a `secure:` value here")
+        for where, source in secret_sources(env)
+        if source.config_key is not None and config.get(f"{PROJECT}:{source.config_key}") != SECRET_PLACEHOLDER
+    ]
+    if unset:
+        raise InvalidEnvironment(str(path), unset)
+    return env
 
 
 def pulumi_config_values(config: dict[str, Any]) -> dict[str, str]:

@@ -127,6 +127,124 @@ class CertManager(Settings):
     """ACME directory URL; use the staging URL while testing."""
 
 
+# --- observability (used by Monitoring and Components below) ---------------------------------------------
+
+CONFIG_KEY_NAME = r"^[a-zA-Z][a-zA-Z0-9]{2,62}$"
+ES_HEAP = r"^\d+[mg]$"
+HTTPS_URL = r"^https://[^\s]+$"
+
+
+class SecretSource(Settings):
+    """Where a credential comes from. Never the value itself: set exactly one of `existingSecret` and
+    `configKey`."""
+
+    existing_secret: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    """Name of a Secret that already exists in the namespace of the consumer (e.g. created by External Secrets)."""
+    config_key: Annotated[str, Field(pattern=CONFIG_KEY_NAME)] | None = None
+    """Name of a Pulumi secret config value (`pulumi config set --secret mlops-platform:<configKey> ...`); the
+    stack turns it into a Secret, so the value is encrypted in the stack file and masked in every preview."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "value"
+    """Key inside the Secret that holds the credential."""
+
+
+class GrafanaSso(Settings):
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth2 client id Grafana was registered with at the identity provider."""
+    client_secret: SecretSource
+    """The OAuth2 client secret, from an existing Secret or a Pulumi secret config value."""
+    auth_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Authorization endpoint of the identity provider."""
+    token_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Token endpoint of the identity provider."""
+    api_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Userinfo endpoint of the identity provider."""
+    allowed_groups: tuple[str, ...] = ()
+    """Only members of these groups may sign in; empty allows every authenticated user."""
+    admin_groups: tuple[str, ...] = ()
+    """Members of these groups become Grafana admins; everyone else is a viewer."""
+    scopes: str = "openid email profile groups"
+    """OAuth2 scopes requested at sign-in."""
+
+
+class Receiver(Settings):
+    name: Annotated[str, Field(pattern=K8S_NAME)]
+    """Receiver name that routes refer to."""
+    type: Literal["slack", "pagerduty", "webhook"]
+    """Where alerts go: a Slack incoming webhook, a PagerDuty Events v2 integration, or a generic webhook."""
+    secret: SecretSource
+    """The Slack webhook URL, PagerDuty routing key or webhook URL: credentials, so never written here."""
+    channel: str | None = None
+    """Slack channel, e.g. `#platform-alerts`; only for type `slack`."""
+
+
+class AlertRoute(Settings):
+    receiver: Annotated[str, Field(pattern=K8S_NAME)]
+    """Receiver (by name) that gets the alerts this route matches."""
+    severities: tuple[Literal["critical", "warning", "info"], ...] = ()
+    """Match alerts of these severities; empty matches any severity."""
+    components: tuple[str, ...] = ()
+    """Match alerts of these platform components (their `component` label); empty matches any component."""
+
+
+class Alerting(Settings):
+    default_receiver: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    """Receiver of every alert no route matches; unset keeps unmatched alerts in the Alertmanager UI only."""
+    receivers: tuple[Receiver, ...] = ()
+    """Notification targets."""
+    routes: tuple[AlertRoute, ...] = ()
+    """Routes, first match wins."""
+
+
+class Aiops(Settings):
+    enabled: bool = True
+    """Record per-service baselines and alert on deviations from them (seasonal z-scores)."""
+    z_score_threshold: Annotated[float, Field(ge=2, le=10)] = 3.0
+    """How many standard deviations from the weekly baseline make an anomaly."""
+    overprovision_ratio: Annotated[float, Field(ge=1.5, le=100)] = 3.0
+    """A workload whose CPU or memory request exceeds its use by this factor is reported as over-provisioned."""
+
+
+class Elasticsearch(Settings):
+    count: Annotated[int, Field(ge=1, le=50)] = 1
+    """Elasticsearch nodes (all roles). Highly available environments need at least 3 for a master quorum."""
+    heap: Annotated[str, Field(pattern=ES_HEAP)] = "1g"
+    """JVM heap of each node, e.g. `1g` or `512m`; keep it at most half of `memory`."""
+    memory: Annotated[str, Field(pattern=QUANTITY)] = "2Gi"
+    """Memory request and limit of each node."""
+    cpu: Annotated[str, Field(pattern=r"^\d+(\.\d+)?$|^\d+m$")] = "1"
+    """CPU request of each node."""
+    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "50Gi"
+    """Data volume size of each node."""
+
+
+class LogSnapshots(Settings):
+    schedule: str = "0 30 1 * * ?"
+    """When the snapshot lifecycle policy takes a snapshot (Elasticsearch cron syntax, UTC)."""
+    retention: Annotated[str, Field(pattern=DURATION)] = "30d"
+    """How long snapshots are kept in the object store."""
+
+
+class Logging(Settings):
+    enabled: bool | None = None
+    """Install ELK. Unset: on where the cluster has no built-in log pipeline (on-prem), off where it has one
+    (GKE ships container logs to Cloud Logging already; a second collector would double the log volume)."""
+    version: Annotated[str, Field(pattern=PINNED_VERSION)] = "9.4.3"
+    """Elastic Stack version of Elasticsearch, Kibana, Beats and Logstash."""
+    elasticsearch: Elasticsearch = Elasticsearch()
+    """Elasticsearch sizing."""
+    retention: Annotated[str, Field(pattern=DURATION)] = "14d"
+    """How long log indices are kept before the index lifecycle policy deletes them."""
+    snapshots: LogSnapshots = LogSnapshots()
+    """Snapshots of the log indices into the object store."""
+    kibana_replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Kibana instances."""
+    metricbeat: bool = True
+    """Ship node and host metrics to Elasticsearch with Metricbeat as well."""
+    logstash: bool = False
+    """Route logs through a Logstash processing pipeline (parsing, enrichment) instead of straight into
+    Elasticsearch."""
+
+
 class Prometheus(Settings):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     """Prometheus replicas; highly available environments need at least 2."""
@@ -144,6 +262,8 @@ class Alertmanager(Settings):
 class Grafana(Settings):
     enabled: bool = True
     """Install Grafana with the platform dashboards."""
+    sso: GrafanaSso | None = None
+    """Single sign-on through the organisation's OpenID Connect / OAuth2 provider; unset keeps the local login."""
 
 
 class Monitoring(Settings):
@@ -155,6 +275,10 @@ class Monitoring(Settings):
     """Alertmanager sizing."""
     grafana: Grafana = Grafana()
     """Grafana settings."""
+    alerting: Alerting = Alerting()
+    """Where Alertmanager sends alerts."""
+    aiops: Aiops = Aiops()
+    """Baseline-learning anomaly detection and resource-optimisation signals."""
 
 
 class Components(Settings):
@@ -162,6 +286,8 @@ class Components(Settings):
     """cert-manager and the platform's ClusterIssuer."""
     monitoring: Monitoring = Monitoring()
     """Metrics and alerting."""
+    logging: Logging = Logging()
+    """Logs in Elasticsearch (ELK) through Elastic's ECK operator."""
 
 
 # --- the environment -------------------------------------------------------------------------------------
