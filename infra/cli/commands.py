@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,4 +130,34 @@ def docs() -> int:
 
     for path in write_generated():
         print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+def promote(environments: Path, source: str, target: str, dry_run: bool, force: bool) -> int:
+    from infra.gitops.promote import PromotionRefused, apply, plan
+
+    try:
+        promotion = plan(environments, source, target, force)
+    except PromotionRefused as refused:
+        print(f"promote: refused: {refused}; pass --force to promote anyway", file=sys.stderr)
+        return 1
+    if not promotion.changed:
+        print(f"promote: {target} already has the version pins of {source}; nothing to change")
+        return 0
+    if dry_run:
+        print(promotion.diff(), end="")
+        return 0
+    apply(promotion)
+    print(f"promote: wrote {source}'s version pins into {promotion.target_file}")
+    return 0
+
+
+def diff(repo: Path, base: str, names: Sequence[str], output: Path | None) -> int:
+    from infra.gitops.diff import diff_against, markdown
+
+    diffs, errors = diff_against(repo, base, names)
+    text = markdown(diffs, base, errors)
+    if output is not None:
+        output.write_text(text)
+    print(text, end="")
     return 0
