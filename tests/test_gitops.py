@@ -5,12 +5,24 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from infra.cli.__main__ import main
+from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment
+from infra.gitops import apps
 from infra.gitops import diff as rendered_diff
+from infra.gitops.docs import DELIVERY_DOCS, delivery_text
 from infra.gitops.promote import PromotionRefused, check_order
+from infra.offline.render import Rendered, render_stack
+from infra.offline.serialize import plain
+from infra.offline.validate import ManifestValidator
+from infra.platform.argocd_app import sync_policy
+from infra.platform.component import ComponentSpec
+
+from .conftest import ENV_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 ORDER = ["dev", "staging", "prod"]
@@ -157,3 +169,184 @@ def test_compare_renders_names_added_objects_and_changed_cloud_inputs(tmp_path: 
 def test_diff_of_an_unknown_ref_is_an_error_not_a_traceback(repo: Path) -> None:
     with pytest.raises(rendered_diff.RenderFailed, match="no-such-ref"):
         rendered_diff.diff_against(repo, "no-such-ref", ["dev"])
+
+
+# --- Argo CD as the stack configures it -------------------------------------------------------------------
+
+
+def _objects(rendered: dict[str, Rendered], env: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {m.object["metadata"]["name"]: m.object for m in rendered[env].manifests if m.object["kind"] == kind}
+
+
+def _argocd_values(rendered: dict[str, Rendered], env: str) -> dict[str, Any]:
+    release = next(r for r in rendered[env].run.resources if r.type == "kubernetes:helm.sh/v3:Release")
+    return plain(release.inputs)["values"]
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_delivery_objects_validate_against_their_crd_schemas(
+    rendered: dict[str, Rendered], crd_schemas: str, env: str
+) -> None:
+    validator = ManifestValidator(rendered[env].env.kubernetes_version, crd_schemas, {})
+    delivery = [
+        m.object for m in rendered[env].manifests if m.object["kind"] in ("AppProject", "ApplicationSet", "Application")
+    ]
+    assert {o["kind"] for o in delivery} == {"AppProject", "ApplicationSet", "Application"}
+    assert [finding for obj in delivery for finding in validator.validate(obj)] == []
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_application_set_syncs_the_environments_overlays_into_declared_namespaces(
+    rendered: dict[str, Rendered], env: str
+) -> None:
+    appset = _objects(rendered, env, "ApplicationSet")["ml-apps"]
+    settings = rendered[env].env
+    (generator,) = appset["spec"]["generators"]
+    assert generator["git"]["directories"] == [{"path": f"apps/*/overlays/{env}"}]
+    assert generator["git"]["repoURL"] == settings.gitops.repo_url
+    assert appset["spec"]["template"]["spec"]["project"] == "ml-apps"
+    project = _objects(rendered, env, "AppProject")["ml-apps"]["spec"]
+    namespaces = {f"ml-{app}" for app in settings.argocd.apps}
+    assert {d["namespace"] for d in project["destinations"]} == namespaces
+    assert project["clusterResourceWhitelist"] == []
+    created = _objects(rendered, env, "Namespace")
+    for namespace in namespaces:
+        assert created[namespace]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    denies = [
+        m.object["metadata"]["namespace"]
+        for m in rendered[env].manifests
+        if m.object["kind"] == "NetworkPolicy" and m.object["metadata"]["name"] == "default-deny"
+    ]
+    assert namespaces <= set(denies)
+
+
+def test_sso_secret_is_a_reference_and_rbac_comes_from_config(rendered: dict[str, Rendered]) -> None:
+    values = _argocd_values(rendered, "prod")
+    oidc = yaml.safe_load(values["configs"]["cm"]["oidc.config"])
+    assert oidc["clientSecret"] == "$argocd-oidc:clientSecret"
+    assert oidc["issuer"] == "https://idp.example.com/realms/platform"
+    assert values["configs"]["cm"]["admin.enabled"] is False
+    rbac = values["configs"]["rbac"]
+    assert "g, platform-admins, role:admin" in rbac["policy.csv"].splitlines()
+    assert "g, ml-engineers, role:ml-deployer" in rbac["policy.csv"].splitlines()
+    assert rbac["policy.default"] == "role:readonly"
+    dev = _argocd_values(rendered, "dev")["configs"]
+    assert "oidc.config" not in dev["cm"] and dev["rbac"]["policy.default"] == ""
+
+
+def test_prod_projects_carry_the_sync_windows_and_dev_has_none(rendered: dict[str, Rendered]) -> None:
+    for name, project in _objects(rendered, "prod", "AppProject").items():
+        (window,) = project["spec"]["syncWindows"]
+        assert window["kind"] == "deny" and window["schedule"] == "0 18 * * 5" and window["manualSync"], name
+    assert all(p["spec"]["syncWindows"] == [] for p in _objects(rendered, "dev", "AppProject").values())
+
+
+def test_sync_mode_is_a_component_property(rendered: dict[str, Rendered]) -> None:
+    apps = _objects(rendered, "dev", "Application")
+    assert apps["cert-manager"]["spec"]["syncPolicy"]["automated"] == {"prune": False, "selfHeal": True}
+    assert apps["kube-prometheus-stack"]["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "automated" not in sync_policy("manual", [])
+    with pytest.raises(ValueError, match="sync_reason"):
+        ComponentSpec(name="x", layer="platform", namespace="x", sync="manual")
+
+
+def test_manual_apps_sync_leaves_out_automated(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(
+        (REPO / "environments" / "Pulumi.dev.yaml")
+        .read_text()
+        .replace(
+            "    components:\n", "    argocd:\n      appsSync: manual\n      apps: [serving]\n    components:\n", 1
+        )
+    )
+    rendered = render_stack(stack)
+    appset = next(m.object for m in rendered.manifests if m.object["kind"] == "ApplicationSet")
+    assert "automated" not in appset["spec"]["template"]["spec"]["syncPolicy"]
+    namespaces = {m.object["metadata"]["name"] for m in rendered.manifests if m.object["kind"] == "Namespace"}
+    assert "ml-serving" in namespaces and "ml-notebooks" not in namespaces
+
+
+@pytest.mark.parametrize(
+    ("argocd", "expected"),
+    [
+        ({"adminEnabled": False}, "mlops-platform:platform.argocd.adminEnabled: may be false only when"),
+        ({"rbac": {"bindings": [{"group": "g", "role": "admin"}]}}, "argocd.rbac.bindings: need argocd.sso"),
+        (
+            {"sso": {"issuer": "http://idp", "clientId": "c", "clientSecret": {"name": "s", "key": "k"}}},
+            "argocd.sso.issuer",
+        ),
+        (
+            {"syncWindows": [{"kind": "deny", "schedule": "weekends", "duration": "1h"}]},
+            "syncWindows[0].schedule: 'weekends' is not a five-field cron expression",
+        ),
+    ],
+)
+def test_bad_argocd_settings_name_their_path(argocd: dict[str, Any], expected: str) -> None:
+    raw = yaml.safe_load((REPO / "environments" / "Pulumi.dev.yaml").read_text())["config"][CONFIG_KEY]
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment({**raw, "argocd": argocd}, "dev")
+    assert any(expected in str(v) for v in caught.value.violations), caught.value.report()
+
+
+def test_delivery_docs_are_current() -> None:
+    assert DELIVERY_DOCS.read_text() == delivery_text(), "run `python -m infra.cli docs`"
+
+
+# --- apps/ overlays ------------------------------------------------------------------------------------------
+
+needs_kustomize = pytest.mark.skipif(
+    not (shutil.which("kubectl") or shutil.which("kustomize")), reason="no kustomize (kubectl or kustomize)"
+)
+
+
+@needs_kustomize
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_every_overlay_builds_and_validates(
+    rendered: dict[str, Rendered], crd_schemas: str, env: str, tmp_path: Path
+) -> None:
+    overlays = apps.overlays(REPO / "apps", env)
+    assert {path.parents[1].name for path in overlays} == {"serving", "notebooks"}
+    validator = ManifestValidator(rendered[env].env.kubernetes_version, crd_schemas, {})
+    objects = [m.object for m in rendered[env].manifests]
+    findings, checked = apps.check_overlays(REPO / "apps", env, objects, validator, tmp_path)
+    assert findings == [] and checked >= 4
+    cronjob = yaml.safe_load((tmp_path / "notebooks" / "cronjob-daily-report.yaml").read_text())
+    assert cronjob["metadata"]["labels"]["mlops.dev/environment"] == env
+    assert "@sha256:" in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+@needs_kustomize
+def test_overlay_breaking_the_project_rules_is_caught(
+    rendered: dict[str, Rendered], crd_schemas: str, tmp_path: Path
+) -> None:
+    overlay = tmp_path / "apps" / "rogue" / "overlays" / "dev"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources: [policy.yaml, role.yaml]\nnamespace: ml-serving\n")
+    (overlay / "policy.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open}\n"
+        "spec: {podSelector: {}, ingress: [{}]}\n"
+    )
+    (overlay / "role.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: everything}\n"
+        "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n"
+    )
+    validator = ManifestValidator(rendered["dev"].env.kubernetes_version, crd_schemas, {})
+    objects = [m.object for m in rendered["dev"].manifests]
+    findings, _ = apps.check_overlays(tmp_path / "apps", "dev", objects, validator, tmp_path / "out")
+    messages = "\n".join(f"{f.object_ref}: {f.message}" for f in findings)
+    assert "namespace ml-rogue is not a destination of project ml-apps" in messages
+    assert "kind NetworkPolicy is reserved to the platform" in messages
+    assert "ClusterRole /everything" in messages or "ClusterRole everything: cluster-scoped" in messages
+    assert "namespace ml-serving; objects of app rogue belong in ml-rogue" in messages
+
+
+@needs_kustomize
+def test_overlay_that_does_not_build_is_a_finding(
+    rendered: dict[str, Rendered], crd_schemas: str, tmp_path: Path
+) -> None:
+    overlay = tmp_path / "apps" / "broken" / "overlays" / "dev"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    validator = ManifestValidator("1.34", crd_schemas, {})
+    findings, _ = apps.check_overlays(tmp_path / "apps", "dev", [], validator, tmp_path / "out")
+    assert any("kustomize build failed" in f.message for f in findings)

@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
 
-    sub.add_parser("docs", help="regenerate infra/config/environment.schema.json and docs/environment.md")
+    sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
 
     promote = sub.add_parser("promote", help="copy SRC's version pins into DST's stack file (dev -> staging -> prod)")
     promote.add_argument("source", metavar="SRC")

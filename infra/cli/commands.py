@@ -18,7 +18,8 @@ DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/m
 CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "checkov")
+APPS_DIR = REPO / "apps"
+STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "checkov")
 
 
 class InvalidEnvironments(Exception):
@@ -76,6 +77,7 @@ class EnvironmentReport:
 
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.components import BOOTSTRAP
+    from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
@@ -99,12 +101,20 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)
         report.checked["policy"] = len(stack.run.resources)
+        # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
+        apps_out = out / stack.stack / "apps"
+        app_findings, report.checked["apps"] = check_overlays(APPS_DIR, stack.stack, objects, validator, apps_out)
+        report.findings += app_findings
+        if apps_out.is_dir():
+            manifest_dirs[f"{stack.stack}/apps"] = apps_out
     if with_checkov:
         from infra.offline.checkov import run_checkov
 
-        for stack, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
+        for key, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
+            stack = key.split("/")[0]
             reports[stack].findings += findings
-            reports[stack].checked["checkov"] = sum(1 for _ in manifest_dirs[stack].rglob("*.yaml"))
+            files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
+            reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
     for report in reports.values():
         print(report.table())
     failed = [stack for stack, report in reports.items() if report.errors]
@@ -127,8 +137,9 @@ def load_crd_allowlist() -> dict[str, str]:
 
 def docs() -> int:
     from infra.config.docs import write_generated
+    from infra.gitops.docs import write_delivery_docs
 
-    for path in write_generated():
+    for path in [*write_generated(), write_delivery_docs()]:
         print(f"wrote {path.relative_to(REPO)}")
     return 0
 

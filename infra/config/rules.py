@@ -96,3 +96,13 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+@rule
+def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
+    """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
+    argocd = env.argocd
+    if argocd.sso is None and not argocd.admin_enabled:
+        yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
+    if argocd.sso is None and argocd.rbac.bindings:
+        yield Violation(at("argocd", "rbac", "bindings"), "need argocd.sso: groups come from the identity provider")
