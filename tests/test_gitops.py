@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 import yaml
 
 from infra.cli.__main__ import main
-from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment
+from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file
 from infra.gitops import apps
 from infra.gitops import diff as rendered_diff
 from infra.gitops.docs import DELIVERY_DOCS, delivery_text
@@ -350,3 +353,72 @@ def test_overlay_that_does_not_build_is_a_finding(
     validator = ManifestValidator("1.34", crd_schemas, {})
     findings, _ = apps.check_overlays(tmp_path / "apps", "dev", [], validator, tmp_path / "out")
     assert any("kustomize build failed" in f.message for f in findings)
+
+
+# --- GitHub Actions workflows --------------------------------------------------------------------------------
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yaml"))
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def _schema_check(*files: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", *map(str, files)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_workflows_validate_against_the_github_workflow_schema() -> None:
+    assert {path.name for path in WORKFLOWS} >= {"pr.yaml", "deploy.yaml", "promote.yaml", "drift.yaml", "e2e.yaml"}
+    result = _schema_check(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
+    assert _schema_check(broken).returncode != 0
+
+
+def _uses(node: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "uses" and isinstance(value, str):
+                yield key, value
+            else:
+                yield from _uses(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _uses(item)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_and_permissions_least_privilege(workflow: Path) -> None:
+    text = workflow.read_text()
+    document = yaml.safe_load(text)
+    assert document["permissions"] == {"contents": "read"}, "top-level permissions must be read-only"
+    for _, action in _uses(document):
+        if action.startswith("./"):
+            continue
+        assert PINNED.match(action), f"{action} is not pinned to a full commit SHA"
+        line = next(line for line in text.splitlines() if action in line)
+        assert re.search(r"# v\d+\.\d+\.\d+", line), f"{action}: add the version as a comment"
+    assert "credentials_json" not in text, "GCP access by workload identity federation only"
+    for job in document["jobs"].values():
+        writes = {scope for scope, level in (job.get("permissions") or {}).items() if level == "write"}
+        assert writes <= {"id-token", "pull-requests", "issues", "contents"}
+        if "google-github-actions/auth@" in yaml.safe_dump(job):
+            assert "id-token" in writes and "workload_identity_provider" in yaml.safe_dump(job)
+
+
+def test_staging_and_prod_deploy_in_order_behind_their_environments() -> None:
+    deploy = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yaml").read_text())
+    jobs = deploy["jobs"]
+    assert jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
+    reusable = yaml.safe_load((REPO / ".github" / "workflows" / "pulumi-stack.yaml").read_text())
+    assert reusable["jobs"]["up"]["environment"] == "${{ inputs.stack }}"
+
+
+def test_e2e_stack_file_is_a_valid_small_onprem_environment(tmp_path: Path) -> None:
+    shutil.copy(REPO / "tests" / "e2e" / "Pulumi.e2e.yaml", tmp_path)
+    env = load_stack_file(tmp_path / "Pulumi.e2e.yaml")
+    assert env.target == "onprem" and not env.high_availability and not env.components.monitoring.enabled

@@ -19,6 +19,7 @@ CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
 APPS_DIR = REPO / "apps"
+WORKFLOWS_DIR = REPO / ".github" / "workflows"
 STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "checkov")
 
 
@@ -117,12 +118,27 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
             reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
     for report in reports.values():
         print(report.table())
+    workflow_findings = check_workflows() if with_checkov else []
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
         + (f"; failing: {', '.join(failed)}" if failed else "")
     )
-    return 1 if failed else 0
+    return 1 if failed or workflow_findings else 0
+
+
+def check_workflows() -> list[Finding]:
+    """checkov's github_actions checks over the CI workflows (pinned actions, no injectable inputs, ...)."""
+    from infra.offline.checkov import run_checkov_directory
+
+    if not WORKFLOWS_DIR.is_dir():
+        return []
+    findings = run_checkov_directory(WORKFLOWS_DIR, "github_actions")
+    count = sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+    print(f"workflows (.github/workflows, checkov github_actions): {count} files, {len(findings)} errors")
+    for finding in findings:
+        print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
+    return findings
 
 
 def is_custom_resource(api_version: str) -> bool:
