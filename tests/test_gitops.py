@@ -33,9 +33,10 @@ ORDER = ["dev", "staging", "prod"]
 
 @pytest.fixture
 def environments(tmp_path: Path) -> Path:
-    """A copy of the real stack files, with dev pinning two versions staging does not have."""
+    """A copy of the real stack files and apps, with dev pinning two versions staging does not have."""
     target = tmp_path / "environments"
     shutil.copytree(REPO / "environments", target)
+    shutil.copytree(REPO / "apps", tmp_path / "apps")
     dev = target / "Pulumi.dev.yaml"
     dev.write_text(
         dev.read_text().replace(
@@ -58,6 +59,22 @@ def test_promotion_copies_only_the_pins_and_keeps_comments(environments: Path) -
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert sorted(added) == ["      cert-manager: v1.21.2", "      kube-prometheus-stack: 88.6.0"]
     assert all(line in after for line in before.splitlines() if line.lstrip().startswith("#"))
+
+
+def test_promotion_copies_app_image_pins_to_the_next_stage_only(environments: Path) -> None:
+    overlays = environments.parent / "apps" / "notebooks" / "overlays"
+    dev, staging, prod = (overlays / env / "kustomization.yaml" for env in ("dev", "staging", "prod"))
+    dev.write_text(dev.read_text().replace("newTag: 1.1.0", "newTag: 1.2.0"))
+    before, prod_before = staging.read_text(), prod.read_text()
+    assert main(["promote", "dev", "staging", "--environments", str(environments)]) == 0
+    after = staging.read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert [b.strip() for _, b in changed] == ["newTag: 1.2.0"]
+    assert prod.read_text() == prod_before
+    serving = overlays.parents[1] / "serving" / "overlays" / "staging" / "kustomization.yaml"
+    assert (
+        serving.read_text() == (REPO / "apps" / "serving" / "overlays" / "staging" / "kustomization.yaml").read_text()
+    )
 
 
 def test_promotion_removes_pins_the_source_does_not_have(environments: Path) -> None:

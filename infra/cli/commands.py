@@ -169,13 +169,15 @@ def promote(environments: Path, source: str, target: str, dry_run: bool, force: 
         print(f"promote: refused: {refused}; pass --force to promote anyway", file=sys.stderr)
         return 1
     if not promotion.changed:
-        print(f"promote: {target} already has the version pins of {source}; nothing to change")
+        print(f"promote: {target} already has the pins of {source}; nothing to change")
         return 0
     if dry_run:
         print(promotion.diff(), end="")
         return 0
     apply(promotion)
-    print(f"promote: wrote {source}'s version pins into {promotion.target_file}")
+    for change in promotion.files:
+        if change.before != change.after:
+            print(f"promote: wrote {source}'s pins into {change.name}")
     return 0
 
 

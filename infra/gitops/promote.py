@@ -1,7 +1,9 @@
-"""Promotion: copy one environment's effective version pins into the next environment's stack file.
+"""Promotion: copy one environment's effective version pins into the next environment.
 
-The stack file is edited with a round-trip YAML library, so its comments, key order and layout survive and
-only the `versions:` mapping changes. The promotion order lives in environments/promotion.yaml.
+Two kinds of pins travel: the chart versions under `versions:` in the stack file, and the image tags and
+digests under `images:` of each app's kustomize overlay (`apps/<app>/overlays/<env>/kustomization.yaml`).
+Files are edited with a round-trip YAML library, so comments, key order and layout survive and only the pins
+change. The promotion order lives in environments/promotion.yaml.
 """
 
 from __future__ import annotations
@@ -25,24 +27,44 @@ class PromotionRefused(Exception):
     """A promotion that breaks the configured order; --force overrides it."""
 
 
+IMAGE_PINS = ("newName", "newTag", "digest")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: Path
+    name: str
+    """Repository-relative name shown in the diff."""
+    before: str
+    after: str
+
+
 @dataclass(frozen=True)
 class Promotion:
     source: str
     target: str
-    target_file: Path
-    before: str
-    after: str
+    files: tuple[FileChange, ...]
+
+    @property
+    def target_file(self) -> Path:
+        return self.files[0].path
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after
+        return any(change.before != change.after for change in self.files)
 
     def diff(self) -> str:
-        name = f"environments/{self.target_file.name}"
-        lines = difflib.unified_diff(
-            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+        return "".join(
+            "".join(
+                difflib.unified_diff(
+                    change.before.splitlines(keepends=True),
+                    change.after.splitlines(keepends=True),
+                    f"a/{change.name}",
+                    f"b/{change.name}",
+                )
+            )
+            for change in self.files
         )
-        return "".join(lines)
 
 
 def promotion_order(environments: Path) -> list[str]:
@@ -78,8 +100,9 @@ def check_order(order: list[str], source: str, target: str) -> None:
         raise PromotionRefused(f"{source} -> {target} skips {', '.join(skipped)} (order: {' -> '.join(order)})")
 
 
-def plan(environments: Path, source: str, target: str, force: bool = False) -> Promotion:
-    """The target stack file with the source's pins; validated, not written."""
+def plan(environments: Path, source: str, target: str, force: bool = False, apps_dir: Path | None = None) -> Promotion:
+    """The target's files with the source's pins; validated, not written. `apps_dir` defaults to the
+    `apps/` directory beside `environments`."""
     if not force:
         check_order(promotion_order(environments), source, target)
     source_file, target_file = (environments / f"Pulumi.{name}.yaml" for name in (source, target))
@@ -91,11 +114,80 @@ def plan(environments: Path, source: str, target: str, force: bool = False) -> P
     before = target_file.read_text()
     after = with_pins(before, pins, str(target_file))
     _validate(after, target_file.name)
-    return Promotion(source, target, target_file, before, after)
+    stack = FileChange(target_file, f"environments/{target_file.name}", before, after)
+    apps_dir = apps_dir if apps_dir is not None else environments.parent / "apps"
+    return Promotion(source, target, (stack, *image_changes(apps_dir, source, target)))
 
 
 def apply(promotion: Promotion) -> None:
-    promotion.target_file.write_text(promotion.after)
+    for change in promotion.files:
+        if change.before != change.after:
+            change.path.write_text(change.after)
+
+
+def image_changes(apps_dir: Path, source: str, target: str) -> list[FileChange]:
+    """Each app overlay of `target` with the image pins of the same app's `source` overlay."""
+    changes = []
+    for source_file in sorted(apps_dir.glob(f"*/overlays/{source}/kustomization.yaml")):
+        target_file = source_file.parents[1] / target / "kustomization.yaml"
+        if not target_file.is_file():
+            continue
+        pins = _image_pins(source_file)
+        before = target_file.read_text()
+        after = with_image_pins(before, pins, str(target_file))
+        changes.append(
+            FileChange(
+                target_file, f"apps/{source_file.parents[2].name}/overlays/{target}/kustomization.yaml", before, after
+            )
+        )
+    return changes
+
+
+def _image_pins(kustomization: Path) -> dict[str, dict[str, str]]:
+    document = _load_mapping(kustomization.read_text(), str(kustomization))
+    return {
+        str(image["name"]): {key: str(image[key]) for key in IMAGE_PINS if key in image}
+        for image in document.get("images") or []
+        if isinstance(image, dict) and "name" in image
+    }
+
+
+def with_image_pins(text: str, pins: dict[str, dict[str, str]], source: str) -> str:
+    """`text` (a kustomization) whose `images:` entries of the pinned names carry those pins; images the
+    source does not pin, and every other line, stay as they are."""
+    if not pins:
+        return text
+    yaml_rt = _round_trip()
+    document = yaml_rt.load(text)
+    if not isinstance(document, CommentedMap):
+        raise InvalidEnvironment(source, [Violation("(file)", "a kustomization must be a mapping")])
+    images = document.get("images")
+    if images is None:
+        images = document["images"] = []
+    by_name = {str(image.get("name")): image for image in images if isinstance(image, dict)}
+    for name, pin in pins.items():
+        image = by_name.get(name)
+        if image is None:
+            image = CommentedMap(name=name)
+            images.append(image)
+        for key in IMAGE_PINS:
+            if key in pin:
+                image[key] = pin[key]
+            elif key in image:
+                del image[key]
+    out = io.StringIO()
+    yaml_rt.dump(document, out)
+    return out.getvalue()
+
+
+def _load_mapping(text: str, source: str) -> dict:
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise InvalidEnvironment(source, [Violation("(file)", f"not valid YAML: {error}")]) from None
+    if not isinstance(document, dict):
+        raise InvalidEnvironment(source, [Violation("(file)", "must be a mapping")])
+    return document
 
 
 def with_pins(text: str, pins: dict[str, str], source: str) -> str:
