@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.cli import commands
 from infra.cli.__main__ import main
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file
 from infra.gitops import apps
@@ -184,6 +185,27 @@ def test_compare_renders_names_added_objects_and_changed_cloud_inputs(tmp_path: 
     assert env.kubernetes.changed[0].fields == (("data.k", "1", "2"),)
     assert env.resources.changed[0].ref == "gcp:storage/bucket:Bucket artifacts"
     assert env.resources.changed[0].fields == (("location", "EU", "US"),)
+
+
+def test_diff_with_an_invalid_working_tree_exits_2_naming_the_path(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = repo / "environments" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("provider: istio", "provider: nginx"))
+    assert commands.diff(repo, "HEAD", ["dev"], None) == 2
+    assert "mlops-platform:platform.ingress.provider: 'nginx' is not allowed" in capsys.readouterr().err
+
+
+def test_base_that_does_not_render_counts_everything_as_added(repo: Path) -> None:
+    dev = repo / "environments" / "Pulumi.dev.yaml"
+    good = dev.read_text()
+    dev.write_text(good.replace("provider: istio", "provider: nginx"))
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", "broken")
+    dev.write_text(good)
+    diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"])
+    assert "nginx" in errors["base"]
+    assert diffs[0].note == "new environment" and diffs[0].kubernetes.added
+    assert "did not render" in rendered_diff.markdown(diffs, "HEAD", errors)
 
 
 def test_diff_of_an_unknown_ref_is_an_error_not_a_traceback(repo: Path) -> None:

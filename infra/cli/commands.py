@@ -182,9 +182,13 @@ def promote(environments: Path, source: str, target: str, dry_run: bool, force: 
 
 
 def diff(repo: Path, base: str, names: Sequence[str], output: Path | None) -> int:
-    from infra.gitops.diff import diff_against, markdown
+    from infra.gitops.diff import WorkingTreeInvalid, diff_against, markdown
 
-    diffs, errors = diff_against(repo, base, names)
+    try:
+        diffs, errors = diff_against(repo, base, names)
+    except WorkingTreeInvalid as invalid:
+        print(invalid, file=sys.stderr)
+        return 2
     text = markdown(diffs, base, errors)
     if output is not None:
         output.write_text(text)

@@ -59,6 +59,10 @@ class RenderFailed(Exception):
     pass
 
 
+class WorkingTreeInvalid(Exception):
+    """The working tree's environments do not validate; the message is the loader's path-named report."""
+
+
 # --- rendering both sides ----------------------------------------------------------------------------------
 
 
@@ -71,20 +75,20 @@ def export_ref(repo: Path, ref: str, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
-def render_tree(tree: Path, names: Sequence[str], out: Path) -> str:
+def render_tree(tree: Path, names: Sequence[str], out: Path) -> tuple[int, str]:
     """Render the environments `names` (those that exist in `tree`; all when empty) with `tree`'s own code.
-    Returns an error note instead of raising when that tree cannot be rendered."""
+    Returns render's exit code and, when it failed, its message, instead of raising."""
     environments = tree / "environments"
     present = [name for name in names if (environments / f"Pulumi.{name}.yaml").is_file()]
     if names and not present:
-        return ""
+        return 0, ""
     command = [sys.executable, "-m", "infra.cli", "render", "--environments", str(environments), "--out", str(out)]
     for name in present:
         command += ["--env", name]
     result = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        return (result.stderr or result.stdout).strip()[-1500:]
-    return ""
+        return result.returncode, (result.stderr or result.stdout).strip()[-1500:]
+    return 0, ""
 
 
 def diff_against(repo: Path, base: str, names: Sequence[str]) -> tuple[list[EnvironmentDiff], dict[str, str]]:
@@ -96,8 +100,10 @@ def diff_against(repo: Path, base: str, names: Sequence[str]) -> tuple[list[Envi
         export_ref(repo, base, base_tree)
         errors = {}
         for side, tree in (("base", base_tree), ("head", repo)):
-            error = render_tree(tree, names, root / side)
-            if error:
+            code, error = render_tree(tree, names, root / side)
+            if code == 2 and side == "head":
+                raise WorkingTreeInvalid(error)
+            if code != 0:
                 errors[side] = error
         if "head" in errors:
             raise RenderFailed(f"the working tree does not render:\n{errors['head']}")
