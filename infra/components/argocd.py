@@ -79,7 +79,12 @@ class ArgoCD(PlatformComponent):
         return {
             "global": {"domain": f"argocd.{self.env.domain}"},
             "configs": {
-                "params": {"server.insecure": False, "application.namespaces": ARGOCD_NAMESPACE},
+                "params": {
+                    "server.insecure": False,
+                    "application.namespaces": ARGOCD_NAMESPACE,
+                    # Lets the ApplicationSet's own syncPolicy (create-update when apps sync by hand) apply.
+                    "applicationsetcontroller.enable.policy.override": True,
+                },
                 "cm": self.config_map(),
                 "rbac": self.rbac(),
             },
@@ -221,7 +226,7 @@ class ArgoCD(PlatformComponent):
                             "targetRevision": gitops.revision,
                             "path": "{{ .path.path }}",
                         },
-                        "destination": {"server": IN_CLUSTER, "namespace": ML_NAMESPACE_PREFIX + app},
+                        "destination": {"server": IN_CLUSTER, "namespace": ml_namespace(app)},
                         "syncPolicy": sync_policy(self.env.argocd.apps_sync, sync_options),
                     },
                 },

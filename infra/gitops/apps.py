@@ -21,12 +21,11 @@ from typing import Any
 
 import yaml
 
+from infra.components.argocd import ML_PROJECT, ml_namespace
 from infra.offline.serialize import dump_yaml
-from infra.offline.validate import Finding, ManifestValidator
+from infra.offline.validate import Finding, ManifestValidator, object_ref
 
 STAGE = "apps"
-ML_PROJECT = "ml-apps"
-ML_NAMESPACE_PREFIX = "ml-"
 
 
 class KustomizeMissing(RuntimeError):
@@ -77,7 +76,7 @@ def project_problems(overlay: Overlay, project: Mapping[str, Any] | None) -> lis
     if project is None:
         return [f"the environment renders no AppProject {ML_PROJECT} to sync {overlay.name}"]
     spec = project.get("spec", {})
-    expected = f"{ML_NAMESPACE_PREFIX}{overlay.app}"
+    expected = ml_namespace(overlay.app)
     destinations = [d.get("namespace", "") for d in spec.get("destinations", [])]
     problems = []
     if not any(fnmatch.fnmatchcase(expected, pattern) for pattern in destinations):
@@ -130,9 +129,3 @@ def check_overlays(
             target.write_text(dump_yaml(obj))
         findings += [Finding(STAGE, overlay.name, problem) for problem in project_problems(overlay, project)]
     return findings, checked
-
-
-def object_ref(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata", {})
-    where = f"{meta['namespace']}/" if "namespace" in meta else ""
-    return f"{obj.get('apiVersion')} {obj.get('kind')} {where}{meta.get('name', '')}"

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from infra.offline.validate import object_ref
+
 COMMENT_MARKER = "<!-- mlops-platform:rendered-diff -->"
 MAX_VALUE = 80
 MAX_FIELDS = 25
@@ -161,9 +163,7 @@ def _kubernetes_objects(stack_dir: Path) -> dict[str, Any]:
     objects = {}
     for path in sorted((stack_dir / "manifests").rglob("*.yaml")):
         obj = yaml.safe_load(path.read_text())
-        meta = obj.get("metadata", {})
-        where = f"{meta['namespace']}/" if "namespace" in meta else ""
-        objects[f"{obj['apiVersion']} {obj['kind']} {where}{meta.get('name', '')}"] = obj
+        objects[object_ref(obj)] = obj
     return objects
 
 
