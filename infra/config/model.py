@@ -191,8 +191,8 @@ class RbacBinding(Settings):
     group: Annotated[str, Field(min_length=1)]
     """Group name as the identity provider reports it in the groups claim."""
     role: Literal["admin", "readonly", "ml-deployer"]
-    """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync
-    and roll back the ML applications of the `ml-apps` project)."""
+    """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync,
+    run resource actions and read logs of the ML applications of the `ml-apps` project)."""
 
 
 class ArgoCdRbac(Settings):
