@@ -461,3 +461,13 @@ def test_e2e_stack_file_is_a_valid_small_onprem_environment(tmp_path: Path) -> N
     shutil.copy(REPO / "tests" / "e2e" / "Pulumi.e2e.yaml", tmp_path)
     env = load_stack_file(tmp_path / "Pulumi.e2e.yaml")
     assert env.target == "onprem" and not env.high_availability and not env.components.monitoring.enabled
+
+
+def test_check_without_kustomize_skips_the_apps_stage_visibly(
+    tmp_path: Path, crd_schemas: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MLOPS_KUSTOMIZE", raising=False)
+    monkeypatch.setattr(apps.shutil, "which", lambda _: None)
+    assert commands.check(REPO / "environments", ["dev"], tmp_path, crd_schemas, with_checkov=False) == 0
+    out = capsys.readouterr().out
+    assert "apps        skipped" in out and "no kustomize found" in out
