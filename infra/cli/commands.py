@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,9 @@ DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/m
 CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "checkov")
+APPS_DIR = REPO / "apps"
+WORKFLOWS_DIR = REPO / ".github" / "workflows"
+STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "checkov")
 
 
 class InvalidEnvironments(Exception):
@@ -75,6 +78,7 @@ class EnvironmentReport:
 
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.components import BOOTSTRAP
+    from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
@@ -98,20 +102,47 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)
         report.checked["policy"] = len(stack.run.resources)
+        # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
+        apps_out = out / stack.stack / "apps"
+        try:
+            app_findings, report.checked["apps"] = check_overlays(APPS_DIR, stack.stack, objects, validator, apps_out)
+            report.findings += app_findings
+        except KustomizeMissing as missing:
+            # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
+            report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
+        if apps_out.is_dir():
+            manifest_dirs[f"{stack.stack}/apps"] = apps_out
     if with_checkov:
         from infra.offline.checkov import run_checkov
 
-        for stack, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
+        for key, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
+            stack = key.split("/")[0]
             reports[stack].findings += findings
-            reports[stack].checked["checkov"] = sum(1 for _ in manifest_dirs[stack].rglob("*.yaml"))
+            files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
+            reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
     for report in reports.values():
         print(report.table())
+    workflow_findings = check_workflows() if with_checkov else []
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
         + (f"; failing: {', '.join(failed)}" if failed else "")
     )
-    return 1 if failed else 0
+    return 1 if failed or workflow_findings else 0
+
+
+def check_workflows() -> list[Finding]:
+    """checkov's github_actions checks over the CI workflows (pinned actions, no injectable inputs, ...)."""
+    from infra.offline.checkov import run_checkov_directory
+
+    if not WORKFLOWS_DIR.is_dir():
+        return []
+    findings = run_checkov_directory(WORKFLOWS_DIR, "github_actions")
+    count = sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+    print(f"workflows (.github/workflows, checkov github_actions): {count} files, {len(findings)} errors")
+    for finding in findings:
+        print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
+    return findings
 
 
 def is_custom_resource(api_version: str) -> bool:
@@ -126,7 +157,44 @@ def load_crd_allowlist() -> dict[str, str]:
 
 def docs() -> int:
     from infra.config.docs import write_generated
+    from infra.gitops.docs import write_delivery_docs
 
-    for path in write_generated():
+    for path in [*write_generated(), write_delivery_docs()]:
         print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+def promote(environments: Path, source: str, target: str, dry_run: bool, force: bool) -> int:
+    from infra.gitops.promote import PromotionRefused, apply, plan
+
+    try:
+        promotion = plan(environments, source, target, force)
+    except PromotionRefused as refused:
+        print(f"promote: refused: {refused}; pass --force to promote anyway", file=sys.stderr)
+        return 1
+    if not promotion.changed:
+        print(f"promote: {target} already has the pins of {source}; nothing to change")
+        return 0
+    if dry_run:
+        print(promotion.diff(), end="")
+        return 0
+    apply(promotion)
+    for change in promotion.files:
+        if change.before != change.after:
+            print(f"promote: wrote {source}'s pins into {change.name}")
+    return 0
+
+
+def diff(repo: Path, base: str, names: Sequence[str], output: Path | None) -> int:
+    from infra.gitops.diff import WorkingTreeInvalid, diff_against, markdown
+
+    try:
+        diffs, errors = diff_against(repo, base, names)
+    except WorkingTreeInvalid as invalid:
+        print(invalid, file=sys.stderr)
+        return 2
+    text = markdown(diffs, base, errors)
+    if output is not None:
+        output.write_text(text)
+    print(text, end="")
     return 0

@@ -15,12 +15,15 @@ from pydantic_core import ErrorDetails
 from infra.config.errors import CONFIG_KEY, PROJECT, InvalidEnvironment, PathPart, Violation, config_path
 from infra.config.model import (
     CIDR,
+    CRON,
     DNS_NAME,
     DURATION,
+    HTTPS_URL,
     IP_RANGE,
     K8S_NAME,
     PINNED_VERSION,
     QUANTITY,
+    SYNC_DURATION,
     Environment,
 )
 from infra.config.rules import check_rules, secret_sources
@@ -37,6 +40,9 @@ PATTERN_NAMES = {
     DNS_NAME: "a lowercase DNS domain such as ml.example.com",
     CIDR: "an IPv4 CIDR such as 10.0.0.0/16",
     IP_RANGE: "an IPv4 CIDR or an address range such as 192.168.10.240-192.168.10.250",
+    CRON: "a five-field cron expression such as '0 18 * * 5'",
+    SYNC_DURATION: "a duration in minutes or hours such as 30m or 60h",
+    HTTPS_URL: "an https:// URL",
 }
 
 

@@ -281,6 +281,84 @@ class Monitoring(Settings):
     """Baseline-learning anomaly detection and resource-optimisation signals."""
 
 
+# --- gitops delivery -------------------------------------------------------------------------------------
+
+CRON = r"^(\S+\s+){4}\S+$"
+SYNC_DURATION = r"^\d+(m|h)$"
+HTTPS_URL = r"^https://[^\s]+$"
+
+
+class SecretKeyRef(Settings):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    """Name of a Secret in the `argocd` namespace. Create it out of band (e.g. by External Secrets) and label it
+    `app.kubernetes.io/part-of: argocd` so Argo CD may read it."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+    """Key in that Secret holding the value."""
+
+
+class ArgoCdOidc(Settings):
+    issuer: Annotated[str, Field(pattern=HTTPS_URL)]
+    """OIDC issuer URL of the identity provider, e.g. `https://accounts.google.com`."""
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth client ID registered for Argo CD (redirect URL `https://argocd.<domain>/auth/callback`)."""
+    client_secret: SecretKeyRef
+    """Where the OAuth client secret is: a reference to a Secret key, never the secret itself."""
+    display_name: str = "SSO"
+    """Label of the login button."""
+    requested_scopes: tuple[str, ...] = ("openid", "profile", "email", "groups")
+    """Scopes requested from the identity provider."""
+    groups_claim: str = "groups"
+    """Token claim that carries the user's groups, which the RBAC bindings match."""
+
+
+class RbacBinding(Settings):
+    group: Annotated[str, Field(min_length=1)]
+    """Group name as the identity provider reports it in the groups claim."""
+    role: Literal["admin", "readonly", "ml-deployer"]
+    """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync,
+    run resource actions and read logs of the ML applications of the `ml-apps` project)."""
+
+
+class ArgoCdRbac(Settings):
+    default_role: Literal["none", "readonly"] = "none"
+    """Role of a logged-in user no binding matches."""
+    bindings: tuple[RbacBinding, ...] = ()
+    """Groups and their roles, written to Argo CD's policy.csv."""
+
+
+class SyncWindow(Settings):
+    kind: Literal["allow", "deny"]
+    """`allow`: syncs happen only inside this window (and other allow windows); `deny`: no syncs inside it."""
+    schedule: Annotated[str, Field(pattern=CRON)]
+    """Start of the window as a five-field cron expression, e.g. `0 22 * * 5` (Friday 22:00)."""
+    duration: Annotated[str, Field(pattern=SYNC_DURATION)]
+    """Length of the window, e.g. `1h` or `60h`."""
+    projects: tuple[Literal["platform", "ml-apps"], ...] = ("platform", "ml-apps")
+    """Argo CD projects the window applies to: the platform add-ons and/or the ML applications."""
+    applications: tuple[str, ...] = ("*",)
+    """Application name patterns the window applies to."""
+    manual_sync: bool = False
+    """Allow a person to sync by hand while automated syncs are blocked (e.g. an emergency fix)."""
+    time_zone: str = "UTC"
+    """Time zone of the schedule."""
+
+
+class ArgoCdSettings(Settings):
+    admin_enabled: bool = True
+    """Keep Argo CD's local `admin` user. Disable it once SSO is configured."""
+    sso: ArgoCdOidc | None = None
+    """Single sign-on through an OIDC identity provider; unset means local users only."""
+    rbac: ArgoCdRbac = ArgoCdRbac()
+    """Who may do what in Argo CD, by identity-provider group."""
+    sync_windows: tuple[SyncWindow, ...] = ()
+    """When Argo CD may sync automatically (prod typically denies weekends and nights)."""
+    apps: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ("serving", "notebooks")
+    """ML applications of this environment: `apps/<name>/overlays/<env>` is synced into the namespace
+    `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
+    apps_sync: Literal["automated", "manual"] = "automated"
+    """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -328,3 +406,5 @@ class Environment(Settings):
     versions: dict[ComponentName, Annotated[str, Field(pattern=PINNED_VERSION)]] = {}  # type: ignore[valid-type]
     """Chart versions this environment pins where it differs from the catalog, by component. Promotion copies
     these from one environment to the next."""
+    argocd: ArgoCdSettings = ArgoCdSettings()
+    """Argo CD: single sign-on, RBAC, sync windows and the ML applications it syncs from `apps/`."""

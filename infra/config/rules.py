@@ -164,3 +164,11 @@ def elasticsearch_has_quorum_when_highly_available(env: Environment) -> Iterator
             f"is {logging.elasticsearch.count}; a highly available environment needs at least 3 "
             "(or set components.logging.enabled: false)",
         )
+@rule
+def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
+    """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
+    argocd = env.argocd
+    if argocd.sso is None and not argocd.admin_enabled:
+        yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
+    if argocd.sso is None and argocd.rbac.bindings:
+        yield Violation(at("argocd", "rbac", "bindings"), "need argocd.sso: groups come from the identity provider")

@@ -125,3 +125,22 @@ def run_checkov(
             message = f"{check['check_id']}: {check['check_name']}"
             findings[env].append(Finding("checkov", f"{relative.as_posix()} {check['resource']}", message))
     return {env: sorted(set(items), key=lambda f: (f.object_ref, f.message)) for env, items in findings.items()}
+
+
+def run_checkov_directory(directory: Path, framework: str) -> list[Finding]:
+    """checkov with one framework over one directory (e.g. github_actions over .github/workflows)."""
+    command = [str(CHECKOV_BIN), "--framework", framework, "-d", str(directory), "-o", "json"]
+    command += ["--compact", "--quiet", "--skip-download"]
+    result = _run(command)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"{CHECKOV_BIN} failed with exit code {result.returncode}:\n{result.stderr.strip()[-2000:]}")
+    findings = [
+        Finding(
+            "checkov",
+            f"{check['file_path'].lstrip('/')} {check['resource']}",
+            f"{check['check_id']}: {check['check_name']}",
+        )
+        for report in _reports(result.stdout)
+        for check in report["results"].get("failed_checks", [])
+    ]
+    return sorted(set(findings), key=lambda f: (f.object_ref, f.message))

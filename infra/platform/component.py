@@ -18,7 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import SecretSource
-from infra.platform.argocd_app import chart_application
+from infra.platform.argocd_app import SyncMode, chart_application
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
@@ -45,6 +45,15 @@ class ComponentSpec:
     """Traffic its namespace allows beyond DNS and same-namespace traffic."""
     server_side_apply: bool = False
     """Argo CD applies the chart server-side (needed for CRDs too large for client-side apply)."""
+    sync: SyncMode = "automated"
+    """How Argo CD syncs its Applications: `automated` (prune and self-heal), `automated-no-prune` (self-heal,
+    never deletes; for charts whose removed objects hold data) or `manual` (a person syncs)."""
+    sync_reason: str = ""
+    """Why the component is not fully `automated`; required otherwise, shown in docs/delivery.md."""
+
+    def __post_init__(self) -> None:
+        if self.sync != "automated" and not self.sync_reason:
+            raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,7 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on_components=needs,
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
+            sync=self.spec.sync,
             opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
