@@ -24,6 +24,10 @@ CATALOG: dict[str, Chart] = {
     "kube-prometheus-stack": Chart(
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
     ),
+    "longhorn": Chart("https://charts.longhorn.io", "longhorn", "1.12.1", "longhorn-system"),
+    # The Knative operator's Helm repository publishes its versions with a leading "v".
+    "knative": Chart("https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"),
+    "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2", "keda"),
 }
 
 

@@ -7,6 +7,9 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.keda import Keda
+from infra.components.knative import Knative
+from infra.components.longhorn import Longhorn
 from infra.components.monitoring import Monitoring
 from infra.platform.component import PlatformComponent
 
@@ -14,6 +17,9 @@ BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    Longhorn,
+    Knative,
+    Keda,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Monitoring"]
+__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Keda", "Knative", "Longhorn", "Monitoring"]

@@ -27,6 +27,17 @@ PodSecurity = Literal["restricted", "baseline", "privileged"]
 
 
 @dataclass(frozen=True)
+class ExtraNamespace:
+    """A further namespace a component runs workloads in (e.g. the `knative-serving` namespace its operator
+    fills), secured the same way as the component's own namespace."""
+
+    name: str
+    network: tuple[Allow, ...] = ()
+    """Traffic it allows beyond DNS and same-namespace traffic."""
+    pod_security: Literal["restricted", "baseline"] = "restricted"
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
     name: str
     """Component name; also its catalog key when it is a Helm chart."""
@@ -43,6 +54,8 @@ class ComponentSpec:
     """Traffic its namespace allows beyond DNS and same-namespace traffic."""
     server_side_apply: bool = False
     """Argo CD applies the chart server-side (needed for CRDs too large for client-side apply)."""
+    extra_namespaces: tuple[ExtraNamespace, ...] = ()
+    """Namespaces besides `namespace` that this component creates and secures (none are created by charts)."""
 
 
 @dataclass(frozen=True)
@@ -105,15 +118,28 @@ class PlatformComponent(pulumi.ComponentResource):
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
     def namespace(self, extra_allows: Sequence[Allow] = ()) -> pulumi.Resource:
-        self._namespace = secured_namespace(
-            self.spec.namespace,
-            pod_security=self.spec.pod_security,
+        """The component's namespace, and its `extra_namespaces`, each secured by the namespace helper."""
+        self._namespace = self._secured(
+            self.spec.namespace, self.spec.pod_security, [*self.spec.network, *extra_allows]
+        )
+        self._extra_namespaces = [
+            self._secured(extra.name, extra.pod_security, extra.network) for extra in self.extra_namespaces()
+        ]
+        return self._namespace
+
+    def extra_namespaces(self) -> tuple[ExtraNamespace, ...]:
+        """The extra namespaces this environment needs; a component overrides it to skip unused parts."""
+        return self.spec.extra_namespaces
+
+    def _secured(self, name: str, pod_security: str, allows: Sequence[Allow]) -> pulumi.Resource:
+        return secured_namespace(
+            name,
+            pod_security=pod_security,
             kubernetes_version=self.env.kubernetes_version,
-            allows=[*self.spec.network, *extra_allows],
+            allows=allows,
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
         )
-        return self._namespace
 
     def application(
         self,
@@ -148,9 +174,7 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on_components=needs,
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
-            opts=self.opts(
-                depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]
-            ),
+            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app
@@ -190,20 +214,31 @@ class PlatformComponent(pulumi.ComponentResource):
 
     def _own_namespace(self) -> list[pulumi.Resource]:
         namespace = getattr(self, "_namespace", None)
-        return [namespace] if namespace is not None else []
+        return [namespace, *getattr(self, "_extra_namespaces", [])] if namespace is not None else []
 
-    def scrape(self, name: str, selector: Mapping[str, str], port: str, path: str = "/metrics") -> None:
-        """Monitoring hook: a ServiceMonitor for the component's metrics Service, when monitoring is on."""
+    def scrape(
+        self,
+        name: str,
+        selector: Mapping[str, str],
+        port: str,
+        path: str = "/metrics",
+        namespace: str | None = None,
+    ) -> None:
+        """Monitoring hook: a ServiceMonitor for the component's metrics Service, when monitoring is on.
+
+        `namespace` names one of its `extra_namespaces` when the Service lives there instead.
+        """
         if not self.ctx.monitoring_enabled:
             return
+        namespace = namespace or self.spec.namespace
         self.custom_resource(
             "monitoring.coreos.com/v1",
             "ServiceMonitor",
             name,
             {
                 "selector": {"matchLabels": dict(selector)},
-                "namespaceSelector": {"matchNames": [self.spec.namespace]},
+                "namespaceSelector": {"matchNames": [namespace]},
                 "endpoints": [{"port": port, "path": path, "interval": "30s"}],
             },
-            namespace=self.spec.namespace,
+            namespace=namespace,
         )
