@@ -12,7 +12,13 @@ __all__ = [
     "StorageClasses",
     "WorkloadIdentity",
     "build_cluster",
+    "cni_of",
 ]
+
+
+def cni_of(env: Environment) -> str:
+    """The CNI the cluster layer gives an environment (ClusterFacts.cni), for offline checks without facts."""
+    return env.onprem.cni if env.onprem is not None else "dataplane-v2"
 
 
 def build_cluster(env: Environment) -> ClusterFacts:

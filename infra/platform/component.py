@@ -132,13 +132,33 @@ class PlatformComponent(pulumi.ComponentResource):
         return self.spec.extra_namespaces
 
     def _secured(self, name: str, pod_security: str, allows: Sequence[Allow]) -> pulumi.Resource:
-        return secured_namespace(
+        namespace = secured_namespace(
             name,
             pod_security=pod_security,
             kubernetes_version=self.env.kubernetes_version,
             allows=allows,
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
+        )
+        if self.ctx.facts.cni == "cilium":
+            self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)
+        return namespace
+
+    def _cilium_entities(self, namespace: str, allows: Sequence[Allow], after: pulumi.Resource) -> None:
+        """Cilium's CIDR rules skip nodes and the API server, so the allowances aimed at them (kube-api,
+        webhooks) are repeated by entity; default deny stays with the namespace's Kubernetes policy."""
+        if not allows:
+            return
+        spec: dict[str, Any] = {
+            "endpointSelector": {},
+            "enableDefaultDeny": {"ingress": False, "egress": False},
+        }
+        for direction in ("ingress", "egress"):
+            rules = [allow.cilium_rule() for allow in allows if allow.direction == direction]
+            if rules:
+                spec[direction] = rules
+        self.custom_resource(
+            "cilium.io/v2", "CiliumNetworkPolicy", "allow-cluster-entities", spec, namespace=namespace, after=[after]
         )
 
     def application(
@@ -186,15 +206,18 @@ class PlatformComponent(pulumi.ComponentResource):
         name: str,
         spec: Mapping[str, Any],
         namespace: str | None = None,
+        after: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
-        """A custom resource of this component, synced after the Application that installs its CRD."""
+        """A custom resource of this component, synced after the Application that installs its CRD (or, for
+        CRDs of the cluster layer, after the component's own Application) and after `after`."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")
         if owner in self.ctx.waves and owner not in self.ctx.applications and owner != self.spec.name:
             raise ValueError(f"{self.spec.name} uses {kind} of {owner}: list {owner} before it in infra/components")
         needed = {owner, self.spec.name} & set(self.ctx.waves)
-        wave = resource_wave(*(self.ctx.waves[component] for component in needed))
+        # Argo CD itself (the bootstrap) has no wave: its resources exist before any Application syncs.
+        wave = resource_wave(*(self.ctx.waves[component] for component in needed), 0)
         metadata: dict[str, Any] = {
             "name": name,
             "labels": component_labels(self.spec.name, self.spec.layer),
@@ -209,7 +232,7 @@ class PlatformComponent(pulumi.ComponentResource):
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace()]),
+            opts=self.opts(depends_on=[*waits_for, *self._own_namespace(), *after]),
         )
 
     def _own_namespace(self) -> list[pulumi.Resource]:
