@@ -266,6 +266,8 @@ def test_scaled_object_targets_a_hardened_deployment(rendered: dict[str, Rendere
         namespace = obj["metadata"]["namespace"]
         deployment = next(d for d in objects(r, "Deployment", namespace) if d["metadata"]["name"] == target["name"])
         assert target["kind"] == "Deployment" and wave(obj) > wave(keda_app)
+        resource_of = {id(m.object): m.resource for m in r.manifests}
+        assert resource_of[id(deployment)].ref in resource_of[id(obj)].dependencies
         assert obj["spec"]["minReplicaCount"] == 0 and obj["spec"]["triggers"][0]["type"] == "redis"
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True

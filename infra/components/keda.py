@@ -88,7 +88,7 @@ class Keda(PlatformComponent):
         settings = self.env.components.keda.example_worker
         labels = {**component_labels(self.spec.name, self.spec.layer), "app.kubernetes.io/name": EXAMPLE_WORKER}
         selector = {"app.kubernetes.io/name": EXAMPLE_WORKER}
-        k8s.apps.v1.Deployment(
+        worker = k8s.apps.v1.Deployment(
             f"deployment-{EXAMPLE_WORKER}",
             metadata={
                 "name": EXAMPLE_WORKER,
@@ -158,4 +158,5 @@ class Keda(PlatformComponent):
                 ],
             },
             namespace=EXAMPLES_NAMESPACE,
+            after=[worker],
         )
