@@ -343,3 +343,14 @@ def test_objects_repeated_per_namespace_have_distinct_pulumi_names(rendered: dic
     assert len(urns) == len(set(urns))
     paths = [m.path for m in rendered[env].manifests]
     assert len(paths) == len(set(paths))
+
+
+def test_worker_image_must_be_pinned_by_digest(tmp_path: Path) -> None:
+    stack = variant(
+        tmp_path,
+        "dev",
+        ("          enabled: true ", "          image: ghcr.io/example/worker:latest\n          enabled: true "),
+    )
+    with pytest.raises(InvalidEnvironment) as error:
+        render_stack(stack)
+    assert [v.path for v in error.value.violations] == ["mlops-platform:platform.components.keda.exampleWorker.image"]
