@@ -33,6 +33,10 @@ CATALOG: dict[str, Chart] = {
     "prometheus-elasticsearch-exporter": Chart(
         "https://prometheus-community.github.io/helm-charts", "prometheus-elasticsearch-exporter", "7.4.0", "logging"
     ),
+    "longhorn": Chart("https://charts.longhorn.io", "longhorn", "1.12.1", "longhorn-system"),
+    # The Knative operator's Helm repository publishes its versions with a leading "v".
+    "knative": Chart("https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"),
+    "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2", "keda"),
 }
 
 

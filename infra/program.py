@@ -7,6 +7,7 @@ import dataclasses
 import pulumi
 
 from infra.cluster import ClusterFacts, build_cluster
+from infra.cluster.facts import CLUSTER_LAYER
 from infra.components import BOOTSTRAP, COMPONENTS
 from infra.config import PROJECT, Environment, InvalidEnvironment, load_environment
 from infra.platform.component import PlatformContext
@@ -36,7 +37,10 @@ def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
         env=env,
         facts=facts,
         waves=waves,
-        crd_owners={entry: c.spec.name for c in everything for entry in c.spec.provides_crds},
+        crd_owners={
+            **{group: CLUSTER_LAYER for group in facts.crd_groups},
+            **{entry: c.spec.name for c in everything for entry in c.spec.provides_crds},
+        },
         namespaces={c.spec.name: c.spec.namespace for c in everything},
     )
     argocd = BOOTSTRAP(ctx)

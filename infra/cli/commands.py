@@ -77,6 +77,8 @@ class EnvironmentReport:
 
 
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
+    from infra.cluster import cni_of
+    from infra.cluster.facts import cluster_crd_groups
     from infra.components import BOOTSTRAP
     from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
@@ -97,7 +99,8 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
         report.checked["kubernetes"] = len(objects) - custom
         report.checked["crd"] = custom
-        problems = ordering_problems(objects, BOOTSTRAP.spec.provides_crds)
+        preinstalled = [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(stack.env))]
+        problems = ordering_problems(objects, preinstalled)
         report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)

@@ -1,10 +1,24 @@
 """The cluster layer: the only place where GKE and on-prem differ."""
 
 from infra.cluster import gke, onprem
-from infra.cluster.facts import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
+from infra.cluster.facts import ClusterFacts, Database, Messaging, ObjectStore, StorageClasses, WorkloadIdentity
 from infra.config import Environment
 
-__all__ = ["ClusterFacts", "Database", "ObjectStore", "StorageClasses", "WorkloadIdentity", "build_cluster"]
+__all__ = [
+    "ClusterFacts",
+    "Database",
+    "Messaging",
+    "ObjectStore",
+    "StorageClasses",
+    "WorkloadIdentity",
+    "build_cluster",
+    "cni_of",
+]
+
+
+def cni_of(env: Environment) -> str:
+    """The CNI the cluster layer gives an environment (ClusterFacts.cni), for offline checks without facts."""
+    return env.onprem.cni if env.onprem is not None else "dataplane-v2"
 
 
 def build_cluster(env: Environment) -> ClusterFacts:

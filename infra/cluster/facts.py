@@ -46,6 +46,15 @@ class Database:
 
 
 @dataclass(frozen=True)
+class Messaging:
+    """A message broker the cluster layer runs or reaches, for event brokers and queue-driven workers."""
+
+    kind: Literal["kafka"]
+    bootstrap_servers: str
+    """Comma-separated `host:port` list."""
+
+
+@dataclass(frozen=True)
 class WorkloadIdentity:
     """Kubernetes service account annotations that grant a workload its cloud identity."""
 
@@ -73,7 +82,23 @@ class ClusterFacts:
     database: Database | None = None
     ready: Sequence[pulumi.Resource] = ()
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
+    messaging: Messaging | None = None
+    """The cluster's message broker, if it provides one (Knative Eventing falls back to in-memory channels)."""
+
+    @property
+    def crd_groups(self) -> tuple[str, ...]:
+        """API groups whose CRDs exist before any Application, installed with the cluster layer."""
+        return cluster_crd_groups(self.cni)
 
     def opts(self, **extra: object) -> pulumi.ResourceOptions:
         """Options that put a Kubernetes resource on this cluster, after it is ready."""
         return pulumi.ResourceOptions(provider=self.provider, depends_on=list(self.ready), **extra)  # type: ignore[arg-type]
+
+
+CLUSTER_LAYER = "cluster"
+"""Owner name of the CRDs the cluster layer installs, next to the component names that own the others."""
+
+
+def cluster_crd_groups(cni: str) -> tuple[str, ...]:
+    """The Cilium agent creates the cilium.io CRDs at start, so they exist once the CNI is ready."""
+    return ("cilium.io",) if cni == "cilium" else ()

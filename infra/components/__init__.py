@@ -10,6 +10,9 @@ from infra.components.cert_manager import CertManager
 from infra.components.eck import Eck
 from infra.components.logging import Logging
 from infra.components.metrics_server import MetricsServer
+from infra.components.keda import Keda
+from infra.components.knative import Knative
+from infra.components.longhorn import Longhorn
 from infra.components.monitoring import Monitoring
 from infra.platform.component import PlatformComponent
 
@@ -20,6 +23,21 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     MetricsServer,
     Eck,
     Logging,
+    Longhorn,
+    Knative,
+    Keda,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Eck", "Logging", "MetricsServer", "Monitoring"]
+__all__ = [
+    "BOOTSTRAP",
+    "COMPONENTS",
+    "ArgoCD",
+    "CertManager",
+    "Eck",
+    "Keda",
+    "Knative",
+    "Logging",
+    "Longhorn",
+    "MetricsServer",
+    "Monitoring",
+]

@@ -68,6 +68,8 @@ class NodePool(Settings):
     """Boot disk size of each node, in GB."""
     gpu: Gpu | None = None
     """Accelerators of a `gpu` pool; leave unset for other roles."""
+    image_type: Literal["COS_CONTAINERD", "UBUNTU_CONTAINERD"] = "COS_CONTAINERD"
+    """Node OS image. Longhorn on GKE needs `UBUNTU_CONTAINERD`, which ships open-iscsi (COS does not)."""
 
 
 class GkeCluster(Settings):
@@ -359,6 +361,86 @@ class ArgoCdSettings(Settings):
     """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
 
 
+# --- storage, serverless, autoscaling ---------------------------------------------------------------------
+
+CRON = r"^(\S+\s+){4}\S+$"
+DURATION_SECONDS = r"^\d+s$"
+IMAGE_BY_DIGEST = r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}$"
+
+
+class RecurringJob(Settings):
+    cron: Annotated[str, Field(pattern=CRON)]
+    """When the job runs, as a five-field cron expression in the cluster's time zone (UTC unless changed)."""
+    retain: Annotated[int, Field(ge=1, le=100)]
+    """How many snapshots or backups this job keeps per volume; older ones are deleted."""
+
+
+class Longhorn(Settings):
+    enabled: bool | None = None
+    """Install Longhorn. Unset: on-prem yes (it is the cluster's block storage and cannot be turned off there),
+    GKE no. On GKE, `true` requires every node pool to use the Ubuntu node image (Longhorn needs open-iscsi)."""
+    snapshots: RecurringJob = RecurringJob(cron="0 */6 * * *", retain=8)
+    """Recurring in-cluster snapshots of every Longhorn volume."""
+    backups: RecurringJob = RecurringJob(cron="30 2 * * *", retain=14)
+    """Recurring backups of every Longhorn volume to the object store's `backups` bucket. Only where the object
+    store takes S3 keys (on-prem); on GKE the bucket is reached by Workload Identity, which Longhorn cannot use."""
+
+
+class Autoscaling(Settings):
+    scale_to_zero: bool = True
+    """Let idle Knative services scale down to no pods (the activator buffers the first request)."""
+    scale_to_zero_grace_period: Annotated[str, Field(pattern=DURATION_SECONDS)] = "30s"
+    """How long the last pod of an idle service is kept before it is removed, e.g. `30s`."""
+    min_scale: Annotated[int, Field(ge=0, le=100)] = 0
+    """Default lower bound of pods per revision; services may set their own."""
+    max_scale: Annotated[int, Field(ge=0, le=1000)] = 0
+    """Default upper bound of pods per revision; 0 means unbounded."""
+
+
+class Eventing(Settings):
+    enabled: bool = True
+    """Install Knative Eventing (brokers, triggers, sources)."""
+    broker_channel: Literal["cluster", "in-memory"] = "cluster"
+    """What backs the default broker: `cluster` uses the messaging the cluster layer provides (Kafka) and falls
+    back to the in-memory channel when it provides none; `in-memory` always uses it (events are lost on restart,
+    fine for dev)."""
+
+
+class Knative(Settings):
+    enabled: bool = True
+    """Install Knative through its operator: Serving (with the networking layer matching `ingress.provider`:
+    net-istio for Istio, Kourier behind Traefik) and Eventing."""
+    autoscaling: Autoscaling = Autoscaling()
+    """Cluster-wide defaults of the Knative autoscaler."""
+    eventing: Eventing = Eventing()
+    """Knative Eventing."""
+
+
+class ExampleWorker(Settings):
+    enabled: bool = False
+    """Declare an example queue-driven worker in namespace `ml-examples`: a Deployment that KEDA scales (from
+    zero) on the length of a Redis list."""
+    image: Annotated[str, Field(pattern=IMAGE_BY_DIGEST)] = (
+        "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
+    )
+    """Worker image, pinned by digest. The default is a placeholder that does nothing; use your worker's image."""
+    redis_address: str = "redis.ml-examples.svc.cluster.local:6379"
+    """`host:port` of the Redis server holding the work queue."""
+    list_name: Annotated[str, Field(min_length=1)] = "jobs"
+    """Redis list the worker consumes."""
+    items_per_replica: Annotated[int, Field(ge=1, le=10000)] = 5
+    """Queue items per worker replica KEDA aims for."""
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Upper bound of worker replicas."""
+
+
+class Keda(Settings):
+    enabled: bool = True
+    """Install KEDA for event-driven autoscaling of Deployments and Jobs (queues, streams, metrics)."""
+    example_worker: ExampleWorker = ExampleWorker()
+    """An example ScaledObject and the worker it scales."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -366,6 +448,12 @@ class Components(Settings):
     """Metrics and alerting."""
     logging: Logging = Logging()
     """Logs in Elasticsearch (ELK) through Elastic's ECK operator."""
+    longhorn: Longhorn = Longhorn()
+    """Longhorn block storage, its storage classes, snapshots and backups."""
+    knative: Knative = Knative()
+    """Knative Serving and Eventing (serverless model serving, scale to zero, events)."""
+    keda: Keda = Keda()
+    """KEDA event-driven autoscaling."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

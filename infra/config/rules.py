@@ -172,3 +172,21 @@ def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
         yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
     if argocd.sso is None and argocd.rbac.bindings:
         yield Violation(at("argocd", "rbac", "bindings"), "need argocd.sso: groups come from the identity provider")
+@rule
+def longhorn_fits_target(env: Environment) -> Iterator[Violation]:
+    """Longhorn is the block storage of on-prem clusters, so it cannot be turned off there; on GKE it runs
+    only on the Ubuntu node image, which ships the open-iscsi it needs (COS does not)."""
+    wanted = env.components.longhorn.enabled
+    if env.target == "onprem" and wanted is False:
+        yield Violation(
+            at("components", "longhorn", "enabled"),
+            "cannot be false on target onprem: Longhorn provides its storage classes; leave it unset or true",
+        )
+    if env.gke is None or not wanted:
+        return
+    for index, pool in enumerate(env.gke.node_pools):
+        if pool.image_type != "UBUNTU_CONTAINERD":
+            yield Violation(
+                at("gke", "nodePools", index, "imageType"),
+                f"is {pool.image_type}; Longhorn on GKE needs UBUNTU_CONTAINERD on every node pool",
+            )

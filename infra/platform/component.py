@@ -29,6 +29,17 @@ PodSecurity = Literal["restricted", "baseline", "privileged"]
 
 
 @dataclass(frozen=True)
+class ExtraNamespace:
+    """A further namespace a component runs workloads in (e.g. the `knative-serving` namespace its operator
+    fills), secured the same way as the component's own namespace."""
+
+    name: str
+    network: tuple[Allow, ...] = ()
+    """Traffic it allows beyond DNS and same-namespace traffic."""
+    pod_security: Literal["restricted", "baseline"] = "restricted"
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
     name: str
     """Component name; also its catalog key when it is a Helm chart."""
@@ -54,6 +65,8 @@ class ComponentSpec:
     def __post_init__(self) -> None:
         if self.sync != "automated" and not self.sync_reason:
             raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
+    extra_namespaces: tuple[ExtraNamespace, ...] = ()
+    """Namespaces besides `namespace` that this component creates and secures (none are created by charts)."""
 
 
 @dataclass(frozen=True)
@@ -122,15 +135,48 @@ class PlatformComponent(pulumi.ComponentResource):
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
     def namespace(self, extra_allows: Sequence[Allow] = ()) -> pulumi.Resource:
-        self._namespace = secured_namespace(
-            self.spec.namespace,
-            pod_security=self.spec.pod_security,
+        """The component's namespace, and its `extra_namespaces`, each secured by the namespace helper."""
+        self._namespace = self._secured(
+            self.spec.namespace, self.spec.pod_security, [*self.spec.network, *extra_allows]
+        )
+        self._extra_namespaces = [
+            self._secured(extra.name, extra.pod_security, extra.network) for extra in self.extra_namespaces()
+        ]
+        return self._namespace
+
+    def extra_namespaces(self) -> tuple[ExtraNamespace, ...]:
+        """The extra namespaces this environment needs; a component overrides it to skip unused parts."""
+        return self.spec.extra_namespaces
+
+    def _secured(self, name: str, pod_security: str, allows: Sequence[Allow]) -> pulumi.Resource:
+        namespace = secured_namespace(
+            name,
+            pod_security=pod_security,
             kubernetes_version=self.env.kubernetes_version,
-            allows=[*self.spec.network, *extra_allows],
+            allows=allows,
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
         )
-        return self._namespace
+        if self.ctx.facts.cni == "cilium":
+            self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)
+        return namespace
+
+    def _cilium_entities(self, namespace: str, allows: Sequence[Allow], after: pulumi.Resource) -> None:
+        """Cilium's CIDR rules skip nodes and the API server, so the allowances aimed at them (kube-api,
+        webhooks) are repeated by entity; default deny stays with the namespace's Kubernetes policy."""
+        if not allows:
+            return
+        spec: dict[str, Any] = {
+            "endpointSelector": {},
+            "enableDefaultDeny": {"ingress": False, "egress": False},
+        }
+        for direction in ("ingress", "egress"):
+            rules = [allow.cilium_rule() for allow in allows if allow.direction == direction]
+            if rules:
+                spec[direction] = rules
+        self.custom_resource(
+            "cilium.io/v2", "CiliumNetworkPolicy", "allow-cluster-entities", spec, namespace=namespace, after=[after]
+        )
 
     def application(
         self,
@@ -179,15 +225,18 @@ class PlatformComponent(pulumi.ComponentResource):
         spec: Mapping[str, Any],
         namespace: str | None = None,
         annotations: Mapping[str, str] | None = None,
+        after: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
-        """A custom resource of this component, synced after the Application that installs its CRD."""
+        """A custom resource of this component, synced after the Application that installs its CRD (or, for
+        CRDs of the cluster layer, after the component's own Application) and after `after`."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")
         if owner in self.ctx.waves and owner not in self.ctx.applications and owner != self.spec.name:
             raise ValueError(f"{self.spec.name} uses {kind} of {owner}: list {owner} before it in infra/components")
         needed = {owner, self.spec.name} & set(self.ctx.waves)
-        wave = resource_wave(*(self.ctx.waves[component] for component in needed))
+        # Argo CD itself (the bootstrap) has no wave: its resources exist before any Application syncs.
+        wave = resource_wave(*(self.ctx.waves[component] for component in needed), 0)
         metadata: dict[str, Any] = {
             "name": name,
             "labels": component_labels(self.spec.name, self.spec.layer),
@@ -196,13 +245,15 @@ class PlatformComponent(pulumi.ComponentResource):
         if namespace is not None:
             metadata["namespace"] = namespace
         waits_for = [app for c in sorted(needed) for app in self.ctx.applications.get(c, [])]
+        # Objects of one name in several namespaces (one per extra namespace) need distinct Pulumi names.
+        elsewhere = f"{namespace}-" if namespace not in (None, self.spec.namespace) else ""
         return k8s.apiextensions.CustomResource(
-            f"{self.spec.name}-{kind.lower()}-{name}",
+            f"{self.spec.name}-{kind.lower()}-{elsewhere}{name}",
             api_version=api_version,
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace()]),
+            opts=self.opts(depends_on=[*waits_for, *self._own_namespace(), *after]),
         )
 
     def secret_ref(self, source: SecretSource, name: str, namespace: str | None = None) -> dict[str, str]:
@@ -216,7 +267,7 @@ class PlatformComponent(pulumi.ComponentResource):
 
     def _own_namespace(self) -> list[pulumi.Resource]:
         namespace = getattr(self, "_namespace", None)
-        return [namespace] if namespace is not None else []
+        return [namespace, *getattr(self, "_extra_namespaces", [])] if namespace is not None else []
 
     def scrape(
         self,

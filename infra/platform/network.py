@@ -35,6 +35,9 @@ class Allow:
     """Empty: any peer."""
     ports: tuple[Port, ...] = ()
     """Empty: any port."""
+    cluster_entities: tuple[str, ...] = ()
+    """Cilium entities (kube-apiserver, host, remote-node) these peers include. Cilium's CIDR rules never match
+    cluster nodes or the API server, so where Cilium runs a CiliumNetworkPolicy allows these too."""
 
     def rule(self) -> dict[str, Any]:
         rule: dict[str, Any] = {}
@@ -42,6 +45,17 @@ class Allow:
             rule["from" if self.direction == "ingress" else "to"] = [peer.to_k8s() for peer in self.peers]
         if self.ports:
             rule["ports"] = [_port(port) for port in self.ports]
+        return rule
+
+    def cilium_rule(self) -> dict[str, Any]:
+        """The same allowance towards `cluster_entities`, as a CiliumNetworkPolicy rule."""
+        rule: dict[str, Any] = {
+            ("fromEntities" if self.direction == "ingress" else "toEntities"): list(self.cluster_entities)
+        }
+        if self.ports:
+            rule["toPorts"] = [
+                {"ports": [{"port": str(p["port"]), "protocol": p["protocol"]} for p in self.rule()["ports"]]}
+            ]
         return rule
 
 
@@ -60,9 +74,10 @@ WITHIN_NAMESPACE = (
     Allow("same-namespace-out", "egress", (Peer(same_namespace=True),)),
 )
 # The API server is outside the pod network (GKE's private endpoint listens on 443, kubeadm's on 6443).
-KUBE_API = Allow("kube-api", "egress", (ANYWHERE,), (443, 6443))
+KUBE_API = Allow("kube-api", "egress", (ANYWHERE,), (443, 6443), ("kube-apiserver",))
 # Admission webhooks are called by the API server, whose address is not a pod or namespace.
-WEBHOOK_FROM_API_SERVER = Allow("webhooks", "ingress", (ANYWHERE,), (10250, 9443, 8443))
+API_SERVER_ENTITIES = ("kube-apiserver", "host", "remote-node")
+WEBHOOK_FROM_API_SERVER = Allow("webhooks", "ingress", (ANYWHERE,), (10250, 9443, 8443), API_SERVER_ENTITIES)
 HTTPS_OUT = Allow("https-out", "egress", (ANYWHERE,), (443,))
 
 

@@ -1,0 +1,162 @@
+"""KEDA: event-driven autoscaling of Deployments and Jobs from queues, streams and metrics (to and from zero),
+with an optional example: a queue-driven worker and the ScaledObject that scales it on its Redis list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi_kubernetes as k8s
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
+from infra.platform.labels import component_labels
+from infra.platform.network import (
+    ANY_NAMESPACE,
+    ANYWHERE,
+    API_SERVER_ENTITIES,
+    HTTPS_OUT,
+    KUBE_API,
+    WEBHOOK_FROM_API_SERVER,
+    Allow,
+    from_namespaces,
+)
+from infra.platform.resources import resources
+
+EXAMPLES_NAMESPACE = "ml-examples"
+EXAMPLE_WORKER = "queue-worker"
+# The API server calls KEDA's external-metrics API server (port 6443) from outside the pod network.
+METRICS_API_FROM_API_SERVER = Allow("metrics-api", "ingress", (ANYWHERE,), (6443,), API_SERVER_ENTITIES)
+# Scalers read queue lengths and metrics wherever the workloads' event sources are.
+SCALERS_OUT = Allow("scalers", "egress", (ANY_NAMESPACE,))
+REDIS_OUT = Allow("redis", "egress", (ANY_NAMESPACE,), (6379,))
+EXAMPLES = ExtraNamespace(EXAMPLES_NAMESPACE, (REDIS_OUT, from_namespaces("keda-scalers", ("keda",), (6379,))))
+
+
+class Keda(PlatformComponent):
+    spec = ComponentSpec(
+        name="keda",
+        layer="platform",
+        namespace="keda",
+        provides_crds=("keda.sh", "eventing.keda.sh"),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, METRICS_API_FROM_API_SERVER, SCALERS_OUT),
+        extra_namespaces=(EXAMPLES,),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.keda.enabled
+
+    @property
+    def example_enabled(self) -> bool:
+        return self.env.components.keda.example_worker.enabled
+
+    def extra_namespaces(self) -> tuple[ExtraNamespace, ...]:
+        return self.spec.extra_namespaces if self.example_enabled else ()
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.values())
+        self.scrape("keda-operator", {"app.kubernetes.io/name": "keda-operator"}, "metrics")
+        if self.example_enabled:
+            self.example_worker()
+
+    def values(self) -> dict[str, Any]:
+        replicas = 2 if self.env.high_availability else 1
+        monitored = {"enabled": self.ctx.monitoring_enabled}
+        return {
+            "operator": {"replicaCount": replicas},
+            "metricsServer": {"replicaCount": replicas},
+            "webhooks": {"replicaCount": replicas},
+            "podDisruptionBudget": {
+                part: {"minAvailable": 1} if self.env.high_availability else {}
+                for part in ("operator", "metricServer", "webhooks")
+            },
+            "resources": {
+                "operator": resources("100m", "128Mi", "500m", "512Mi"),
+                "metricServer": resources("100m", "128Mi", "500m", "512Mi"),
+                "webhooks": resources("50m", "64Mi", "200m", "256Mi"),
+            },
+            "podSecurityContext": {
+                part: {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+                for part in ("operator", "metricServer", "webhooks")
+            },
+            # Expose the operator's metrics port; the ServiceMonitor comes from self.scrape.
+            "prometheus": {"operator": monitored},
+        }
+
+    def example_worker(self) -> None:
+        settings = self.env.components.keda.example_worker
+        labels = {**component_labels(self.spec.name, self.spec.layer), "app.kubernetes.io/name": EXAMPLE_WORKER}
+        selector = {"app.kubernetes.io/name": EXAMPLE_WORKER}
+        worker = k8s.apps.v1.Deployment(
+            f"deployment-{EXAMPLE_WORKER}",
+            metadata={
+                "name": EXAMPLE_WORKER,
+                "namespace": EXAMPLES_NAMESPACE,
+                "labels": labels,
+                "annotations": {
+                    "checkov.io/skip1": "CKV_K8S_9=a queue worker is behind no Service, so readiness gates nothing",
+                    "checkov.io/skip2": "CKV_K8S_8=the placeholder image has no health check; add your worker's",
+                },
+            },
+            spec={
+                # KEDA owns the replica count (from zero when the queue is empty).
+                "replicas": 0,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 65532,
+                            "runAsGroup": 65532,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "worker",
+                                "image": settings.image,
+                                "imagePullPolicy": "Always",
+                                "env": [
+                                    {"name": "QUEUE_ADDRESS", "value": settings.redis_address},
+                                    {"name": "QUEUE_LIST", "value": settings.list_name},
+                                ],
+                                "resources": resources("100m", "128Mi", "500m", "256Mi"),
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True,
+                                    "privileged": False,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=self.opts(depends_on=self._own_namespace(), ignore_changes=["spec.replicas"]),
+        )
+        self.custom_resource(
+            "keda.sh/v1alpha1",
+            "ScaledObject",
+            EXAMPLE_WORKER,
+            {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": EXAMPLE_WORKER},
+                "minReplicaCount": 0,
+                "maxReplicaCount": settings.max_replicas,
+                "pollingInterval": 15,
+                "cooldownPeriod": 120,
+                "triggers": [
+                    {
+                        "type": "redis",
+                        "metadata": {
+                            "address": settings.redis_address,
+                            "listName": settings.list_name,
+                            "listLength": str(settings.items_per_replica),
+                        },
+                    }
+                ],
+            },
+            namespace=EXAMPLES_NAMESPACE,
+            after=[worker],
+        )
