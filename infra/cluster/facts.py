@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+if TYPE_CHECKING:  # components import this module; importing them here at run time would be circular
+    from infra.platform.component import PlatformComponent
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,17 @@ class ObjectStore:
     """Name of the Secret (in each consuming namespace) holding S3 keys when credentials is `secret`."""
 
 
+PLATFORM_DATABASES = ("mlflow", "mlpipeline")
+
+
 @dataclass(frozen=True)
 class Database:
     kind: Literal["cloudsql", "cloudnativepg"]
     host: pulumi.Input[str]
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
+    databases: tuple[str, ...] = PLATFORM_DATABASES
+    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines metadata."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class ClusterFacts:
     database: Database | None = None
     ready: Sequence[pulumi.Resource] = ()
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
+    services: tuple[type[PlatformComponent], ...] = ()
+    """Components that replace cloud services on this target (MinIO, MetalLB, CloudNativePG, Harbor on-prem),
+    deployed by Argo CD with the platform components, before those that use them."""
 
     def opts(self, **extra: object) -> pulumi.ResourceOptions:
         """Options that put a Kubernetes resource on this cluster, after it is ready."""

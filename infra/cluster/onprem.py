@@ -1,16 +1,26 @@
 """On-prem target: an existing cluster reached by kubeconfig, with replacements for what a cloud gives.
 
-Spine stage: only the ClusterFacts contract. The CNI release, MinIO, Longhorn, CloudNativePG, MetalLB and
-Harbor land with the cluster-layer issue.
+Installed here (before Argo CD): the CNI. Named here and delivered by Argo CD with the platform components
+(ClusterFacts.services): MetalLB (load balancer), MinIO (object storage, unless an S3 endpoint exists),
+CloudNativePG (database), Harbor (registry, unless an existing one is used). Longhorn (block storage) is a
+platform component of its own; its storage class names are fixed here.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pulumi_kubernetes as k8s
 
-from infra.cluster.facts import ClusterFacts, ObjectStore, StorageClasses
-from infra.cluster.gke import BUCKET_PURPOSES
+from infra.cluster.cni import ClusterNetwork
+from infra.cluster.facts import ClusterFacts, Database, ObjectStore, StorageClasses
+from infra.cluster.gke import bucket_names
 from infra.config import Environment
+
+if TYPE_CHECKING:
+    from infra.platform.component import PlatformComponent
+
+MINIO_ENDPOINT = "http://minio.minio.svc.cluster.local"
 
 
 def build(env: Environment) -> ClusterFacts:
@@ -18,24 +28,42 @@ def build(env: Environment) -> ClusterFacts:
     provider = k8s.Provider(
         "onprem",
         context=env.onprem.kubeconfig.context,
+        # Only the path is passed: the provider reads the file where `pulumi up` runs; it is never stored.
         kubeconfig=env.onprem.kubeconfig.path,
         enable_server_side_apply=True,
     )
+    cni = ClusterNetwork(env, provider)
+    services, database = _replacements()
     store = env.object_store
-    buckets = {purpose: f"{store.bucket_prefix}-{env.name}-{purpose}" for purpose in BUCKET_PURPOSES}
+    registry = env.onprem.registry
     return ClusterFacts(
         target="onprem",
         provider=provider,
         storage=StorageClasses(default="longhorn", fast="longhorn-fast", shared="longhorn-rwx"),
         object_store=ObjectStore(
             kind="s3",
-            endpoint=store.endpoint or "http://minio.minio.svc.cluster.local",
-            buckets=buckets,
+            endpoint=store.endpoint or MINIO_ENDPOINT,
+            buckets=bucket_names(env),
             credentials="secret",
             credentials_secret="object-store-credentials",
         ),
-        registry=f"harbor.{env.domain}",
+        registry=registry.url or f"harbor.{env.domain}",
         load_balancer="metallb",
         cni=env.onprem.cni,
         has_metrics_server=False,
+        database=database,
+        ready=cni.releases,
+        services=services,
     )
+
+
+def _replacements() -> tuple[tuple[type[PlatformComponent], ...], Database]:
+    """The replacement components and the database they provide. Imported here, when called: components
+    import the cluster package, so a module-level import would be circular."""
+    from infra.components import cloudnative_pg
+    from infra.components.harbor import Harbor
+    from infra.components.metallb import MetalLB
+    from infra.components.minio import MinIO
+
+    database = Database(kind="cloudnativepg", host=cloudnative_pg.HOST, credentials_secret=cloudnative_pg.APP_SECRET)
+    return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor), database

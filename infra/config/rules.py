@@ -96,3 +96,37 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+@rule
+def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
+    if env.onprem is None:
+        return
+    metallb = env.onprem.load_balancer
+    if (metallb.mode == "bgp") != bool(metallb.peers):
+        yield Violation(at("onprem", "loadBalancer", "peers"), "is required with mode bgp, and only with it")
+
+
+@rule
+def existing_registry_has_url(env: Environment) -> Iterator[Violation]:
+    if env.onprem is None:
+        return
+    registry = env.onprem.registry
+    if (registry.provider == "existing") != (registry.url is not None):
+        yield Violation(at("onprem", "registry", "url"), "is required with provider existing, and only with it")
+
+
+@rule
+def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]:
+    if env.onprem is None or not env.high_availability:
+        return
+    if env.onprem.database.instances < 3:
+        yield Violation(
+            at("onprem", "database", "instances"),
+            f"is {env.onprem.database.instances}; a highly available environment needs at least 3",
+        )
+    if env.object_store.provider == "minio" and env.onprem.minio.servers < 4:
+        yield Violation(
+            at("onprem", "minio", "servers"),
+            f"is {env.onprem.minio.servers}; a highly available MinIO needs at least 4 (erasure coding)",
+        )
