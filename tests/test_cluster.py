@@ -12,7 +12,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from infra.catalog import CATALOG
-from infra.cluster.gcp_identity import WORKLOADS
+from infra.cluster.gcp_identity import EVENTING, WORKLOADS
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment
 from infra.offline.engine import Recorded
 from infra.offline.render import Rendered, render_stack
@@ -198,8 +198,9 @@ def test_each_workload_identity_is_bound_to_its_kubernetes_service_account(
         for res in of_type(r, "gcp:serviceaccount/iAMMember:IAMMember")
         if inputs(res)["role"] == "roles/iam.workloadIdentityUser"
     }
-    assert set(bindings) == {f"{workload}-workload-identity" for workload in WORKLOADS}
-    for workload, spec in WORKLOADS.items():
+    expected = {**WORKLOADS, **({"eventing": EVENTING} if r.env.gke.pubsub_topics else {})}
+    assert set(bindings) == {f"{workload}-workload-identity" for workload in expected}
+    for workload, spec in expected.items():
         binding = bindings[f"{workload}-workload-identity"]
         member = f"serviceAccount:{project}.svc.id.goog[{spec.namespace}/{spec.service_account}]"
         assert inputs(binding)["member"] == member
@@ -244,7 +245,21 @@ def test_nothing_on_gke_installs_a_cni(rendered: dict[str, Rendered], env: str) 
     assert charts == {"argo-cd"}
     assert not app_names(r) & {"cilium", "tigera-operator", "calico-crds"}
     assert not [m for m in r.manifests if m.object["apiVersion"].split("/")[0] in ("cilium.io", "operator.tigera.io")]
-    assert not app_names(r) & {"metallb", "minio", "cloudnative-pg", "harbor"}
+    assert not app_names(r) & {"metallb", "minio", "cloudnative-pg", "harbor", "nats"}
+
+
+@pytest.mark.parametrize("env", GKE_ENVS)
+def test_pubsub_topics_exist_only_when_asked_and_are_granted_per_topic(rendered: dict[str, Rendered], env: str) -> None:
+    r = rendered[env]
+    topics = {inputs(t)["name"] for t in of_type(r, "gcp:pubsub/topic:Topic")}
+    assert topics == set(r.env.gke.pubsub_topics)
+    grants = [inputs(g) for g in of_type(r, "gcp:pubsub/topicIAMMember:TopicIAMMember")]
+    assert {(g["topic"], g["role"]) for g in grants} == {
+        (topic, role) for topic in topics for role in ("roles/pubsub.publisher", "roles/pubsub.subscriber")
+    }
+    assert all(g["member"] == f"serviceAccount:wi-eventing@{r.env.gke.project}.iam.gserviceaccount.com" for g in grants)
+    project_roles = {inputs(res)["role"] for res in of_type(r, "gcp:projects/iAMMember:IAMMember")}
+    assert not {role for role in project_roles if role.startswith("roles/pubsub.")}
 
 
 def test_render_inventory_lists_cloud_resources_with_their_inputs(rendered: dict[str, Rendered]) -> None:
@@ -296,6 +311,18 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert database["spec"]["storage"]["storageClass"] == "longhorn-fast"
     assert {db["spec"]["name"] for db in objects(r, "Database")} == {"mlflow", "mlpipeline"}
     assert objects(r, "ScheduledBackup")
+
+
+def test_nats_jetstream_replaces_pubsub_when_asked(tmp_path: Path, rendered: dict[str, Rendered]) -> None:
+    r = rendered["onprem"]
+    assert r.env.onprem.eventing.broker == "nats"
+    nats = next(a for a in objects(r, "Application") if a["metadata"]["name"] == "nats")
+    values = nats["spec"]["source"]["helm"]["valuesObject"]
+    assert values["config"]["jetstream"]["enabled"] is True
+    assert values["config"]["jetstream"]["fileStore"]["pvc"]["storageClassName"] == "longhorn"
+    assert values["podTemplate"]["merge"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    without = render_variant(tmp_path, "onprem", lambda s: s["onprem"].pop("eventing"))
+    assert "nats" not in app_names(without)
 
 
 def test_metallb_pools_equal_the_config(rendered: dict[str, Rendered]) -> None:

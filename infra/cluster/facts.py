@@ -54,6 +54,16 @@ class Database:
 
 
 @dataclass(frozen=True)
+class EventBroker:
+    """Where event-driven workloads (Knative Eventing) publish and subscribe."""
+
+    kind: Literal["pubsub", "nats-jetstream"]
+    endpoint: str
+    topics: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Pub/Sub topic id by name (GKE). JetStream streams are created by the Knative channel itself."""
+
+
+@dataclass(frozen=True)
 class WorkloadIdentity:
     """Kubernetes service account annotations that grant a workload its cloud identity."""
 
@@ -79,6 +89,8 @@ class ClusterFacts:
     database: Database | None = None
     ready: Sequence[pulumi.Resource] = ()
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
+    event_broker: EventBroker | None = None
+    """The message broker, when the environment asks for one."""
     services: tuple[type[PlatformComponent], ...] = ()
     """Components that replace cloud services on this target (MinIO, MetalLB, CloudNativePG, Harbor on-prem),
     deployed by Argo CD with the platform components, before those that use them."""

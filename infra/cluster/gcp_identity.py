@@ -48,6 +48,32 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
+EVENTING = Workload("knative-eventing", "pubsub-events")
+"""Publishes to and subscribes on the environment's Pub/Sub topics (granted per topic in gcp_pubsub.py)."""
+
+
+def workload_account(
+    workload: str, spec: Workload, project: str, after: pulumi.Resource, opts: pulumi.ResourceOptions
+) -> tuple[gcp.serviceaccount.Account, pulumi.Output[str]]:
+    """The workload's Google service account, usable only by its Kubernetes service account; and its IAM member.
+    The identity pool exists once the cluster does (`after`)."""
+    account = gcp.serviceaccount.Account(
+        workload,
+        account_id=f"wi-{workload}",
+        project=project,
+        display_name=f"Workload Identity of {spec.namespace}/{spec.service_account}",
+        opts=opts,
+    )
+    gcp.serviceaccount.IAMMember(
+        f"{workload}-workload-identity",
+        service_account_id=account.name,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{project}.svc.id.goog[{spec.namespace}/{spec.service_account}]",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[after])),
+    )
+    return account, account.email.apply(lambda email: f"serviceAccount:{email}")
+
+
 def build_identities(
     project: str,
     buckets: dict[str, gcp.storage.Bucket],
@@ -55,24 +81,10 @@ def build_identities(
     after: pulumi.Resource,
     opts: pulumi.ResourceOptions,
 ) -> dict[str, pulumi.Output[str]]:
-    """Service account email by workload. The identity pool exists once the cluster does (`after`)."""
+    """Service account email by workload, with the access each workload needs."""
     emails: dict[str, pulumi.Output[str]] = {}
     for workload, spec in WORKLOADS.items():
-        account = gcp.serviceaccount.Account(
-            workload,
-            account_id=f"wi-{workload}"[:30],
-            project=project,
-            display_name=f"Workload Identity of {spec.namespace}/{spec.service_account}",
-            opts=opts,
-        )
-        member = account.email.apply(lambda email: f"serviceAccount:{email}")
-        gcp.serviceaccount.IAMMember(
-            f"{workload}-workload-identity",
-            service_account_id=account.name,
-            role="roles/iam.workloadIdentityUser",
-            member=f"serviceAccount:{project}.svc.id.goog[{spec.namespace}/{spec.service_account}]",
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[after])),
-        )
+        account, member = workload_account(workload, spec, project, after, opts)
         for purpose, role in spec.buckets.items():
             gcp.storage.BucketIAMMember(
                 f"{workload}-{purpose}-{role.rsplit('.', 1)[-1]}",

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from infra.cluster.facts import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
 from infra.cluster.gcp_identity import build_identities
 from infra.cluster.gcp_network import PODS_RANGE, SERVICES_RANGE, build_network
+from infra.cluster.gcp_pubsub import build_pubsub
 from infra.cluster.gcp_sql import build_database
 from infra.cluster.gcp_storage import build_buckets, build_registry
 from infra.config import Environment
@@ -62,6 +63,7 @@ def build(env: Environment) -> ClusterFacts:
     build_registry(env, name, opts)
     database = build_database(env, name, network.vpc, opts)
     identities = build_identities(gke.project, buckets, database, cluster, opts)
+    event_broker, eventing_identity = build_pubsub(gke, cluster, opts)
     group.register_outputs({"endpoint": cluster.endpoint})
 
     provider = k8s.Provider(
@@ -84,7 +86,8 @@ def build(env: Environment) -> ClusterFacts:
         load_balancer="cloud",
         cni="dataplane-v2",
         has_metrics_server=True,
-        identity=WorkloadIdentity(service_accounts=identities),
+        identity=WorkloadIdentity(service_accounts={**identities, **eventing_identity}),
+        event_broker=event_broker,
         database=Database(kind="cloudsql", host=database.private_ip_address),
         ready=[cluster, *pools],
     )

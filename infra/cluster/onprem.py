@@ -2,7 +2,8 @@
 
 Installed here (before Argo CD): the CNI. Named here and delivered by Argo CD with the platform components
 (ClusterFacts.services): MetalLB (load balancer), MinIO (object storage, unless an S3 endpoint exists),
-CloudNativePG (database), Harbor (registry, unless an existing one is used). Longhorn (block storage) is a
+CloudNativePG (database), Harbor (registry, unless an existing one is used), NATS JetStream (event broker,
+when asked for). Longhorn (block storage) is a
 platform component of its own; its storage class names are fixed here.
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
-from infra.cluster.facts import ClusterFacts, Database, ObjectStore, StorageClasses
+from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
 from infra.cluster.gke import bucket_names
 from infra.config import Environment
 
@@ -52,6 +53,7 @@ def build(env: Environment) -> ClusterFacts:
         cni=env.onprem.cni,
         has_metrics_server=False,
         database=database,
+        event_broker=_event_broker(env),
         ready=cni.releases,
         services=services,
     )
@@ -64,6 +66,16 @@ def _replacements() -> tuple[tuple[type[PlatformComponent], ...], Database]:
     from infra.components.harbor import Harbor
     from infra.components.metallb import MetalLB
     from infra.components.minio import MinIO
+    from infra.components.nats import Nats
 
     database = Database(kind="cloudnativepg", host=cloudnative_pg.HOST, credentials_secret=cloudnative_pg.APP_SECRET)
-    return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor), database
+    return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor, Nats), database
+
+
+def _event_broker(env: Environment) -> EventBroker | None:
+    assert env.onprem is not None
+    if env.onprem.eventing.broker == "none":
+        return None
+    from infra.components.nats import ENDPOINT  # see _replacements for why the import is here
+
+    return EventBroker(kind="nats-jetstream", endpoint=ENDPOINT)

@@ -138,6 +138,13 @@ class PostgresCluster(Settings):
     """How long base backups and WAL are kept in the object store, e.g. `30d`."""
 
 
+class OnPremEventing(Settings):
+    broker: Literal["none", "nats"] = "none"
+    """`nats`: a NATS JetStream cluster, the backing store of Knative's NatsJetStreamChannel; `none`: no broker."""
+    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "10Gi"
+    """JetStream file store volume per NATS server."""
+
+
 class MinioTenant(Settings):
     servers: Annotated[int, Field(ge=1, le=32)] = 1
     """MinIO server pods; highly available environments need at least 4 (erasure coding)."""
@@ -194,6 +201,8 @@ class GkeCluster(Settings):
     """Lifecycle and retention of the Cloud Storage buckets."""
     database: CloudSql = CloudSql()
     """The Cloud SQL for PostgreSQL instance used by MLflow and Kubeflow Pipelines."""
+    pubsub_topics: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,62}$")], ...] = ()
+    """Pub/Sub topics for event-driven workloads; the `eventing` workload identity may publish and subscribe."""
 
 
 class Kubeconfig(Settings):
@@ -216,6 +225,8 @@ class OnPremCluster(Settings):
     """The CloudNativePG PostgreSQL cluster used by MLflow and Kubeflow Pipelines."""
     minio: MinioTenant = MinioTenant()
     """Size of the in-cluster MinIO tenant (only with objectStore provider `minio`)."""
+    eventing: OnPremEventing = OnPremEventing()
+    """The message broker that replaces Pub/Sub for Knative Eventing."""
 
 
 # --- platform-wide choices -------------------------------------------------------------------------------
