@@ -59,26 +59,15 @@ def build_network(name: str, gke: GkeCluster, opts: pulumi.ResourceOptions) -> N
 
 
 def _firewall(name: str, gke: GkeCluster, vpc: gcp.compute.Network, opts: pulumi.ResourceOptions) -> None:
-    """GKE creates the rules it needs itself; only node-to-node traffic and IAP SSH are opened here."""
-    ranges = gke.network
-    gcp.compute.Firewall(
-        f"{name}-internal",
-        name=f"{name}-internal",
-        project=gke.project,
-        network=vpc.id,
-        direction="INGRESS",
-        source_ranges=[ranges.subnet_cidr, ranges.pods_cidr],
-        allows=[{"protocol": "tcp"}, {"protocol": "udp"}, {"protocol": "icmp"}],
-        log_config={"metadata": "INCLUDE_ALL_METADATA"},
-        opts=opts,
-    )
+    """GKE creates the node, pod and control-plane rules it needs itself; the only rule added is SSH to nodes
+    through Identity-Aware Proxy, for break-glass debugging (everything else stays denied by the VPC default)."""
     gcp.compute.Firewall(
         f"{name}-iap-ssh",
         name=f"{name}-iap-ssh",
         project=gke.project,
         network=vpc.id,
         direction="INGRESS",
-        # Google's Identity-Aware Proxy TCP forwarding range: SSH to nodes only through IAP, never the internet.
+        # Google's IAP TCP forwarding range: never the internet.
         source_ranges=["35.235.240.0/20"],
         allows=[{"protocol": "tcp", "ports": ["22"]}],
         log_config={"metadata": "INCLUDE_ALL_METADATA"},

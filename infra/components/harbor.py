@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.components.cert_manager import PLATFORM_ISSUER
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
@@ -54,7 +55,7 @@ class Harbor(PlatformComponent):
                 "ingress": {
                     "hosts": {"core": host},
                     "className": self.env.ingress.provider,
-                    "annotations": {"cert-manager.io/cluster-issuer": "platform"},
+                    "annotations": {"cert-manager.io/cluster-issuer": PLATFORM_ISSUER},
                 },
             },
             "externalURL": f"https://{host}",
