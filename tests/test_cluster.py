@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ import yaml
 from pulumi.runtime import rpc
 
 from infra.catalog import CATALOG
+from infra.cluster import ClusterFacts, build_cluster
 from infra.cluster.gcp_identity import EVENTING, WORKLOADS
-from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment
-from infra.offline.engine import Recorded
+from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file, read_stack_file
+from infra.config.loader import pulumi_config_values
+from infra.offline.engine import Recorded, run_program
 from infra.offline.render import Rendered, render_stack
 from infra.offline.serialize import plain
 
@@ -262,6 +265,11 @@ def test_pubsub_topics_exist_only_when_asked_and_are_granted_per_topic(rendered:
     assert not {role for role in project_roles if role.startswith("roles/pubsub.")}
 
 
+def test_private_endpoint_is_a_choice(tmp_path: Path) -> None:
+    r = render_variant(tmp_path, "staging", lambda s: s["gke"].update(privateEndpoint=True))
+    assert one(r, "gcp:container/cluster:Cluster")["privateClusterConfig"]["enablePrivateEndpoint"] is True
+
+
 def test_render_inventory_lists_cloud_resources_with_their_inputs(rendered: dict[str, Rendered]) -> None:
     entries = rendered["prod"].inventory()["resources"]
     cluster = next(e for e in entries if e["type"] == "gcp:container/cluster:Cluster")
@@ -323,6 +331,19 @@ def test_nats_jetstream_replaces_pubsub_when_asked(tmp_path: Path, rendered: dic
     assert values["podTemplate"]["merge"]["spec"]["securityContext"]["runAsNonRoot"] is True
     without = render_variant(tmp_path, "onprem", lambda s: s["onprem"].pop("eventing"))
     assert "nats" not in app_names(without)
+
+
+def test_services_come_before_the_first_component_that_depends_on_them() -> None:
+    from infra.components import COMPONENTS
+    from infra.components.metallb import MetalLB
+    from infra.program import with_services
+
+    class Uses(COMPONENTS[0]):  # type: ignore[misc,valid-type]
+        spec = dataclasses.replace(COMPONENTS[0].spec, name="uses-metallb", depends_on=("metallb",))
+
+    assert with_services((*COMPONENTS, Uses), (MetalLB,)) == [*COMPONENTS, MetalLB, Uses]
+    assert with_services((Uses, *COMPONENTS), (MetalLB,)) == [MetalLB, Uses, *COMPONENTS]
+    assert with_services(COMPONENTS, ()) == list(COMPONENTS)
 
 
 def test_metallb_pools_equal_the_config(rendered: dict[str, Rendered]) -> None:
@@ -399,3 +420,44 @@ def test_onprem_rules_name_the_setting_to_fix() -> None:
 def test_metallb_addresses_are_required_on_prem() -> None:
     problems = onprem_violations(lambda s: s["onprem"].pop("loadBalancer"))
     assert problems and all("onprem.loadBalancer" in p for p in problems)
+
+
+# --- the ClusterFacts contract --------------------------------------------------------------------------------
+
+
+def cluster_facts(env: str) -> ClusterFacts:
+    """Run only the cluster layer of a real stack under the mock engine and return its facts."""
+    from infra.program import environment_from_stack_config
+
+    path = ENVIRONMENTS / f"Pulumi.{env}.yaml"
+    captured: list[ClusterFacts] = []
+    run_program(
+        env,
+        pulumi_config_values(read_stack_file(path)),
+        lambda: captured.append(build_cluster(environment_from_stack_config())),
+    )
+    return captured[0]
+
+
+def test_gke_facts_name_every_workload_identity_and_iam_database_login() -> None:
+    facts = cluster_facts("dev")
+    assert set(facts.identity.service_accounts) == {*WORKLOADS, "eventing"}
+    assert "iam.gke.io/gcp-service-account" in facts.identity.annotations("mlflow")
+    assert facts.identity.annotations("not-a-workload") == {}
+    assert facts.database is not None and facts.database.kind == "cloudsql" and facts.database.iam_authentication
+    assert facts.event_broker is not None and set(facts.event_broker.topics) == {"model-events"}
+    assert facts.services == () and facts.cni == "dataplane-v2" and facts.object_store.kind == "gcs"
+
+
+def test_onprem_facts_point_at_the_replacements() -> None:
+    from infra.components.cloudnative_pg import CloudNativePG
+    from infra.components.metallb import MetalLB
+    from infra.components.minio import MinIO
+
+    facts = cluster_facts("onprem")
+    assert {MetalLB, MinIO, CloudNativePG} <= set(facts.services)
+    assert facts.storage.default == "longhorn" and facts.storage.shared == "longhorn-rwx"
+    assert facts.database is not None and facts.database.host == "platform-db-rw.cnpg-system.svc.cluster.local"
+    assert facts.event_broker is not None and facts.event_broker.kind == "nats-jetstream"
+    assert facts.registry == f"harbor.{load_stack_file(ENVIRONMENTS / 'Pulumi.onprem.yaml').domain}"
+    assert not facts.identity.service_accounts

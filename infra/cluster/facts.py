@@ -51,6 +51,11 @@ class Database:
     credentials_secret: str = "platform-db-credentials"
     databases: tuple[str, ...] = PLATFORM_DATABASES
     """Databases created for the platform: MLflow tracking and Kubeflow Pipelines metadata."""
+    iam_authentication: bool = False
+    """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
+    through the Cloud SQL Auth Proxy); credentials_secret is then unused."""
+    connection_name: pulumi.Input[str] | None = None
+    """Cloud SQL instance connection name (`project:region:instance`) for the Auth Proxy; None elsewhere."""
 
 
 @dataclass(frozen=True)

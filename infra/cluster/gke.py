@@ -88,7 +88,12 @@ def build(env: Environment) -> ClusterFacts:
         has_metrics_server=True,
         identity=WorkloadIdentity(service_accounts={**identities, **eventing_identity}),
         event_broker=event_broker,
-        database=Database(kind="cloudsql", host=database.private_ip_address),
+        database=Database(
+            kind="cloudsql",
+            host=database.private_ip_address,
+            iam_authentication=True,
+            connection_name=database.connection_name,
+        ),
         ready=[cluster, *pools],
     )
 
