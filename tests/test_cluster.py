@@ -461,3 +461,15 @@ def test_onprem_facts_point_at_the_replacements() -> None:
     assert facts.event_broker is not None and facts.event_broker.kind == "nats-jetstream"
     assert facts.registry == f"harbor.{load_stack_file(ENVIRONMENTS / 'Pulumi.onprem.yaml').domain}"
     assert not facts.identity.service_accounts
+
+
+def test_overlapping_gke_ranges_are_named() -> None:
+    document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
+    raw = copy.deepcopy(document["config"][CONFIG_KEY])
+    raw["gke"]["network"] = {"podsCidr": "10.10.0.0/16", "servicesCidr": "10.24.0.1/20"}
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment(raw, "dev")
+    assert [str(v) for v in caught.value.violations] == [
+        "mlops-platform:platform.gke.network.podsCidr: 10.10.0.0/16 overlaps subnetCidr 10.10.0.0/20",
+        "mlops-platform:platform.gke.network.servicesCidr: is not a network address: 10.24.0.1/20 has host bits set",
+    ]

@@ -5,8 +5,11 @@ Each rule takes a structurally valid Environment and yields Violations at the co
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
+
+from pydantic.alias_generators import to_camel
 
 from infra.config.errors import Violation, at
 from infra.config.model import Environment
@@ -100,6 +103,7 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
 
 @rule
 def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
+    """BGP mode needs routers to peer with; layer 2 mode has none."""
     if env.onprem is None:
         return
     metallb = env.onprem.load_balancer
@@ -109,6 +113,7 @@ def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
 
 @rule
 def existing_registry_has_url(env: Environment) -> Iterator[Violation]:
+    """An existing registry must be named; Harbor needs no URL."""
     if env.onprem is None:
         return
     registry = env.onprem.registry
@@ -118,6 +123,7 @@ def existing_registry_has_url(env: Environment) -> Iterator[Violation]:
 
 @rule
 def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available on-prem environment runs a replicated database and an erasure-coded MinIO."""
     if env.onprem is None or not env.high_availability:
         return
     if env.onprem.database.instances < 3:
@@ -130,3 +136,23 @@ def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]
             at("onprem", "minio", "servers"),
             f"is {env.onprem.minio.servers}; a highly available MinIO needs at least 4 (erasure coding)",
         )
+
+
+@rule
+def gke_ranges_do_not_overlap(env: Environment) -> Iterator[Violation]:
+    """Subnet, pod, service and control-plane ranges must be valid networks that share no address."""
+    if env.gke is None:
+        return
+    ranges = env.gke.network
+    networks: dict[str, ipaddress.IPv4Network] = {}
+    for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
+        path = at("gke", "network", to_camel(field))
+        try:
+            network = ipaddress.IPv4Network(getattr(ranges, field))
+        except ValueError as error:
+            yield Violation(path, f"is not a network address: {error}")
+            continue
+        for other, seen in networks.items():
+            if network.overlaps(seen):
+                yield Violation(path, f"{network} overlaps {to_camel(other)} {seen}")
+        networks[field] = network
