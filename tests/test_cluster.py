@@ -292,6 +292,15 @@ def test_onprem_cni_is_installed_first_and_everything_kubernetes_waits_for_it(re
         assert cni.ref in res.dependencies, f"{res.ref} does not wait for the CNI"
 
 
+def test_onprem_provider_uses_the_configured_context_and_keeps_the_kubeconfig_secret(
+    rendered: dict[str, Rendered],
+) -> None:
+    r = rendered["onprem"]
+    [provider] = of_type(r, "pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"][rpc._special_sig_key] == rpc._special_secret_sig
+    assert inputs(provider)["context"] == r.env.onprem.kubeconfig.context
+
+
 def test_calico_installs_its_crds_before_the_operator(tmp_path: Path) -> None:
     r = render_variant(tmp_path, "onprem", lambda s: s["onprem"].update(cni="calico"))
     releases = {inputs(res)["chart"]: res for res in of_type(r, RELEASE)}

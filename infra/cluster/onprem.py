@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
@@ -29,8 +30,9 @@ def build(env: Environment) -> ClusterFacts:
     provider = k8s.Provider(
         "onprem",
         context=env.onprem.kubeconfig.context,
-        # Only the path is passed: the provider reads the file where `pulumi up` runs; it is never stored.
-        kubeconfig=env.onprem.kubeconfig.path,
+        # Only the path is passed: the provider reads the file where `pulumi up` runs. Marked secret anyway, so
+        # state stays encrypted should someone paste kubeconfig contents into the setting.
+        kubeconfig=pulumi.Output.secret(env.onprem.kubeconfig.path),
         enable_server_side_apply=True,
     )
     cni = ClusterNetwork(env, provider)
