@@ -13,16 +13,22 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from infra.cluster.facts import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
+from infra.cluster.facts import (
+    ClusterFacts,
+    Database,
+    ObjectStore,
+    StorageClasses,
+    WorkloadIdentity,
+    bucket_names,
+)
 from infra.cluster.gcp_identity import build_identities
 from infra.cluster.gcp_network import PODS_RANGE, SERVICES_RANGE, build_network
 from infra.cluster.gcp_pubsub import build_pubsub
 from infra.cluster.gcp_sql import build_database
 from infra.cluster.gcp_storage import build_buckets, build_registry
 from infra.config import Environment
-from infra.config.model import GkeCluster, NodePool
+from infra.config.model import NodePool
 
-BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots")
 POOL_ROLE_LABEL = "mlops.io/pool-role"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 NODE_ROLES = (
@@ -42,10 +48,6 @@ class GkeStack(pulumi.ComponentResource):
         super().__init__("mlops:platform:GkeCluster", name)
 
 
-def bucket_names(env: Environment) -> dict[str, str]:
-    return {purpose: f"{env.object_store.bucket_prefix}-{env.name}-{purpose}" for purpose in BUCKET_PURPOSES}
-
-
 def build(env: Environment) -> ClusterFacts:
     assert env.gke is not None  # guaranteed by rules.target_section_matches
     gke, name = env.gke, f"mlops-{env.name}"
@@ -59,7 +61,8 @@ def build(env: Environment) -> ClusterFacts:
     node_account = _node_service_account(name, gke.project, opts)
     cluster = _cluster(env, name, network.vpc, network.subnet, node_account, opts)
     pools = [_node_pool(env, name, cluster, pool, node_account, opts) for pool in gke.node_pools]
-    buckets = build_buckets(env, bucket_names(env), opts)
+    names = bucket_names(env.object_store.bucket_prefix, env.name)
+    buckets = build_buckets(env, names, opts)
     build_registry(env, name, opts)
     database = build_database(env, name, network.vpc, opts)
     identities = build_identities(gke.project, buckets, database, cluster, opts)
@@ -79,7 +82,7 @@ def build(env: Environment) -> ClusterFacts:
         object_store=ObjectStore(
             kind="gcs",
             endpoint="https://storage.googleapis.com",
-            buckets=bucket_names(env),
+            buckets=names,
             credentials="workload-identity",
         ),
         registry=f"{gke.region}-docker.pkg.dev/{gke.project}/{name}",
@@ -182,7 +185,7 @@ def _node_pool(
     node_account: gcp.serviceaccount.Account,
     opts: pulumi.ResourceOptions,
 ) -> gcp.container.NodePool:
-    gke: GkeCluster | None = env.gke
+    gke = env.gke
     assert gke is not None
     taints = [{"key": t.key, "value": t.value, "effect": TAINT_EFFECTS[t.effect]} for t in pool.taints]
     accelerators = []

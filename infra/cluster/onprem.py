@@ -15,8 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
-from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
-from infra.cluster.gke import bucket_names
+from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses, bucket_names
 from infra.config import Environment
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def build(env: Environment) -> ClusterFacts:
         object_store=ObjectStore(
             kind="s3",
             endpoint=store.endpoint or MINIO_ENDPOINT,
-            buckets=bucket_names(env),
+            buckets=bucket_names(store.bucket_prefix, env.name),
             credentials="secret",
             credentials_secret="object-store-credentials",
         ),
