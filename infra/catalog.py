@@ -37,6 +37,20 @@ CATALOG: dict[str, Chart] = {
     # The Knative operator's Helm repository publishes its versions with a leading "v".
     "knative": Chart("https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"),
     "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2", "keda"),
+    # Cluster layer, on-prem: the CNI (a Pulumi Helm release before Argo CD) and the cloud-service replacements.
+    "cilium": Chart("https://helm.cilium.io", "cilium", "1.20.0", "kube-system"),
+    "calico-crds": Chart(
+        "https://docs.tigera.io/calico/charts", "crd.projectcalico.org.v1", "v3.32.1", "tigera-operator"
+    ),
+    "tigera-operator": Chart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.32.1", "tigera-operator"),
+    "metallb": Chart("https://metallb.github.io/metallb", "metallb", "0.16.1", "metallb-system"),
+    # AGPL-3.0, and upstream MinIO is archived (no community maintenance since 2025): see README, "On-prem target".
+    "minio": Chart("https://operator.min.io/", "operator", "7.1.1", "minio", license="AGPL-3.0"),
+    # Chart 0.29.0 = operator 1.30.0 (cloudnative-pg/charts tag cloudnative-pg-v0.29.0, 2026-07-20).
+    "cloudnative-pg": Chart("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system"),
+    "harbor": Chart("https://helm.goharbor.io", "harbor", "1.19.1", "harbor"),
+    # nats-io/k8s helm/charts/nats Chart.yaml 2.14.2 (tag nats-2.14.2, snapshot 2026-06-11).
+    "nats": Chart("https://nats-io.github.io/k8s/helm/charts/", "nats", "2.14.2", "nats"),
 }
 
 

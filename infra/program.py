@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pulumi
 
@@ -10,7 +11,7 @@ from infra.cluster import ClusterFacts, build_cluster
 from infra.cluster.facts import CLUSTER_LAYER
 from infra.components import BOOTSTRAP, COMPONENTS
 from infra.config import PROJECT, Environment, InvalidEnvironment, load_environment
-from infra.platform.component import PlatformContext
+from infra.platform.component import PlatformComponent, PlatformContext
 from infra.platform.ordering import application_waves
 
 
@@ -30,7 +31,7 @@ def environment_from_stack_config() -> Environment:
 
 
 def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
-    enabled = [component for component in COMPONENTS if component.wanted(env, facts)]
+    enabled = [component for component in with_services(COMPONENTS, facts.services) if component.wanted(env, facts)]
     waves = application_waves({c.spec.name: c.spec.depends_on for c in enabled})
     everything = [BOOTSTRAP, *enabled]
     ctx = PlatformContext(
@@ -47,3 +48,15 @@ def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
     ctx = dataclasses.replace(ctx, bootstrap=argocd.bootstrap)
     for component in sorted(enabled, key=lambda c: waves[c.spec.name]):
         component(ctx)
+
+
+def with_services(
+    components: Sequence[type[PlatformComponent]], services: Sequence[type[PlatformComponent]]
+) -> list[type[PlatformComponent]]:
+    """The target's cloud-service replacements placed right before the first component that depends on one
+    of them (so it may use their CRDs), else after every component (so they may use monitoring's)."""
+    names = {service.spec.name for service in services}
+    first_user = next(
+        (i for i, component in enumerate(components) if names & set(component.spec.depends_on)), len(components)
+    )
+    return [*components[:first_user], *services, *components[first_user:]]

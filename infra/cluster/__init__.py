@@ -1,13 +1,22 @@
 """The cluster layer: the only place where GKE and on-prem differ."""
 
 from infra.cluster import gke, onprem
-from infra.cluster.facts import ClusterFacts, Database, Messaging, ObjectStore, StorageClasses, WorkloadIdentity
+from infra.cluster.facts import (
+    ClusterFacts,
+    Database,
+    EventBroker,
+    Messaging,
+    ObjectStore,
+    StorageClasses,
+    WorkloadIdentity,
+)
 from infra.config import Environment
 
 __all__ = [
     "ClusterFacts",
     "Database",
     "Messaging",
+    "EventBroker",
     "ObjectStore",
     "StorageClasses",
     "WorkloadIdentity",

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+if TYPE_CHECKING:  # components import this module; importing them here at run time would be circular
+    from infra.platform.component import PlatformComponent
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,14 @@ class StorageClasses:
     """SSD-backed class for latency-sensitive volumes."""
     shared: str | None = None
     """ReadWriteMany class where one exists (Longhorn on-prem, Filestore on GKE)."""
+
+
+BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots")
+
+
+def bucket_names(prefix: str, environment: str) -> dict[str, str]:
+    """Bucket name by purpose, the same on every target: `<prefix>-<environment>-<purpose>`."""
+    return {purpose: f"{prefix}-{environment}-{purpose}" for purpose in BUCKET_PURPOSES}
 
 
 @dataclass(frozen=True)
@@ -37,12 +48,32 @@ class ObjectStore:
     """Name of the Secret (in each consuming namespace) holding S3 keys when credentials is `secret`."""
 
 
+PLATFORM_DATABASES = ("mlflow", "mlpipeline")
+
+
 @dataclass(frozen=True)
 class Database:
     kind: Literal["cloudsql", "cloudnativepg"]
     host: pulumi.Input[str]
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
+    databases: tuple[str, ...] = PLATFORM_DATABASES
+    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines metadata."""
+    iam_authentication: bool = False
+    """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
+    through the Cloud SQL Auth Proxy); credentials_secret is then unused."""
+    connection_name: pulumi.Input[str] | None = None
+    """Cloud SQL instance connection name (`project:region:instance`) for the Auth Proxy; None elsewhere."""
+
+
+@dataclass(frozen=True)
+class EventBroker:
+    """Where event-driven workloads (Knative Eventing) publish and subscribe."""
+
+    kind: Literal["pubsub", "nats-jetstream"]
+    endpoint: str
+    topics: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Pub/Sub topic id by name (GKE). JetStream streams are created by the Knative channel itself."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,11 @@ class ClusterFacts:
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
     messaging: Messaging | None = None
     """The cluster's message broker, if it provides one (Knative Eventing falls back to in-memory channels)."""
+    event_broker: EventBroker | None = None
+    """The message broker, when the environment asks for one."""
+    services: tuple[type[PlatformComponent], ...] = ()
+    """Components that replace cloud services on this target (MinIO, MetalLB, CloudNativePG, Harbor on-prem),
+    deployed by Argo CD with the platform components, before those that use them."""
 
     @property
     def crd_groups(self) -> tuple[str, ...]:

@@ -1,16 +1,27 @@
 """On-prem target: an existing cluster reached by kubeconfig, with replacements for what a cloud gives.
 
-Spine stage: only the ClusterFacts contract. The CNI release, MinIO, Longhorn, CloudNativePG, MetalLB and
-Harbor land with the cluster-layer issue.
+Installed here (before Argo CD): the CNI. Named here and delivered by Argo CD with the platform components
+(ClusterFacts.services): MetalLB (load balancer), MinIO (object storage, unless an S3 endpoint exists),
+CloudNativePG (database), Harbor (registry, unless an existing one is used), NATS JetStream (event broker,
+when asked for). Longhorn (block storage) is a
+platform component of its own; its storage class names are fixed here.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.cluster.facts import ClusterFacts, ObjectStore, StorageClasses
-from infra.cluster.gke import BUCKET_PURPOSES
+from infra.cluster.cni import ClusterNetwork
+from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses, bucket_names
 from infra.config import Environment
+
+if TYPE_CHECKING:
+    from infra.platform.component import PlatformComponent
+
+MINIO_ENDPOINT = "http://minio.minio.svc.cluster.local"
 
 
 def build(env: Environment) -> ClusterFacts:
@@ -18,24 +29,54 @@ def build(env: Environment) -> ClusterFacts:
     provider = k8s.Provider(
         "onprem",
         context=env.onprem.kubeconfig.context,
-        kubeconfig=env.onprem.kubeconfig.path,
+        # Only the path is passed: the provider reads the file where `pulumi up` runs. Marked secret anyway, so
+        # state stays encrypted should someone paste kubeconfig contents into the setting.
+        kubeconfig=pulumi.Output.secret(env.onprem.kubeconfig.path),
         enable_server_side_apply=True,
     )
+    cni = ClusterNetwork(env, provider)
+    services, database = _replacements()
     store = env.object_store
-    buckets = {purpose: f"{store.bucket_prefix}-{env.name}-{purpose}" for purpose in BUCKET_PURPOSES}
+    registry = env.onprem.registry
     return ClusterFacts(
         target="onprem",
         provider=provider,
         storage=StorageClasses(default="longhorn", fast="longhorn-fast", shared="longhorn-rwx"),
         object_store=ObjectStore(
             kind="s3",
-            endpoint=store.endpoint or "http://minio.minio.svc.cluster.local",
-            buckets=buckets,
+            endpoint=store.endpoint or MINIO_ENDPOINT,
+            buckets=bucket_names(store.bucket_prefix, env.name),
             credentials="secret",
             credentials_secret="object-store-credentials",
         ),
-        registry=f"harbor.{env.domain}",
+        registry=registry.url or f"harbor.{env.domain}",
         load_balancer="metallb",
         cni=env.onprem.cni,
         has_metrics_server=False,
+        database=database,
+        event_broker=_event_broker(env),
+        ready=cni.releases,
+        services=services,
     )
+
+
+def _replacements() -> tuple[tuple[type[PlatformComponent], ...], Database]:
+    """The replacement components and the database they provide. Imported here, when called: components
+    import the cluster package, so a module-level import would be circular."""
+    from infra.components import cloudnative_pg
+    from infra.components.harbor import Harbor
+    from infra.components.metallb import MetalLB
+    from infra.components.minio import MinIO
+    from infra.components.nats import Nats
+
+    database = Database(kind="cloudnativepg", host=cloudnative_pg.HOST, credentials_secret=cloudnative_pg.APP_SECRET)
+    return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor, Nats), database
+
+
+def _event_broker(env: Environment) -> EventBroker | None:
+    assert env.onprem is not None
+    if env.onprem.eventing.broker == "none":
+        return None
+    from infra.components.nats import ENDPOINT  # see _replacements for why the import is here
+
+    return EventBroker(kind="nats-jetstream", endpoint=ENDPOINT)

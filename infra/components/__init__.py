@@ -8,11 +8,11 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
 from infra.components.eck import Eck
-from infra.components.logging import Logging
-from infra.components.metrics_server import MetricsServer
 from infra.components.keda import Keda
 from infra.components.knative import Knative
+from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
+from infra.components.metrics_server import MetricsServer
 from infra.components.monitoring import Monitoring
 from infra.platform.component import PlatformComponent
 

@@ -5,8 +5,11 @@ Each rule takes a structurally valid Environment and yields Violations at the co
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
+
+from pydantic.alias_generators import to_camel
 
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
@@ -190,3 +193,58 @@ def longhorn_fits_target(env: Environment) -> Iterator[Violation]:
                 at("gke", "nodePools", index, "imageType"),
                 f"is {pool.image_type}; Longhorn on GKE needs UBUNTU_CONTAINERD on every node pool",
             )
+@rule
+def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
+    """BGP mode needs routers to peer with; layer 2 mode has none."""
+    if env.onprem is None:
+        return
+    metallb = env.onprem.load_balancer
+    if (metallb.mode == "bgp") != bool(metallb.peers):
+        yield Violation(at("onprem", "loadBalancer", "peers"), "is required with mode bgp, and only with it")
+
+
+@rule
+def existing_registry_has_url(env: Environment) -> Iterator[Violation]:
+    """An existing registry must be named; Harbor needs no URL."""
+    if env.onprem is None:
+        return
+    registry = env.onprem.registry
+    if (registry.provider == "existing") != (registry.url is not None):
+        yield Violation(at("onprem", "registry", "url"), "is required with provider existing, and only with it")
+
+
+@rule
+def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available on-prem environment runs a replicated database and an erasure-coded MinIO."""
+    if env.onprem is None or not env.high_availability:
+        return
+    if env.onprem.database.instances < 3:
+        yield Violation(
+            at("onprem", "database", "instances"),
+            f"is {env.onprem.database.instances}; a highly available environment needs at least 3",
+        )
+    if env.object_store.provider == "minio" and env.onprem.minio.servers < 4:
+        yield Violation(
+            at("onprem", "minio", "servers"),
+            f"is {env.onprem.minio.servers}; a highly available MinIO needs at least 4 (erasure coding)",
+        )
+
+
+@rule
+def gke_ranges_do_not_overlap(env: Environment) -> Iterator[Violation]:
+    """Subnet, pod, service and control-plane ranges must be valid networks that share no address."""
+    if env.gke is None:
+        return
+    ranges = env.gke.network
+    networks: dict[str, ipaddress.IPv4Network] = {}
+    for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
+        path = at("gke", "network", to_camel(field))
+        try:
+            network = ipaddress.IPv4Network(getattr(ranges, field))
+        except ValueError as error:
+            yield Violation(path, f"is not a network address: {error}")
+            continue
+        for other, seen in networks.items():
+            if network.overlaps(seen):
+                yield Violation(path, f"{network} overlaps {to_camel(other)} {seen}")
+        networks[field] = network

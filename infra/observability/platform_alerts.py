@@ -316,6 +316,39 @@ KEDA = [
     ),
 ]
 KUBEFLOW = [_down("kubeflow", "kubeflow", "Kubeflow")]
+CLOUDNATIVE_PG = [
+    _down("cloudnative-pg", "cnpg-system", "PostgreSQL"),
+    group(
+        "cloudnative-pg",
+        [
+            alert(
+                "PostgresReplicationLagHigh",
+                "max by (namespace, pod) (cnpg_pg_replication_lag) > 300",
+                component="cloudnative-pg",
+                summary="PostgreSQL replica {{ $labels.pod }} is more than 5 minutes behind",
+                description="A failover now would lose recent writes of MLflow and Kubeflow metadata.",
+            )
+        ],
+    ),
+]
+METALLB = [
+    _down("metallb", "metallb-system", "MetalLB"),
+    group(
+        "metallb",
+        [
+            alert(
+                "MetalLBAddressPoolExhausted",
+                "sum by (pool) (metallb_allocator_addresses_in_use_total) >= sum by (pool) (metallb_allocator_addresses_total)",
+                component="metallb",
+                summary="MetalLB pool {{ $labels.pool }} has no free address",
+                description="New LoadBalancer Services stay pending: widen onprem.loadBalancer.addresses.",
+            )
+        ],
+    ),
+]
+MINIO = [_down("minio", "minio", "MinIO")]
+HARBOR = [_down("harbor", "harbor", "Harbor registry")]
+NATS = [_down("nats", "nats", "NATS JetStream")]
 
 COMPONENT_ALERTS: dict[str, list[Group]] = {
     "argo-cd": ARGO_CD,
@@ -330,6 +363,11 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "istio": ISTIO,
     "keda": KEDA,
     "kubeflow": KUBEFLOW,
+    "cloudnative-pg": CLOUDNATIVE_PG,
+    "metallb": METALLB,
+    "minio": MINIO,
+    "harbor": HARBOR,
+    "nats": NATS,
 }
 
 

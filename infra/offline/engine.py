@@ -18,10 +18,11 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
+from infra.offline.gcp_mocks import GCP_MOCK_OUTPUTS
 
 # Outputs a cloud provider would compute, for resources whose outputs the program reads.
 MockOutputs = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
-MOCK_OUTPUTS: dict[str, MockOutputs] = {}
+MOCK_OUTPUTS: dict[str, MockOutputs] = {**GCP_MOCK_OUTPUTS}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""One Google service account per workload that needs Google Cloud, bound to its Kubernetes service account by
+Workload Identity. No service account keys exist anywhere: pods get short-lived tokens from the metadata server.
+
+Components annotate their Kubernetes service account with `facts.identity.annotations(<workload>)`; the
+namespace and name below must be the ones the component's chart uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+OBJECT_ADMIN = "roles/storage.objectAdmin"
+OBJECT_VIEWER = "roles/storage.objectViewer"
+SQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.instanceUser")
+
+
+@dataclass(frozen=True)
+class Workload:
+    namespace: str
+    service_account: str
+    """Kubernetes service account name."""
+    buckets: dict[str, str] = field(default_factory=dict)
+    """Bucket-level role by bucket purpose (least privilege: only the buckets it uses)."""
+    project_roles: tuple[str, ...] = ()
+    """Roles that exist only at project level (Cloud SQL, Cloud DNS, Secret Manager, disk snapshots)."""
+    database_user: bool = False
+    """Log in to Cloud SQL as this service account (IAM database authentication)."""
+
+
+WORKLOADS: dict[str, Workload] = {
+    "mlflow": Workload("mlflow", "mlflow", {"artifacts": OBJECT_ADMIN}, SQL_ROLES, database_user=True),
+    "kubeflow-pipelines": Workload(
+        "kubeflow", "pipeline-runner", {"artifacts": OBJECT_ADMIN, "dvc": OBJECT_VIEWER}, SQL_ROLES, database_user=True
+    ),
+    # Velero snapshots persistent disks besides writing backup archives.
+    "velero": Workload("velero", "velero", {"backups": OBJECT_ADMIN}, ("roles/compute.storageAdmin",)),
+    "elasticsearch-snapshots": Workload("elastic-system", "elasticsearch-snapshots", {"log-snapshots": OBJECT_ADMIN}),
+    "longhorn-backups": Workload("longhorn-system", "longhorn-service-account", {"backups": OBJECT_ADMIN}),
+    # The DNS zone is not managed by this stack, so Cloud DNS roles cannot be narrowed to it here.
+    "external-dns": Workload("external-dns", "external-dns", project_roles=("roles/dns.admin",)),
+    "external-secrets": Workload(
+        "external-secrets", "external-secrets", project_roles=("roles/secretmanager.secretAccessor",)
+    ),
+    "cert-manager": Workload("cert-manager", "cert-manager", project_roles=("roles/dns.admin",)),
+}
+
+
+EVENTING = Workload("knative-eventing", "pubsub-events")
+"""Publishes to and subscribes on the environment's Pub/Sub topics (granted per topic in gcp_pubsub.py)."""
+
+
+def workload_account(
+    workload: str, spec: Workload, project: str, after: pulumi.Resource, opts: pulumi.ResourceOptions
+) -> tuple[gcp.serviceaccount.Account, pulumi.Output[str]]:
+    """The workload's Google service account, usable only by its Kubernetes service account; and its IAM member.
+    The identity pool exists once the cluster does (`after`)."""
+    account = gcp.serviceaccount.Account(
+        workload,
+        account_id=f"wi-{workload}",
+        project=project,
+        display_name=f"Workload Identity of {spec.namespace}/{spec.service_account}",
+        opts=opts,
+    )
+    gcp.serviceaccount.IAMMember(
+        f"{workload}-workload-identity",
+        service_account_id=account.name,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{project}.svc.id.goog[{spec.namespace}/{spec.service_account}]",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[after])),
+    )
+    return account, account.email.apply(lambda email: f"serviceAccount:{email}")
+
+
+def build_identities(
+    project: str,
+    buckets: dict[str, gcp.storage.Bucket],
+    database: gcp.sql.DatabaseInstance,
+    after: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, pulumi.Output[str]]:
+    """Service account email by workload, with the access each workload needs."""
+    emails: dict[str, pulumi.Output[str]] = {}
+    for workload, spec in WORKLOADS.items():
+        account, member = workload_account(workload, spec, project, after, opts)
+        for purpose, role in spec.buckets.items():
+            gcp.storage.BucketIAMMember(
+                f"{workload}-{purpose}-{role.rsplit('.', 1)[-1]}",
+                bucket=buckets[purpose].name,
+                role=role,
+                member=member,
+                opts=opts,
+            )
+        for role in spec.project_roles:
+            gcp.projects.IAMMember(
+                f"{workload}-{role.rsplit('.', 1)[-1]}", project=project, role=role, member=member, opts=opts
+            )
+        if spec.database_user:
+            gcp.sql.User(
+                f"{workload}-database-user",
+                project=project,
+                instance=database.name,
+                # Cloud SQL names IAM service account users by the email without `.gserviceaccount.com`.
+                name=account.email.apply(lambda email: email.removesuffix(".gserviceaccount.com")),
+                type="CLOUD_IAM_SERVICE_ACCOUNT",
+                opts=opts,
+            )
+        emails[workload] = account.email
+    return emails

@@ -1,0 +1,87 @@
+"""Harbor: the container registry on-prem (replacement for Artifact Registry), with Trivy image scanning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.components.cert_manager import PLATFORM_ISSUER
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
+from infra.platform.resources import resources
+
+NAMESPACE = "harbor"
+ADMIN_SECRET = "harbor-admin"
+"""Secret (key HARBOR_ADMIN_PASSWORD) the adopter provides out of git: the chart's default password is public."""
+
+
+def harbor_host(domain: str) -> str:
+    return f"harbor.{domain}"
+
+
+class Harbor(PlatformComponent):
+    spec = ComponentSpec(
+        name="harbor",
+        layer="platform",
+        namespace=NAMESPACE,
+        depends_on=("longhorn", "cert-manager"),
+        network=(
+            KUBE_API,
+            # Trivy downloads its vulnerability database; replication pulls from upstream registries.
+            HTTPS_OUT,
+            # The ingress controller (Istio or Traefik) reaches the portal and registry.
+            Allow("ingress", "ingress", (ANY_NAMESPACE,), (8080, 8443, 5000)),
+        ),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.onprem is not None and env.onprem.registry.provider == "harbor"
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.values())
+        self.scrape("harbor", {"app": "harbor"}, "http-metrics")
+
+    def values(self) -> dict[str, Any]:
+        host = harbor_host(self.env.domain)
+        storage = self.ctx.facts.storage.default
+        replicas = 2 if self.env.high_availability else 1
+        small = resources("50m", "128Mi", "200m", "256Mi")
+        return {
+            "expose": {
+                "type": "ingress",
+                "tls": {"enabled": True, "certSource": "secret", "secret": {"secretName": "harbor-tls"}},
+                "ingress": {
+                    "hosts": {"core": host},
+                    "className": self.env.ingress.provider,
+                    "annotations": {"cert-manager.io/cluster-issuer": PLATFORM_ISSUER},
+                },
+            },
+            "externalURL": f"https://{host}",
+            "existingSecretAdminPassword": ADMIN_SECRET,
+            "persistence": {
+                "enabled": True,
+                "resourcePolicy": "keep",
+                "persistentVolumeClaim": {
+                    part: {"storageClass": storage, "size": size}
+                    for part, size in (("registry", "200Gi"), ("database", "10Gi"), ("redis", "2Gi"), ("trivy", "10Gi"))
+                }
+                | {"jobservice": {"jobLog": {"storageClass": storage, "size": "2Gi"}}},
+            },
+            "metrics": {"enabled": self.ctx.monitoring_enabled},
+            "portal": {"replicas": replicas, "resources": small},
+            "core": {"replicas": replicas, "resources": resources("100m", "256Mi", "500m", "512Mi")},
+            # The registry and job service keep data on ReadWriteOnce volumes: one replica each.
+            "jobservice": {"replicas": 1, "resources": small},
+            "registry": {
+                "replicas": 1,
+                "registry": {"resources": resources("100m", "256Mi", "500m", "512Mi")},
+                "controller": {"resources": small},
+            },
+            "trivy": {"resources": resources("200m", "512Mi", "1", "1Gi")},
+            "database": {"internal": {"resources": resources("100m", "256Mi", "500m", "512Mi")}},
+            "redis": {"internal": {"resources": small}},
+            "exporter": {"resources": small},
+            "nginx": {"resources": small},
+        }

@@ -1,0 +1,69 @@
+"""MetalLB: LoadBalancer Services on a cluster without a cloud load balancer (on-prem replacement)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import Environment
+from infra.config.model import MetalLB as MetalLBSettings
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
+from infra.platform.resources import resources
+
+POOL = "platform"
+API = "metallb.io/v1beta1"
+
+
+class MetalLB(PlatformComponent):
+    spec = ComponentSpec(
+        name="metallb",
+        layer="platform",
+        namespace="metallb-system",
+        provides_crds=("metallb.io", "frrk8s.metallb.io"),
+        pod_security="privileged",
+        privileged_reason="the speaker DaemonSet answers ARP / speaks BGP with hostNetwork and NET_RAW "
+        "(MetalLB's install docs require the privileged label on metallb-system)",
+        network=(KUBE_API, WEBHOOK_FROM_API_SERVER),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.onprem is not None
+
+    @property
+    def settings(self) -> MetalLBSettings:
+        assert self.env.onprem is not None
+        return self.env.onprem.load_balancer
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.values())
+        self.address_pool()
+        # The chart makes metrics Services only with its own ServiceMonitor templates: scrape the pods instead.
+        self.scrape("metallb", {"app.kubernetes.io/name": "metallb"}, "monitoring", pods=True)
+
+    def values(self) -> dict[str, Any]:
+        bgp = self.settings.mode == "bgp"
+        return {
+            "crds": {"enabled": True},
+            "controller": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
+            "speaker": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "frr": {"enabled": False}},
+            # frr-k8s is the supported BGP implementation; layer 2 mode needs none of it.
+            "frrk8s": {"enabled": bgp},
+        }
+
+    def address_pool(self) -> None:
+        ns = self.spec.namespace
+        self.custom_resource(API, "IPAddressPool", POOL, {"addresses": list(self.settings.addresses)}, namespace=ns)
+        if self.settings.mode == "l2":
+            self.custom_resource(API, "L2Advertisement", POOL, {"ipAddressPools": [POOL]}, namespace=ns)
+            return
+        for index, peer in enumerate(self.settings.peers):
+            self.custom_resource(
+                "metallb.io/v1beta2",
+                "BGPPeer",
+                f"router-{index}",
+                {"peerAddress": peer.address, "peerASN": peer.asn, "myASN": peer.my_asn},
+                namespace=ns,
+            )
+        self.custom_resource(API, "BGPAdvertisement", POOL, {"ipAddressPools": [POOL]}, namespace=ns)

@@ -1,0 +1,89 @@
+"""MinIO: S3-compatible object storage in the cluster (on-prem replacement for Cloud Storage).
+
+Licensing and maintenance: the MinIO operator is AGPL-3.0, and upstream MinIO is archived (community
+maintenance and community images stopped in 2025). The operator chart 7.1.1 still works, but adopters
+should prefer an existing S3 endpoint (objectStore provider `s3`) for anything long-lived.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.resources import resources
+
+TENANT = "platform"
+S3_PORT = 9000
+ROOT_CONFIG_SECRET = "minio-root-config"
+"""Secret (key `config.env` with MINIO_ROOT_USER / MINIO_ROOT_PASSWORD) the adopter provides out of git."""
+SERVICE = "minio"
+NAMESPACE = "minio"
+
+
+class MinIO(PlatformComponent):
+    spec = ComponentSpec(
+        name="minio",
+        layer="platform",
+        namespace=NAMESPACE,
+        depends_on=("longhorn",),
+        provides_crds=("minio.min.io", "sts.min.io"),
+        network=(
+            KUBE_API,
+            WEBHOOK_FROM_API_SERVER,
+            # Every namespace with a workload that stores artifacts or backups talks S3 here.
+            Allow("s3", "ingress", (ANY_NAMESPACE,), (S3_PORT,)),
+        ),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.onprem is not None and env.object_store.provider == "minio"
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.operator_values())
+        self.custom_resource("minio.min.io/v2", "Tenant", TENANT, self.tenant(), namespace=self.spec.namespace)
+        self.scrape("minio", {"v1.min.io/tenant": TENANT}, "http-minio", "/minio/v2/metrics/cluster")
+
+    def operator_values(self) -> dict[str, Any]:
+        return {
+            "operator": {
+                "replicaCount": 2 if self.env.high_availability else 1,
+                "resources": resources("100m", "128Mi", "200m", "256Mi"),
+            }
+        }
+
+    def tenant(self) -> dict[str, Any]:
+        assert self.env.onprem is not None
+        size = self.env.onprem.minio
+        return {
+            "pools": [
+                {
+                    "name": "pool-0",
+                    "servers": size.servers,
+                    "volumesPerServer": size.volumes_per_server,
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": self.ctx.facts.storage.default,
+                            "resources": {"requests": {"storage": size.volume_size}},
+                        }
+                    },
+                    "resources": resources("250m", "1Gi", "1", "2Gi"),
+                    "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000, "runAsNonRoot": True},
+                    "containerSecurityContext": {
+                        "runAsNonRoot": True,
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                }
+            ],
+            "configuration": {"name": ROOT_CONFIG_SECRET},
+            "buckets": [{"name": bucket} for bucket in sorted(self.ctx.facts.object_store.buckets.values())],
+            # In-cluster plain HTTP: clients reach it by Service DNS; the mesh (where present) adds mTLS.
+            "requestAutoCert": False,
+            "env": [{"name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public"}],
+        }
