@@ -112,6 +112,7 @@ class PlatformComponent(pulumi.ComponentResource):
             allows=[*self.spec.network, *extra_allows],
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
+            privileged_reason=self.spec.privileged_reason,
         )
         return self._namespace
 
@@ -148,9 +149,7 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on_components=needs,
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
-            opts=self.opts(
-                depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]
-            ),
+            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app
