@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,11 @@ DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/m
 CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "checkov")
+SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
+WORKFLOWS = REPO / ".github" / "workflows"
+STAGES = ("kubernetes", "crd", "ordering", "policy", "secrets", "checkov")
+REPOSITORY = "repository"
+REPOSITORY_STAGES = ("secrets", "checkov")
 
 
 class InvalidEnvironments(Exception):
@@ -53,6 +58,7 @@ class EnvironmentReport:
     stack: str
     checked: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    stages: tuple[str, ...] = STAGES
 
     @property
     def errors(self) -> list[Finding]:
@@ -60,7 +66,7 @@ class EnvironmentReport:
 
     def table(self) -> str:
         lines = [f"{self.stack}", f"  {'stage':<11} {'checked':>7} {'errors':>6} {'advisory':>8}"]
-        for stage in STAGES:
+        for stage in self.stages:
             if stage not in self.checked:
                 lines.append(f"  {stage:<11} {'skipped':>7}")
                 continue
@@ -76,11 +82,13 @@ class EnvironmentReport:
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.components import BOOTSTRAP
     from infra.offline.policy import run_policies
+    from infra.offline.secrets import load_allowlist, repository_files, scan, scan_directory
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
     rendered = render_all(environments, names)
     allowlist = load_crd_allowlist()
+    secrets_allowlist = load_allowlist(SECRETS_ALLOWLIST)
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
     for stack in rendered:
@@ -98,20 +106,39 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)
         report.checked["policy"] = len(stack.run.resources)
-    if with_checkov:
-        from infra.offline.checkov import run_checkov
-
-        for stack, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
-            reports[stack].findings += findings
-            reports[stack].checked["checkov"] = sum(1 for _ in manifest_dirs[stack].rglob("*.yaml"))
-    for report in reports.values():
+    repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # checkov is a subprocess of several seconds: the secret scan runs meanwhile.
+        checkov_run = pool.submit(_checkov_findings, manifest_dirs) if with_checkov else None
+        for stack, directory in manifest_dirs.items():
+            reports[stack].findings += scan_directory(directory, secrets_allowlist)
+            reports[stack].checked["secrets"] = sum(1 for p in directory.rglob("*") if p.is_file())
+        files = repository_files(REPO, SECRETS_ALLOWLIST)
+        repository.findings += scan(files, REPO, secrets_allowlist)
+        repository.checked["secrets"] = len(files)
+        if checkov_run is not None:
+            for key, findings in checkov_run.result().items():
+                target = repository if key == REPOSITORY else reports[key]
+                target.findings += findings
+                source = WORKFLOWS if key == REPOSITORY else manifest_dirs[key]
+                target.checked["checkov"] = sum(1 for _ in source.rglob("*.y*ml"))
+    for report in [*reports.values(), repository]:
         print(report.table())
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
         + (f"; failing: {', '.join(failed)}" if failed else "")
+        + ("; repository checks failing" if repository.errors else "")
     )
-    return 1 if failed else 0
+    return 1 if failed or repository.errors else 0
+
+
+def _checkov_findings(manifest_dirs: dict[str, Path]) -> dict[str, list[Finding]]:
+    """One checkov run over every environment's manifests and the GitHub workflows (key `repository`)."""
+    from infra.offline.checkov import run_checkov
+
+    dirs = {**manifest_dirs, **({REPOSITORY: WORKFLOWS} if WORKFLOWS.is_dir() else {})}
+    return run_checkov(dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, frameworks=("kubernetes", "github_actions"))
 
 
 def is_custom_resource(api_version: str) -> bool:

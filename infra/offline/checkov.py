@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,12 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def run_checkov(
-    manifest_dirs: Mapping[str, Path], config_file: Path, external_checks_dir: Path | None = None
+    manifest_dirs: Mapping[str, Path],
+    config_file: Path,
+    external_checks_dir: Path | None = None,
+    frameworks: Sequence[str] = ("kubernetes",),
 ) -> dict[str, list[Finding]]:
+    """Findings by key of `manifest_dirs`; a directory of GitHub workflows needs the github_actions framework."""
     env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
     findings: dict[str, list[Finding]] = {env: [] for env in env_dirs}
     files = [f for d in env_dirs.values() for f in _manifest_files(d)]
@@ -96,7 +100,7 @@ def run_checkov(
 
     # -f per file rather than -d per environment: with several -d, checkov 3.3 prints one report per directory
     # and the kubernetes runner carries earlier directories' resources into later reports under mangled paths.
-    command = [str(CHECKOV_BIN), "--config-file", str(config_file), "--framework", "kubernetes", "-o", "json"]
+    command = [str(CHECKOV_BIN), "--config-file", str(config_file), "--framework", *frameworks, "-o", "json"]
     command += ["--compact", "--quiet", "--skip-download"]
     if external_checks_dir is not None:
         command += ["--external-checks-dir", str(external_checks_dir)]
