@@ -201,6 +201,15 @@ CASES: list[tuple[str, Recorded, Recorded]] = [
         recorded("gcp:storage/bucket:Bucket", without(BUCKET_OK, "versioning")),
     ),
     (
+        "bucket-versioning",
+        recorded(
+            "gcp:storage/bucket:Bucket",
+            without(BUCKET_OK, "versioning", value={"enabled": False})
+            | {"retentionPolicy": {"retentionPeriod": "86400"}},
+        ),
+        recorded("gcp:storage/bucket:Bucket", without(BUCKET_OK, "versioning", value={"enabled": False})),
+    ),
+    (
         "no-service-account-keys",
         recorded("gcp:serviceaccount/account:Account", {"accountId": "velero"}),
         recorded("gcp:serviceaccount/key:Key", {"serviceAccountId": "velero"}),
@@ -259,6 +268,11 @@ def test_policy_passes_the_compliant_fixture_and_catches_the_violating_one(case)
 def test_every_policy_has_a_violating_fixture() -> None:
     covered = {policy for policy, _, _ in CASES} | {"namespace-default-deny"}  # stack policy: tests/test_check.py
     assert {p.name for p in POLICIES} <= covered
+
+
+def test_a_resource_policy_names_the_resource_it_found() -> None:
+    (finding,) = run_policies([recorded("gcp:serviceaccount/key:Key", {})])
+    assert finding.object_ref == "gcp:serviceaccount/key:Key::fixture"
 
 
 def test_advisory_policies_do_not_fail_check() -> None:

@@ -58,8 +58,13 @@ def bucket_public_access_prevented(args: ResourceValidationArgs, report: ReportV
 
 
 def bucket_versioned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type == BUCKET and dig(args.props, "versioning", "enabled") is not True:
-        report(f"{args.name}: versioning.enabled must be true (overwritten or deleted objects stay recoverable)")
+    """Versioning keeps overwritten and deleted objects; a retention policy (which Cloud Storage does not allow
+    together with versioning) prevents deleting or overwriting them at all, which protects as much."""
+    if args.resource_type != BUCKET or dig(args.props, "versioning", "enabled") is True:
+        return
+    if int(dig(args.props, "retentionPolicy", "retentionPeriod") or 0) > 0:
+        return
+    report(f"{args.name}: versioning.enabled must be true, or a retentionPolicy set (deleted objects stay recoverable)")
 
 
 def no_service_account_keys(args: ResourceValidationArgs, report: ReportViolation) -> None:
