@@ -24,6 +24,8 @@ CATALOG: dict[str, Chart] = {
     "kube-prometheus-stack": Chart(
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
     ),
+    "external-secrets": Chart("https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"),
+    "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
 }
 
 

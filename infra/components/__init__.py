@@ -7,13 +7,17 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.external_secrets import ExternalSecrets
 from infra.components.monitoring import Monitoring
+from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
 
 BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    ExternalSecrets,
+    Velero,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Monitoring"]
+__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "ExternalSecrets", "Monitoring", "Velero"]

@@ -96,3 +96,26 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+@rule
+def backup_schedules_are_unique(env: Environment) -> Iterator[Violation]:
+    """Velero Schedule objects are named after their schedule, so two with one name would be one object."""
+    schedules = env.components.velero.schedules
+    seen: set[str] = set()
+    for index, schedule in enumerate(schedules):
+        if schedule.name in seen:
+            yield Violation(at("components", "velero", "schedules", index, "name"), f"{schedule.name!r} is used twice")
+        seen.add(schedule.name)
+
+
+@rule
+def vault_matches_onprem_store(env: Environment) -> Iterator[Violation]:
+    """Vault settings belong to the on-prem Vault store, and that store needs them."""
+    settings = env.components.external_secrets
+    if settings.enabled and settings.onprem_store == "vault" and env.target == "onprem" and settings.vault is None:
+        yield Violation(at("components", "externalSecrets", "vault"), "is required with onpremStore vault")
+    if settings.vault is not None and (settings.onprem_store != "vault" or env.target != "onprem"):
+        yield Violation(
+            at("components", "externalSecrets", "vault"), "is only used on target onprem with onpremStore vault"
+        )
