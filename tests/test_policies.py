@@ -117,6 +117,17 @@ CASES: list[tuple[str, Recorded, Recorded]] = [
     ),
     (
         "images-pinned",
+        recorded(
+            "kubernetes:argoproj.io/v1alpha1:Application",
+            application("1.0.0", {"initContainers": [{"name": "plugin", "image": "velero/plugin:v1.14.0"}]}),
+        ),
+        recorded(
+            "kubernetes:argoproj.io/v1alpha1:Application",
+            application("1.0.0", {"initContainers": [{"name": "plugin", "image": "velero/plugin"}]}),
+        ),
+    ),
+    (
+        "images-pinned",
         recorded("kubernetes:helm.sh/v3:Release", {"version": "1.0.0", "values": {"image": {"tag": "v1.2.3"}}}),
         recorded("kubernetes:helm.sh/v3:Release", {"version": "1.0.0", "values": {"image": {"tag": "nightly"}}}),
     ),

@@ -91,14 +91,18 @@ def application_sources(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s for s in [*sources, *(spec.get("sources") or [])] if isinstance(s, Mapping)]
 
 
-def image_tags(values: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """`(path, tag)` for every `image: {tag: ...}` set in chart values, however deep."""
+def unpinned_chart_images(values: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """`(path, value)` for every image in chart values that floats: an `image: {tag: ...}` whose tag is set but
+    not fixed (an empty tag means the chart's appVersion, fixed by the chart version), and a container written
+    out in values (`{name, image: "repo:tag"}`, e.g. Velero's plugin init containers) without tag or digest."""
     if isinstance(values, Mapping):
+        image = values.get("image")
+        if isinstance(image, str) and "name" in values and not image_is_pinned(image):
+            yield f"{path}.image", image
+        if isinstance(image, Mapping) and "tag" in image and image["tag"] != "" and not tag_is_pinned(image["tag"]):
+            yield f"{path}.image.tag" if path else "image.tag", image["tag"]
         for key, value in values.items():
-            here = f"{path}.{key}" if path else str(key)
-            if key == "image" and isinstance(value, Mapping) and "tag" in value:
-                yield f"{here}.tag", value["tag"]
-            yield from image_tags(value, here)
+            yield from unpinned_chart_images(value, f"{path}.{key}" if path else str(key))
     elif isinstance(values, list):
         for index, value in enumerate(values):
-            yield from image_tags(value, f"{path}[{index}]")
+            yield from unpinned_chart_images(value, f"{path}[{index}]")

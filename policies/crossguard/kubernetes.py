@@ -13,10 +13,9 @@ from policies.crossguard.common import (
     chart_values,
     containers,
     image_is_pinned,
-    image_tags,
     is_prod,
     meta,
-    tag_is_pinned,
+    unpinned_chart_images,
 )
 
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -49,10 +48,8 @@ def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None
         if not isinstance(image, str) or not image_is_pinned(image):
             report(f"{args.name}: container {container.get('name')} image {image!r} has no version tag or digest")
     for values in chart_values(args.resource_type, args.props):
-        for path, tag in image_tags(values):
-            # An empty tag means "the chart's appVersion", which the pinned chart version fixes.
-            if tag != "" and not tag_is_pinned(tag):
-                report(f"{args.name}: chart value {path} is {tag!r}, not a fixed version")
+        for path, image in unpinned_chart_images(values):
+            report(f"{args.name}: chart value {path} is {image!r}, not a fixed version")
 
 
 def namespace_has_pod_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
