@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from infra import program
 from infra.offline.engine import Recorded
 from infra.offline.render import Rendered, render_stack
 from infra.offline.serialize import plain
+from infra.platform.component import ComponentSpec, PlatformComponent
 
 from .conftest import ENVIRONMENTS
 
@@ -301,3 +303,23 @@ def test_without_velero_the_chart_volumes_lose_their_backup(tmp_path: Path) -> N
 @pytest.mark.parametrize("kind", sorted(NOT_A_STORE))
 def test_every_exception_has_a_reason(kind: str) -> None:
     assert len(NOT_A_STORE[kind]) > 20
+
+
+class _Database(PlatformComponent):
+    """A stand-in for a component that declares a database as a custom resource."""
+
+    spec = ComponentSpec(name="db-test", layer="platform", namespace="db-test", provides_crds=("postgresql.cnpg.io",))
+
+    def build(self) -> None:
+        self.custom_resource("postgresql.cnpg.io/v1", "Cluster", "db", {"instances": 1}, namespace="db-test")
+        self.custom_resource("postgresql.cnpg.io/v1", "Database", "app", {"name": "app"}, namespace="db-test")
+
+
+@pytest.mark.parametrize(("env", "protected"), [("prod", True), ("dev", False)])
+def test_custom_resources_that_hold_data_are_protected_in_prod(
+    monkeypatch: pytest.MonkeyPatch, env: str, protected: bool
+) -> None:
+    monkeypatch.setattr(program, "COMPONENTS", (*program.COMPONENTS, _Database))
+    resources = render_stack(ENVIRONMENTS / f"Pulumi.{env}.yaml").run.resources
+    flags = {r.type.rsplit(":", 1)[-1]: r.protect for r in resources if "cnpg" in r.type}
+    assert flags == {"Cluster": protected, "Database": False}

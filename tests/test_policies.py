@@ -303,3 +303,10 @@ def test_prod_is_read_from_the_stack_name_or_a_tier_label() -> None:
     assert stack_of("urn:pulumi:prod::mlops-platform::gcp:storage/bucket:Bucket::b") == "prod"
     assert is_prod("urn:pulumi:prod-eu::p::t::n") and not is_prod("urn:pulumi:production-like-dev::p::t::n")
     assert is_prod("urn:pulumi:x::p::t::n", {"tier": "prod"})
+
+
+def test_the_pack_and_the_program_agree_on_which_custom_resources_hold_data() -> None:
+    from infra.platform.component import STATEFUL_CUSTOM_KINDS
+    from policies.crossguard.kubernetes import STATEFUL_CUSTOM_KINDS as CHECKED
+
+    assert STATEFUL_CUSTOM_KINDS == CHECKED

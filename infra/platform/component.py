@@ -25,6 +25,17 @@ from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
+# Custom resources that own data (deleting one deletes its volumes): `protect`ed in prod, so a mistaken
+# `pulumi destroy` or replacement stops instead of dropping a database. The kubernetes-stateful-protected policy
+# checks the same list (policies/crossguard/kubernetes.py; tests/test_policies.py keeps the two equal).
+STATEFUL_CUSTOM_KINDS = frozenset(
+    {
+        ("postgresql.cnpg.io", "Cluster"),
+        ("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+        ("minio.min.io", "Tenant"),
+    }
+)
+
 
 @dataclass(frozen=True)
 class ComponentSpec:
@@ -178,13 +189,16 @@ class PlatformComponent(pulumi.ComponentResource):
         if namespace is not None:
             metadata["namespace"] = namespace
         waits_for = [app for c in sorted(needed) for app in self.ctx.applications.get(c, [])]
+        holds_data = (api_version.rsplit("/", 1)[0], kind) in STATEFUL_CUSTOM_KINDS
         return k8s.apiextensions.CustomResource(
             f"{self.spec.name}-{kind.lower()}-{name}",
             api_version=api_version,
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace()]),
+            opts=self.opts(
+                depends_on=[*waits_for, *self._own_namespace()], protect=holds_data and self.env.tier == "prod"
+            ),
         )
 
     def _own_namespace(self) -> list[pulumi.Resource]:

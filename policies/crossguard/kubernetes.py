@@ -21,6 +21,8 @@ from policies.crossguard.common import (
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
 # Same key as infra.platform.labels.PRIVILEGED_REASON; the pack does not import the program.
 PRIVILEGED_REASON = "mlops.dev/privileged-reason"
+# Mirrors infra.platform.component.STATEFUL_CUSTOM_KINDS (the pack does not import the program; a test
+# keeps them equal).
 STATEFUL_CUSTOM_KINDS = frozenset(
     {
         ("postgresql.cnpg.io", "Cluster"),
