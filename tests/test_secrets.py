@@ -65,3 +65,18 @@ def test_allowlist_silences_exactly_the_listed_hash(tmp_path: Path) -> None:
 
 def test_repository_is_clean_with_its_allowlist() -> None:
     assert scan(repository_files(REPO, SECRETS_ALLOWLIST), REPO, load_allowlist(SECRETS_ALLOWLIST)) == []
+
+
+def test_names_of_secrets_are_not_secrets_but_encoded_documents_are_read(tmp_path: Path) -> None:
+    import base64
+
+    config = f"registry: gs://bucket/registry.db\npassword: {PLANTED_VALUE}\n"
+    harmless = "project: platform\nprovider: local\nregistry:\n  path: gs://mlops-dev-artifacts/feast/registry.db\n"
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(
+        "keyOfSecretAccessKey: AWS_SECRET_ACCESS_KEY\n"
+        "secretName: object-store-credentials\n"
+        f"config_base64: {base64.b64encode(harmless.encode()).decode()}\n"
+        f"leaky_base64: {base64.b64encode(config.encode()).decode()}\n"
+    )
+    assert [f.object_ref for f in scan_directory(tmp_path, {})] == ["app.yaml:4 (decoded) line 2"]

@@ -2,14 +2,20 @@
 
 Nothing secret belongs in git in plain text: secrets reach the cluster as Pulumi secret config or through
 External Secrets. What detect-secrets reports that is not a secret goes in policies/secrets-allowlist.yaml,
-each entry with its reason. One heuristic is built in: a "Secret Keyword" hit whose value is a dash-joined
-lowercase name (`object-store-credentials`) names a Kubernetes Secret object; it is not a credential.
+each entry with its reason. Two heuristics are built in:
+- a "Secret Keyword" hit whose value is a dash-joined lowercase name (`object-store-credentials`) or an
+  environment variable name (`AWS_SECRET_ACCESS_KEY`) names where a secret is kept; it is not a credential;
+- a "Base64 High Entropy String" that decodes to readable text is an encoded document (a config file in chart
+  values): the decoded text is scanned instead.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +24,9 @@ import yaml
 
 from infra.offline.validate import Finding
 
-OBJECT_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")
+OBJECT_NAME = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)+)$")
 KEYWORD = "Secret Keyword"
+BASE64 = "Base64 High Entropy String"
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,10 @@ def scan(files: Iterable[Path], root: Path, allowlist: Mapping[tuple[str, str], 
         for secret in secrets:
             if (secret.secret_hash, secret.type) in allowlist or _names_an_object(secret.type, secret.secret_value):
                 continue
+            document = _decoded_text(secret.type, secret.secret_value)
+            if document is not None:
+                findings += _scan_text(document, f"{filename}:{secret.line_number} (decoded)", allowlist)
+                continue
             message = (
                 f"{secret.type} (hashed_secret {secret.secret_hash}): move it to Pulumi secret config or a "
                 "secret store, or allow-list the hash with a reason"
@@ -79,6 +90,25 @@ def scan(files: Iterable[Path], root: Path, allowlist: Mapping[tuple[str, str], 
 
 def _names_an_object(kind: str, value: str | None) -> bool:
     return kind == KEYWORD and value is not None and bool(OBJECT_NAME.match(value))
+
+
+def _decoded_text(kind: str, value: str | None) -> str | None:
+    if kind != BASE64 or value is None:
+        return None
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return text if all(c.isprintable() or c in "\n\r\t" for c in text) else None
+
+
+def _scan_text(text: str, name: str, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "decoded").write_text(text)
+        return [
+            Finding("secrets", f"{name} line {f.object_ref.rsplit(':', 1)[1]}", f.message)
+            for f in scan([Path(tmp) / "decoded"], Path(tmp), allowlist)
+        ]
 
 
 def scan_directory(directory: Path, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
