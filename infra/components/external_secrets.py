@@ -48,6 +48,8 @@ class ExternalSecrets(PlatformComponent):
         return {
             "installCRDs": True,
             "replicaCount": replicas,
+            # Replicas must elect one reconciler, or they would all write the same Secrets.
+            "leaderElect": self.env.high_availability,
             "podDisruptionBudget": {"enabled": self.env.high_availability},
             "serviceAccount": {
                 "create": True,
