@@ -24,6 +24,15 @@ CATALOG: dict[str, Chart] = {
     "kube-prometheus-stack": Chart(
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
     ),
+    "metrics-server": Chart(
+        "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"
+    ),
+    # ECK is source-available under the Elastic License 2.0, not an OSI license (see README, "Observability").
+    "eck": Chart("https://helm.elastic.co", "eck-operator", "3.5.0", "elastic-system", license="Elastic-2.0"),
+    # Not in ../shared/components.md: version read from prometheus-community/helm-charts at cf408a290aec.
+    "prometheus-elasticsearch-exporter": Chart(
+        "https://prometheus-community.github.io/helm-charts", "prometheus-elasticsearch-exporter", "7.4.0", "logging"
+    ),
     "external-secrets": Chart("https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"),
     "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
 }

@@ -29,7 +29,7 @@ def environment_from_stack_config() -> Environment:
 
 
 def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
-    enabled = [component for component in COMPONENTS if component.enabled(env)]
+    enabled = [component for component in COMPONENTS if component.wanted(env, facts)]
     waves = application_waves({c.spec.name: c.spec.depends_on for c in enabled})
     everything = [BOOTSTRAP, *enabled]
     ctx = PlatformContext(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from infra.cli.commands import check
+from infra.components.argocd import ArgoCD
 from infra.offline.engine import Recorded
 from infra.offline.policy import run_policies
 from infra.offline.render import Rendered
@@ -43,10 +44,10 @@ def test_waves_follow_dependencies() -> None:
 
 def test_ordering_check_catches_a_custom_resource_before_its_crd(rendered: dict[str, Rendered]) -> None:
     objects = [copy.deepcopy(m.object) for m in rendered["dev"].manifests]
-    assert ordering_problems(objects, ["argoproj.io/Application", "argoproj.io/AppProject"]) == []
+    assert ordering_problems(objects, ArgoCD.spec.provides_crds) == []
     issuer = next(o for o in objects if o["kind"] == "ClusterIssuer")
     issuer["metadata"]["annotations"][labels.SYNC_WAVE] = "0"
-    problems = ordering_problems(objects, ["argoproj.io/Application", "argoproj.io/AppProject"])
+    problems = ordering_problems(objects, ArgoCD.spec.provides_crds)
     assert len(problems) == 1 and "ClusterIssuer" in problems[0] and "cert-manager" in problems[0]
 
 

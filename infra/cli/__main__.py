@@ -1,7 +1,7 @@
-"""`python -m infra.cli {render,check,docs}`: the offline tools of the platform.
+"""`python -m infra.cli {render,check,docs,promote,diff}`: the offline tools of the platform.
 
 Exit codes: 0 done; 2 an invalid environment (messages name the config path; nothing is written);
-1 anything else (a failed check, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
+1 anything else (a failed check, a refused promotion, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
 """
 
 from __future__ import annotations
@@ -42,7 +42,19 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
 
-    sub.add_parser("docs", help="regenerate infra/config/environment.schema.json and docs/environment.md")
+    sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
+
+    promote = sub.add_parser("promote", help="copy SRC's version pins into DST's stack file (dev -> staging -> prod)")
+    promote.add_argument("source", metavar="SRC")
+    promote.add_argument("target", metavar="DST")
+    promote.add_argument("--dry-run", action="store_true", help="print the change as a unified diff, write nothing")
+    promote.add_argument("--force", action="store_true", help="allow a promotion outside the configured order")
+    promote.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+
+    diff = sub.add_parser("diff", help="markdown diff of the rendered environments between a git ref and now")
+    diff.add_argument("--base", required=True, metavar="REF", help="git ref to compare against, e.g. origin/main")
+    diff.add_argument("--env", action="append", default=[], help="environment name (repeatable); default: all")
+    diff.add_argument("--output", type=Path, help="also write the markdown to this file")
     return root
 
 
@@ -53,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.render(args.environments, args.env, args.out)
         if args.command == "check":
             return commands.check(args.environments, args.env, args.out, args.crd_schemas, not args.skip_checkov)
+        if args.command == "promote":
+            return commands.promote(args.environments, args.source, args.target, args.dry_run, args.force)
+        if args.command == "diff":
+            return commands.diff(REPO, args.base, args.env, args.output)
         return commands.docs()
     except InvalidEnvironment as error:
         print(error.report(), file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/m
 CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
+APPS_DIR = REPO / "apps"
+WORKFLOWS_DIR = REPO / ".github" / "workflows"
 SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
-WORKFLOWS = REPO / ".github" / "workflows"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "secrets", "checkov")
+STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "secrets", "checkov")
 REPOSITORY = "repository"
-REPOSITORY_STAGES = ("secrets", "checkov")
+REPOSITORY_STAGES = ("secrets",)
 
 
 class InvalidEnvironments(Exception):
@@ -81,6 +83,7 @@ class EnvironmentReport:
 
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.components import BOOTSTRAP
+    from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.secrets import load_allowlist, repository_files, scan, scan_directory
     from infra.offline.validate import ManifestValidator
@@ -106,39 +109,64 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)
         report.checked["policy"] = len(stack.run.resources)
+        # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
+        apps_out = out / stack.stack / "apps"
+        try:
+            app_findings, report.checked["apps"] = check_overlays(APPS_DIR, stack.stack, objects, validator, apps_out)
+            report.findings += app_findings
+        except KustomizeMissing as missing:
+            # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
+            report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
+        if apps_out.is_dir():
+            manifest_dirs[f"{stack.stack}/apps"] = apps_out
     repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # checkov is a subprocess of several seconds: the secret scan runs meanwhile.
         checkov_run = pool.submit(_checkov_findings, manifest_dirs) if with_checkov else None
-        for stack, directory in manifest_dirs.items():
-            reports[stack].findings += scan_directory(directory, secrets_allowlist)
-            reports[stack].checked["secrets"] = sum(1 for p in directory.rglob("*") if p.is_file())
-        files = repository_files(REPO, SECRETS_ALLOWLIST)
-        repository.findings += scan(files, REPO, secrets_allowlist)
-        repository.checked["secrets"] = len(files)
+        for key, directory in manifest_dirs.items():
+            report = reports[key.split("/")[0]]
+            report.findings += scan_directory(directory, secrets_allowlist)
+            files = sum(1 for p in directory.rglob("*") if p.is_file())
+            report.checked["secrets"] = report.checked.get("secrets", 0) + files
+        tracked = repository_files(REPO, SECRETS_ALLOWLIST)
+        repository.findings += scan(tracked, REPO, secrets_allowlist)
+        repository.checked["secrets"] = len(tracked)
         if checkov_run is not None:
             for key, findings in checkov_run.result().items():
-                target = repository if key == REPOSITORY else reports[key]
-                target.findings += findings
-                source = WORKFLOWS if key == REPOSITORY else manifest_dirs[key]
-                target.checked["checkov"] = sum(1 for _ in source.rglob("*.y*ml"))
+                stack = key.split("/")[0]
+                reports[stack].findings += findings
+                files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
+                reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
     for report in [*reports.values(), repository]:
         print(report.table())
+    workflow_findings = check_workflows() if with_checkov else []
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
         + (f"; failing: {', '.join(failed)}" if failed else "")
         + ("; repository checks failing" if repository.errors else "")
     )
-    return 1 if failed or repository.errors else 0
+    return 1 if failed or workflow_findings or repository.errors else 0
 
 
 def _checkov_findings(manifest_dirs: dict[str, Path]) -> dict[str, list[Finding]]:
-    """One checkov run over every environment's manifests and the GitHub workflows (key `repository`)."""
     from infra.offline.checkov import run_checkov
 
-    dirs = {**manifest_dirs, **({REPOSITORY: WORKFLOWS} if WORKFLOWS.is_dir() else {})}
-    return run_checkov(dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, frameworks=("kubernetes", "github_actions"))
+    return run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS)
+
+
+def check_workflows() -> list[Finding]:
+    """checkov's github_actions checks over the CI workflows (pinned actions, no injectable inputs, ...)."""
+    from infra.offline.checkov import run_checkov_directory
+
+    if not WORKFLOWS_DIR.is_dir():
+        return []
+    findings = run_checkov_directory(WORKFLOWS_DIR, "github_actions")
+    count = sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+    print(f"workflows (.github/workflows, checkov github_actions): {count} files, {len(findings)} errors")
+    for finding in findings:
+        print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
+    return findings
 
 
 def is_custom_resource(api_version: str) -> bool:
@@ -153,7 +181,44 @@ def load_crd_allowlist() -> dict[str, str]:
 
 def docs() -> int:
     from infra.config.docs import write_generated
+    from infra.gitops.docs import write_delivery_docs
 
-    for path in write_generated():
+    for path in [*write_generated(), write_delivery_docs()]:
         print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+def promote(environments: Path, source: str, target: str, dry_run: bool, force: bool) -> int:
+    from infra.gitops.promote import PromotionRefused, apply, plan
+
+    try:
+        promotion = plan(environments, source, target, force)
+    except PromotionRefused as refused:
+        print(f"promote: refused: {refused}; pass --force to promote anyway", file=sys.stderr)
+        return 1
+    if not promotion.changed:
+        print(f"promote: {target} already has the pins of {source}; nothing to change")
+        return 0
+    if dry_run:
+        print(promotion.diff(), end="")
+        return 0
+    apply(promotion)
+    for change in promotion.files:
+        if change.before != change.after:
+            print(f"promote: wrote {source}'s pins into {change.name}")
+    return 0
+
+
+def diff(repo: Path, base: str, names: Sequence[str], output: Path | None) -> int:
+    from infra.gitops.diff import WorkingTreeInvalid, diff_against, markdown
+
+    try:
+        diffs, errors = diff_against(repo, base, names)
+    except WorkingTreeInvalid as invalid:
+        print(invalid, file=sys.stderr)
+        return 2
+    text = markdown(diffs, base, errors)
+    if output is not None:
+        output.write_text(text)
+    print(text, end="")
     return 0

@@ -67,6 +67,8 @@ class ClusterFacts:
     load_balancer: Literal["cloud", "metallb"]
     cni: Literal["dataplane-v2", "cilium", "calico"]
     has_metrics_server: bool
+    has_managed_logging: bool = False
+    """The cluster already ships container logs somewhere (GKE: Cloud Logging), so ELK is optional there."""
     identity: WorkloadIdentity = field(default_factory=WorkloadIdentity)
     database: Database | None = None
     ready: Sequence[pulumi.Resource] = ()

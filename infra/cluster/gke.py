@@ -34,4 +34,5 @@ def build(env: Environment) -> ClusterFacts:
         load_balancer="cloud",
         cni="dataplane-v2",
         has_metrics_server=True,
+        has_managed_logging=True,
     )

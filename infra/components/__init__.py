@@ -7,7 +7,10 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.eck import Eck
 from infra.components.external_secrets import ExternalSecrets
+from infra.components.logging import Logging
+from infra.components.metrics_server import MetricsServer
 from infra.components.monitoring import Monitoring
 from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
@@ -16,8 +19,22 @@ BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    MetricsServer,
+    Eck,
+    Logging,
     ExternalSecrets,
     Velero,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "ExternalSecrets", "Monitoring", "Velero"]
+__all__ = [
+    "BOOTSTRAP",
+    "COMPONENTS",
+    "ArgoCD",
+    "CertManager",
+    "Eck",
+    "ExternalSecrets",
+    "Logging",
+    "MetricsServer",
+    "Monitoring",
+    "Velero",
+]

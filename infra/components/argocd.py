@@ -1,5 +1,6 @@
 """Argo CD: bootstrapped by Pulumi (a Helm release, since nothing can sync it before it exists), with the
-AppProjects that bound what the platform add-ons and the ML applications may deploy."""
+AppProjects that bound what the platform add-ons and the ML applications may deploy, single sign-on and RBAC
+from the environment, and the ApplicationSet that syncs `apps/*/overlays/<env>` into the ML namespaces."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from infra.catalog import CATALOG
-from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT
+from infra.config.model import SyncWindow
+from infra.platform import labels
+from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT, sync_policy
 from infra.platform.component import ComponentSpec, PlatformComponent
-from infra.platform.network import HTTPS_OUT, KUBE_API
+from infra.platform.namespace import secured_namespace
+from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
 
 ML_PROJECT = "ml-apps"
-ML_NAMESPACE_PATTERN = "ml-*"
+ML_NAMESPACE_PREFIX = "ml-"
+APPS_DIR = "apps"
+# Where traffic to the ML services comes from, by ingress provider.
+INGRESS_NAMESPACES = {"istio": ("istio-system", "knative-serving"), "traefik": ("traefik",)}
+# Argo CD's built-in roles, and the one the platform defines for the teams that ship ML applications.
+ML_DEPLOYER_POLICY = (
+    f"p, role:ml-deployer, applications, get, {ML_PROJECT}/*, allow",
+    f"p, role:ml-deployer, applications, sync, {ML_PROJECT}/*, allow",
+    f"p, role:ml-deployer, applications, action/*, {ML_PROJECT}/*, allow",
+    f"p, role:ml-deployer, logs, get, {ML_PROJECT}/*, allow",
+    f"p, role:ml-deployer, projects, get, {ML_PROJECT}, allow",
+)
+
+
+def ml_namespace(app: str) -> str:
+    return f"{ML_NAMESPACE_PREFIX}{app}"
 
 
 class ArgoCD(PlatformComponent):
@@ -45,6 +65,9 @@ class ArgoCD(PlatformComponent):
             self.project(PLATFORM_PROJECT, self.platform_project()),
             self.project(ML_PROJECT, self.ml_project()),
         ]
+        app_namespaces = [self.app_namespace(app) for app in self.env.argocd.apps]
+        if self.env.argocd.apps:
+            self.application_set(app_namespaces)
 
     @property
     def bootstrap(self) -> list[pulumi.Resource]:
@@ -53,20 +76,61 @@ class ArgoCD(PlatformComponent):
     def values(self) -> dict[str, Any]:
         ha = self.env.high_availability
         replicas = 2 if ha else 1
+        # Metrics Services only; their ServiceMonitor comes from the monitoring component (CRDs come later).
+        metrics = {"metrics": {"enabled": self.ctx.monitoring_enabled}}
         return {
             "global": {"domain": f"argocd.{self.env.domain}"},
             "configs": {
-                "params": {"server.insecure": False, "application.namespaces": ARGOCD_NAMESPACE},
-                "cm": {"exec.enabled": False, "admin.enabled": True, "statusbadge.enabled": False},
+                "params": {
+                    "server.insecure": False,
+                    "application.namespaces": ARGOCD_NAMESPACE,
+                    # Lets the ApplicationSet's own syncPolicy (create-update when apps sync by hand) apply.
+                    "applicationsetcontroller.enable.policy.override": True,
+                },
+                "cm": self.config_map(),
+                "rbac": self.rbac(),
             },
-            "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi")},
-            "server": {"replicas": replicas, "resources": resources("100m", "128Mi", "500m", "256Mi")},
-            "repoServer": {"replicas": replicas, "resources": resources("100m", "256Mi", "1", "512Mi")},
-            "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi")},
+            "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi"), **metrics},
+            "server": {"replicas": replicas, "resources": resources("100m", "128Mi", "500m", "256Mi"), **metrics},
+            "repoServer": {"replicas": replicas, "resources": resources("100m", "256Mi", "1", "512Mi"), **metrics},
+            "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
             "dex": {"enabled": False},
             "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
             "redis-ha": {"enabled": ha},
+        }
+
+    def config_map(self) -> dict[str, Any]:
+        settings = self.env.argocd
+        cm: dict[str, Any] = {
+            "url": f"https://argocd.{self.env.domain}",
+            "exec.enabled": False,
+            "admin.enabled": settings.admin_enabled,
+            "statusbadge.enabled": False,
+        }
+        if settings.sso is not None:
+            sso = settings.sso
+            cm["oidc.config"] = yaml.safe_dump(
+                {
+                    "name": sso.display_name,
+                    "issuer": sso.issuer,
+                    "clientID": sso.client_id,
+                    # `$<secret>:<key>` makes Argo CD read the value from that Secret; it never sits in values.
+                    "clientSecret": f"${sso.client_secret.name}:{sso.client_secret.key}",
+                    "requestedScopes": list(sso.requested_scopes),
+                },
+                sort_keys=False,
+            )
+        return cm
+
+    def rbac(self) -> dict[str, Any]:
+        rbac = self.env.argocd.rbac
+        bindings = [f"g, {binding.group}, role:{binding.role}" for binding in rbac.bindings]
+        groups_claim = self.env.argocd.sso.groups_claim if self.env.argocd.sso else "groups"
+        return {
+            "policy.default": "" if rbac.default_role == "none" else f"role:{rbac.default_role}",
+            "policy.csv": "\n".join([*ML_DEPLOYER_POLICY, *bindings]) + "\n",
+            "scopes": f"[{groups_claim}]",
         }
 
     def project(self, name: str, spec: dict[str, Any]) -> pulumi.Resource:
@@ -88,13 +152,17 @@ class ArgoCD(PlatformComponent):
             "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
             # Charts install CRDs, ClusterRoles and webhooks.
             "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+            "syncWindows": self.sync_windows(PLATFORM_PROJECT),
         }
 
     def ml_project(self) -> dict[str, Any]:
         return {
             "description": "ML applications from apps/ in this repository; namespaced objects only.",
             "sourceRepos": [self.env.gitops.repo_url],
-            "destinations": [{"server": IN_CLUSTER, "namespace": ML_NAMESPACE_PATTERN}],
+            # Exactly the namespaces the platform created: an app nobody declared has nowhere to go.
+            "destinations": [
+                {"server": IN_CLUSTER, "namespace": ml_namespace(app)} for app in sorted(self.env.argocd.apps)
+            ],
             "clusterResourceWhitelist": [],
             # Guardrails set by the platform stay with the platform.
             "namespaceResourceBlacklist": [
@@ -102,4 +170,83 @@ class ArgoCD(PlatformComponent):
                 {"group": "", "kind": "LimitRange"},
                 {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
             ],
+            "syncWindows": self.sync_windows(ML_PROJECT),
         }
+
+    def sync_windows(self, project: str) -> list[dict[str, Any]]:
+        return [_sync_window(window) for window in self.env.argocd.sync_windows if project in window.projects]
+
+    def app_namespace(self, app: str) -> pulumi.Resource:
+        """The namespace an ML application syncs into: restricted, default-deny, reachable from the ingress."""
+        ingress = from_namespaces("from-ingress", INGRESS_NAMESPACES[self.env.ingress.provider])
+        return secured_namespace(
+            ml_namespace(app),
+            pod_security="restricted",
+            kubernetes_version=self.env.kubernetes_version,
+            # Models and data are read from the object store over HTTPS.
+            allows=[HTTPS_OUT, ingress],
+            scraped_by_prometheus=self.ctx.monitoring_enabled,
+            opts=self.opts(),
+        )
+
+    def application_set(self, namespaces: list[pulumi.Resource]) -> pulumi.Resource:
+        """One Application per `apps/<app>/overlays/<env>` directory in git, into the namespace `ml-<app>`."""
+        gitops = self.env.gitops
+        app = "{{ index .path.segments 1 }}"
+        sync_options = ["CreateNamespace=false", "PruneLast=true"]
+        return k8s.apiextensions.CustomResource(
+            "applicationset-ml-apps",
+            api_version="argoproj.io/v1alpha1",
+            kind="ApplicationSet",
+            metadata={
+                "name": ML_PROJECT,
+                "namespace": ARGOCD_NAMESPACE,
+                "labels": labels.component_labels(self.spec.name, self.spec.layer),
+            },
+            spec={
+                "goTemplate": True,
+                "goTemplateOptions": ["missingkey=error"],
+                "generators": [
+                    {
+                        "git": {
+                            "repoURL": gitops.repo_url,
+                            "revision": gitops.revision,
+                            "directories": [{"path": f"{APPS_DIR}/*/overlays/{self.env.name}"}],
+                        }
+                    }
+                ],
+                "template": {
+                    "metadata": {
+                        "name": app,
+                        "labels": {"app.kubernetes.io/part-of": labels.PART_OF, labels.LAYER: "ml-apps"},
+                        "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+                    },
+                    "spec": {
+                        "project": ML_PROJECT,
+                        "source": {
+                            "repoURL": gitops.repo_url,
+                            "targetRevision": gitops.revision,
+                            "path": "{{ .path.path }}",
+                        },
+                        "destination": {"server": IN_CLUSTER, "namespace": ml_namespace(app)},
+                        "syncPolicy": sync_policy(self.env.argocd.apps_sync, sync_options),
+                    },
+                },
+                # Removing an app directory deletes its Application only when sync is automated.
+                "syncPolicy": {
+                    "applicationsSync": "sync" if self.env.argocd.apps_sync == "automated" else "create-update"
+                },
+            },
+            opts=self.opts(depends_on=[self.release, *self.projects, *namespaces]),
+        )
+
+
+def _sync_window(window: SyncWindow) -> dict[str, Any]:
+    return {
+        "kind": window.kind,
+        "schedule": window.schedule,
+        "duration": window.duration,
+        "applications": list(window.applications),
+        "manualSync": window.manual_sync,
+        "timeZone": window.time_zone,
+    }

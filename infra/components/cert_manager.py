@@ -21,6 +21,8 @@ class CertManager(PlatformComponent):
         namespace="cert-manager",
         provides_crds=("cert-manager.io", "acme.cert-manager.io"),
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
+        sync="automated-no-prune",
+        sync_reason="its chart carries the cert-manager CRDs: pruning them would delete every Certificate and Issuer",
     )
 
     @classmethod

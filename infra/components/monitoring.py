@@ -1,18 +1,31 @@
 """kube-prometheus-stack: Prometheus Operator, Prometheus, Alertmanager, Grafana, node-exporter and
-kube-state-metrics, sized from the environment."""
+kube-state-metrics, sized from the environment; plus the platform's alerting routes, alert and AIOps rules,
+scrape targets of components installed before it (Argo CD) and the Grafana dashboards."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pulumi_kubernetes as k8s
+
 from infra.config import Environment
+from infra.config.model import GrafanaSso
+from infra.observability.aiops import aiops_groups
+from infra.observability.alertmanager import alertmanager_config_spec
+from infra.observability.dashboards import DASHBOARDS
+from infra.observability.platform_alerts import COMPONENT_ALERTS, gpu_alerts
+from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
 # Node exporters and kubelets listen on node addresses, which are neither pods nor namespaces.
 SCRAPE_NODES = Allow("scrape-nodes", "egress", (ANYWHERE,), (9100, 10250))
 SCRAPE_PODS = Allow("scrape-pods", "egress", (ANY_NAMESPACE,))
+ALERTMANAGER_CONFIG = "platform"
+DASHBOARD_LABEL = "grafana_dashboard"
+GRAFANA_OAUTH_SECRET = "grafana-oauth-client"
 
 
 class Monitoring(PlatformComponent):
@@ -35,6 +48,45 @@ class Monitoring(PlatformComponent):
     def build(self) -> None:
         self.namespace()
         self.application(self.values())
+        self.alerting()
+        self.rules()
+        self.dashboards()
+        # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
+        # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
+        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+
+    def alerting(self) -> None:
+        alerting = self.env.components.monitoring.alerting
+        spec = alertmanager_config_spec(
+            alerting, lambda receiver: self.secret_ref(receiver.secret, f"alertmanager-{receiver.name}")
+        )
+        self.custom_resource(
+            "monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", ALERTMANAGER_CONFIG, spec, self.spec.namespace
+        )
+
+    def rules(self) -> None:
+        """Alerts of every installed component (Argo CD included), GPU alerts where GPU pools exist, AIOps."""
+        for component in sorted(set(self.ctx.namespaces) & set(COMPONENT_ALERTS)):
+            self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component])
+        if self.has_gpu_nodes():
+            self.alerts("gpu-alerts", gpu_alerts())
+        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops))
+
+    def has_gpu_nodes(self) -> bool:
+        pools = self.env.gke.node_pools if self.env.gke is not None else ()
+        return any(pool.gpu is not None for pool in pools)
+
+    def dashboards(self) -> None:
+        if not self.env.components.monitoring.grafana.enabled:
+            return
+        for dashboard in DASHBOARDS:
+            labels = {**component_labels(self.spec.name, self.spec.layer), DASHBOARD_LABEL: "1"}
+            k8s.core.v1.ConfigMap(
+                f"dashboard-{dashboard.uid}",
+                metadata={"name": f"dashboard-{dashboard.uid}", "namespace": self.spec.namespace, "labels": labels},
+                data={f"{dashboard.uid}.json": dashboard.render()},
+                opts=self.opts(depends_on=self._own_namespace()),
+            )
 
     def values(self) -> dict[str, Any]:
         settings = self.env.components.monitoring
@@ -43,6 +95,7 @@ class Monitoring(PlatformComponent):
         return {
             "crds": {"enabled": True},
             "prometheus": {
+                "serviceMonitor": {"selfMonitor": True},
                 "prometheusSpec": {
                     "replicas": settings.prometheus.replicas,
                     "retention": settings.prometheus.retention,
@@ -61,24 +114,80 @@ class Monitoring(PlatformComponent):
                             }
                         }
                     },
-                }
+                },
             },
             "alertmanager": {
+                "serviceMonitor": {"selfMonitor": True},
                 "alertmanagerSpec": {
                     "replicas": settings.alertmanager.replicas,
                     "resources": resources("50m", "128Mi", "200m", "256Mi"),
-                }
+                    # Routes and receivers come from the AlertmanagerConfig declared in alerting().
+                    "alertmanagerConfiguration": {"name": ALERTMANAGER_CONFIG},
+                },
             },
-            "grafana": {
-                "enabled": settings.grafana.enabled,
-                "resources": resources("100m", "256Mi", "500m", "512Mi"),
-                "sidecar": {"dashboards": {"enabled": True, "searchNamespace": "ALL"}},
+            "grafana": self.grafana_values(),
+            "prometheusOperator": {
+                "resources": resources("100m", "128Mi", "500m", "256Mi"),
+                "serviceMonitor": {"selfMonitor": True},
             },
-            "prometheusOperator": {"resources": resources("100m", "128Mi", "500m", "256Mi")},
-            "kube-state-metrics": {"resources": resources("50m", "128Mi", "200m", "256Mi")},
-            "prometheus-node-exporter": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
+            "kube-state-metrics": {
+                "resources": resources("50m", "128Mi", "200m", "256Mi"),
+                "prometheus": {"monitor": {"enabled": True}},
+            },
+            "prometheus-node-exporter": {
+                "resources": resources("50m", "64Mi", "200m", "128Mi"),
+                "prometheus": {"monitor": {"enabled": True}},
+            },
             "kubeControllerManager": {"enabled": control_plane_visible},
             "kubeScheduler": {"enabled": control_plane_visible},
             "kubeEtcd": {"enabled": control_plane_visible},
             "kubeProxy": {"enabled": control_plane_visible},
         }
+
+    def grafana_values(self) -> dict[str, Any]:
+        grafana = self.env.components.monitoring.grafana
+        values: dict[str, Any] = {
+            "enabled": grafana.enabled,
+            "resources": resources("100m", "256Mi", "500m", "512Mi"),
+            "serviceMonitor": {"enabled": True},
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "searchNamespace": "ALL",
+                    "label": DASHBOARD_LABEL,
+                    "labelValue": "1",
+                }
+            },
+            "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
+        }
+        if grafana.enabled and grafana.sso is not None:
+            secret = self.secret_ref(grafana.sso.client_secret, GRAFANA_OAUTH_SECRET)
+            values["grafana.ini"]["auth.generic_oauth"] = generic_oauth(grafana.sso)
+            # Grafana reads GF_<SECTION>_<KEY> over grafana.ini, so the secret stays in its Secret.
+            values["envValueFrom"] = {"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {"secretKeyRef": secret}}
+        return values
+
+
+def generic_oauth(sso: GrafanaSso) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "enabled": True,
+        "name": "SSO",
+        "client_id": sso.client_id,
+        "scopes": sso.scopes,
+        "auth_url": sso.auth_url,
+        "token_url": sso.token_url,
+        "api_url": sso.api_url,
+        "use_pkce": True,
+        "allow_sign_up": True,
+        "groups_attribute_path": "groups",
+        "role_attribute_path": _role_path(sso.admin_groups),
+    }
+    if sso.allowed_groups:
+        settings["allowed_groups"] = " ".join(sso.allowed_groups)
+    return settings
+
+
+def _role_path(admin_groups: tuple[str, ...]) -> str:
+    """JMESPath Grafana evaluates on the userinfo: admins by group, everyone else a viewer."""
+    checks = " || ".join(f"contains(groups[*], '{group}')" for group in admin_groups)
+    return f"({checks}) && 'Admin' || 'Viewer'" if checks else "'Viewer'"

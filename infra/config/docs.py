@@ -90,6 +90,8 @@ def _type(prop: dict[str, Any], target: dict[str, Any], item: dict[str, Any]) ->
     if target.get("type") == "object" and "propertyNames" in target:
         return "map of " + " \\| ".join(f"`{v}`" for v in target["propertyNames"].get("enum", []))
     kind = target.get("type", "object")
+    if "minimum" in target or "maximum" in target:
+        return f"{kind} ({target.get('minimum', '')}..{target.get('maximum', '')})"
     if "pattern" in target:
         return f"{kind} (`{target['pattern']}`)".replace("|", "\\|")
     return str(kind)

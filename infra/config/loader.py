@@ -15,15 +15,18 @@ from pydantic_core import ErrorDetails
 from infra.config.errors import CONFIG_KEY, PROJECT, InvalidEnvironment, PathPart, Violation, config_path
 from infra.config.model import (
     CIDR,
+    CRON,
     DNS_NAME,
     DURATION,
+    HTTPS_URL,
     IP_RANGE,
     K8S_NAME,
     PINNED_VERSION,
     QUANTITY,
+    SYNC_DURATION,
     Environment,
 )
-from infra.config.rules import check_rules
+from infra.config.rules import check_rules, secret_sources
 
 SECRET_PLACEHOLDER = "[secret]"
 NAME_FROM_FILE = "is taken from the stack file name (Pulumi.<name>.yaml); remove it"
@@ -37,6 +40,9 @@ PATTERN_NAMES = {
     DNS_NAME: "a lowercase DNS domain such as ml.example.com",
     CIDR: "an IPv4 CIDR such as 10.0.0.0/16",
     IP_RANGE: "an IPv4 CIDR or an address range such as 192.168.10.240-192.168.10.250",
+    CRON: "a five-field cron expression such as '0 18 * * 5'",
+    SYNC_DURATION: "a duration in minutes or hours such as 30m or 60h",
+    HTTPS_URL: "an https:// URL",
 }
 
 
@@ -80,7 +86,15 @@ def load_stack_file(path: Path) -> Environment:
     ]
     if stray:
         raise InvalidEnvironment(str(path), stray)
-    return load_environment(config.get(CONFIG_KEY), name, source=str(path))
+    env = load_environment(config.get(CONFIG_KEY), name, source=str(path))
+    unset = [
+        Violation(config_path(list(where)), f"names {PROJECT}:{source.config_key}, which is not a `secure:` value here")
+        for where, source in secret_sources(env)
+        if source.config_key is not None and config.get(f"{PROJECT}:{source.config_key}") != SECRET_PLACEHOLDER
+    ]
+    if unset:
+        raise InvalidEnvironment(str(path), unset)
+    return env
 
 
 def pulumi_config_values(config: dict[str, Any]) -> dict[str, str]:

@@ -127,6 +127,124 @@ class CertManager(Settings):
     """ACME directory URL; use the staging URL while testing."""
 
 
+# --- observability (used by Monitoring and Components below) ---------------------------------------------
+
+CONFIG_KEY_NAME = r"^[a-zA-Z][a-zA-Z0-9]{2,62}$"
+ES_HEAP = r"^\d+[mg]$"
+HTTPS_URL = r"^https://[^\s]+$"
+
+
+class SecretSource(Settings):
+    """Where a credential comes from. Never the value itself: set exactly one of `existingSecret` and
+    `configKey`."""
+
+    existing_secret: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    """Name of a Secret that already exists in the namespace of the consumer (e.g. created by External Secrets)."""
+    config_key: Annotated[str, Field(pattern=CONFIG_KEY_NAME)] | None = None
+    """Name of a Pulumi secret config value (`pulumi config set --secret mlops-platform:<configKey> ...`); the
+    stack turns it into a Secret, so the value is encrypted in the stack file and masked in every preview."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "value"
+    """Key inside the Secret that holds the credential."""
+
+
+class GrafanaSso(Settings):
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth2 client id Grafana was registered with at the identity provider."""
+    client_secret: SecretSource
+    """The OAuth2 client secret, from an existing Secret or a Pulumi secret config value."""
+    auth_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Authorization endpoint of the identity provider."""
+    token_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Token endpoint of the identity provider."""
+    api_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    """Userinfo endpoint of the identity provider."""
+    allowed_groups: tuple[str, ...] = ()
+    """Only members of these groups may sign in; empty allows every authenticated user."""
+    admin_groups: tuple[str, ...] = ()
+    """Members of these groups become Grafana admins; everyone else is a viewer."""
+    scopes: str = "openid email profile groups"
+    """OAuth2 scopes requested at sign-in."""
+
+
+class Receiver(Settings):
+    name: Annotated[str, Field(pattern=K8S_NAME)]
+    """Receiver name that routes refer to."""
+    type: Literal["slack", "pagerduty", "webhook"]
+    """Where alerts go: a Slack incoming webhook, a PagerDuty Events v2 integration, or a generic webhook."""
+    secret: SecretSource
+    """The Slack webhook URL, PagerDuty routing key or webhook URL: credentials, so never written here."""
+    channel: str | None = None
+    """Slack channel, e.g. `#platform-alerts`; only for type `slack`."""
+
+
+class AlertRoute(Settings):
+    receiver: Annotated[str, Field(pattern=K8S_NAME)]
+    """Receiver (by name) that gets the alerts this route matches."""
+    severities: tuple[Literal["critical", "warning", "info"], ...] = ()
+    """Match alerts of these severities; empty matches any severity."""
+    components: tuple[str, ...] = ()
+    """Match alerts of these platform components (their `component` label); empty matches any component."""
+
+
+class Alerting(Settings):
+    default_receiver: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    """Receiver of every alert no route matches; unset keeps unmatched alerts in the Alertmanager UI only."""
+    receivers: tuple[Receiver, ...] = ()
+    """Notification targets."""
+    routes: tuple[AlertRoute, ...] = ()
+    """Routes, first match wins."""
+
+
+class Aiops(Settings):
+    enabled: bool = True
+    """Record per-service baselines and alert on deviations from them (seasonal z-scores)."""
+    z_score_threshold: Annotated[float, Field(ge=2, le=10)] = 3.0
+    """How many standard deviations from the weekly baseline make an anomaly."""
+    overprovision_ratio: Annotated[float, Field(ge=1.5, le=100)] = 3.0
+    """A workload whose CPU or memory request exceeds its use by this factor is reported as over-provisioned."""
+
+
+class Elasticsearch(Settings):
+    count: Annotated[int, Field(ge=1, le=50)] = 1
+    """Elasticsearch nodes (all roles). Highly available environments need at least 3 for a master quorum."""
+    heap: Annotated[str, Field(pattern=ES_HEAP)] = "1g"
+    """JVM heap of each node, e.g. `1g` or `512m`; keep it at most half of `memory`."""
+    memory: Annotated[str, Field(pattern=QUANTITY)] = "2Gi"
+    """Memory request and limit of each node."""
+    cpu: Annotated[str, Field(pattern=r"^\d+(\.\d+)?$|^\d+m$")] = "1"
+    """CPU request of each node."""
+    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "50Gi"
+    """Data volume size of each node."""
+
+
+class LogSnapshots(Settings):
+    schedule: str = "0 30 1 * * ?"
+    """When the snapshot lifecycle policy takes a snapshot (Elasticsearch cron syntax, UTC)."""
+    retention: Annotated[str, Field(pattern=DURATION)] = "30d"
+    """How long snapshots are kept in the object store."""
+
+
+class Logging(Settings):
+    enabled: bool | None = None
+    """Install ELK. Unset: on where the cluster has no built-in log pipeline (on-prem), off where it has one
+    (GKE ships container logs to Cloud Logging already; a second collector would double the log volume)."""
+    version: Annotated[str, Field(pattern=PINNED_VERSION)] = "9.4.3"
+    """Elastic Stack version of Elasticsearch, Kibana, Beats and Logstash."""
+    elasticsearch: Elasticsearch = Elasticsearch()
+    """Elasticsearch sizing."""
+    retention: Annotated[str, Field(pattern=DURATION)] = "14d"
+    """How long log indices are kept before the index lifecycle policy deletes them."""
+    snapshots: LogSnapshots = LogSnapshots()
+    """Snapshots of the log indices into the object store."""
+    kibana_replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Kibana instances."""
+    metricbeat: bool = True
+    """Ship node and host metrics to Elasticsearch with Metricbeat as well."""
+    logstash: bool = False
+    """Route logs through a Logstash processing pipeline (parsing, enrichment) instead of straight into
+    Elasticsearch."""
+
+
 class Prometheus(Settings):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     """Prometheus replicas; highly available environments need at least 2."""
@@ -144,6 +262,8 @@ class Alertmanager(Settings):
 class Grafana(Settings):
     enabled: bool = True
     """Install Grafana with the platform dashboards."""
+    sso: GrafanaSso | None = None
+    """Single sign-on through the organisation's OpenID Connect / OAuth2 provider; unset keeps the local login."""
 
 
 class Monitoring(Settings):
@@ -155,11 +275,92 @@ class Monitoring(Settings):
     """Alertmanager sizing."""
     grafana: Grafana = Grafana()
     """Grafana settings."""
+    alerting: Alerting = Alerting()
+    """Where Alertmanager sends alerts."""
+    aiops: Aiops = Aiops()
+    """Baseline-learning anomaly detection and resource-optimisation signals."""
+
+
+# --- gitops delivery -------------------------------------------------------------------------------------
+
+CRON = r"^(\S+\s+){4}\S+$"
+SYNC_DURATION = r"^\d+(m|h)$"
+HTTPS_URL = r"^https://[^\s]+$"
+
+
+class SecretKeyRef(Settings):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    """Name of a Secret in the `argocd` namespace. Create it out of band (e.g. by External Secrets) and label it
+    `app.kubernetes.io/part-of: argocd` so Argo CD may read it."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+    """Key in that Secret holding the value."""
+
+
+class ArgoCdOidc(Settings):
+    issuer: Annotated[str, Field(pattern=HTTPS_URL)]
+    """OIDC issuer URL of the identity provider, e.g. `https://accounts.google.com`."""
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth client ID registered for Argo CD (redirect URL `https://argocd.<domain>/auth/callback`)."""
+    client_secret: SecretKeyRef
+    """Where the OAuth client secret is: a reference to a Secret key, never the secret itself."""
+    display_name: str = "SSO"
+    """Label of the login button."""
+    requested_scopes: tuple[str, ...] = ("openid", "profile", "email", "groups")
+    """Scopes requested from the identity provider."""
+    groups_claim: str = "groups"
+    """Token claim that carries the user's groups, which the RBAC bindings match."""
+
+
+class RbacBinding(Settings):
+    group: Annotated[str, Field(min_length=1)]
+    """Group name as the identity provider reports it in the groups claim."""
+    role: Literal["admin", "readonly", "ml-deployer"]
+    """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync,
+    run resource actions and read logs of the ML applications of the `ml-apps` project)."""
+
+
+class ArgoCdRbac(Settings):
+    default_role: Literal["none", "readonly"] = "none"
+    """Role of a logged-in user no binding matches."""
+    bindings: tuple[RbacBinding, ...] = ()
+    """Groups and their roles, written to Argo CD's policy.csv."""
+
+
+class SyncWindow(Settings):
+    kind: Literal["allow", "deny"]
+    """`allow`: syncs happen only inside this window (and other allow windows); `deny`: no syncs inside it."""
+    schedule: Annotated[str, Field(pattern=CRON)]
+    """Start of the window as a five-field cron expression, e.g. `0 22 * * 5` (Friday 22:00)."""
+    duration: Annotated[str, Field(pattern=SYNC_DURATION)]
+    """Length of the window, e.g. `1h` or `60h`."""
+    projects: tuple[Literal["platform", "ml-apps"], ...] = ("platform", "ml-apps")
+    """Argo CD projects the window applies to: the platform add-ons and/or the ML applications."""
+    applications: tuple[str, ...] = ("*",)
+    """Application name patterns the window applies to."""
+    manual_sync: bool = False
+    """Allow a person to sync by hand while automated syncs are blocked (e.g. an emergency fix)."""
+    time_zone: str = "UTC"
+    """Time zone of the schedule."""
+
+
+class ArgoCdSettings(Settings):
+    admin_enabled: bool = True
+    """Keep Argo CD's local `admin` user. Disable it once SSO is configured."""
+    sso: ArgoCdOidc | None = None
+    """Single sign-on through an OIDC identity provider; unset means local users only."""
+    rbac: ArgoCdRbac = ArgoCdRbac()
+    """Who may do what in Argo CD, by identity-provider group."""
+    sync_windows: tuple[SyncWindow, ...] = ()
+    """When Argo CD may sync automatically (prod typically denies weekends and nights)."""
+    apps: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ("serving", "notebooks")
+    """ML applications of this environment: `apps/<name>/overlays/<env>` is synced into the namespace
+    `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
+    apps_sync: Literal["automated", "manual"] = "automated"
+    """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
 
 
 # --- policy and data safety ------------------------------------------------------------------------------
 
-CRON = r"^(@(hourly|daily|weekly|monthly)|([0-9*/,-]+\s+){4}[0-9*/,A-Za-z-]+)$"
 HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
 
 
@@ -212,6 +413,8 @@ class Components(Settings):
     """cert-manager and the platform's ClusterIssuer."""
     monitoring: Monitoring = Monitoring()
     """Metrics and alerting."""
+    logging: Logging = Logging()
+    """Logs in Elasticsearch (ELK) through Elastic's ECK operator."""
     velero: Velero = Velero()
     """Scheduled backups of Kubernetes objects and volumes."""
     external_secrets: ExternalSecrets = ExternalSecrets()
@@ -256,3 +459,5 @@ class Environment(Settings):
     versions: dict[ComponentName, Annotated[str, Field(pattern=PINNED_VERSION)]] = {}  # type: ignore[valid-type]
     """Chart versions this environment pins where it differs from the catalog, by component. Promotion copies
     these from one environment to the next."""
+    argocd: ArgoCdSettings = ArgoCdSettings()
+    """Argo CD: single sign-on, RBAC, sync windows and the ML applications it syncs from `apps/`."""

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from infra.config.errors import Violation, at
-from infra.config.model import Environment
+from infra.config.model import Environment, SecretSource
 
 Rule = Callable[[Environment], Iterator[Violation]]
 RULES: list[Rule] = []
@@ -26,6 +26,7 @@ def check_rules(env: Environment) -> list[Violation]:
 
 @rule
 def target_section_matches(env: Environment) -> Iterator[Violation]:
+    """The section of the chosen target (`gke` or `onprem`) is set, and the other one is not."""
     sections = {"gke": env.gke, "onprem": env.onprem}
     for section, value in sections.items():
         if section == env.target and value is None:
@@ -36,6 +37,7 @@ def target_section_matches(env: Environment) -> Iterator[Violation]:
 
 @rule
 def object_store_fits_target(env: Environment) -> Iterator[Violation]:
+    """GKE keeps objects in Cloud Storage; on-prem uses MinIO or an S3 endpoint (which needs `endpoint`)."""
     allowed = {"gke": ("gcs",), "onprem": ("minio", "s3")}[env.target]
     if env.object_store.provider not in allowed:
         yield Violation(
@@ -49,12 +51,14 @@ def object_store_fits_target(env: Environment) -> Iterator[Violation]:
 
 @rule
 def prod_is_highly_available(env: Environment) -> Iterator[Violation]:
+    """Tier `prod` must set `highAvailability: true`."""
     if env.tier == "prod" and not env.high_availability:
         yield Violation(at("highAvailability"), "must be true for tier prod")
 
 
 @rule
 def replicas_follow_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available environment runs at least 2 Prometheus and 2 Alertmanager replicas."""
     monitoring = env.components.monitoring
     if not (env.high_availability and monitoring.enabled):
         return
@@ -71,6 +75,8 @@ def replicas_follow_availability(env: Environment) -> Iterator[Violation]:
 
 @rule
 def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
+    """Node pool names are unique, exactly one pool has role `system`, minNodes <= maxNodes, and only `gpu`
+    pools (all of them) have accelerators."""
     if env.gke is None:
         return
     pools = env.gke.node_pools
@@ -93,9 +99,81 @@ def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
 
 @rule
 def acme_needs_contact(env: Environment) -> Iterator[Violation]:
+    """The ACME issuer needs a contact address (`components.certManager.acmeEmail`)."""
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+# --- observability ---------------------------------------------------------------------------------------
+
+
+def secret_sources(env: Environment) -> list[tuple[tuple[str | int, ...], SecretSource]]:
+    """Every credential the environment names, with its config path."""
+    monitoring = env.components.monitoring
+    base = ("components", "monitoring")
+    sources = [
+        ((*base, "alerting", "receivers", i, "secret"), receiver.secret)
+        for i, receiver in enumerate(monitoring.alerting.receivers)
+    ]
+    if monitoring.grafana.sso is not None:
+        sources.append(((*base, "grafana", "sso", "clientSecret"), monitoring.grafana.sso.client_secret))
+    return sources
+
+
+@rule
+def secrets_name_one_source(env: Environment) -> Iterator[Violation]:
+    """Every credential names exactly one source: an existing Secret or a Pulumi secret config key."""
+    for path, source in secret_sources(env):
+        if (source.existing_secret is None) == (source.config_key is None):
+            yield Violation(at(*path), "needs exactly one of existingSecret and configKey")
+
+
+@rule
+def alert_routes_name_receivers(env: Environment) -> Iterator[Violation]:
+    """Routes and the default receiver refer to receivers that exist; receiver names are unique."""
+    alerting = env.components.monitoring.alerting
+    names = [receiver.name for receiver in alerting.receivers]
+    base = ("components", "monitoring", "alerting")
+    for name, count in Counter(names).items():
+        if count > 1:
+            yield Violation(at(*base, "receivers", names.index(name), "name"), f"{name!r} is used {count} times")
+    known = ", ".join(names) or "none defined"
+    if alerting.default_receiver is not None and alerting.default_receiver not in names:
+        yield Violation(
+            at(*base, "defaultReceiver"), f"{alerting.default_receiver!r} is not a receiver; receivers: {known}"
+        )
+    for index, route in enumerate(alerting.routes):
+        if route.receiver not in names:
+            yield Violation(
+                at(*base, "routes", index, "receiver"), f"{route.receiver!r} is not a receiver; receivers: {known}"
+            )
+    for index, receiver in enumerate(alerting.receivers):
+        if receiver.channel is not None and receiver.type != "slack":
+            yield Violation(at(*base, "receivers", index, "channel"), "is only allowed for type slack")
+
+
+@rule
+def elasticsearch_has_quorum_when_highly_available(env: Environment) -> Iterator[Violation]:
+    """A highly available environment that may run ELK needs three Elasticsearch nodes for a master quorum;
+    `logging.enabled: false` opts out (e.g. GKE with Cloud Logging)."""
+    logging = env.components.logging
+    if env.high_availability and logging.enabled is not False and logging.elasticsearch.count < 3:
+        yield Violation(
+            at("components", "logging", "elasticsearch", "count"),
+            f"is {logging.elasticsearch.count}; a highly available environment needs at least 3 "
+            "(or set components.logging.enabled: false)",
+        )
+
+
+@rule
+def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
+    """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
+    argocd = env.argocd
+    if argocd.sso is None and not argocd.admin_enabled:
+        yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
+    if argocd.sso is None and argocd.rbac.bindings:
+        yield Violation(at("argocd", "rbac", "bindings"), "need argocd.sso: groups come from the identity provider")
 
 
 @rule

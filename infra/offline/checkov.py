@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +86,8 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def run_checkov(
-    manifest_dirs: Mapping[str, Path],
-    config_file: Path,
-    external_checks_dir: Path | None = None,
-    frameworks: Sequence[str] = ("kubernetes",),
+    manifest_dirs: Mapping[str, Path], config_file: Path, external_checks_dir: Path | None = None
 ) -> dict[str, list[Finding]]:
-    """Findings by key of `manifest_dirs`; a directory of GitHub workflows needs the github_actions framework."""
     env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
     findings: dict[str, list[Finding]] = {env: [] for env in env_dirs}
     files = [f for d in env_dirs.values() for f in _manifest_files(d)]
@@ -100,7 +96,7 @@ def run_checkov(
 
     # -f per file rather than -d per environment: with several -d, checkov 3.3 prints one report per directory
     # and the kubernetes runner carries earlier directories' resources into later reports under mangled paths.
-    command = [str(CHECKOV_BIN), "--config-file", str(config_file), "--framework", *frameworks, "-o", "json"]
+    command = [str(CHECKOV_BIN), "--config-file", str(config_file), "--framework", "kubernetes", "-o", "json"]
     command += ["--compact", "--quiet", "--skip-download"]
     if external_checks_dir is not None:
         command += ["--external-checks-dir", str(external_checks_dir)]
@@ -129,3 +125,22 @@ def run_checkov(
             message = f"{check['check_id']}: {check['check_name']}"
             findings[env].append(Finding("checkov", f"{relative.as_posix()} {check['resource']}", message))
     return {env: sorted(set(items), key=lambda f: (f.object_ref, f.message)) for env, items in findings.items()}
+
+
+def run_checkov_directory(directory: Path, framework: str) -> list[Finding]:
+    """checkov with one framework over one directory (e.g. github_actions over .github/workflows)."""
+    command = [str(CHECKOV_BIN), "--framework", framework, "-d", str(directory), "-o", "json"]
+    command += ["--compact", "--quiet", "--skip-download"]
+    result = _run(command)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"{CHECKOV_BIN} failed with exit code {result.returncode}:\n{result.stderr.strip()[-2000:]}")
+    findings = [
+        Finding(
+            "checkov",
+            f"{check['file_path'].lstrip('/')} {check['resource']}",
+            f"{check['check_id']}: {check['check_name']}",
+        )
+        for report in _reports(result.stdout)
+        for check in report["results"].get("failed_checks", [])
+    ]
+    return sorted(set(findings), key=lambda f: (f.object_ref, f.message))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -14,6 +14,17 @@ from infra.platform import labels
 ARGOCD_NAMESPACE = "argocd"
 PLATFORM_PROJECT = "platform"
 IN_CLUSTER = "https://kubernetes.default.svc"
+
+SyncMode = Literal["automated", "automated-no-prune", "manual"]
+RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+
+
+def sync_policy(mode: SyncMode, sync_options: list[str]) -> dict[str, Any]:
+    """Argo CD syncPolicy for a sync mode; `manual` leaves out `automated`, so only a person syncs."""
+    policy: dict[str, Any] = {"syncOptions": sync_options, "retry": RETRY}
+    if mode != "manual":
+        policy["automated"] = {"prune": mode == "automated", "selfHeal": True}
+    return policy
 
 
 def chart_application(
@@ -29,6 +40,7 @@ def chart_application(
     depends_on_components: Sequence[str] = (),
     provides_crds: Sequence[str] = (),
     server_side_apply: bool = False,
+    sync: SyncMode = "automated",
     release_name: str | None = None,
     project: str = PLATFORM_PROJECT,
     opts: pulumi.ResourceOptions,
@@ -65,11 +77,7 @@ def chart_application(
                 "helm": {"releaseName": release_name or name, "valuesObject": dict(values)},
             },
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": sync_options,
-                "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-            },
+            "syncPolicy": sync_policy(sync, sync_options),
         },
         opts=opts,
     )

@@ -17,11 +17,13 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
-from infra.platform.argocd_app import chart_application
+from infra.config.model import SecretSource
+from infra.platform.argocd_app import SyncMode, chart_application
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
+from infra.platform.secrets import secret_key_ref
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -54,6 +56,15 @@ class ComponentSpec:
     """Traffic its namespace allows beyond DNS and same-namespace traffic."""
     server_side_apply: bool = False
     """Argo CD applies the chart server-side (needed for CRDs too large for client-side apply)."""
+    sync: SyncMode = "automated"
+    """How Argo CD syncs its Applications: `automated` (prune and self-heal), `automated-no-prune` (self-heal,
+    never deletes; for charts whose removed objects hold data) or `manual` (a person syncs)."""
+    sync_reason: str = ""
+    """Why the component is not fully `automated`; required otherwise, shown in docs/delivery.md."""
+
+    def __post_init__(self) -> None:
+        if self.sync != "automated" and not self.sync_reason:
+            raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,12 @@ class PlatformComponent(pulumi.ComponentResource):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return True
+
+    @classmethod
+    def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:
+        """Whether the program installs it: `enabled`, unless what the cluster already provides matters too
+        (metrics-server only where the cluster has none)."""
+        return cls.enabled(env)
 
     def __init__(self, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"mlops:{self.spec.layer}:{type(self).__name__}", self.spec.name, None, opts)
@@ -160,6 +177,7 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on_components=needs,
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
+            sync=self.spec.sync,
             opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
@@ -172,6 +190,7 @@ class PlatformComponent(pulumi.ComponentResource):
         name: str,
         spec: Mapping[str, Any],
         namespace: str | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> k8s.apiextensions.CustomResource:
         """A custom resource of this component, synced after the Application that installs its CRD."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
@@ -184,7 +203,7 @@ class PlatformComponent(pulumi.ComponentResource):
         metadata: dict[str, Any] = {
             "name": name,
             "labels": component_labels(self.spec.name, self.spec.layer),
-            "annotations": {SYNC_WAVE: str(wave)},
+            "annotations": {**(annotations or {}), SYNC_WAVE: str(wave)},
         }
         if namespace is not None:
             metadata["namespace"] = namespace
@@ -201,22 +220,57 @@ class PlatformComponent(pulumi.ComponentResource):
             ),
         )
 
+    def secret_ref(self, source: SecretSource, name: str, namespace: str | None = None) -> dict[str, str]:
+        """`{name, key}` of the Secret holding a credential named in the Environment (see platform/secrets.py)."""
+        return secret_key_ref(
+            source,
+            name=name,
+            namespace=namespace or self.spec.namespace,
+            opts=self.opts(depends_on=self._own_namespace()),
+        )
+
     def _own_namespace(self) -> list[pulumi.Resource]:
         namespace = getattr(self, "_namespace", None)
         return [namespace] if namespace is not None else []
 
-    def scrape(self, name: str, selector: Mapping[str, str], port: str, path: str = "/metrics") -> None:
-        """Monitoring hook: a ServiceMonitor for the component's metrics Service, when monitoring is on."""
+    def scrape(
+        self,
+        name: str,
+        selector: Mapping[str, str],
+        port: str,
+        path: str = "/metrics",
+        *,
+        namespace: str | None = None,
+        pods: bool = False,
+        endpoint: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Monitoring hook: a ServiceMonitor (or, with `pods`, a PodMonitor) for metrics in this component's
+        namespace (or `namespace`), when monitoring is on. `endpoint` adds fields such as `scheme`/`tlsConfig`."""
         if not self.ctx.monitoring_enabled:
             return
+        where = namespace or self.spec.namespace
+        kind, endpoints_key = ("PodMonitor", "podMetricsEndpoints") if pods else ("ServiceMonitor", "endpoints")
         self.custom_resource(
             "monitoring.coreos.com/v1",
-            "ServiceMonitor",
+            kind,
             name,
             {
                 "selector": {"matchLabels": dict(selector)},
-                "namespaceSelector": {"matchNames": [self.spec.namespace]},
-                "endpoints": [{"port": port, "path": path, "interval": "30s"}],
+                "namespaceSelector": {"matchNames": [where]},
+                endpoints_key: [{"port": port, "path": path, "interval": "30s", **(endpoint or {})}],
             },
-            namespace=self.spec.namespace,
+            namespace=where,
+        )
+
+    def alerts(self, name: str, groups: Sequence[Mapping[str, Any]], namespace: str | None = None) -> None:
+        """Monitoring hook: a PrometheusRule with alerting/recording rule groups, when monitoring is on.
+        Rules built with infra/observability/promrules.py carry their component label and explanation."""
+        if not self.ctx.monitoring_enabled or not groups:
+            return
+        self.custom_resource(
+            "monitoring.coreos.com/v1",
+            "PrometheusRule",
+            name,
+            {"groups": [dict(group) for group in groups]},
+            namespace=namespace or self.spec.namespace,
         )

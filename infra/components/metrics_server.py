@@ -1,0 +1,46 @@
+"""metrics-server: the resource metrics API (HPA, `kubectl top`), only where the cluster has none.
+
+GKE runs it as a managed add-on and reverts changes to its objects, so a second copy would fight it; the
+cluster layer says which clusters lack one (ClusterFacts.has_metrics_server).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.cluster import ClusterFacts
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.resources import resources
+
+KUBE_SYSTEM = "kube-system"
+
+
+class MetricsServer(PlatformComponent):
+    spec = ComponentSpec(name="metrics-server", layer="platform", namespace=KUBE_SYSTEM)
+
+    @classmethod
+    def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:
+        return not facts.has_metrics_server
+
+    def build(self) -> None:
+        # kube-system belongs to the cluster: no namespace of our own, no default-deny there.
+        self.application(self.values())
+        # Its serving certificate is self-signed (the chart's default), hence no CA to verify against.
+        self.scrape(
+            "metrics-server",
+            {"app.kubernetes.io/name": "metrics-server"},
+            "https",
+            endpoint={"scheme": "https", "tlsConfig": {"insecureSkipVerify": True}},
+        )
+
+    def values(self) -> dict[str, Any]:
+        ha = self.env.high_availability
+        return {
+            "replicas": 2 if ha else 1,
+            "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
+            "resources": resources("100m", "200Mi", "500m", "400Mi"),
+            # Serves /metrics without a token (the chart adds --authorization-always-allow-paths=/metrics).
+            "metrics": {"enabled": self.ctx.monitoring_enabled},
+            "args": ["--kubelet-preferred-address-types=InternalIP,Hostname"],
+        }

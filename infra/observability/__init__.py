@@ -1,0 +1,1 @@
+"""Observability building blocks: rule builders, alert and AIOps rules, dashboards, Alertmanager and ELK config."""

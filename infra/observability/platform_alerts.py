@@ -1,0 +1,405 @@
+"""Alerting rules for each platform component, keyed by component name (its ComponentSpec.name).
+
+The monitoring component emits one PrometheusRule per entry whose component is installed, so rules for
+components that are not installed never reach a cluster. A component added later gets its alerts by adding
+an entry here under its ComponentSpec name (tests/test_observability.py fails for an installed component
+without alerts).
+"""
+
+from __future__ import annotations
+
+from infra.observability.promrules import Group, alert, group
+
+NODE_CONDITIONS = "MemoryPressure|DiskPressure|PIDPressure"
+
+
+def _down(component: str, namespace: str, what: str) -> Group:
+    return group(
+        f"{component}-availability",
+        [
+            alert(
+                f"{_camel(component)}TargetDown",
+                f'up{{namespace="{namespace}"}} == 0',
+                component=component,
+                summary=f"A {what} metrics target is down",
+                description=(
+                    f"Prometheus cannot scrape {{{{ $labels.job }}}} ({{{{ $labels.instance }}}}) in {namespace} "
+                    "for 10 minutes: the pod is down or its metrics port is blocked."
+                ),
+            )
+        ],
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+ARGO_CD = [
+    _down("argo-cd", "argocd", "Argo CD"),
+    group(
+        "argo-cd-applications",
+        [
+            alert(
+                "ArgoCDApplicationOutOfSync",
+                'argocd_app_info{sync_status="OutOfSync"} == 1',
+                component="argo-cd",
+                for_="30m",
+                summary="Argo CD application {{ $labels.name }} is out of sync",
+                description=(
+                    "The cluster differs from git for 30 minutes: a sync is failing or self-heal is off. "
+                    "Open the application in Argo CD and read the sync result."
+                ),
+            ),
+            alert(
+                "ArgoCDApplicationUnhealthy",
+                'argocd_app_info{health_status!~"Healthy|Progressing|Suspended"} == 1',
+                component="argo-cd",
+                for_="15m",
+                severity="critical",
+                summary="Argo CD application {{ $labels.name }} is {{ $labels.health_status }}",
+                description="Some resource of the application is degraded or missing; check its resource tree.",
+            ),
+        ],
+    ),
+]
+
+CERT_MANAGER = [
+    _down("cert-manager", "cert-manager", "cert-manager"),
+    group(
+        "certificates",
+        [
+            alert(
+                "CertificateExpiresSoon",
+                "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 24 * 3600",
+                component="cert-manager",
+                for_="1h",
+                summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 14 days",
+                description=(
+                    "cert-manager renews 30 days ahead by default, so a certificate this close to expiry "
+                    "failed to renew: check its CertificateRequest and the issuer."
+                ),
+            ),
+            alert(
+                "CertificateNotReady",
+                'certmanager_certificate_ready_status{condition="False"} == 1',
+                component="cert-manager",
+                for_="30m",
+                severity="critical",
+                summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} is not ready",
+                description="The certificate could not be issued; services using it serve an old or no certificate.",
+            ),
+        ],
+    ),
+]
+
+KUBE_PROMETHEUS_STACK = [
+    group(
+        "monitoring-stack",
+        [
+            alert(
+                "PrometheusRuleFailures",
+                "increase(prometheus_rule_evaluation_failures_total[10m]) > 0",
+                component="kube-prometheus-stack",
+                summary="Prometheus fails to evaluate rules in {{ $labels.rule_group }}",
+                description="Alerts and recorded series of this group are missing until the rule is fixed.",
+            ),
+            alert(
+                "AlertmanagerNotificationsFailing",
+                "rate(alertmanager_notifications_failed_total[10m]) > 0",
+                component="kube-prometheus-stack",
+                severity="critical",
+                summary="Alertmanager cannot deliver to {{ $labels.integration }}",
+                description="Check the receiver's Secret (URL or key) and egress from the monitoring namespace.",
+            ),
+        ],
+    ),
+    group(
+        "nodes",
+        [
+            alert(
+                "NodeUnderPressure",
+                f'kube_node_status_condition{{condition=~"{NODE_CONDITIONS}",status="true"}} == 1',
+                component="kube-prometheus-stack",
+                summary="Node {{ $labels.node }} reports {{ $labels.condition }}",
+                description=(
+                    "The kubelet evicts pods from a node under pressure. Add capacity, or find the pod that "
+                    "uses the resource (see the resource-optimisation dashboard)."
+                ),
+            ),
+            alert(
+                "NodeNotReady",
+                'kube_node_status_condition{condition="Ready",status="true"} == 0',
+                component="kube-prometheus-stack",
+                for_="15m",
+                severity="critical",
+                summary="Node {{ $labels.node }} is not ready",
+                description="Its pods are being rescheduled; check the kubelet and the machine.",
+            ),
+        ],
+    ),
+]
+
+METRICS_SERVER = [
+    group(
+        "metrics-server",
+        [
+            alert(
+                "MetricsServerUnavailable",
+                'kube_apiservice_status_condition{name="v1beta1.metrics.k8s.io",condition="Available",status="true"}'
+                ' == 0 or absent(up{job="metrics-server"} == 1)',
+                component="metrics-server",
+                severity="critical",
+                summary="The resource metrics API is unavailable",
+                description="HorizontalPodAutoscalers and `kubectl top` stop working until metrics-server is back.",
+            )
+        ],
+    ),
+]
+
+ECK = [
+    _down("eck", "elastic-system", "ECK operator"),
+    group(
+        "eck-reconcile",
+        [
+            alert(
+                "ECKReconcileErrors",
+                'sum by (controller) (rate(controller_runtime_reconcile_errors_total{namespace="elastic-system"}'
+                "[15m])) > 0",
+                component="eck",
+                for_="30m",
+                summary="ECK fails to reconcile {{ $labels.controller }} resources",
+                description="Changes to Elasticsearch, Kibana or Beats are not applied; read the operator log.",
+            )
+        ],
+    ),
+]
+
+LOGGING = [
+    group(
+        "elasticsearch",
+        [
+            alert(
+                "ElasticsearchClusterRed",
+                'elasticsearch_cluster_health_status{color="red"} == 1',
+                component="logging",
+                for_="5m",
+                severity="critical",
+                summary="Elasticsearch cluster {{ $labels.cluster }} is red",
+                description="A primary shard is unassigned: some logs cannot be written or searched.",
+            ),
+            alert(
+                "ElasticsearchClusterYellow",
+                'elasticsearch_cluster_health_status{color="yellow"} == 1',
+                component="logging",
+                for_="30m",
+                summary="Elasticsearch cluster {{ $labels.cluster }} is yellow",
+                description="Replica shards are unassigned, so one more node failure loses data.",
+            ),
+            alert(
+                "ElasticsearchDiskLow",
+                "elasticsearch_filesystem_data_available_bytes / elasticsearch_filesystem_data_size_bytes < 0.15",
+                component="logging",
+                summary="Elasticsearch node {{ $labels.name }} has less than 15% disk left",
+                description=(
+                    "Above the 85% watermark shards stop being allocated to the node; shorten "
+                    "components.logging.retention or grow components.logging.elasticsearch.storageSize."
+                ),
+            ),
+            alert(
+                "LogShipperUnavailable",
+                'kube_daemonset_status_number_unavailable{namespace="logging"} > 0',
+                component="logging",
+                for_="15m",
+                summary="{{ $value }} {{ $labels.daemonset }} pods are unavailable",
+                description="Logs or metrics of the nodes without a shipper are not collected.",
+            ),
+        ],
+    ),
+]
+
+# Components other parts of the platform add; emitted only when a component of that name is installed.
+LONGHORN = [
+    group(
+        "longhorn",
+        [
+            alert(
+                "LonghornVolumeDegraded",
+                "longhorn_volume_robustness == 2",
+                component="longhorn",
+                summary="Longhorn volume {{ $labels.volume }} is degraded",
+                description="A replica is missing; Longhorn rebuilds it if a node with space is schedulable.",
+            ),
+            alert(
+                "LonghornVolumeFaulted",
+                "longhorn_volume_robustness == 3",
+                component="longhorn",
+                for_="2m",
+                severity="critical",
+                summary="Longhorn volume {{ $labels.volume }} is faulted",
+                description="No healthy replica is left; the workload using it cannot read its data.",
+            ),
+            alert(
+                "LonghornNodeDown",
+                'longhorn_node_status{condition="ready"} == 0',
+                component="longhorn",
+                summary="Longhorn node {{ $labels.node }} is not ready",
+                description="Replicas on the node are unavailable until it returns.",
+            ),
+        ],
+    ),
+]
+
+KNATIVE = [
+    group(
+        "knative-serving",
+        [
+            alert(
+                "KnativeRevisionErrorRate",
+                """sum by (namespace, revision_name) (rate(revision_app_request_count{response_code_class="5xx"}[5m]))
+                / sum by (namespace, revision_name) (rate(revision_app_request_count[5m])) > 0.05""",
+                component="knative",
+                summary="Revision {{ $labels.namespace }}/{{ $labels.revision_name }} answers 5xx to >5% of requests",
+                description="Compare with the previous revision and roll traffic back if the new one is at fault.",
+            ),
+            alert(
+                "KnativeRevisionSlow",
+                """histogram_quantile(0.99, sum by (le, namespace, revision_name)
+                (rate(revision_app_request_latencies_bucket[5m]))) > 2000""",
+                component="knative",
+                summary="Revision {{ $labels.namespace }}/{{ $labels.revision_name }} p99 latency above 2s",
+                description="Check cold starts (min scale), concurrency limits and the container's CPU limit.",
+            ),
+        ],
+    ),
+]
+
+KSERVE = [
+    group(
+        "kserve",
+        [
+            alert(
+                "InferenceServiceErrorRate",
+                """sum by (destination_service_namespace, destination_service_name)
+                (rate(istio_requests_total{reporter="destination",response_code=~"5..",destination_service_name=~".*-predictor.*"}[5m]))
+                / sum by (destination_service_namespace, destination_service_name)
+                (rate(istio_requests_total{reporter="destination",destination_service_name=~".*-predictor.*"}[5m]))
+                > 0.05""",
+                component="kserve",
+                summary="Model {{ $labels.destination_service_name }} fails >5% of predictions",
+                description="Read the predictor's log; a new model version may reject current inputs.",
+            ),
+            alert(
+                "InferenceServiceSlow",
+                """histogram_quantile(0.95, sum by (le, namespace) (rate(request_predict_seconds_bucket[5m]))) > 1""",
+                component="kserve",
+                summary="Model servers in {{ $labels.namespace }} take over 1s (p95) to predict",
+                description="Scale out the predictor, or check whether it runs on CPU where a GPU was expected.",
+            ),
+        ],
+    ),
+]
+
+ISTIO = [_down("istio", "istio-system", "Istio control plane")]
+KEDA = [
+    group(
+        "keda",
+        [
+            alert(
+                "KedaScalerErrors",
+                "sum by (namespace, scaledObject) (rate(keda_scaler_errors_total[5m])) > 0",
+                component="keda",
+                summary="KEDA cannot read the scaler of {{ $labels.namespace }}/{{ $labels.scaledObject }}",
+                description="The workload stays at its current size until the trigger source answers again.",
+            )
+        ],
+    ),
+]
+KUBEFLOW = [_down("kubeflow", "kubeflow", "Kubeflow")]
+VELERO = [
+    _down("velero", "velero", "Velero"),
+    group(
+        "velero-backups",
+        [
+            alert(
+                "VeleroBackupFailed",
+                "increase(velero_backup_failure_total[1h]) > 0",
+                component="velero",
+                summary="A Velero backup of schedule {{ $labels.schedule }} failed",
+                description="Read `velero backup describe --details` for the failed backup; restores rely on it.",
+            ),
+            alert(
+                "VeleroBackupTooOld",
+                'time() - velero_backup_last_successful_timestamp{schedule!=""} > 2 * 86400',
+                component="velero",
+                severity="critical",
+                summary="Schedule {{ $labels.schedule }} has had no successful backup for two days",
+                description="Data written since the last good backup cannot be restored (docs/restore.md).",
+            ),
+        ],
+    ),
+]
+EXTERNAL_SECRETS = [
+    _down("external-secrets", "external-secrets", "External Secrets"),
+    group(
+        "external-secrets-sync",
+        [
+            alert(
+                "ExternalSecretNotSynced",
+                'externalsecret_status_condition{condition="Ready",status="False"} == 1',
+                component="external-secrets",
+                for_="15m",
+                summary="ExternalSecret {{ $labels.namespace }}/{{ $labels.name }} is not synced",
+                description="Its Secret keeps the last synced value; check the store and the secret's key.",
+            )
+        ],
+    ),
+]
+
+COMPONENT_ALERTS: dict[str, list[Group]] = {
+    "argo-cd": ARGO_CD,
+    "cert-manager": CERT_MANAGER,
+    "kube-prometheus-stack": KUBE_PROMETHEUS_STACK,
+    "metrics-server": METRICS_SERVER,
+    "eck": ECK,
+    "logging": LOGGING,
+    "longhorn": LONGHORN,
+    "knative": KNATIVE,
+    "kserve": KSERVE,
+    "istio": ISTIO,
+    "keda": KEDA,
+    "kubeflow": KUBEFLOW,
+    "velero": VELERO,
+    "external-secrets": EXTERNAL_SECRETS,
+}
+
+
+def gpu_alerts() -> list[Group]:
+    """For clusters with GPU node pools; DCGM_FI_DEV_GPU_UTIL comes from NVIDIA's dcgm-exporter."""
+    return [
+        group(
+            "gpu",
+            [
+                alert(
+                    "GpuUnderutilised",
+                    "avg by (Hostname, gpu) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[2h])) < 10",
+                    component="gpu",
+                    for_="1h",
+                    severity="info",
+                    summary="GPU {{ $labels.gpu }} on {{ $labels.Hostname }} averaged under 10% for 2 hours",
+                    description=(
+                        "GPUs are the most expensive nodes: move the workload to CPU, share the GPU, or let the "
+                        "pool scale down (see the resource-optimisation panels)."
+                    ),
+                ),
+                alert(
+                    "GpuSaturated",
+                    "avg by (Hostname, gpu) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[30m])) > 95",
+                    component="gpu",
+                    for_="30m",
+                    summary="GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is saturated",
+                    description="Requests queue behind it; add GPU replicas or raise the pool's maxNodes.",
+                ),
+            ],
+        )
+    ]
