@@ -51,6 +51,8 @@ CATALOG: dict[str, Chart] = {
     "harbor": Chart("https://helm.goharbor.io", "harbor", "1.19.1", "harbor"),
     # nats-io/k8s helm/charts/nats Chart.yaml 2.14.2 (tag nats-2.14.2, snapshot 2026-06-11).
     "nats": Chart("https://nats-io.github.io/k8s/helm/charts/", "nats", "2.14.2", "nats"),
+    "external-secrets": Chart("https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"),
+    "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
 }
 
 

@@ -68,7 +68,11 @@ DEPLOYMENT: dict[str, Any] = {
         },
     },
 }
-NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}
+NAMESPACE = {
+    "apiVersion": "v1",
+    "kind": "Namespace",
+    "metadata": {"name": "monitoring", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+}
 NETWORK_POLICY = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "NetworkPolicy",
@@ -305,7 +309,7 @@ def test_checkov_flags_privileged_pod_in_the_right_environment(tmp_path: Path) -
         "spec": {"containers": [{"name": "sh", "image": "busybox:1.37", "securityContext": {"privileged": True}}]},
     }
     _write(dev, "tools/pod-debug.yaml", privileged)
-    _write(dev, "namespace-tools.yaml", NAMESPACE | {"metadata": {"name": "tools"}})
+    _write(dev, "namespace-tools.yaml", NAMESPACE | {"metadata": {**NAMESPACE["metadata"], "name": "tools"}})
     _write(prod, "monitoring/deployment-grafana.yaml", DEPLOYMENT)
     _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
     _write(prod, "namespace-monitoring.yaml", NAMESPACE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,10 @@ CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
 APPS_DIR = REPO / "apps"
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "checkov")
+SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
+STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "secrets", "checkov")
+REPOSITORY = "repository"
+REPOSITORY_STAGES = ("secrets",)
 
 
 class InvalidEnvironments(Exception):
@@ -56,6 +60,7 @@ class EnvironmentReport:
     stack: str
     checked: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    stages: tuple[str, ...] = STAGES
 
     @property
     def errors(self) -> list[Finding]:
@@ -63,7 +68,7 @@ class EnvironmentReport:
 
     def table(self) -> str:
         lines = [f"{self.stack}", f"  {'stage':<11} {'checked':>7} {'errors':>6} {'advisory':>8}"]
-        for stage in STAGES:
+        for stage in self.stages:
             if stage not in self.checked:
                 lines.append(f"  {stage:<11} {'skipped':>7}")
                 continue
@@ -82,11 +87,13 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
     from infra.components import BOOTSTRAP
     from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
+    from infra.offline.secrets import load_allowlist, repository_files, scan, scan_directory
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
     rendered = render_all(environments, names)
     allowlist = load_crd_allowlist()
+    secrets_allowlist = load_allowlist(SECRETS_ALLOWLIST)
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
     for stack in rendered:
@@ -115,23 +122,40 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
             report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
         if apps_out.is_dir():
             manifest_dirs[f"{stack.stack}/apps"] = apps_out
-    if with_checkov:
-        from infra.offline.checkov import run_checkov
-
-        for key, findings in run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS).items():
-            stack = key.split("/")[0]
-            reports[stack].findings += findings
-            files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
-            reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
-    for report in reports.values():
+    repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # checkov is a subprocess of several seconds: the secret scan runs meanwhile.
+        checkov_run = pool.submit(_checkov_findings, manifest_dirs) if with_checkov else None
+        for key, directory in manifest_dirs.items():
+            report = reports[key.split("/")[0]]
+            report.findings += scan_directory(directory, secrets_allowlist)
+            files = sum(1 for p in directory.rglob("*") if p.is_file())
+            report.checked["secrets"] = report.checked.get("secrets", 0) + files
+        tracked = repository_files(REPO, SECRETS_ALLOWLIST)
+        repository.findings += scan(tracked, REPO, secrets_allowlist)
+        repository.checked["secrets"] = len(tracked)
+        if checkov_run is not None:
+            for key, findings in checkov_run.result().items():
+                stack = key.split("/")[0]
+                reports[stack].findings += findings
+                files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
+                reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
+    for report in [*reports.values(), repository]:
         print(report.table())
     workflow_findings = check_workflows() if with_checkov else []
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
         + (f"; failing: {', '.join(failed)}" if failed else "")
+        + ("; repository checks failing" if repository.errors else "")
     )
-    return 1 if failed or workflow_findings else 0
+    return 1 if failed or workflow_findings or repository.errors else 0
+
+
+def _checkov_findings(manifest_dirs: dict[str, Path]) -> dict[str, list[Finding]]:
+    from infra.offline.checkov import run_checkov
+
+    return run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS)
 
 
 def check_workflows() -> list[Finding]:

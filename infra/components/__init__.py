@@ -8,12 +8,14 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
 from infra.components.eck import Eck
+from infra.components.external_secrets import ExternalSecrets
 from infra.components.keda import Keda
 from infra.components.knative import Knative
 from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
 from infra.components.monitoring import Monitoring
+from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
 
 BOOTSTRAP = ArgoCD
@@ -26,6 +28,8 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Longhorn,
     Knative,
     Keda,
+    ExternalSecrets,
+    Velero,
 )
 
 __all__ = [
@@ -34,10 +38,12 @@ __all__ = [
     "ArgoCD",
     "CertManager",
     "Eck",
+    "ExternalSecrets",
     "Keda",
     "Knative",
     "Logging",
     "Longhorn",
     "MetricsServer",
     "Monitoring",
+    "Velero",
 ]

@@ -575,6 +575,55 @@ class Keda(Settings):
     """An example ScaledObject and the worker it scales."""
 
 
+# --- policy and data safety ------------------------------------------------------------------------------
+
+HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+
+
+class BackupSchedule(Settings):
+    name: Annotated[str, Field(pattern=K8S_NAME)]
+    """Schedule name; its backups are named `<name>-<timestamp>`."""
+    schedule: Annotated[str, Field(pattern=CRON)] = "0 2 * * *"
+    """Cron expression (UTC) of when a backup starts, e.g. `0 2 * * *` for 02:00 every day."""
+    ttl_hours: Annotated[int, Field(ge=1, le=87600)] = 720
+    """How long each backup is kept, in hours (720 = 30 days)."""
+    include_namespaces: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ()
+    """Namespaces to back up; empty means every namespace."""
+    snapshot_volumes: bool = True
+    """Also snapshot persistent volumes (Compute Engine disk snapshots on GKE, CSI snapshots on-prem)."""
+
+
+class Velero(Settings):
+    enabled: bool = True
+    """Install Velero, which backs up Kubernetes objects and volumes to the object store's `backups` bucket."""
+    schedules: Annotated[tuple[BackupSchedule, ...], Field(min_length=1)] = (BackupSchedule(name="daily"),)
+    """Backup schedules; restores are described in docs/restore.md."""
+
+
+class VaultStore(Settings):
+    server: Annotated[str, Field(pattern=HTTP_URL)]
+    """URL of the Vault server, e.g. `https://vault.example.internal:8200`."""
+    path: Annotated[str, Field(min_length=1)] = "secret"
+    """Mount path of the KV secrets engine."""
+    kv_version: Literal["v1", "v2"] = "v2"
+    """Version of that KV secrets engine."""
+    auth_mount: Annotated[str, Field(min_length=1)] = "kubernetes"
+    """Mount path of Vault's Kubernetes auth method, which trusts this cluster's service account tokens."""
+    role: Annotated[str, Field(min_length=1)] = "external-secrets"
+    """Vault role bound to the `external-secrets` service account."""
+
+
+class ExternalSecrets(Settings):
+    enabled: bool = True
+    """Install External Secrets Operator: Kubernetes Secrets are created from GCP Secret Manager (GKE, through
+    Workload Identity) or from the on-prem store, never written in git."""
+    onprem_store: Literal["kubernetes", "vault"] = "kubernetes"
+    """On-prem only: where secrets live. `kubernetes`: Secrets the platform team keeps in the `external-secrets`
+    namespace; `vault`: a HashiCorp Vault (set `vault`)."""
+    vault: VaultStore | None = None
+    """The Vault server; required with onpremStore `vault`, and only with it."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -588,6 +637,10 @@ class Components(Settings):
     """Knative Serving and Eventing (serverless model serving, scale to zero, events)."""
     keda: Keda = Keda()
     """KEDA event-driven autoscaling."""
+    velero: Velero = Velero()
+    """Scheduled backups of Kubernetes objects and volumes."""
+    external_secrets: ExternalSecrets = ExternalSecrets()
+    """Secrets from a secret store instead of git."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

@@ -167,6 +167,8 @@ def elasticsearch_has_quorum_when_highly_available(env: Environment) -> Iterator
             f"is {logging.elasticsearch.count}; a highly available environment needs at least 3 "
             "(or set components.logging.enabled: false)",
         )
+
+
 @rule
 def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
     """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
@@ -175,6 +177,8 @@ def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
         yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
     if argocd.sso is None and argocd.rbac.bindings:
         yield Violation(at("argocd", "rbac", "bindings"), "need argocd.sso: groups come from the identity provider")
+
+
 @rule
 def longhorn_fits_target(env: Environment) -> Iterator[Violation]:
     """Longhorn is the block storage of on-prem clusters, so it cannot be turned off there; on GKE it runs
@@ -193,6 +197,8 @@ def longhorn_fits_target(env: Environment) -> Iterator[Violation]:
                 at("gke", "nodePools", index, "imageType"),
                 f"is {pool.image_type}; Longhorn on GKE needs UBUNTU_CONTAINERD on every node pool",
             )
+
+
 @rule
 def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
     """BGP mode needs routers to peer with; layer 2 mode has none."""
@@ -248,3 +254,26 @@ def gke_ranges_do_not_overlap(env: Environment) -> Iterator[Violation]:
             if network.overlaps(seen):
                 yield Violation(path, f"{network} overlaps {to_camel(other)} {seen}")
         networks[field] = network
+
+
+@rule
+def backup_schedules_are_unique(env: Environment) -> Iterator[Violation]:
+    """Velero Schedule objects are named after their schedule, so two with one name would be one object."""
+    schedules = env.components.velero.schedules
+    seen: set[str] = set()
+    for index, schedule in enumerate(schedules):
+        if schedule.name in seen:
+            yield Violation(at("components", "velero", "schedules", index, "name"), f"{schedule.name!r} is used twice")
+        seen.add(schedule.name)
+
+
+@rule
+def vault_matches_onprem_store(env: Environment) -> Iterator[Violation]:
+    """Vault settings belong to the on-prem Vault store, and that store needs them."""
+    settings = env.components.external_secrets
+    if settings.enabled and settings.onprem_store == "vault" and env.target == "onprem" and settings.vault is None:
+        yield Violation(at("components", "externalSecrets", "vault"), "is required with onpremStore vault")
+    if settings.vault is not None and (settings.onprem_store != "vault" or env.target != "onprem"):
+        yield Violation(
+            at("components", "externalSecrets", "vault"), "is only used on target onprem with onpremStore vault"
+        )

@@ -316,6 +316,46 @@ KEDA = [
     ),
 ]
 KUBEFLOW = [_down("kubeflow", "kubeflow", "Kubeflow")]
+VELERO = [
+    _down("velero", "velero", "Velero"),
+    group(
+        "velero-backups",
+        [
+            alert(
+                "VeleroBackupFailed",
+                "increase(velero_backup_failure_total[1h]) > 0",
+                component="velero",
+                summary="A Velero backup of schedule {{ $labels.schedule }} failed",
+                description="Read `velero backup describe --details` for the failed backup; restores rely on it.",
+            ),
+            alert(
+                "VeleroBackupTooOld",
+                'time() - velero_backup_last_successful_timestamp{schedule!=""} > 2 * 86400',
+                component="velero",
+                severity="critical",
+                summary="Schedule {{ $labels.schedule }} has had no successful backup for two days",
+                description="Data written since the last good backup cannot be restored (docs/restore.md).",
+            ),
+        ],
+    ),
+]
+EXTERNAL_SECRETS = [
+    _down("external-secrets", "external-secrets", "External Secrets"),
+    group(
+        "external-secrets-sync",
+        [
+            alert(
+                "ExternalSecretNotSynced",
+                'externalsecret_status_condition{condition="Ready",status="False"} == 1',
+                component="external-secrets",
+                for_="15m",
+                summary="ExternalSecret {{ $labels.namespace }}/{{ $labels.name }} is not synced",
+                description="Its Secret keeps the last synced value; check the store and the secret's key.",
+            )
+        ],
+    ),
+]
+
 CLOUDNATIVE_PG = [
     _down("cloudnative-pg", "cnpg-system", "PostgreSQL"),
     group(
@@ -338,7 +378,8 @@ METALLB = [
         [
             alert(
                 "MetalLBAddressPoolExhausted",
-                "sum by (pool) (metallb_allocator_addresses_in_use_total) >= sum by (pool) (metallb_allocator_addresses_total)",
+                "sum by (pool) (metallb_allocator_addresses_in_use_total)"
+                " >= sum by (pool) (metallb_allocator_addresses_total)",
                 component="metallb",
                 summary="MetalLB pool {{ $labels.pool }} has no free address",
                 description="New LoadBalancer Services stay pending: widen onprem.loadBalancer.addresses.",
@@ -368,6 +409,8 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "minio": MINIO,
     "harbor": HARBOR,
     "nats": NATS,
+    "velero": VELERO,
+    "external-secrets": EXTERNAL_SECRETS,
 }
 
 

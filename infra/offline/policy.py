@@ -42,7 +42,11 @@ def run_policies(resources: Sequence[Recorded], policies: Sequence[Any] | None =
 
         if isinstance(policy, ResourceValidationPolicy):
             for resource in resources:
-                _await(policy.validate(_resource_args(resource), report))
+                # A resource policy's violation is about that resource unless it names another.
+                def report_on(message: str, urn: str | None = None, resource: Recorded = resource) -> None:
+                    report(message, urn or resource.urn)
+
+                _await(policy.validate(_resource_args(resource), report_on))
         elif isinstance(policy, StackValidationPolicy):
             _await(policy.validate(StackValidationArgs([_policy_resource(r) for r in resources]), report))
     return findings

@@ -27,6 +27,17 @@ from infra.platform.secrets import secret_key_ref
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
+# Custom resources that own data (deleting one deletes its volumes): `protect`ed in prod, so a mistaken
+# `pulumi destroy` or replacement stops instead of dropping a database. The kubernetes-stateful-protected policy
+# checks the same list (policies/crossguard/kubernetes.py; tests/test_policies.py keeps the two equal).
+STATEFUL_CUSTOM_KINDS = frozenset(
+    {
+        ("postgresql.cnpg.io", "Cluster"),
+        ("elasticsearch.k8s.elastic.co", "Elasticsearch"),
+        ("minio.min.io", "Tenant"),
+    }
+)
+
 
 @dataclass(frozen=True)
 class ExtraNamespace:
@@ -65,6 +76,7 @@ class ComponentSpec:
     def __post_init__(self) -> None:
         if self.sync != "automated" and not self.sync_reason:
             raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
+
     extra_namespaces: tuple[ExtraNamespace, ...] = ()
     """Namespaces besides `namespace` that this component creates and secures (none are created by charts)."""
 
@@ -156,6 +168,7 @@ class PlatformComponent(pulumi.ComponentResource):
             allows=allows,
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
+            privileged_reason=self.spec.privileged_reason,
         )
         if self.ctx.facts.cni == "cilium":
             self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)
@@ -247,13 +260,16 @@ class PlatformComponent(pulumi.ComponentResource):
         waits_for = [app for c in sorted(needed) for app in self.ctx.applications.get(c, [])]
         # Objects of one name in several namespaces (one per extra namespace) need distinct Pulumi names.
         elsewhere = f"{namespace}-" if namespace not in (None, self.spec.namespace) else ""
+        holds_data = (api_version.rsplit("/", 1)[0], kind) in STATEFUL_CUSTOM_KINDS
         return k8s.apiextensions.CustomResource(
             f"{self.spec.name}-{kind.lower()}-{elsewhere}{name}",
             api_version=api_version,
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace(), *after]),
+            opts=self.opts(
+                depends_on=[*waits_for, *self._own_namespace(), *after], protect=holds_data and self.env.tier == "prod"
+            ),
         )
 
     def secret_ref(self, source: SecretSource, name: str, namespace: str | None = None) -> dict[str, str]:

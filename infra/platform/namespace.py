@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.platform.labels import PART_OF
+from infra.platform.labels import PART_OF, PRIVILEGED_REASON
 from infra.platform.network import DNS, WITHIN_NAMESPACE, Allow, from_namespaces
 
 MONITORING_NAMESPACE = "monitoring"
@@ -21,13 +21,14 @@ def secured_namespace(
     allows: Sequence[Allow],
     scraped_by_prometheus: bool,
     opts: pulumi.ResourceOptions,
+    privileged_reason: str = "",
 ) -> k8s.core.v1.Namespace:
     """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`."""
-    namespace = k8s.core.v1.Namespace(
-        name,
-        metadata={"name": name, "labels": pod_security_labels(pod_security, kubernetes_version)},
-        opts=opts,
-    )
+    metadata: dict = {"name": name, "labels": pod_security_labels(pod_security, kubernetes_version)}
+    if privileged_reason:
+        # Reviewers (and the privileged-namespace-reason policy) read why this namespace may run privileged pods.
+        metadata["annotations"] = {PRIVILEGED_REASON: privileged_reason}
+    namespace = k8s.core.v1.Namespace(name, metadata=metadata, opts=opts)
     policy_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
     k8s.networking.v1.NetworkPolicy(
         f"{name}-default-deny",

@@ -2,95 +2,95 @@
 
 The same functions run under `pulumi preview --policy-pack policies/crossguard` and offline in
 `python -m infra.cli check`. Constructing a PolicyPack starts a server, so only __main__.py does that.
+Mandatory policies block a deployment; advisory ones name a rule with legitimate exceptions.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+from policies.crossguard import gcp, kubernetes
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
 
 
-def _chart_versions_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    version = None
-    if args.resource_type == "kubernetes:argoproj.io/v1alpha1:Application":
-        source = (args.props.get("spec") or {}).get("source") or {}
-        if "chart" not in source:
-            return
-        version = source.get("targetRevision")
-    elif args.resource_type == "kubernetes:helm.sh/v3:Release":
-        version = args.props.get("version")
-    else:
-        return
-    if not isinstance(version, str) or not EXACT_VERSION.match(version):
-        report(f"{args.name}: chart version {version!r} is not an exact release (no latest, ranges or branches)")
-
-
-def _namespace_has_pod_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != "kubernetes:core/v1:Namespace":
-        return
-    labels = ((args.props.get("metadata") or {}).get("labels")) or {}
-    if labels.get(POD_SECURITY_ENFORCE) not in ("restricted", "baseline", "privileged"):
-        report(f"namespace {args.name} has no {POD_SECURITY_ENFORCE} label")
-
-
-def _namespaces_default_deny(args: StackValidationArgs, report: ReportViolation) -> None:
-    namespaces = {
-        _meta(r.props).get("name"): r for r in args.resources if r.resource_type == "kubernetes:core/v1:Namespace"
-    }
-    denied = {
-        _meta(r.props).get("namespace")
-        for r in args.resources
-        if r.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and _denies_everything(r.props)
-    }
-    for name, resource in sorted(namespaces.items()):
-        if name not in denied:
-            report(f"namespace {name} has no default-deny NetworkPolicy", resource.urn)
-
-
-def _meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
-    return props.get("metadata") or {}
-
-
-def _denies_everything(props: Mapping[str, Any]) -> bool:
-    spec = props.get("spec") or {}
-    return (
-        not (spec.get("podSelector") or {})
-        and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
-        and not spec.get("ingress")
-        and not spec.get("egress")
-    )
+def _resource(name: str, description: str, validate: Callable, level: EnforcementLevel = MANDATORY):
+    return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate)
 
 
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
-    ResourceValidationPolicy(
-        name="chart-versions-pinned",
-        description="Every Helm chart (Argo CD Application or Helm release) names an exact version.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_chart_versions_pinned,
+    # --- Kubernetes objects and charts ---
+    _resource(
+        "chart-versions-pinned",
+        "Every Helm chart (Argo CD Application or Helm release) names an exact version.",
+        kubernetes.chart_versions_pinned,
     ),
-    ResourceValidationPolicy(
-        name="namespace-pod-security",
-        description="Every namespace enforces a Pod Security Standard level.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_namespace_has_pod_security,
+    _resource(
+        "images-pinned",
+        "Every container image and every image.tag in chart values names a fixed version (no latest).",
+        kubernetes.images_pinned,
+    ),
+    _resource(
+        "namespace-pod-security",
+        "Every namespace enforces a Pod Security Standard level.",
+        kubernetes.namespace_has_pod_security,
     ),
     StackValidationPolicy(
         name="namespace-default-deny",
         description="Every namespace has a default-deny NetworkPolicy for ingress and egress.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_namespaces_default_deny,
+        enforcement_level=MANDATORY,
+        validate=kubernetes.namespaces_default_deny,
+    ),
+    _resource(
+        "container-resources",
+        "Every container the stack declares directly sets CPU and memory requests and limits.",
+        kubernetes.containers_have_resources,
+    ),
+    _resource(
+        "kubernetes-stateful-protected",
+        "Production PVCs and stateful custom resources (CNPG, Elasticsearch, MinIO) are `protect`ed.",
+        kubernetes.kubernetes_stateful_protected,
+    ),
+    _resource(
+        "privileged-namespace-reason",
+        "A privileged namespace says why in its mlops.dev/privileged-reason annotation.",
+        kubernetes.privileged_namespace_has_reason,
+        ADVISORY,
+    ),
+    # --- Google Cloud ---
+    _resource("gke-private-nodes", "GKE nodes have private IPs only.", gcp.gke_private_nodes),
+    _resource("gke-workload-identity", "GKE clusters enable Workload Identity.", gcp.gke_workload_identity),
+    _resource("gke-shielded-nodes", "GKE nodes are shielded with secure boot.", gcp.gke_shielded_nodes),
+    _resource(
+        "gke-deletion-protection",
+        "Production GKE clusters have deletion protection.",
+        gcp.gke_deletion_protection_in_prod,
+    ),
+    _resource("bucket-uniform-access", "Buckets use uniform bucket-level access.", gcp.bucket_uniform_access),
+    _resource(
+        "bucket-public-access-prevention",
+        "Buckets enforce public access prevention.",
+        gcp.bucket_public_access_prevented,
+    ),
+    _resource("bucket-versioning", "Buckets keep object versions.", gcp.bucket_versioned),
+    _resource("no-service-account-keys", "No Google service-account keys are created.", gcp.no_service_account_keys),
+    _resource(
+        "cloud-stateful-protected",
+        "Production buckets and Cloud SQL instances cannot be deleted by accident.",
+        gcp.cloud_stateful_protected,
+    ),
+    _resource(
+        "sql-point-in-time-recovery",
+        "Cloud SQL instances take backups with point-in-time recovery.",
+        gcp.sql_point_in_time_recovery,
+    ),
+    _resource(
+        "spot-gpu-pool-in-prod",
+        "Production GPU pools on Spot VMs may be reclaimed at any moment; fine for training, not for serving.",
+        gcp.spot_gpu_pool_in_prod,
+        ADVISORY,
     ),
 ]

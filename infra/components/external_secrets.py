@@ -1,0 +1,137 @@
+"""External Secrets Operator: Kubernetes Secrets come from a secret store, never from git.
+
+One ClusterSecretStore named `platform` serves every namespace: GCP Secret Manager on GKE (the controller's
+Kubernetes service account is bound to a Google service account by Workload Identity, so no key exists), and
+on-prem either Secrets the platform team keeps in this namespace (Kubernetes provider) or HashiCorp Vault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import pulumi_kubernetes as k8s
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.labels import component_labels
+from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.resources import resources
+
+STORE = "platform"
+SERVICE_ACCOUNT = "external-secrets"
+# The Kubernetes provider reads source Secrets with its own, narrower identity (get/list Secrets here only).
+READER = "platform-secrets-reader"
+
+
+class ExternalSecrets(PlatformComponent):
+    spec = ComponentSpec(
+        name="external-secrets",
+        layer="platform",
+        namespace="external-secrets",
+        provides_crds=("external-secrets.io", "generators.external-secrets.io"),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.external_secrets.enabled
+
+    def build(self) -> None:
+        self.namespace(self._store_egress())
+        self.application(self.values())
+        self.custom_resource("external-secrets.io/v1", "ClusterSecretStore", STORE, {"provider": self.provider()})
+        self.scrape("external-secrets", {"app.kubernetes.io/name": "external-secrets"}, "metrics")
+
+    def values(self) -> dict[str, Any]:
+        replicas = 2 if self.env.high_availability else 1
+        return {
+            "installCRDs": True,
+            "replicaCount": replicas,
+            # Replicas must elect one reconciler, or they would all write the same Secrets.
+            "leaderElect": self.env.high_availability,
+            "podDisruptionBudget": {"enabled": self.env.high_availability},
+            "serviceAccount": {
+                "create": True,
+                "name": SERVICE_ACCOUNT,
+                "annotations": self.ctx.facts.identity.annotations("external-secrets"),
+            },
+            "resources": resources("50m", "128Mi", "200m", "256Mi"),
+            "metrics": {"service": {"enabled": self.ctx.monitoring_enabled}},
+            "webhook": {"replicaCount": replicas, "resources": resources("25m", "64Mi", "100m", "128Mi")},
+            "certController": {"resources": resources("25m", "64Mi", "100m", "128Mi")},
+        }
+
+    def provider(self) -> dict[str, Any]:
+        settings = self.env.components.external_secrets
+        if self.env.gke is not None:
+            # Without an auth block the provider uses the controller's own Workload Identity.
+            return {"gcpsm": {"projectID": self.env.gke.project}}
+        if settings.onprem_store == "vault" and settings.vault is not None:
+            vault = settings.vault
+            return {
+                "vault": {
+                    "server": vault.server,
+                    "path": vault.path,
+                    "version": vault.kv_version,
+                    "auth": {
+                        "kubernetes": {
+                            "mountPath": vault.auth_mount,
+                            "role": vault.role,
+                            "serviceAccountRef": {"name": SERVICE_ACCOUNT, "namespace": self.spec.namespace},
+                        }
+                    },
+                }
+            }
+        self.reader()
+        return {
+            "kubernetes": {
+                "remoteNamespace": self.spec.namespace,
+                "server": {
+                    "caProvider": {
+                        "type": "ConfigMap",
+                        "name": "kube-root-ca.crt",
+                        "key": "ca.crt",
+                        "namespace": self.spec.namespace,
+                    }
+                },
+                "auth": {"serviceAccount": {"name": READER, "namespace": self.spec.namespace}},
+            }
+        }
+
+    def reader(self) -> None:
+        """The identity the Kubernetes provider reads source Secrets with: this namespace only, read only."""
+        metadata = {
+            "name": READER,
+            "namespace": self.spec.namespace,
+            "labels": component_labels(self.spec.name, self.spec.layer),
+            "annotations": {
+                "checkov.io/skip1": "CKV2_K8S_5=reading the Secrets of this one namespace is the store's purpose: "
+                "they are the source the operator copies from, and nothing else lives here"
+            },
+        }
+        plain = {key: value for key, value in metadata.items() if key != "annotations"}
+        account = k8s.core.v1.ServiceAccount(
+            READER, metadata=plain, automount_service_account_token=False, opts=self.opts(self._own_namespace())
+        )
+        role = k8s.rbac.v1.Role(
+            READER,
+            metadata=metadata,
+            rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
+            opts=self.opts(self._own_namespace()),
+        )
+        k8s.rbac.v1.RoleBinding(
+            READER,
+            metadata=metadata,
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": READER},
+            subjects=[{"kind": "ServiceAccount", "name": READER, "namespace": self.spec.namespace}],
+            opts=self.opts([account, role]),
+        )
+
+    def _store_egress(self) -> list[Allow]:
+        vault = self.env.components.external_secrets.vault
+        if vault is None or self.env.gke is not None:
+            return []
+        url = urlparse(vault.server)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return [Allow("vault", "egress", (ANYWHERE,), (port,))]

@@ -1,0 +1,116 @@
+"""Secret scan: detect-secrets over the repository's tracked files and the rendered manifests.
+
+Nothing secret belongs in git in plain text: secrets reach the cluster as Pulumi secret config or through
+External Secrets. What detect-secrets reports that is not a secret goes in policies/secrets-allowlist.yaml,
+each entry with its reason. Two heuristics are built in:
+- a "Secret Keyword" hit whose value is a dash-joined lowercase name (`object-store-credentials`) or an
+  environment variable name (`AWS_SECRET_ACCESS_KEY`) names where a secret is kept; it is not a credential;
+- a "Base64 High Entropy String" that decodes to readable text is an encoded document (a config file in chart
+  values): the decoded text is scanned instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from infra.offline.validate import Finding
+
+OBJECT_NAME = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)+)$")
+KEYWORD = "Secret Keyword"
+BASE64 = "Base64 High Entropy String"
+
+
+@dataclass(frozen=True)
+class Allowed:
+    hashed_secret: str
+    type: str
+    reason: str
+
+
+def load_allowlist(path: Path) -> dict[tuple[str, str], Allowed]:
+    entries = yaml.safe_load(path.read_text()) or []
+    allowed: dict[tuple[str, str], Allowed] = {}
+    for index, entry in enumerate(entries):
+        reason = str(entry.get("reason") or "").strip()
+        if not reason or not entry.get("hashed_secret") or not entry.get("type"):
+            raise ValueError(f"{path} entry {index}: needs hashed_secret, type and a reason")
+        item = Allowed(str(entry["hashed_secret"]), str(entry["type"]), reason)
+        allowed[(item.hashed_secret, item.type)] = item
+    return allowed
+
+
+def tracked_files(repo: Path) -> list[Path]:
+    """Files git tracks (what a push would publish); an error when `repo` is not a git work tree."""
+    result = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git ls-files failed in {repo}: {result.stderr.strip()}")
+    return [repo / name for name in result.stdout.split("\0") if name and (repo / name).is_file()]
+
+
+def repository_files(repo: Path, allowlist_file: Path) -> list[Path]:
+    """Tracked files but the allow-list itself, which holds nothing but hashes (high-entropy by nature)."""
+    return [path for path in tracked_files(repo) if path.resolve() != allowlist_file.resolve()]
+
+
+def scan(files: Iterable[Path], root: Path, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
+    """Every potential secret in `files` not explained by the allowlist, named `path:line` relative to root."""
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    root = root.resolve()
+    collection = SecretsCollection(root=str(root))
+    with default_settings():
+        for path in files:
+            collection.scan_file(str(Path(path).resolve().relative_to(root)))
+    findings = []
+    for filename, secrets in collection.data.items():
+        for secret in secrets:
+            if (secret.secret_hash, secret.type) in allowlist or _names_an_object(secret.type, secret.secret_value):
+                continue
+            document = _decoded_text(secret.type, secret.secret_value)
+            if document is not None:
+                findings += _scan_text(document, f"{filename}:{secret.line_number} (decoded)", allowlist)
+                continue
+            message = (
+                f"{secret.type} (hashed_secret {secret.secret_hash}): move it to Pulumi secret config or a "
+                "secret store, or allow-list the hash with a reason"
+            )
+            findings.append(Finding("secrets", f"{filename}:{secret.line_number}", message))
+    return sorted(findings, key=lambda f: (f.object_ref, f.message))
+
+
+def _names_an_object(kind: str, value: str | None) -> bool:
+    return kind == KEYWORD and value is not None and bool(OBJECT_NAME.match(value))
+
+
+def _decoded_text(kind: str, value: str | None) -> str | None:
+    if kind != BASE64 or value is None:
+        return None
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return text if all(c.isprintable() or c in "\n\r\t" for c in text) else None
+
+
+def _scan_text(text: str, name: str, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "decoded").write_text(text)
+        return [
+            Finding("secrets", f"{name} line {f.object_ref.rsplit(':', 1)[1]}", f.message)
+            for f in scan([Path(tmp) / "decoded"], Path(tmp), allowlist)
+        ]
+
+
+def scan_directory(directory: Path, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
+    """Every file under `directory` (rendered manifests), named relative to it."""
+    return scan(sorted(p for p in directory.rglob("*") if p.is_file()), directory, allowlist)
