@@ -15,6 +15,8 @@ from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
 
 ML_PROJECT = "ml-apps"
+# The chart names the server after its release ("argo-cd"); port 80 serves plain HTTP when insecure.
+SERVER_SERVICE = "argo-cd-server"
 ML_NAMESPACE_PATTERN = "ml-*"
 
 
@@ -41,6 +43,7 @@ class ArgoCD(PlatformComponent):
             values=self.values(),
             opts=self.opts(depends_on=[namespace]),
         )
+        self.expose("argocd", SERVER_SERVICE, 80)
         self.projects = [
             self.project(PLATFORM_PROJECT, self.platform_project()),
             self.project(ML_PROJECT, self.ml_project()),
@@ -56,7 +59,8 @@ class ArgoCD(PlatformComponent):
         return {
             "global": {"domain": f"argocd.{self.env.domain}"},
             "configs": {
-                "params": {"server.insecure": False, "application.namespaces": ARGOCD_NAMESPACE},
+                # TLS ends at the ingress gateway, which reaches the server over the cluster network.
+                "params": {"server.insecure": True, "application.namespaces": ARGOCD_NAMESPACE},
                 "cm": {"exec.enabled": False, "admin.enabled": True, "statusbadge.enabled": False},
             },
             "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi")},
@@ -80,7 +84,8 @@ class ArgoCD(PlatformComponent):
         )
 
     def platform_project(self) -> dict[str, Any]:
-        repos = sorted({CATALOG[name].repo_url for name in self.ctx.namespaces if name in CATALOG})
+        keys = {key for charts in self.ctx.charts.values() for key in charts}
+        repos = sorted({CATALOG[key].repo_url for key in keys if key in CATALOG})
         namespaces = sorted({*self.ctx.namespaces.values(), "kube-system"} - {ARGOCD_NAMESPACE})
         return {
             "description": "Platform add-ons declared by the Pulumi stack: upstream charts at pinned versions.",

@@ -13,6 +13,8 @@ from infra.platform.resources import resources
 # Node exporters and kubelets listen on node addresses, which are neither pods nor namespaces.
 SCRAPE_NODES = Allow("scrape-nodes", "egress", (ANYWHERE,), (9100, 10250))
 SCRAPE_PODS = Allow("scrape-pods", "egress", (ANY_NAMESPACE,))
+# The Grafana subchart is named after the release.
+GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
 
 
 class Monitoring(PlatformComponent):
@@ -35,6 +37,8 @@ class Monitoring(PlatformComponent):
     def build(self) -> None:
         self.namespace()
         self.application(self.values())
+        if self.env.components.monitoring.grafana.enabled:
+            self.expose("grafana", GRAFANA_SERVICE, 80)
 
     def values(self) -> dict[str, Any]:
         settings = self.env.components.monitoring
@@ -73,6 +77,7 @@ class Monitoring(PlatformComponent):
                 "enabled": settings.grafana.enabled,
                 "resources": resources("100m", "256Mi", "500m", "512Mi"),
                 "sidecar": {"dashboards": {"enabled": True, "searchNamespace": "ALL"}},
+                "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
             },
             "prometheusOperator": {"resources": resources("100m", "128Mi", "500m", "256Mi")},
             "kube-state-metrics": {"resources": resources("50m", "128Mi", "200m", "256Mi")},

@@ -96,3 +96,32 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+@rule
+def platform_uis_need_certificates(env: Environment) -> Iterator[Violation]:
+    if not env.components.cert_manager.enabled:
+        yield Violation(
+            at("components", "certManager", "enabled"),
+            "must be true: every platform UI is served over TLS with a certificate cert-manager issues",
+        )
+
+
+@rule
+def dns01_names_its_zone(env: Environment) -> Iterator[Violation]:
+    cert_manager = env.components.cert_manager
+    if cert_manager.issuer == "acme" and cert_manager.acme_solver == "dns01" and not cert_manager.cloud_dns_project:
+        yield Violation(at("components", "certManager", "cloudDnsProject"), "is required with acmeSolver dns01")
+
+
+@rule
+def external_dns_has_its_provider_settings(env: Environment) -> Iterator[Violation]:
+    dns = env.components.external_dns
+    if (dns.provider == "google") != (dns.google_project is not None):
+        yield Violation(
+            at("components", "externalDns", "googleProject"), "is required with provider google, and only with it"
+        )
+    if (dns.provider == "rfc2136") != (dns.rfc2136 is not None):
+        yield Violation(
+            at("components", "externalDns", "rfc2136"), "is required with provider rfc2136, and only with it"
+        )

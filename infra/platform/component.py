@@ -18,6 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.platform.argocd_app import chart_application
+from infra.platform.expose import INGRESS_NAMESPACES, Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
@@ -43,6 +44,11 @@ class ComponentSpec:
     """Traffic its namespace allows beyond DNS and same-namespace traffic."""
     server_side_apply: bool = False
     """Argo CD applies the chart server-side (needed for CRDs too large for client-side apply)."""
+    charts: tuple[str, ...] = ()
+    """Catalog keys of its charts when it has several (Istio); empty: the one named like the component."""
+    mesh: bool = False
+    """Its pods join the service mesh: with ingress provider istio, its namespace gets sidecar injection and
+    the component syncs after Istio."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,14 @@ class PlatformContext:
     """Component that installs each CRD API group (or group/Kind)."""
     namespaces: Mapping[str, str]
     """Namespace of each enabled component."""
+    charts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Catalog keys of each enabled component's charts (what Argo CD may pull)."""
     bootstrap: Sequence[pulumi.Resource] = ()
     """What every Application needs first: the Argo CD release and its AppProjects."""
     applications: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
     """Applications declared so far, by component, so dependents can wait for them."""
+    namespace_resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """Namespaces declared so far, by name, so objects placed in another component's namespace wait for it."""
 
     def chart_version(self, component: str) -> str:
         return effective_version(component, dict(self.env.versions))
@@ -75,14 +85,26 @@ class PlatformComponent(pulumi.ComponentResource):
     def enabled(cls, env: Environment) -> bool:
         return True
 
+    @classmethod
+    def requires(cls, env: Environment) -> tuple[str, ...]:
+        """Components to sync first: the declared ones, and Istio when its pods join the mesh."""
+        mesh = ("istio",) if cls.spec.mesh and joins_mesh(env) else ()
+        return (*cls.spec.depends_on, *mesh)
+
     def __init__(self, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"mlops:{self.spec.layer}:{type(self).__name__}", self.spec.name, None, opts)
         self.ctx = ctx
+        self._exposures: list[Exposure] = []
         self.build()
-        self.register_outputs({})
 
     def build(self) -> None:
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once every component is built: declares what needed all of them (the UI routes)."""
+        for exposure in self._exposures:
+            publish(exposure, self.env, self.custom_resource, self.opts(depends_on=self._own_namespace()))
+        self.register_outputs({})
 
     @property
     def env(self) -> Environment:
@@ -105,12 +127,13 @@ class PlatformComponent(pulumi.ComponentResource):
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
     def namespace(self, extra_allows: Sequence[Allow] = ()) -> pulumi.Resource:
-        self._namespace = secured_namespace(
+        self._namespace = self.ctx.namespace_resources[self.spec.namespace] = secured_namespace(
             self.spec.namespace,
             pod_security=self.spec.pod_security,
             kubernetes_version=self.env.kubernetes_version,
             allows=[*self.spec.network, *extra_allows],
             scraped_by_prometheus=self.ctx.monitoring_enabled,
+            mesh_injection=self.spec.mesh and joins_mesh(self.env),
             opts=self.opts(),
         )
         return self._namespace
@@ -133,7 +156,7 @@ class PlatformComponent(pulumi.ComponentResource):
         if not 0 <= stage < RESOURCE_OFFSET:
             raise ValueError(f"{self.spec.name}: stage must be 0..{RESOURCE_OFFSET - 1}")
         key = chart or self.spec.name
-        needs = [dep for dep in self.spec.depends_on if dep in self.ctx.waves]
+        needs = [dep for dep in self.requires(self.env) if dep in self.ctx.waves]
         waits_for = [app for dep in needs for app in self.ctx.applications.get(dep, [])]
         earlier_stages = self.ctx.applications.get(self.spec.name, [])
         app = chart_application(
@@ -185,12 +208,19 @@ class PlatformComponent(pulumi.ComponentResource):
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace()]),
+            opts=self.opts(depends_on=[*waits_for, *self._namespace_of(namespace)]),
         )
 
     def _own_namespace(self) -> list[pulumi.Resource]:
         namespace = getattr(self, "_namespace", None)
         return [namespace] if namespace is not None else []
+
+    def _namespace_of(self, name: str | None) -> list[pulumi.Resource]:
+        """The namespace an object goes in, when this program declares it (its own, or e.g. the ingress's)."""
+        if name is None or name == self.spec.namespace:
+            return self._own_namespace()
+        other = self.ctx.namespace_resources.get(name)
+        return [other] if other is not None else []
 
     def scrape(self, name: str, selector: Mapping[str, str], port: str, path: str = "/metrics") -> None:
         """Monitoring hook: a ServiceMonitor for the component's metrics Service, when monitoring is on."""
@@ -207,3 +237,16 @@ class PlatformComponent(pulumi.ComponentResource):
             },
             namespace=self.spec.namespace,
         )
+
+    def expose(self, name: str, service: str, port: int) -> None:
+        """Serve this component's UI Service at https://<name>.<domain> through the environment's ingress,
+        with a certificate from the platform ClusterIssuer (see infra/platform/expose.py)."""
+        self._exposures.append(Exposure(name, service, port, self.spec.namespace))
+
+    @property
+    def ingress_namespace(self) -> str:
+        return INGRESS_NAMESPACES[self.env.ingress.provider]
+
+
+def joins_mesh(env: Environment) -> bool:
+    return env.ingress.provider == "istio"

@@ -35,6 +35,11 @@ class Allow:
     """Empty: any peer."""
     ports: tuple[Port, ...] = ()
     """Empty: any port."""
+    pods: tuple[tuple[str, str], ...] = ()
+    """Labels of the pods in the namespace it applies to; empty: every pod (e.g. only the ingress gateway)."""
+
+    def pod_selector(self) -> dict[str, Any]:
+        return {"matchLabels": dict(self.pods)} if self.pods else {}
 
     def rule(self) -> dict[str, Any]:
         rule: dict[str, Any] = {}
