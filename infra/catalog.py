@@ -27,6 +27,7 @@ CATALOG: dict[str, Chart] = {
         "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
     ),
     "istio-base": Chart(ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
+    "istio-cni": Chart(ISTIO_CHARTS, "cni", "1.30.3", "kube-system"),
     "istiod": Chart(ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
     "istio-gateway": Chart(ISTIO_CHARTS, "gateway", "1.30.3", "istio-system"),
     "traefik": Chart("https://traefik.github.io/charts", "traefik", "41.3.0", "traefik"),

@@ -141,7 +141,7 @@ def test_traefik_environment_has_no_istio(variants: dict[str, Rendered], variant
     groups = {m.object["apiVersion"].split("/")[0] for m in r.manifests}
     assert not groups & set(ISTIO_GROUPS)
     apps = {a["metadata"]["name"] for a in objects(r, "Application")}
-    assert not apps & set(ISTIO_APPS) and "traefik" in apps
+    assert not apps & {*ISTIO_APPS, "istio-cni"} and "traefik" in apps
     assert "istio-system" not in {ns["metadata"]["name"] for ns in objects(r, "Namespace")}
 
 
@@ -168,6 +168,18 @@ def test_istio_charts_sync_in_order_and_its_resources_after_its_crds(
     assert istio_resources
     # After the whole of Istio, so the gateway that serves them exists too.
     assert all(wave(obj) > wave(gateway) for obj in istio_resources)
+
+
+@pytest.mark.parametrize(("variant", "platform"), [("dev-istio", "gke"), ("onprem-istio", "")])
+def test_meshed_pods_need_no_privileged_init_container(
+    variants: dict[str, Rendered], variant: str, platform: str
+) -> None:
+    r = variants[variant]
+    cni = application(r, "istio-cni")
+    assert cni["spec"]["destination"]["namespace"] == "kube-system"
+    assert wave(application(r, "istio-base")) < wave(cni) < wave(application(r, "istiod"))
+    assert values(r, "istio-cni")["global"]["platform"] == platform
+    assert values(r, "istiod")["cni"] == {"enabled": True}
 
 
 @pytest.mark.parametrize("variant", TRAEFIK_VARIANTS)

@@ -1,6 +1,11 @@
 """Istio: the service mesh (mTLS STRICT between every meshed workload) and the ingress gateway that serves
-every platform UI. Three charts, synced in order within the component's wave: base (the CRDs), istiod, and
-the gateway."""
+every platform UI. Four charts, synced in order within the component's wave: base (the CRDs), the CNI node
+agent, istiod, and the gateway.
+
+The CNI node agent sets up each meshed pod's traffic redirection from the node, so injected pods carry no
+`istio-init` container with NET_ADMIN and NET_RAW and still pass the `restricted` Pod Security level. It
+needs host access, so it runs in kube-system (privileged, and where GKE lets node-critical pods run) rather
+than making istio-system privileged."""
 
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (150
 # Envoy's unprivileged ports start at 0 so the gateway binds 80/443 without NET_BIND_SERVICE (a safe sysctl).
 UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
+CNI_NAMESPACE = "kube-system"
+# Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
+ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
 
 
 class Istio(PlatformComponent):
@@ -31,7 +39,7 @@ class Istio(PlatformComponent):
         name="istio",
         layer="platform",
         namespace="istio-system",
-        charts=("istio-base", "istiod", "istio-gateway"),
+        charts=("istio-base", "istio-cni", "istiod", "istio-gateway"),
         provides_crds=("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"),
         network=(KUBE_API, GATEWAY_FROM_ANYWHERE, GATEWAY_TO_BACKENDS, MESH_CONTROL_PLANE, WEBHOOKS_FROM_API_SERVER),
     )
@@ -43,8 +51,9 @@ class Istio(PlatformComponent):
     def build(self) -> None:
         self.namespace()
         self.application(self.base_values(), chart="istio-base", stage=0, installs_crds=True)
-        self.application(self.istiod_values(), chart="istiod", stage=1, installs_crds=False)
-        self.application(self.gateway_values(), chart="istio-gateway", stage=2, installs_crds=False)
+        self.application(self.cni_values(), chart="istio-cni", stage=1, installs_crds=False, namespace=CNI_NAMESPACE)
+        self.application(self.istiod_values(), chart="istiod", stage=2, installs_crds=False)
+        self.application(self.gateway_values(), chart="istio-gateway", stage=3, installs_crds=False)
         # Every workload with a sidecar accepts only mutual TLS from other workloads of the mesh.
         self.custom_resource(
             "security.istio.io/v1",
@@ -62,9 +71,18 @@ class Istio(PlatformComponent):
     def base_values(self) -> dict[str, Any]:
         return {"defaultRevision": "default", "global": {"istioNamespace": self.spec.namespace}}
 
+    def cni_values(self) -> dict[str, Any]:
+        return {
+            "global": {"platform": ISTIO_PLATFORM_BY_CNI.get(self.ctx.facts.cni, "")},
+            "resources": resources("50m", "100Mi", "200m", "200Mi"),
+            "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
+        }
+
     def istiod_values(self) -> dict[str, Any]:
         ha = self.env.high_availability
         return {
+            # Injected pods rely on the CNI node agent instead of a privileged init container.
+            "cni": {"enabled": True},
             "autoscaleEnabled": ha,
             "autoscaleMin": self.replicas,
             "replicaCount": self.replicas,

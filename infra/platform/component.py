@@ -145,13 +145,15 @@ class PlatformComponent(pulumi.ComponentResource):
         chart: str | None = None,
         stage: int = 0,
         installs_crds: bool = True,
+        namespace: str | None = None,
     ) -> pulumi.Resource:
         """A chart of this component as an Argo CD Application, after its namespace and dependencies.
 
         Most components have one chart, the catalog entry named like the component. One with several
         (Istio's base, istiod and gateway) passes each `chart` (its catalog key, also the Application name)
         and a `stage` (0-4) that orders them inside the component's wave; `installs_crds` marks the ones
-        whose chart carries the component's CRDs.
+        whose chart carries the component's CRDs. `namespace` places a chart that must run elsewhere than the
+        component's namespace (a node agent in kube-system); Argo CD's platform project must allow it.
         """
         if not 0 <= stage < RESOURCE_OFFSET:
             raise ValueError(f"{self.spec.name}: stage must be 0..{RESOURCE_OFFSET - 1}")
@@ -165,7 +167,7 @@ class PlatformComponent(pulumi.ComponentResource):
             layer=self.spec.layer,
             chart=CATALOG[key],
             version=self.ctx.chart_version(key),
-            namespace=self.spec.namespace,
+            namespace=namespace or self.spec.namespace,
             values=values,
             wave=self.ctx.waves[self.spec.name] + stage,
             depends_on_components=needs,
