@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.offline.render import Rendered, render_stack
 from infra.platform import labels
@@ -279,6 +280,7 @@ def test_external_dns_writes_records_where_dns_is_managed(variants: dict[str, Re
     onprem = values(variants["onprem-traefik"], "external-dns")
     assert onprem["provider"] == {"name": "rfc2136"}
     assert "traefik-proxy" in onprem["sources"] and "istio-gateway" not in onprem["sources"]
+    assert "--traefik-disable-legacy" in onprem["extraArgs"]
     assert onprem["domainFilters"] == ["ml.corp.example.net"]
     assert onprem["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "external-dns-tsig"
     onprem_istio = values(variants["onprem-istio"], "external-dns")
@@ -318,3 +320,48 @@ def test_a_component_that_joins_the_mesh_gets_injection_only_with_istio(
     ]
     assert bool(to_istiod) is injected
     assert MeshedDemo.requires(r.env) == (("istio",) if injected else ())
+
+
+BAD_INPUTS = [
+    (
+        {"components": {"certManager": {"enabled": False}}},
+        "platform.components.certManager.enabled: must be true",
+    ),
+    (
+        {"components": {"certManager": {"acmeSolver": "dns01"}}},
+        "platform.components.certManager.cloudDnsProject: is required with acmeSolver dns01",
+    ),
+    (
+        {"components": {"externalDns": {"provider": "google"}}},
+        "platform.components.externalDns.googleProject: is required with provider google",
+    ),
+    (
+        {"components": {"externalDns": {"provider": "rfc2136"}}},
+        "platform.components.externalDns.rfc2136: is required with provider rfc2136",
+    ),
+    (
+        {"components": {"externalDns": {"provider": "powerdns"}}},
+        "platform.components.externalDns.provider: 'powerdns' is not allowed; allowed: google, rfc2136, none",
+    ),
+    (
+        {"ingress": {"provider": "istio", "forwardAuthUrl": "http://auth/check"}},
+        "platform.ingress.forwardAuthUrl: is only used with provider traefik",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), BAD_INPUTS, ids=[case[1].split(":")[1] for case in BAD_INPUTS])
+def test_bad_ingress_settings_name_their_path(change: dict[str, Any], expected: str) -> None:
+    from infra.config import InvalidEnvironment, load_environment
+
+    raw = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())["config"]["mlops-platform:platform"]
+    with pytest.raises(InvalidEnvironment) as error:
+        load_environment(merge(raw, change), "dev")
+    assert any(expected in str(violation) for violation in error.value.violations), error.value.report()
+
+
+def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in change.items():
+        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged

@@ -13,10 +13,10 @@ from infra.platform.resources import resources
 # Dynamic updates go to the zone's name server, wherever the adopter runs it.
 DNS_UPDATES_OUT = Allow("dns-updates", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))
 # Where external-dns finds host names and the load balancer address behind them, by ingress provider.
-SOURCES = {
-    "istio": ["service", "ingress", "istio-gateway", "istio-virtualservice"],
-    "traefik": ["service", "ingress", "traefik-proxy"],
-}
+# (Plain Ingresses are left out: the only ones are cert-manager's short-lived HTTP-01 solvers.)
+SOURCES = {"istio": ["service", "istio-gateway"], "traefik": ["service", "traefik-proxy"]}
+# Traefik v3 has only the traefik.io CRDs; without this external-dns also watches the retired group.
+TRAEFIK_V3_ONLY = "--traefik-disable-legacy"
 TSIG_SECRET_KEY = "tsig-secret"
 
 
@@ -55,12 +55,15 @@ class ExternalDns(PlatformComponent):
             # Records owned by this environment carry its name, so environments sharing a zone never
             # delete each other's records.
             "txtOwnerId": f"mlops-{self.env.name}",
-            "extraArgs": self.provider_args(),
+            "extraArgs": self.extra_args(),
             "env": self.provider_env(),
             "serviceAccount": {"annotations": self.ctx.facts.identity.annotations("external-dns")},
             "resources": resources("50m", "64Mi", "100m", "128Mi"),
-            "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         }
+
+    def extra_args(self) -> list[str]:
+        source_args = [TRAEFIK_V3_ONLY] if self.env.ingress.provider == "traefik" else []
+        return [*self.provider_args(), *source_args]
 
     def provider_args(self) -> list[str]:
         settings = self.env.components.external_dns

@@ -125,3 +125,9 @@ def external_dns_has_its_provider_settings(env: Environment) -> Iterator[Violati
         yield Violation(
             at("components", "externalDns", "rfc2136"), "is required with provider rfc2136, and only with it"
         )
+
+
+@rule
+def forward_auth_needs_traefik(env: Environment) -> Iterator[Violation]:
+    if env.ingress.forward_auth_url and env.ingress.provider != "traefik":
+        yield Violation(at("ingress", "forwardAuthUrl"), "is only used with provider traefik")
