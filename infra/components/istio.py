@@ -14,6 +14,7 @@ from typing import Any
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
+from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
 from infra.platform.resources import resources
 
@@ -22,10 +23,11 @@ GATEWAY_PODS = tuple(ISTIO_GATEWAY_LABELS.items())
 # probe its status port.
 GATEWAY_FROM_ANYWHERE = Allow("gateway-from-anywhere", "ingress", (ANYWHERE,), (80, 443, 15021), GATEWAY_PODS)
 GATEWAY_TO_BACKENDS = Allow("gateway-to-backends", "egress", (ANY_NAMESPACE,), (), GATEWAY_PODS)
-# Sidecars of every meshed namespace fetch configuration (15012) and call the injection webhook (15017,
-# called by the API server, whose address is not a namespace).
-MESH_CONTROL_PLANE = Allow("mesh-control-plane", "ingress", (ANY_NAMESPACE,), (15012, 15017), (("app", "istiod"),))
-WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (15017,), (("app", "istiod"),))
+ISTIOD_PODS = (("app", "istiod"),)
+# Sidecars of every meshed namespace fetch configuration and certificates from istiod.
+MESH_CONTROL_PLANE = Allow("mesh-control-plane", "ingress", (ANY_NAMESPACE,), (15012,), ISTIOD_PODS)
+# The API server (whose address is not a namespace) calls istiod's injection and validation webhooks.
+WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (15017,), ISTIOD_PODS)
 # Envoy's unprivileged ports start at 0 so the gateway binds 80/443 without NET_BIND_SERVICE (a safe sysctl).
 UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
@@ -38,7 +40,7 @@ class Istio(PlatformComponent):
     spec = ComponentSpec(
         name="istio",
         layer="platform",
-        namespace="istio-system",
+        namespace=MESH_NAMESPACE,
         charts=("istio-base", "istio-cni", "istiod", "istio-gateway"),
         provides_crds=("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"),
         network=(KUBE_API, GATEWAY_FROM_ANYWHERE, GATEWAY_TO_BACKENDS, MESH_CONTROL_PLANE, WEBHOOKS_FROM_API_SERVER),

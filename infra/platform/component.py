@@ -18,7 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.platform.argocd_app import chart_application
-from infra.platform.expose import INGRESS_NAMESPACES, Exposure, publish
+from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
@@ -244,10 +244,6 @@ class PlatformComponent(pulumi.ComponentResource):
         """Serve this component's UI Service at https://<name>.<domain> through the environment's ingress,
         with a certificate from the platform ClusterIssuer (see infra/platform/expose.py)."""
         self._exposures.append(Exposure(name, service, port, self.spec.namespace))
-
-    @property
-    def ingress_namespace(self) -> str:
-        return INGRESS_NAMESPACES[self.env.ingress.provider]
 
 
 def joins_mesh(env: Environment) -> bool:

@@ -16,15 +16,17 @@ from typing import Any
 import pulumi
 
 from infra.config import Environment
-from infra.platform.namespace import allowance_policy
+from infra.platform.namespace import MESH_NAMESPACE, allowance_policy
 from infra.platform.network import Allow, Peer
 
 PLATFORM_ISSUER = "platform"
 """The ClusterIssuer (declared by cert-manager) that signs every platform certificate."""
-INGRESS_NAMESPACES = {"istio": "istio-system", "traefik": "traefik"}
+INGRESS_NAMESPACES = {"istio": MESH_NAMESPACE, "traefik": "traefik"}
 ISTIO_GATEWAY_NAME = "istio-ingressgateway"
 ISTIO_GATEWAY_LABELS = {"istio": "ingressgateway"}
 TRAEFIK_SECURE_ENTRYPOINT = "websecure"
+# Identity headers an authentication service (oauth2-proxy style) passes to the UIs behind it.
+AUTH_HEADERS = ("X-Auth-Request-User", "X-Auth-Request-Email", "X-Forwarded-User", "X-Forwarded-Email")
 
 CustomResource = Callable[..., Any]
 """PlatformComponent.custom_resource: (api_version, kind, name, spec, namespace=...)."""
@@ -170,9 +172,6 @@ def traefik_middlewares(env: Environment) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return middlewares
-
-
-AUTH_HEADERS = ("X-Auth-Request-User", "X-Auth-Request-Email", "X-Forwarded-User", "X-Forwarded-Email")
 
 
 def http01_challenges(env: Environment) -> bool:

@@ -13,8 +13,8 @@ from infra.platform.network import DNS, WITHIN_NAMESPACE, Allow, Peer, from_name
 MONITORING_NAMESPACE = "monitoring"
 MESH_NAMESPACE = "istio-system"
 MESH_INJECTION_LABEL = "istio-injection"
-# Sidecars fetch their configuration (15012, xDS over mTLS) and certificates from istiod.
-TO_MESH_CONTROL_PLANE = Allow("mesh-control-plane", "egress", (Peer(namespace=MESH_NAMESPACE),), (15012, 15017))
+# Sidecars fetch their configuration and workload certificates from istiod (xDS over mTLS on 15012).
+TO_MESH_CONTROL_PLANE = Allow("mesh-control-plane", "egress", (Peer(namespace=MESH_NAMESPACE),), (15012,))
 
 
 def secured_namespace(
