@@ -171,6 +171,25 @@ def test_istio_charts_sync_in_order_and_its_resources_after_its_crds(
     assert all(wave(obj) > wave(gateway) for obj in istio_resources)
 
 
+@pytest.mark.parametrize("variant", ["dev-traefik", "onprem-istio"])
+def test_switched_choices_pass_schemas_ordering_and_policies(
+    variants: dict[str, Rendered], variant: str, crd_schemas: str
+) -> None:
+    """`check` covers the real stacks; the other ingress choice on each target must pass the same stages."""
+    from infra.cli.commands import load_crd_allowlist
+    from infra.components import BOOTSTRAP
+    from infra.offline.policy import run_policies
+    from infra.offline.validate import ManifestValidator
+    from infra.platform.ordering import ordering_problems
+
+    r = variants[variant]
+    validator = ManifestValidator(r.env.kubernetes_version, crd_schemas, load_crd_allowlist())
+    findings = [finding for m in r.manifests for finding in validator.validate(m.object)]
+    findings += run_policies(r.run.resources)
+    assert [f for f in findings if f.severity == "error"] == []
+    assert ordering_problems([m.object for m in r.manifests], BOOTSTRAP.spec.provides_crds) == []
+
+
 @pytest.mark.parametrize(("variant", "platform"), [("dev-istio", "gke"), ("onprem-istio", "")])
 def test_meshed_pods_need_no_privileged_init_container(
     variants: dict[str, Rendered], variant: str, platform: str
