@@ -315,6 +315,19 @@ def test_external_dns_uses_cloud_dns_on_gke(rendered: dict[str, Rendered]) -> No
     assert staging["txtOwnerId"] == "mlops-staging"
 
 
+def test_a_disabled_ui_is_not_exposed(tmp_path: Path) -> None:
+    text = (ENVIRONMENTS / "Pulumi.dev.yaml").read_text()
+    block = "      monitoring:\n        prometheus:"
+    assert block in text
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(
+        text.replace(block, "      monitoring:\n        grafana:\n          enabled: false\n        prometheus:")
+    )
+    r = render_stack(stack)
+    assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd"}
+    assert "allow-ingress-to-grafana" not in {p["metadata"]["name"] for p in objects(r, "NetworkPolicy")}
+
+
 class MeshedDemo(PlatformComponent):
     spec = ComponentSpec(name="mesh-demo", layer="ml", namespace="mesh-demo", mesh=True)
 
@@ -361,6 +374,10 @@ BAD_INPUTS = [
     (
         {"components": {"externalDns": {"provider": "powerdns"}}},
         "platform.components.externalDns.provider: 'powerdns' is not allowed; allowed: google, rfc2136, none",
+    ),
+    (
+        {"versions": {"istiod": "1.30.2"}},
+        "platform.versions.istio-base: Istio's charts are one release",
     ),
     (
         {"ingress": {"provider": "istio", "forwardAuthUrl": "http://auth/check"}},
