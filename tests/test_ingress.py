@@ -136,6 +136,20 @@ def test_istio_enforces_strict_mtls_mesh_wide(variants: dict[str, Rendered], var
     assert policy["spec"] == {"mtls": {"mode": "STRICT"}}
 
 
+@pytest.mark.parametrize("variant", [*ISTIO_VARIANTS, *TRAEFIK_VARIANTS])
+def test_the_acme_http01_solver_class_is_served(variants: dict[str, Rendered], variant: str) -> None:
+    r = variants[variant]
+    provider = r.env.ingress.provider
+    if provider == "istio":
+        ingress_class = named(objects(r, "IngressClass"), "istio")
+        assert ingress_class["spec"]["controller"] == "istio.io/ingress-controller"
+        assert values(r, "istiod")["meshConfig"]["ingressClass"] == "istio"
+    else:
+        assert not objects(r, "IngressClass"), "the Traefik chart declares its own"
+        assert values(r, "traefik")["ingressClass"]["name"] == "traefik"
+        assert values(r, "traefik")["providers"]["kubernetesIngress"]["enabled"] is True
+
+
 @pytest.mark.parametrize("variant", TRAEFIK_VARIANTS)
 def test_traefik_environment_has_no_istio(variants: dict[str, Rendered], variant: str) -> None:
     r = variants[variant]

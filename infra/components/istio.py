@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi_kubernetes as k8s
+
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
@@ -32,6 +34,7 @@ WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (150
 UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 CNI_NAMESPACE = "kube-system"
+INGRESS_CLASS = "istio"
 # Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
 ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
 
@@ -64,7 +67,18 @@ class Istio(PlatformComponent):
             {"mtls": {"mode": "STRICT"}},
             namespace=self.spec.namespace,
         )
+        self.ingress_class()
         self.scrape("istiod", {"app": "istiod"}, "http-monitoring")
+
+    def ingress_class(self) -> None:
+        """The `istio` IngressClass: istiod serves an Ingress naming it (cert-manager's HTTP-01 solver) only
+        when the class exists and names Istio's controller."""
+        k8s.networking.v1.IngressClass(
+            "istio-ingressclass",
+            metadata={"name": INGRESS_CLASS},
+            spec={"controller": "istio.io/ingress-controller"},
+            opts=self.opts(),
+        )
 
     @property
     def replicas(self) -> int:
@@ -94,7 +108,7 @@ class Istio(PlatformComponent):
                 "accessLogFile": "/dev/stdout",
                 "enablePrometheusMerge": True,
                 # Kubernetes Ingresses of class istio (cert-manager's HTTP-01 solver) are served by the gateway.
-                "ingressClass": "istio",
+                "ingressClass": INGRESS_CLASS,
                 "ingressControllerMode": "STRICT",
                 "ingressService": ISTIO_GATEWAY_NAME,
                 "ingressSelector": ISTIO_GATEWAY_LABELS["istio"],
