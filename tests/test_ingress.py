@@ -415,3 +415,23 @@ def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     for key, value in change.items():
         merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
     return merged
+
+
+def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cert-manager (DNS-01) and external-dns take the Workload Identity the cluster layer maps to them."""
+    import dataclasses
+
+    import infra.cluster.gke
+    from infra.cluster import WorkloadIdentity
+
+    real_build = infra.cluster.gke.build
+    emails = {"cert-manager": "cert-manager@p.iam.gserviceaccount.com", "external-dns": "dns@p.iam.gserviceaccount.com"}
+
+    def with_identity(env: Any) -> Any:
+        return dataclasses.replace(real_build(env), identity=WorkloadIdentity(emails))
+
+    monkeypatch.setattr(infra.cluster.gke, "build", with_identity)
+    r = render_stack(ENVIRONMENTS / "Pulumi.staging.yaml")
+    for app, workload in (("cert-manager", "cert-manager"), ("external-dns", "external-dns")):
+        annotations = values(r, app)["serviceAccount"]["annotations"]
+        assert annotations == {"iam.gke.io/gcp-service-account": emails[workload]}
