@@ -18,6 +18,8 @@ class Chart:
     license: str = "Apache-2.0"
 
 
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
 CATALOG: dict[str, Chart] = {
     "argo-cd": Chart("https://argoproj.github.io/argo-helm", "argo-cd", "10.1.1", "argocd"),
     "cert-manager": Chart("https://charts.jetstack.io", "cert-manager", "v1.21.1", "cert-manager"),
@@ -53,6 +55,12 @@ CATALOG: dict[str, Chart] = {
     "nats": Chart("https://nats-io.github.io/k8s/helm/charts/", "nats", "2.14.2", "nats"),
     "external-secrets": Chart("https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"),
     "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
+    "istio-base": Chart(ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
+    "istio-cni": Chart(ISTIO_CHARTS, "cni", "1.30.3", "kube-system"),
+    "istiod": Chart(ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
+    "istio-gateway": Chart(ISTIO_CHARTS, "gateway", "1.30.3", "istio-system"),
+    "traefik": Chart("https://traefik.github.io/charts", "traefik", "41.3.0", "traefik"),
+    "external-dns": Chart("https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.21.1", "external-dns"),
 }
 
 

@@ -32,7 +32,7 @@ def environment_from_stack_config() -> Environment:
 
 def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
     enabled = [component for component in with_services(COMPONENTS, facts.services) if component.wanted(env, facts)]
-    waves = application_waves({c.spec.name: c.spec.depends_on for c in enabled})
+    waves = application_waves({c.spec.name: c.requires(env) for c in enabled})
     everything = [BOOTSTRAP, *enabled]
     ctx = PlatformContext(
         env=env,
@@ -43,11 +43,14 @@ def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
             **{entry: c.spec.name for c in everything for entry in c.spec.provides_crds},
         },
         namespaces={c.spec.name: c.spec.namespace for c in everything},
+        charts={c.spec.name: c.spec.charts or (c.spec.name,) for c in everything},
     )
     argocd = BOOTSTRAP(ctx)
     ctx = dataclasses.replace(ctx, bootstrap=argocd.bootstrap)
-    for component in sorted(enabled, key=lambda c: waves[c.spec.name]):
-        component(ctx)
+    built = [component(ctx) for component in sorted(enabled, key=lambda c: waves[c.spec.name])]
+    # Routes to the UIs need the ingress and cert-manager, which may be built after the UI's component.
+    for component in (argocd, *built):
+        component.finish()
 
 
 def with_services(

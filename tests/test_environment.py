@@ -79,7 +79,7 @@ BAD_INPUTS = [
     ("kubernetesVersion", "1.20", "platform.kubernetesVersion: '1.20' is not allowed"),
     ("domain", "Not A Domain", "platform.domain: 'Not A Domain' is not a lowercase DNS domain"),
     ("ingress.provider", "nginx", "platform.ingress.provider: 'nginx' is not allowed; allowed: istio, traefik"),
-    ("ingress.tls", True, "platform.ingress.tls: unknown setting; allowed here: provider"),
+    ("ingress.tls", True, "platform.ingress.tls: unknown setting; allowed here: forwardAuthUrl, provider, rateLimit"),
     ("colour", "blue", "platform.colour: unknown setting; allowed here:"),
     ("gke.nodePools.0.maxNodes", "many", "platform.gke.nodePools[0].maxNodes: Input should be a valid integer"),
     ("gke.nodePools.1.minNodes", 9, "platform.gke.nodePools[1].minNodes: is 9, above maxNodes 4"),

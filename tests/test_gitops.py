@@ -85,7 +85,7 @@ def test_promotion_removes_pins_the_source_does_not_have(environments: Path) -> 
     staging.write_text(staging.read_text().replace("      kube-prometheus-stack: 88.5.3\n", ""))
     staging.write_text(staging.read_text().replace("    versions:\n", "    versions: {}\n"))
     assert main(["promote", "staging", "prod", "--environments", str(environments)]) == 0
-    assert "cert-manager" not in prod.read_text()
+    assert "cert-manager: v1.20.3" not in prod.read_text()
     assert "versions: {}" in prod.read_text()
 
 
@@ -153,19 +153,19 @@ def repo(tmp_path: Path) -> Path:
 def test_diff_reports_added_removed_and_changed_fields(repo: Path) -> None:
     dev = repo / "environments" / "Pulumi.dev.yaml"
     text = dev.read_text().replace("kube-prometheus-stack: 88.5.3", "kube-prometheus-stack: 88.6.0")
-    dev.write_text(text.replace("      certManager:\n", "      certManager:\n        enabled: false\n", 1))
+    dev.write_text(text.replace("      keda:\n", "      keda:\n        enabled: false\n", 1))
     diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"])
     assert errors == {}
     (env,) = diffs
-    assert any("Application argocd/cert-manager" in ref for ref in env.kubernetes.removed)
-    assert any(ref.endswith("Namespace cert-manager") for ref in env.kubernetes.removed)
+    assert any("Application argocd/keda" in ref for ref in env.kubernetes.removed)
+    assert any(ref.endswith("Namespace keda") for ref in env.kubernetes.removed)
     changed = {change.ref: change for change in env.kubernetes.changed}
     app = changed["argoproj.io/v1alpha1 Application argocd/kube-prometheus-stack"]
     assert ("spec.source.targetRevision", "88.5.3", "88.6.0") in app.fields
     text = rendered_diff.markdown(diffs, "HEAD", errors)
     assert text.startswith(rendered_diff.COMMENT_MARKER)
     assert "`spec.source.targetRevision`: `88.5.3` → `88.6.0`" in text
-    assert "removed `v1 Namespace cert-manager`" in text
+    assert "removed `v1 Namespace keda`" in text
 
 
 def test_compare_renders_names_added_objects_and_changed_cloud_inputs(tmp_path: Path) -> None:

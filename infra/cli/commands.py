@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.config import InvalidEnvironment, load_stack_file
+from infra.config import Environment, InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
@@ -81,10 +81,16 @@ class EnvironmentReport:
         return "\n".join(lines)
 
 
-def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
+def preinstalled_crds(env: Environment) -> list[str]:
+    """CRD groups that exist before any Application syncs: Argo CD's and the cluster layer's (e.g. Cilium)."""
     from infra.cluster import cni_of
     from infra.cluster.facts import cluster_crd_groups
     from infra.components import BOOTSTRAP
+
+    return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env))]
+
+
+def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.secrets import load_allowlist, repository_files, scan, scan_directory
@@ -106,8 +112,7 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
         report.checked["kubernetes"] = len(objects) - custom
         report.checked["crd"] = custom
-        preinstalled = [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(stack.env))]
-        problems = ordering_problems(objects, preinstalled)
+        problems = ordering_problems(objects, preinstalled_crds(stack.env))
         report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
         report.checked["ordering"] = len(objects)
         report.findings += run_policies(stack.run.resources)

@@ -8,13 +8,16 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
 from infra.components.eck import Eck
+from infra.components.external_dns import ExternalDns
 from infra.components.external_secrets import ExternalSecrets
+from infra.components.istio import Istio
 from infra.components.keda import Keda
 from infra.components.knative import Knative
 from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
 from infra.components.monitoring import Monitoring
+from infra.components.traefik import Traefik
 from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
 
@@ -22,6 +25,9 @@ BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    Istio,
+    Traefik,
+    ExternalDns,
     MetricsServer,
     Eck,
     Logging,
@@ -38,12 +44,15 @@ __all__ = [
     "ArgoCD",
     "CertManager",
     "Eck",
+    "ExternalDns",
     "ExternalSecrets",
+    "Istio",
     "Keda",
     "Knative",
     "Logging",
     "Longhorn",
     "MetricsServer",
     "Monitoring",
+    "Traefik",
     "Velero",
 ]

@@ -38,6 +38,10 @@ def ml_namespace(app: str) -> str:
     return f"{ML_NAMESPACE_PREFIX}{app}"
 
 
+# The chart names the server after its release ("argo-cd"); port 80 serves plain HTTP when insecure.
+SERVER_SERVICE = "argo-cd-server"
+
+
 class ArgoCD(PlatformComponent):
     spec = ComponentSpec(
         name="argo-cd",
@@ -61,6 +65,7 @@ class ArgoCD(PlatformComponent):
             values=self.values(),
             opts=self.opts(depends_on=[namespace]),
         )
+        self.expose("argocd", SERVER_SERVICE, 80)
         self.projects = [
             self.project(PLATFORM_PROJECT, self.platform_project()),
             self.project(ML_PROJECT, self.ml_project()),
@@ -82,7 +87,8 @@ class ArgoCD(PlatformComponent):
             "global": {"domain": f"argocd.{self.env.domain}"},
             "configs": {
                 "params": {
-                    "server.insecure": False,
+                    # TLS ends at the ingress gateway, which reaches the server over the cluster network.
+                    "server.insecure": True,
                     "application.namespaces": ARGOCD_NAMESPACE,
                     # Lets the ApplicationSet's own syncPolicy (create-update when apps sync by hand) apply.
                     "applicationsetcontroller.enable.policy.override": True,
@@ -144,7 +150,8 @@ class ArgoCD(PlatformComponent):
         )
 
     def platform_project(self) -> dict[str, Any]:
-        repos = sorted({CATALOG[name].repo_url for name in self.ctx.namespaces if name in CATALOG})
+        keys = {key for charts in self.ctx.charts.values() for key in charts}
+        repos = sorted({CATALOG[key].repo_url for key in keys if key in CATALOG})
         namespaces = sorted({*self.ctx.namespaces.values(), "kube-system"} - {ARGOCD_NAMESPACE})
         return {
             "description": "Platform add-ons declared by the Pulumi stack: upstream charts at pinned versions.",

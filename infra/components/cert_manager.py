@@ -6,10 +6,14 @@ from typing import Any
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
-from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
+from infra.platform.expose import PLATFORM_ISSUER, http01_challenges
+from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
-PLATFORM_ISSUER = "platform"
+# Before asking the ACME server, cert-manager checks the challenge itself: HTTP-01 by fetching it from the
+# public address, DNS-01 by asking the zone's authoritative name servers.
+SELF_CHECK_HTTP = Allow("acme-self-check-http", "egress", (ANYWHERE,), (80,))
+SELF_CHECK_DNS = Allow("acme-self-check-dns", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))
 BOOTSTRAP_ISSUER = "selfsigned-bootstrap"
 CA_SECRET = "platform-ca"
 
@@ -30,7 +34,7 @@ class CertManager(PlatformComponent):
         return env.components.cert_manager.enabled
 
     def build(self) -> None:
-        self.namespace()
+        self.namespace(extra_allows=self.self_check_allows())
         self.application(self.values())
         self.issuers()
         self.scrape("cert-manager", {"app.kubernetes.io/name": "cert-manager"}, "tcp-prometheus-servicemonitor")
@@ -47,7 +51,24 @@ class CertManager(PlatformComponent):
             "startupapicheck": {"resources": resources("10m", "32Mi", "50m", "64Mi")},
             "prometheus": {"enabled": self.ctx.monitoring_enabled, "servicemonitor": {"enabled": False}},
             "global": {"leaderElection": {"namespace": self.spec.namespace}},
+            # Workload Identity (GKE): the controller writes DNS-01 records in Cloud DNS as its cloud identity.
+            "serviceAccount": {"annotations": self.ctx.facts.identity.annotations("cert-manager")},
         }
+
+    def self_check_allows(self) -> list[Allow]:
+        if self.env.components.cert_manager.issuer != "acme":
+            return []
+        return [SELF_CHECK_HTTP] if http01_challenges(self.env) else [SELF_CHECK_DNS]
+
+    def acme_solver(self) -> dict[str, Any]:
+        settings = self.env.components.cert_manager
+        if http01_challenges(self.env):
+            return {"http01": {"ingress": {"ingressClassName": self.env.ingress.provider}}}
+        cloud_dns: dict[str, Any] = {"project": settings.cloud_dns_project}
+        if settings.cloud_dns_zone:
+            cloud_dns["hostedZoneName"] = settings.cloud_dns_zone
+        # No key secret: ambient credentials are the Workload Identity of the controller's service account.
+        return {"selector": {"dnsZones": [self.env.domain]}, "dns01": {"cloudDNS": cloud_dns}}
 
     def issuers(self) -> None:
         settings = self.env.components.cert_manager
@@ -62,7 +83,7 @@ class CertManager(PlatformComponent):
                         "server": settings.acme_server,
                         "email": settings.acme_email,
                         "privateKeySecretRef": {"name": f"{PLATFORM_ISSUER}-acme-account"},
-                        "solvers": [{"http01": {"ingress": {"ingressClassName": self.env.ingress.provider}}}],
+                        "solvers": [self.acme_solver()],
                     }
                 },
             )

@@ -25,7 +25,9 @@ from infra.platform.resources import resources
 EXAMPLES_NAMESPACE = "ml-examples"
 EXAMPLE_WORKER = "queue-worker"
 # The API server calls KEDA's external-metrics API server (port 6443) from outside the pod network.
-METRICS_API_FROM_API_SERVER = Allow("metrics-api", "ingress", (ANYWHERE,), (6443,), API_SERVER_ENTITIES)
+METRICS_API_FROM_API_SERVER = Allow(
+    "metrics-api", "ingress", (ANYWHERE,), (6443,), cluster_entities=API_SERVER_ENTITIES
+)
 # Scalers read queue lengths and metrics wherever the workloads' event sources are.
 SCALERS_OUT = Allow("scalers", "egress", (ANY_NAMESPACE,))
 REDIS_OUT = Allow("redis", "egress", (ANY_NAMESPACE,), (6379,))

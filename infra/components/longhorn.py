@@ -25,7 +25,9 @@ SHARED_CLASS = "longhorn-rwx"
 # Volumes without a recurring-job label belong to the "default" group, so these jobs cover every volume.
 DEFAULT_GROUP = "default"
 # Longhorn's admission webhook and recovery backend are called by the API server, from outside the pod network.
-LONGHORN_WEBHOOKS = Allow("longhorn-webhooks", "ingress", (ANYWHERE,), (9502, 9503), API_SERVER_ENTITIES)
+LONGHORN_WEBHOOKS = Allow(
+    "longhorn-webhooks", "ingress", (ANYWHERE,), (9502, 9503), cluster_entities=API_SERVER_ENTITIES
+)
 # The backup store is an S3 endpoint in the cluster (MinIO) or outside it, on HTTP(S) or MinIO's port.
 OBJECT_STORE_OUT = Allow("object-store", "egress", (ANYWHERE,), (80, 443, 9000))
 REPLICAS_BY_TIER = {"dev": 2, "staging": 3, "prod": 3}

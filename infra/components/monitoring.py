@@ -21,11 +21,13 @@ from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API,
 from infra.platform.resources import resources
 
 # Node exporters and kubelets listen on node addresses, which are neither pods nor namespaces.
-SCRAPE_NODES = Allow("scrape-nodes", "egress", (ANYWHERE,), (9100, 10250))
+SCRAPE_NODES = Allow("scrape-nodes", "egress", (ANYWHERE,), (9100, 10250), cluster_entities=("host", "remote-node"))
 SCRAPE_PODS = Allow("scrape-pods", "egress", (ANY_NAMESPACE,))
 ALERTMANAGER_CONFIG = "platform"
 DASHBOARD_LABEL = "grafana_dashboard"
 GRAFANA_OAUTH_SECRET = "grafana-oauth-client"
+# The Grafana subchart is named after the release.
+GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
 
 
 class Monitoring(PlatformComponent):
@@ -51,6 +53,8 @@ class Monitoring(PlatformComponent):
         self.alerting()
         self.rules()
         self.dashboards()
+        if self.env.components.monitoring.grafana.enabled:
+            self.expose("grafana", GRAFANA_SERVICE, 80)
         # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
         # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
         self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)

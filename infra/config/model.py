@@ -237,6 +237,13 @@ class OnPremCluster(Settings):
 class Ingress(Settings):
     provider: Literal["istio", "traefik"] = "istio"
     """What carries traffic into the cluster: Istio (ingress gateway and mesh) or Traefik."""
+    rate_limit_average: Annotated[int, Field(ge=1, le=100000)] = 100
+    """Traefik only: requests per second each client may send to a platform UI, on average."""
+    rate_limit_burst: Annotated[int, Field(ge=1, le=100000)] = 200
+    """Traefik only: requests a client may send in a burst above the average."""
+    forward_auth_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    """Traefik only: URL of an authentication service (e.g. oauth2-proxy's `/oauth2/auth`) every platform UI
+    asks before serving a request; unset, the UIs use their own login."""
 
 
 class ObjectStore(Settings):
@@ -261,6 +268,13 @@ class CertManager(Settings):
     """Contact address registered with the ACME server; required with issuer `acme`."""
     acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
     """ACME directory URL; use the staging URL while testing."""
+    acme_solver: Literal["http01", "dns01"] = "http01"
+    """How ACME proves control of the domain: `http01` (a challenge served through the ingress; the domain must
+    be reachable from the internet) or `dns01` (a TXT record in Cloud DNS, written with Workload Identity)."""
+    cloud_dns_project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    """GCP project of the Cloud DNS zone that holds the domain; required with acmeSolver `dns01`."""
+    cloud_dns_zone: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    """Cloud DNS managed zone name of the domain; unset, cert-manager finds the zone itself."""
 
 
 # --- observability (used by Monitoring and Components below) ---------------------------------------------
@@ -624,6 +638,40 @@ class ExternalSecrets(Settings):
     """The Vault server; required with onpremStore `vault`, and only with it."""
 
 
+# --- ingress, mesh, TLS, DNS ---
+
+
+class Rfc2136(Settings):
+    host: Annotated[str, Field(min_length=1)]
+    """Address of the authoritative DNS server that accepts dynamic updates (RFC 2136)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 53
+    """DNS port of that server."""
+    zone: Annotated[str, Field(pattern=DNS_NAME)]
+    """Zone external-dns updates, e.g. the environment's domain."""
+    tsig_key_name: Annotated[str, Field(min_length=1)]
+    """Name of the TSIG key the server accepts updates signed with."""
+    tsig_algorithm: Literal["hmac-sha256", "hmac-sha512"] = "hmac-sha256"
+    """TSIG algorithm of that key."""
+    tsig_secret: Annotated[str, Field(pattern=K8S_NAME)] = "external-dns-tsig"
+    """Secret in the external-dns namespace whose key `tsig-secret` holds the TSIG secret (never in git)."""
+
+
+class ExternalDns(Settings):
+    provider: Literal["google", "rfc2136", "none"] = "none"
+    """Who serves the environment's DNS zone: Cloud DNS (`google`, with Workload Identity), a server that accepts
+    RFC 2136 dynamic updates (on-prem), or `none` (records are managed by hand; external-dns is not installed)."""
+    domain_filters: tuple[Annotated[str, Field(pattern=DNS_NAME)], ...] = ()
+    """Domains external-dns may write records in; empty means the environment's domain only."""
+    google_project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    """GCP project of the Cloud DNS zone; required with provider `google`."""
+    google_zone_visibility: Literal["public", "private"] = "public"
+    """Which Cloud DNS zones of that project external-dns manages."""
+    rfc2136: Rfc2136 | None = None
+    """The DNS server to update; required with provider `rfc2136`."""
+    policy: Literal["upsert-only", "sync"] = "upsert-only"
+    """`upsert-only` never deletes records; `sync` also removes records of deleted routes."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -641,6 +689,8 @@ class Components(Settings):
     """Scheduled backups of Kubernetes objects and volumes."""
     external_secrets: ExternalSecrets = ExternalSecrets()
     """Secrets from a secret store instead of git."""
+    external_dns: ExternalDns = ExternalDns()
+    """DNS records for every exposed platform UI, where the environment's DNS zone is managed."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

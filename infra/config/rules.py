@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pydantic.alias_generators import to_camel
 
+from infra.catalog import CATALOG, ISTIO_CHARTS
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
 
@@ -277,3 +278,58 @@ def vault_matches_onprem_store(env: Environment) -> Iterator[Violation]:
         yield Violation(
             at("components", "externalSecrets", "vault"), "is only used on target onprem with onpremStore vault"
         )
+
+
+@rule
+def platform_uis_need_certificates(env: Environment) -> Iterator[Violation]:
+    """cert-manager stays enabled: every platform UI is served over TLS with a certificate it issues."""
+    if not env.components.cert_manager.enabled:
+        yield Violation(
+            at("components", "certManager", "enabled"),
+            "must be true: every platform UI is served over TLS with a certificate cert-manager issues",
+        )
+
+
+@rule
+def dns01_names_its_zone(env: Environment) -> Iterator[Violation]:
+    """ACME DNS-01 names the GCP project of the Cloud DNS zone it writes challenges into."""
+    cert_manager = env.components.cert_manager
+    if cert_manager.issuer == "acme" and cert_manager.acme_solver == "dns01" and not cert_manager.cloud_dns_project:
+        yield Violation(at("components", "certManager", "cloudDnsProject"), "is required with acmeSolver dns01")
+
+
+@rule
+def external_dns_has_its_provider_settings(env: Environment) -> Iterator[Violation]:
+    """external-dns has the settings of its provider (googleProject or rfc2136), and only those."""
+    dns = env.components.external_dns
+    if (dns.provider == "google") != (dns.google_project is not None):
+        yield Violation(
+            at("components", "externalDns", "googleProject"), "is required with provider google, and only with it"
+        )
+    if (dns.provider == "rfc2136") != (dns.rfc2136 is not None):
+        yield Violation(
+            at("components", "externalDns", "rfc2136"), "is required with provider rfc2136, and only with it"
+        )
+
+
+@rule
+def forward_auth_needs_traefik(env: Environment) -> Iterator[Violation]:
+    """forwardAuthUrl is a Traefik middleware: it is set only with ingress provider traefik."""
+    if env.ingress.forward_auth_url and env.ingress.provider != "traefik":
+        yield Violation(at("ingress", "forwardAuthUrl"), "is only used with provider traefik")
+
+
+# Every chart of the Istio release repository: base, cni, istiod and gateway ship together.
+ISTIO_RELEASE = tuple(key for key, chart in CATALOG.items() if chart.repo_url == ISTIO_CHARTS)
+
+
+@rule
+def istio_charts_share_one_version(env: Environment) -> Iterator[Violation]:
+    """Istio's charts (base, cni, istiod, gateway) are pinned all together, to one version, or not at all."""
+    pinned = {chart: env.versions[chart] for chart in ISTIO_RELEASE if chart in env.versions}
+    if pinned and (len(set(pinned.values())) > 1 or len(pinned) < len(ISTIO_RELEASE)):
+        for chart in ISTIO_RELEASE:
+            yield Violation(
+                at("versions", chart),
+                f"Istio's charts are one release: pin {', '.join(ISTIO_RELEASE)} together, to the same version",
+            )

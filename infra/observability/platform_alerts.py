@@ -301,6 +301,38 @@ KSERVE = [
 ]
 
 ISTIO = [_down("istio", "istio-system", "Istio control plane")]
+TRAEFIK = [
+    _down("traefik", "traefik", "Traefik"),
+    group(
+        "traefik",
+        [
+            alert(
+                "TraefikBackendErrorsHigh",
+                'sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m]))'
+                " / sum by (service) (rate(traefik_service_requests_total[5m])) > 0.05",
+                component="traefik",
+                summary="More than 5% of requests to {{ $labels.service }} fail with 5xx",
+                description="Traefik reaches the backend but it answers with server errors; check its pods and logs.",
+            )
+        ],
+    ),
+]
+EXTERNAL_DNS = [
+    _down("external-dns", "external-dns", "external-dns"),
+    group(
+        "external-dns",
+        [
+            alert(
+                "ExternalDnsSyncFailing",
+                "increase(external_dns_controller_verified_records_errors_total[30m]) > 0"
+                " or increase(external_dns_source_errors_total[30m]) > 0",
+                component="external-dns",
+                summary="external-dns fails to read sources or update the DNS zone",
+                description="New or moved platform UIs keep stale DNS records until the provider answers again.",
+            )
+        ],
+    ),
+]
 KEDA = [
     group(
         "keda",
@@ -402,6 +434,8 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "knative": KNATIVE,
     "kserve": KSERVE,
     "istio": ISTIO,
+    "traefik": TRAEFIK,
+    "external-dns": EXTERNAL_DNS,
     "keda": KEDA,
     "kubeflow": KUBEFLOW,
     "cloudnative-pg": CLOUDNATIVE_PG,

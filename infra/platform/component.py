@@ -19,6 +19,7 @@ from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import SecretSource
 from infra.platform.argocd_app import SyncMode, chart_application
+from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import Allow
@@ -79,6 +80,11 @@ class ComponentSpec:
 
     extra_namespaces: tuple[ExtraNamespace, ...] = ()
     """Namespaces besides `namespace` that this component creates and secures (none are created by charts)."""
+    charts: tuple[str, ...] = ()
+    """Catalog keys of its charts when it has several (Istio); empty: the one named like the component."""
+    mesh: bool = False
+    """Its pods join the service mesh: with ingress provider istio, its namespace gets sidecar injection and
+    the component syncs after Istio."""
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,14 @@ class PlatformContext:
     """Component that installs each CRD API group (or group/Kind)."""
     namespaces: Mapping[str, str]
     """Namespace of each enabled component."""
+    charts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Catalog keys of each enabled component's charts (what Argo CD may pull)."""
     bootstrap: Sequence[pulumi.Resource] = ()
     """What every Application needs first: the Argo CD release and its AppProjects."""
     applications: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
     """Applications declared so far, by component, so dependents can wait for them."""
+    namespace_resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """Namespaces declared so far, by name, so objects placed in another component's namespace wait for it."""
 
     def chart_version(self, component: str) -> str:
         return effective_version(component, dict(self.env.versions))
@@ -117,14 +127,26 @@ class PlatformComponent(pulumi.ComponentResource):
         (metrics-server only where the cluster has none)."""
         return cls.enabled(env)
 
+    @classmethod
+    def requires(cls, env: Environment) -> tuple[str, ...]:
+        """Components to sync first: the declared ones, and Istio when its pods join the mesh."""
+        mesh = ("istio",) if cls.spec.mesh and joins_mesh(env) else ()
+        return (*cls.spec.depends_on, *mesh)
+
     def __init__(self, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"mlops:{self.spec.layer}:{type(self).__name__}", self.spec.name, None, opts)
         self.ctx = ctx
+        self._exposures: list[Exposure] = []
         self.build()
-        self.register_outputs({})
 
     def build(self) -> None:
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once every component is built: declares what needed all of them (the UI routes)."""
+        for exposure in self._exposures:
+            publish(exposure, self.env, self.custom_resource, self.opts(depends_on=self._own_namespace()))
+        self.register_outputs({})
 
     @property
     def env(self) -> Environment:
@@ -161,12 +183,13 @@ class PlatformComponent(pulumi.ComponentResource):
         return self.spec.extra_namespaces
 
     def _secured(self, name: str, pod_security: str, allows: Sequence[Allow]) -> pulumi.Resource:
-        namespace = secured_namespace(
+        namespace = self.ctx.namespace_resources[name] = secured_namespace(
             name,
             pod_security=pod_security,
             kubernetes_version=self.env.kubernetes_version,
             allows=allows,
             scraped_by_prometheus=self.ctx.monitoring_enabled,
+            mesh_injection=self.spec.mesh and joins_mesh(self.env),
             opts=self.opts(),
             privileged_reason=self.spec.privileged_reason,
         )
@@ -198,18 +221,20 @@ class PlatformComponent(pulumi.ComponentResource):
         chart: str | None = None,
         stage: int = 0,
         installs_crds: bool = True,
+        namespace: str | None = None,
     ) -> pulumi.Resource:
         """A chart of this component as an Argo CD Application, after its namespace and dependencies.
 
         Most components have one chart, the catalog entry named like the component. One with several
         (Istio's base, istiod and gateway) passes each `chart` (its catalog key, also the Application name)
         and a `stage` (0-4) that orders them inside the component's wave; `installs_crds` marks the ones
-        whose chart carries the component's CRDs.
+        whose chart carries the component's CRDs. `namespace` places a chart that must run elsewhere than the
+        component's namespace (a node agent in kube-system); Argo CD's platform project must allow it.
         """
         if not 0 <= stage < RESOURCE_OFFSET:
             raise ValueError(f"{self.spec.name}: stage must be 0..{RESOURCE_OFFSET - 1}")
         key = chart or self.spec.name
-        needs = [dep for dep in self.spec.depends_on if dep in self.ctx.waves]
+        needs = [dep for dep in self.requires(self.env) if dep in self.ctx.waves]
         waits_for = [app for dep in needs for app in self.ctx.applications.get(dep, [])]
         earlier_stages = self.ctx.applications.get(self.spec.name, [])
         app = chart_application(
@@ -218,7 +243,7 @@ class PlatformComponent(pulumi.ComponentResource):
             layer=self.spec.layer,
             chart=CATALOG[key],
             version=self.ctx.chart_version(key),
-            namespace=self.spec.namespace,
+            namespace=namespace or self.spec.namespace,
             values=values,
             wave=self.ctx.waves[self.spec.name] + stage,
             depends_on_components=needs,
@@ -268,7 +293,8 @@ class PlatformComponent(pulumi.ComponentResource):
             metadata=metadata,
             spec=dict(spec),
             opts=self.opts(
-                depends_on=[*waits_for, *self._own_namespace(), *after], protect=holds_data and self.env.tier == "prod"
+                depends_on=[*waits_for, *self._namespace_of(namespace), *after],
+                protect=holds_data and self.env.tier == "prod",
             ),
         )
 
@@ -284,6 +310,13 @@ class PlatformComponent(pulumi.ComponentResource):
     def _own_namespace(self) -> list[pulumi.Resource]:
         namespace = getattr(self, "_namespace", None)
         return [namespace, *getattr(self, "_extra_namespaces", [])] if namespace is not None else []
+
+    def _namespace_of(self, name: str | None) -> list[pulumi.Resource]:
+        """The namespace an object goes in, when this program declares it (its own, or e.g. the ingress's)."""
+        if name is None or name == self.spec.namespace:
+            return self._own_namespace()
+        other = self.ctx.namespace_resources.get(name)
+        return [other] if other is not None else []
 
     def scrape(
         self,
@@ -326,3 +359,12 @@ class PlatformComponent(pulumi.ComponentResource):
             {"groups": [dict(group) for group in groups]},
             namespace=namespace or self.spec.namespace,
         )
+
+    def expose(self, name: str, service: str, port: int) -> None:
+        """Serve this component's UI Service at https://<name>.<domain> through the environment's ingress,
+        with a certificate from the platform ClusterIssuer (see infra/platform/expose.py)."""
+        self._exposures.append(Exposure(name, service, port, self.spec.namespace))
+
+
+def joins_mesh(env: Environment) -> bool:
+    return env.ingress.provider == "istio"

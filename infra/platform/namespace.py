@@ -8,9 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.platform.labels import PART_OF, PRIVILEGED_REASON
-from infra.platform.network import DNS, WITHIN_NAMESPACE, Allow, from_namespaces
+from infra.platform.network import DNS, WITHIN_NAMESPACE, Allow, Peer, from_namespaces
 
 MONITORING_NAMESPACE = "monitoring"
+MESH_NAMESPACE = "istio-system"
+MESH_INJECTION_LABEL = "istio-injection"
+# Sidecars fetch their configuration and workload certificates from istiod (xDS over mTLS on 15012).
+TO_MESH_CONTROL_PLANE = Allow("mesh-control-plane", "egress", (Peer(namespace=MESH_NAMESPACE),), (15012,))
 
 
 def secured_namespace(
@@ -20,11 +24,21 @@ def secured_namespace(
     kubernetes_version: str,
     allows: Sequence[Allow],
     scraped_by_prometheus: bool,
+    mesh_injection: bool = False,
     opts: pulumi.ResourceOptions,
     privileged_reason: str = "",
 ) -> k8s.core.v1.Namespace:
-    """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`."""
-    metadata: dict = {"name": name, "labels": pod_security_labels(pod_security, kubernetes_version)}
+    """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`.
+
+    With `mesh_injection`, Istio injects a sidecar into its pods, and the sidecars may reach istiod."""
+    labels = pod_security_labels(pod_security, kubernetes_version)
+    everything = [DNS, *WITHIN_NAMESPACE, *allows]
+    if mesh_injection:
+        labels[MESH_INJECTION_LABEL] = "enabled"
+        everything.append(TO_MESH_CONTROL_PLANE)
+    if scraped_by_prometheus and name != MONITORING_NAMESPACE:
+        everything.append(from_namespaces("prometheus-scrape", (MONITORING_NAMESPACE,)))
+    metadata: dict = {"name": name, "labels": labels}
     if privileged_reason:
         # Reviewers (and the privileged-namespace-reason policy) read why this namespace may run privileged pods.
         metadata["annotations"] = {PRIVILEGED_REASON: privileged_reason}
@@ -36,21 +50,23 @@ def secured_namespace(
         spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         opts=policy_opts,
     )
-    everything = [DNS, *WITHIN_NAMESPACE, *allows]
-    if scraped_by_prometheus and name != MONITORING_NAMESPACE:
-        everything.append(from_namespaces("prometheus-scrape", (MONITORING_NAMESPACE,)))
     for allow in everything:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-{allow.name}",
-            metadata={"name": f"allow-{allow.name}", "namespace": name},
-            spec={
-                "podSelector": {},
-                "policyTypes": [allow.direction.capitalize()],
-                allow.direction: [allow.rule()],
-            },
-            opts=policy_opts,
-        )
+        allowance_policy(name, allow, policy_opts)
     return namespace
+
+
+def allowance_policy(namespace: str, allow: Allow, opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+    """One NetworkPolicy that opens what `allow` describes in `namespace`, on top of its default deny."""
+    return k8s.networking.v1.NetworkPolicy(
+        f"{namespace}-allow-{allow.name}",
+        metadata={"name": f"allow-{allow.name}", "namespace": namespace},
+        spec={
+            "podSelector": allow.pod_selector(),
+            "policyTypes": [allow.direction.capitalize()],
+            allow.direction: [allow.rule()],
+        },
+        opts=opts,
+    )
 
 
 def pod_security_labels(level: str, kubernetes_version: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Port = int | tuple[int, Literal["TCP", "UDP"]]
@@ -35,9 +35,14 @@ class Allow:
     """Empty: any peer."""
     ports: tuple[Port, ...] = ()
     """Empty: any port."""
-    cluster_entities: tuple[str, ...] = ()
+    cluster_entities: tuple[str, ...] = field(default=(), kw_only=True)
     """Cilium entities (kube-apiserver, host, remote-node) these peers include. Cilium's CIDR rules never match
     cluster nodes or the API server, so where Cilium runs a CiliumNetworkPolicy allows these too."""
+    pods: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    """Labels of the pods in the namespace it applies to; empty: every pod (e.g. only the ingress gateway)."""
+
+    def pod_selector(self) -> dict[str, Any]:
+        return {"matchLabels": dict(self.pods)} if self.pods else {}
 
     def rule(self) -> dict[str, Any]:
         rule: dict[str, Any] = {}
@@ -74,10 +79,12 @@ WITHIN_NAMESPACE = (
     Allow("same-namespace-out", "egress", (Peer(same_namespace=True),)),
 )
 # The API server is outside the pod network (GKE's private endpoint listens on 443, kubeadm's on 6443).
-KUBE_API = Allow("kube-api", "egress", (ANYWHERE,), (443, 6443), ("kube-apiserver",))
+KUBE_API = Allow("kube-api", "egress", (ANYWHERE,), (443, 6443), cluster_entities=("kube-apiserver",))
 # Admission webhooks are called by the API server, whose address is not a pod or namespace.
 API_SERVER_ENTITIES = ("kube-apiserver", "host", "remote-node")
-WEBHOOK_FROM_API_SERVER = Allow("webhooks", "ingress", (ANYWHERE,), (10250, 9443, 8443), API_SERVER_ENTITIES)
+WEBHOOK_FROM_API_SERVER = Allow(
+    "webhooks", "ingress", (ANYWHERE,), (10250, 9443, 8443), cluster_entities=API_SERVER_ENTITIES
+)
 HTTPS_OUT = Allow("https-out", "egress", (ANYWHERE,), (443,))
 
 

@@ -1,0 +1,91 @@
+"""external-dns: keeps the DNS records of every exposed platform UI pointing at the ingress load balancer,
+where the environment's zone is managed (Cloud DNS with Workload Identity, or an RFC 2136 server on-prem)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
+from infra.platform.resources import resources
+
+# Dynamic updates go to the zone's name server, wherever the adopter runs it.
+DNS_UPDATES_OUT = Allow("dns-updates", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))
+# Where external-dns finds host names and the load balancer address behind them, by ingress provider.
+# (Plain Ingresses are left out: the only ones are cert-manager's short-lived HTTP-01 solvers.)
+SOURCES = {"istio": ["service", "istio-gateway"], "traefik": ["service", "traefik-proxy"]}
+# Traefik v3 has only the traefik.io CRDs; without this external-dns also watches the retired group.
+TRAEFIK_V3_ONLY = "--traefik-disable-legacy"
+TSIG_SECRET_KEY = "tsig-secret"
+
+
+class ExternalDns(PlatformComponent):
+    spec = ComponentSpec(
+        name="external-dns",
+        layer="platform",
+        namespace="external-dns",
+        provides_crds=("externaldns.k8s.io",),
+        network=(KUBE_API,),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.external_dns.provider != "none"
+
+    @classmethod
+    def requires(cls, env: Environment) -> tuple[str, ...]:
+        # It reads Gateways or IngressRoutes, so their CRDs must exist when it starts.
+        return (*super().requires(env), env.ingress.provider)
+
+    def build(self) -> None:
+        google = self.env.components.external_dns.provider == "google"
+        self.namespace(extra_allows=[HTTPS_OUT] if google else [DNS_UPDATES_OUT])
+        self.application(self.values())
+        self.scrape("external-dns", {"app.kubernetes.io/name": "external-dns"}, "http")
+
+    def values(self) -> dict[str, Any]:
+        settings = self.env.components.external_dns
+        return {
+            "provider": {"name": settings.provider},
+            "sources": SOURCES[self.env.ingress.provider],
+            "domainFilters": list(settings.domain_filters or (self.env.domain,)),
+            "policy": settings.policy,
+            "registry": "txt",
+            # Records owned by this environment carry its name, so environments sharing a zone never
+            # delete each other's records.
+            "txtOwnerId": f"mlops-{self.env.name}",
+            "extraArgs": self.extra_args(),
+            "env": self.provider_env(),
+            "serviceAccount": {"annotations": self.ctx.facts.identity.annotations("external-dns")},
+            "resources": resources("50m", "64Mi", "100m", "128Mi"),
+        }
+
+    def extra_args(self) -> list[str]:
+        source_args = [TRAEFIK_V3_ONLY] if self.env.ingress.provider == "traefik" else []
+        return [*self.provider_args(), *source_args]
+
+    def provider_args(self) -> list[str]:
+        settings = self.env.components.external_dns
+        if settings.provider == "google":
+            return [
+                f"--google-project={settings.google_project}",
+                f"--google-zone-visibility={settings.google_zone_visibility}",
+            ]
+        server = settings.rfc2136
+        assert server is not None  # guaranteed by rules.external_dns_has_its_provider_settings
+        return [
+            f"--rfc2136-host={server.host}",
+            f"--rfc2136-port={server.port}",
+            f"--rfc2136-zone={server.zone}",
+            f"--rfc2136-tsig-keyname={server.tsig_key_name}",
+            f"--rfc2136-tsig-secret-alg={server.tsig_algorithm}",
+            "--rfc2136-tsig-axfr",
+        ]
+
+    def provider_env(self) -> list[dict[str, Any]]:
+        server = self.env.components.external_dns.rfc2136
+        if server is None:
+            return []
+        secret = {"secretKeyRef": {"name": server.tsig_secret, "key": TSIG_SECRET_KEY}}
+        return [{"name": "EXTERNAL_DNS_RFC2136_TSIG_SECRET", "valueFrom": secret}]

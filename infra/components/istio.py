@@ -1,0 +1,139 @@
+"""Istio: the service mesh (mTLS STRICT between every meshed workload) and the ingress gateway that serves
+every platform UI. Four charts, synced in order within the component's wave: base (the CRDs), the CNI node
+agent, istiod, and the gateway.
+
+The CNI node agent sets up each meshed pod's traffic redirection from the node, so injected pods carry no
+`istio-init` container with NET_ADMIN and NET_RAW and still pass the `restricted` Pod Security level. It
+needs host access, so it runs in kube-system (privileged, and where GKE lets node-critical pods run) rather
+than making istio-system privileged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi_kubernetes as k8s
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
+from infra.platform.namespace import MESH_NAMESPACE
+from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
+from infra.platform.resources import resources
+
+GATEWAY_PODS = tuple(ISTIO_GATEWAY_LABELS.items())
+# The gateway's pods listen on 80/443 themselves (no port remapping), and load balancer health checks
+# probe its status port.
+GATEWAY_FROM_ANYWHERE = Allow("gateway-from-anywhere", "ingress", (ANYWHERE,), (80, 443, 15021), pods=GATEWAY_PODS)
+GATEWAY_TO_BACKENDS = Allow("gateway-to-backends", "egress", (ANY_NAMESPACE,), pods=GATEWAY_PODS)
+ISTIOD_PODS = (("app", "istiod"),)
+# Sidecars of every meshed namespace fetch configuration and certificates from istiod.
+MESH_CONTROL_PLANE = Allow("mesh-control-plane", "ingress", (ANY_NAMESPACE,), (15012,), pods=ISTIOD_PODS)
+# The API server (whose address is not a namespace) calls istiod's injection and validation webhooks.
+WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (15017,), pods=ISTIOD_PODS)
+# Envoy's unprivileged ports start at 0 so the gateway binds 80/443 without NET_BIND_SERVICE (a safe sysctl).
+UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
+RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
+CNI_NAMESPACE = "kube-system"
+INGRESS_CLASS = "istio"
+# Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
+ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
+
+
+class Istio(PlatformComponent):
+    spec = ComponentSpec(
+        name="istio",
+        layer="platform",
+        namespace=MESH_NAMESPACE,
+        charts=("istio-base", "istio-cni", "istiod", "istio-gateway"),
+        provides_crds=("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"),
+        network=(KUBE_API, GATEWAY_FROM_ANYWHERE, GATEWAY_TO_BACKENDS, MESH_CONTROL_PLANE, WEBHOOKS_FROM_API_SERVER),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.ingress.provider == "istio"
+
+    def build(self) -> None:
+        self.namespace()
+        self.application(self.base_values(), chart="istio-base", stage=0, installs_crds=True)
+        self.application(self.cni_values(), chart="istio-cni", stage=1, installs_crds=False, namespace=CNI_NAMESPACE)
+        self.application(self.istiod_values(), chart="istiod", stage=2, installs_crds=False)
+        self.application(self.gateway_values(), chart="istio-gateway", stage=3, installs_crds=False)
+        # Every workload with a sidecar accepts only mutual TLS from other workloads of the mesh.
+        self.custom_resource(
+            "security.istio.io/v1",
+            "PeerAuthentication",
+            "default",
+            {"mtls": {"mode": "STRICT"}},
+            namespace=self.spec.namespace,
+        )
+        self.ingress_class()
+        self.scrape("istiod", {"app": "istiod"}, "http-monitoring")
+
+    def ingress_class(self) -> None:
+        """The `istio` IngressClass: istiod serves an Ingress naming it (cert-manager's HTTP-01 solver) only
+        when the class exists and names Istio's controller."""
+        k8s.networking.v1.IngressClass(
+            "istio-ingressclass",
+            metadata={"name": INGRESS_CLASS},
+            spec={"controller": "istio.io/ingress-controller"},
+            opts=self.opts(),
+        )
+
+    @property
+    def replicas(self) -> int:
+        return 2 if self.env.high_availability else 1
+
+    def base_values(self) -> dict[str, Any]:
+        return {"defaultRevision": "default", "global": {"istioNamespace": self.spec.namespace}}
+
+    def cni_values(self) -> dict[str, Any]:
+        return {
+            "global": {"platform": ISTIO_PLATFORM_BY_CNI.get(self.ctx.facts.cni, "")},
+            "resources": resources("50m", "100Mi", "200m", "200Mi"),
+            "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
+        }
+
+    def istiod_values(self) -> dict[str, Any]:
+        ha = self.env.high_availability
+        return {
+            # Injected pods rely on the CNI node agent instead of a privileged init container.
+            "cni": {"enabled": True},
+            "autoscaleEnabled": ha,
+            "autoscaleMin": self.replicas,
+            "replicaCount": self.replicas,
+            "resources": resources("250m", "512Mi", "1", "1Gi"),
+            "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
+            "meshConfig": {
+                "accessLogFile": "/dev/stdout",
+                "enablePrometheusMerge": True,
+                # Kubernetes Ingresses of class istio (cert-manager's HTTP-01 solver) are served by the gateway.
+                "ingressClass": INGRESS_CLASS,
+                "ingressControllerMode": "STRICT",
+                "ingressService": ISTIO_GATEWAY_NAME,
+                "ingressSelector": ISTIO_GATEWAY_LABELS["istio"],
+            },
+            "global": {
+                "istioNamespace": self.spec.namespace,
+                "defaultPodDisruptionBudget": {"enabled": ha},
+                "proxy": {"resources": resources("50m", "128Mi", "500m", "256Mi")},
+            },
+        }
+
+    def gateway_values(self) -> dict[str, Any]:
+        ha = self.env.high_availability
+        return {
+            # The name sets the pods' `istio: ingressgateway` label that Gateways select.
+            "name": ISTIO_GATEWAY_NAME,
+            "replicaCount": self.replicas,
+            "autoscaling": {"enabled": ha, "minReplicas": self.replicas, "maxReplicas": 5},
+            "podDisruptionBudget": {"minAvailable": 1} if ha else {},
+            "resources": resources("100m", "128Mi", "1", "512Mi"),
+            "securityContext": {"seccompProfile": RUNTIME_DEFAULT_SECCOMP, "sysctls": [UNPRIVILEGED_PORTS]},
+            "service": {
+                "type": "LoadBalancer",
+                "annotations": load_balancer_annotations(self.ctx.facts.load_balancer),
+                # Keeps the client address visible to the gateway (access logs, rate limits).
+                "externalTrafficPolicy": "Local",
+            },
+        }
