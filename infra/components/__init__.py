@@ -7,6 +7,9 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.kserve import Kserve
+from infra.components.kubeflow import Kubeflow
+from infra.components.mlflow import Mlflow
 from infra.components.monitoring import Monitoring
 from infra.platform.component import PlatformComponent
 
@@ -14,6 +17,9 @@ BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
     CertManager,
+    Kubeflow,
+    Kserve,
+    Mlflow,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Monitoring"]
+__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Kserve", "Kubeflow", "Mlflow", "Monitoring"]

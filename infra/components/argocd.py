@@ -80,10 +80,11 @@ class ArgoCD(PlatformComponent):
         )
 
     def platform_project(self) -> dict[str, Any]:
-        repos = sorted({CATALOG[name].repo_url for name in self.ctx.namespaces if name in CATALOG})
+        enabled = set(self.ctx.namespaces)
+        repos = sorted({chart.repo_url for key, chart in CATALOG.items() if (chart.component or key) in enabled})
         namespaces = sorted({*self.ctx.namespaces.values(), "kube-system"} - {ARGOCD_NAMESPACE})
         return {
-            "description": "Platform add-ons declared by the Pulumi stack: upstream charts at pinned versions.",
+            "description": "Platform add-ons declared by the Pulumi stack: upstream sources at pinned versions.",
             "sourceRepos": repos,
             "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
             # Charts install CRDs, ClusterRoles and webhooks.

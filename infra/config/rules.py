@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from infra import compat
 from infra.config.errors import Violation, at
 from infra.config.model import Environment
 
@@ -96,3 +97,80 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     cert_manager = env.components.cert_manager
     if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
+
+
+@rule
+def kubeflow_needs_its_foundations(env: Environment) -> Iterator[Violation]:
+    """Kubeflow authorizes every request with Istio policies and issues its webhook certificates with
+    cert-manager; the platform provides both instead of the copies bundled with Kubeflow."""
+    if not env.components.kubeflow.enabled:
+        return
+    if env.ingress.provider != "istio":
+        yield Violation(at("ingress", "provider"), f"is {env.ingress.provider}; Kubeflow needs istio")
+    if not env.components.cert_manager.enabled:
+        yield Violation(at("components", "certManager", "enabled"), "must be true when Kubeflow is enabled")
+
+
+@rule
+def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
+    """The Kubeflow release, and the Istio, Knative, cert-manager, KServe and Kubernetes versions the
+    environment deploys with it, must be a combination infra/compat.py accepts."""
+    if not env.components.kubeflow.enabled:
+        return
+    pins = dict(env.versions)
+    release = compat.kubeflow_release(pins)
+    for entry in compat.KUBEFLOW_ENTRIES:
+        if pins.get(entry, release) != release:
+            yield Violation(
+                at("versions", entry),
+                f"is {pins[entry]}, but kubeflow-pipelines deploys Kubeflow {release}; "
+                "every Kubeflow part must come from the same release",
+            )
+    if release not in compat.MATRIX:
+        yield Violation(
+            at("versions", "kubeflow-pipelines"),
+            f"Kubeflow {release} is not in the compatibility matrix (infra/compat.py); known: "
+            f"{', '.join(sorted(compat.MATRIX))}",
+        )
+        return
+    for finding in compat.findings(pins, env.kubernetes_version, kubeflow_products(env)):
+        if finding.accepted:
+            continue
+        if finding.entry == "kubernetes":
+            path = at("kubernetesVersion")
+        elif finding.entry in pins:
+            path = at("versions", finding.entry)
+        else:
+            path = at("components", "kubeflow", "enabled")
+        yield Violation(path, finding.message())
+
+
+def kubeflow_products(env: Environment) -> set[str]:
+    """What runs next to Kubeflow in this environment and must fit its release."""
+    products = {"istio", "knative", "kubernetes"}
+    if env.components.cert_manager.enabled:
+        products.add("cert-manager")
+    if env.components.kserve.enabled:
+        products.add("kserve")
+    return products
+
+
+@rule
+def mlflow_follows_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available environment runs the tracking server replicated."""
+    mlflow = env.components.mlflow
+    if env.high_availability and mlflow.enabled and mlflow.replicas < 2:
+        yield Violation(
+            at("components", "mlflow", "replicas"), f"is {mlflow.replicas}; a highly available environment needs 2"
+        )
+
+
+@rule
+def team_names_are_unique(env: Environment) -> Iterator[Violation]:
+    """Each team is one Profile and one namespace, so names must differ."""
+    teams = env.components.kubeflow.teams
+    seen: set[str] = set()
+    for index, team in enumerate(teams):
+        if team.name in seen:
+            yield Violation(at("components", "kubeflow", "teams", index, "name"), f"{team.name!r} is used twice")
+        seen.add(team.name)

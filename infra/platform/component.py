@@ -122,8 +122,13 @@ class PlatformComponent(pulumi.ComponentResource):
         chart: str | None = None,
         stage: int = 0,
         installs_crds: bool = True,
+        advisories: Sequence[str] = (),
     ) -> pulumi.Resource:
         """A chart of this component as an Argo CD Application, after its namespace and dependencies.
+
+        A catalog entry that is a git source (a kustomize path at a release tag) is delivered the same way;
+        `values` are then the Application's kustomize options (e.g. `patches`). `advisories` are shown on
+        the Application for reviewers (untested-but-allowed choices).
 
         Most components have one chart, the catalog entry named like the component. One with several
         (Istio's base, istiod and gateway) passes each `chart` (its catalog key, also the Application name)
@@ -148,6 +153,7 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on_components=needs,
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
+            advisories=advisories,
             opts=self.opts(
                 depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]
             ),

@@ -1,0 +1,202 @@
+"""Kubeflow from the upstream kubeflow/manifests release, one Argo CD Application per part, on the platform's
+own Istio, cert-manager and Knative (the copies bundled in kubeflow/manifests `common/` are not installed),
+and one Profile per team of the environment."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from infra import compat
+from infra.config import Environment
+from infra.config.model import Team
+from infra.config.rules import kubeflow_products
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.object_store import object_store_url
+
+# Notebooks, pipeline steps and the Istio gateway in other namespaces call the Kubeflow APIs; the mesh
+# (mTLS plus Kubeflow's AuthorizationPolicies) decides who may, so the namespace admits any namespace.
+KUBEFLOW_CLIENTS = Allow("kubeflow-clients", "ingress", (ANY_NAMESPACE,))
+# Controllers reconcile team namespaces; Pipelines reaches the database and the object store.
+KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
+DATABASE_OUT = Allow("database-out", "egress", (ANYWHERE,), (5432,))
+
+# (catalog entry, stage inside the component's wave): roles and the shared gateway first, then Profiles
+# (whose CRD the teams' Profiles need), then the applications, then the dashboard that links them.
+PARTS: tuple[tuple[str, int], ...] = (
+    ("kubeflow-roles", 0),
+    ("kubeflow-istio-resources", 0),
+    ("kubeflow-profiles", 1),
+    ("kubeflow-poddefaults", 1),
+    ("kubeflow-pipelines", 2),
+    ("kubeflow-notebook-controller", 2),
+    ("kubeflow-jupyter-web-app", 2),
+    ("kubeflow-katib", 2),
+    ("kubeflow-training-operator", 2),
+    ("kubeflow-central-dashboard", 3),
+)
+CRD_PART = "kubeflow-profiles"
+PIPELINES_SERVICE_ACCOUNT = "default-editor"
+
+
+class Kubeflow(PlatformComponent):
+    spec = ComponentSpec(
+        name="kubeflow",
+        layer="ml",
+        namespace="kubeflow",
+        depends_on=("istio", "cert-manager", "knative"),
+        provides_crds=("kubeflow.org",),
+        pod_security="privileged",
+        privileged_reason=(
+            "Kubeflow pods get Istio sidecars whose istio-init container needs NET_ADMIN and NET_RAW unless "
+            "istio-cni is installed, and several upstream images run as root"
+        ),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, KUBEFLOW_CLIENTS, KUBEFLOW_OUT, DATABASE_OUT),
+        # The Kubeflow Pipelines and Argo Workflows CRDs exceed the client-side apply annotation limit.
+        server_side_apply=True,
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.kubeflow.enabled
+
+    def build(self) -> None:
+        self.namespace()
+        options = {
+            "kubeflow-pipelines": self.pipelines(),
+            "kubeflow-jupyter-web-app": self.notebooks(),
+        }
+        notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
+        if self.ctx.facts.database is None:
+            notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
+        for key, stage in PARTS:
+            self.application(
+                options.get(key, {}), chart=key, stage=stage, installs_crds=key == CRD_PART, advisories=notes
+            )
+        for team in self.env.components.kubeflow.teams:
+            self.team(team)
+
+    def pipelines(self) -> dict[str, Any]:
+        """Pipeline roots in the cluster's object store and metadata in its database, as far as patching
+        upstream's `pipeline-install-config` reaches: the MySQL and SeaweedFS Deployments of the upstream
+        multi-user path are still installed; removing them needs an overlay of our own."""
+        facts = self.ctx.facts
+        settings: dict[str, str] = {
+            "bucketName": facts.object_store.buckets["artifacts"],
+            "defaultPipelineRoot": object_store_url(facts.object_store, "artifacts", "pipelines"),
+        }
+        # `add` sets a ConfigMap key whether or not upstream already has it.
+        ops = [{"op": "add", "path": f"/data/{key}", "value": value} for key, value in sorted(settings.items())]
+        if facts.database is None:
+            return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", ops)]}
+        database = facts.database
+        port = str(database.port)
+        # Cloud SQL's address is an output, known only once the instance exists.
+        patch = pulumi.Output.from_input(database.host).apply(
+            lambda host: json.dumps(
+                [
+                    *ops,
+                    *(
+                        {"op": "add", "path": f"/data/{key}", "value": value}
+                        for key, value in (("dbType", "postgres"), ("postgresHost", host), ("postgresPort", port))
+                    ),
+                ]
+            )
+        )
+        return {"patches": [{"target": {"kind": "ConfigMap", "name": "pipeline-install-config"}, "patch": patch}]}
+
+    def notebooks(self) -> dict[str, Any]:
+        """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
+        images = list(self.env.components.kubeflow.notebook_images)
+        form = {"spawnerFormDefaults": spawner_form(images)}
+        ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml.safe_dump(form)}]
+        return {"patches": [_json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
+
+    def team(self, team: Team) -> None:
+        quota = team.quota
+        spec: dict[str, Any] = {
+            "owner": {"kind": "User", "name": team.owner},
+            "resourceQuotaSpec": {
+                "hard": {
+                    "requests.cpu": quota.cpu,
+                    "requests.memory": quota.memory,
+                    "requests.nvidia.com/gpu": str(quota.gpu),
+                    "requests.storage": quota.storage,
+                    "limits.memory": quota.memory,
+                }
+            },
+        }
+        # On GKE the team's pipeline steps and notebooks reach the artifact bucket as the Pipelines identity.
+        identity = self.ctx.facts.identity.service_accounts.get("kubeflow-pipelines")
+        if identity is not None:
+            spec["plugins"] = [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": identity}}]
+        profile = self.custom_resource("kubeflow.org/v1", "Profile", team.name, spec)
+        for member in team.members:
+            self.contributor(team.name, member, profile)
+
+    def contributor(self, namespace: str, email: str, profile: pulumi.Resource) -> None:
+        """What Kubeflow's access management (KFAM) writes when an owner adds a contributor: an edit
+        RoleBinding, and the Istio AuthorizationPolicy that lets the member's requests through the mesh."""
+        name = f"user-{re.sub(r'[^a-z0-9]+', '-', email.lower())}-clusterrole-edit"
+        k8s.rbac.v1.RoleBinding(
+            f"kubeflow-{namespace}-{name}",
+            metadata={"name": name, "namespace": namespace, "annotations": {"role": "edit", "user": email}},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}],
+            opts=self.opts(depends_on=[profile]),
+        )
+        if "security.istio.io" in self.ctx.crd_owners:
+            self.custom_resource(
+                "security.istio.io/v1",
+                "AuthorizationPolicy",
+                name,
+                {
+                    "action": "ALLOW",
+                    "rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [email]}]}],
+                },
+                namespace=namespace,
+            )
+
+
+def spawner_form(images: list[str]) -> dict[str, Any]:
+    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape)."""
+    editable = lambda value: {"readOnly": False, "value": value}  # noqa: E731
+    return {
+        "allowCustomImage": False,
+        "hideRegistry": True,
+        "hideTag": False,
+        "imagePullPolicy": editable("IfNotPresent"),
+        "image": {"value": images[0], "options": images},
+        "imageGroupOne": {"value": images[0], "options": images},
+        "imageGroupTwo": {"value": images[0], "options": images},
+        "cpu": {**editable("0.5"), "limitFactor": "1.2"},
+        "memory": {**editable("1.0Gi"), "limitFactor": "1.2"},
+        "gpus": editable(
+            {"vendor": "", "vendors": [{"limitsKey": "nvidia.com/gpu", "uiName": "NVIDIA"}], "num": "none"}
+        ),
+        "workspaceVolume": editable(
+            {
+                "mount": "/home/jovyan",
+                "newPvc": {
+                    "metadata": {"name": "{notebook-name}-workspace"},
+                    "spec": {"resources": {"requests": {"storage": "5Gi"}}, "accessModes": ["ReadWriteOnce"]},
+                },
+            }
+        ),
+        "dataVolumes": editable([]),
+        "affinityConfig": {**editable(""), "options": []},
+        "tolerationGroup": {**editable(""), "options": []},
+        "shm": editable(True),
+        "configurations": editable([]),
+        "environment": editable({}),
+    }
+
+
+def _json_patch(kind: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)}
