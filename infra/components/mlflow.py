@@ -45,7 +45,7 @@ class Mlflow(PlatformComponent):
             # Without it the chart falls back to an in-memory SQLite that loses every run on restart.
             raise MissingClusterService(
                 "mlflow needs ClusterFacts.database (Cloud SQL on GKE, CloudNativePG on-prem) from the cluster "
-                "layer; this target provides none yet: disable components.mlflow"
+                "layer; this target provides none yet: set mlops-platform:platform.components.mlflow.enabled to false"
             )
         self.namespace(extra_allows=[from_namespaces("monitoring", ("monitoring",), (5000,))])
         self.application(self.values())
