@@ -3,6 +3,7 @@ examples and the Kubeflow version compatibility rule."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import shutil
@@ -54,7 +55,7 @@ def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
         def patched(env: Any, build: Any = build, host: str = host) -> Any:
             facts = build(env)
             identities = (
-                {w: f"{w}@{env.gke.project}.iam.gserviceaccount.com" for w in ("mlflow", "kubeflow-pipelines")}
+                {w: f"{w}@{env.gke.project}.iam.gserviceaccount.com" for w in ("mlflow", "kubeflow-pipelines", "feast")}
                 if facts.target == "gke"
                 else {}
             )
@@ -159,6 +160,12 @@ def test_one_profile_per_team_with_quota_and_members(
         bindings = [b for b in objects(r, "RoleBinding") if b["metadata"]["namespace"] == team.name]
         assert sorted(b["subjects"][0]["name"] for b in bindings) == sorted(team.members)
         assert all(b["roleRef"]["name"] == "kubeflow-edit" for b in bindings)
+        access = next(d for d in objects(r, "PodDefault") if d["metadata"]["namespace"] == team.name)
+        assert validator.validate(access) == []
+        env_vars = {e["name"]: e["value"] for e in access["spec"]["env"]}
+        scheme = "gs" if r.env.target == "gke" else "s3"
+        assert env_vars["DVC_REMOTE_URL"] == f"{scheme}://{r.env.object_store.bucket_prefix}-{r.env.name}-dvc"
+        assert ("envFrom" in access["spec"]) == (r.env.target == "onprem")
         # On GKE the team's pipelines and notebooks get the Pipelines identity; on-prem they read a Secret.
         plugins = profile["spec"].get("plugins", [])
         if r.env.target == "gke":
@@ -349,3 +356,40 @@ def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str
     assert f"cert-manager {CATALOG['cert-manager'].version} is untested with Kubeflow 26.03" in note
     assert f"kserve {CATALOG['kserve'].version} is untested with Kubeflow 26.03" in note
     assert note.count(" is untested with") == 2  # one per product, though KServe has two catalog entries
+
+
+# --- Feast ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    with_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, env, enable("feast")))
+    values = application(r, "feast")["spec"]["source"]["helm"]["valuesObject"]
+    config = yaml.safe_load(base64.b64decode(values["feature_store_yaml_base64"]))
+    scheme = "gs" if r.env.target == "gke" else "s3"
+    assert config["registry"]["path"] == f"{scheme}://{artifacts_bucket(env)}/feast/registry.db"
+    assert config["online_store"] == {"type": "redis", "connection_string": "feast-redis.feast.svc.cluster.local:6379"}
+    redis = next(o for o in objects(r, "StatefulSet") if o["metadata"]["name"] == "feast-redis")
+    assert redis["metadata"]["namespace"] == "feast"
+    claim = redis["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == ("standard-rwo" if env == "dev" else "longhorn")
+    account = next(o for o in objects(r, "ServiceAccount") if o["metadata"]["name"] == "feast")
+    secret_env = [e for e in values["extraEnvs"] if "valueFrom" in e]
+    if r.env.target == "gke":
+        assert secret_env == []
+        identity = f"feast@{r.env.gke.project}.iam.gserviceaccount.com"
+        assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity}
+    else:
+        assert {e["valueFrom"]["secretKeyRef"]["name"] for e in secret_env} == {"object-store-credentials"}
+
+
+def test_feast_is_optional(tmp_path: Path) -> None:
+    def disable(platform: dict[str, Any]) -> None:
+        platform["components"]["feast"] = {"enabled": False}
+
+    r = render_stack(stack_copy(tmp_path, "dev", disable))
+    assert "feast" not in {a["metadata"]["name"] for a in objects(r, "Application")}
+    assert not [o for o in r.manifests if o.object["metadata"].get("namespace") == "feast"]

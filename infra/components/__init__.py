@@ -7,6 +7,7 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.feast import Feast
 from infra.components.kserve import Kserve
 from infra.components.kubeflow import Kubeflow
 from infra.components.mlflow import Mlflow
@@ -20,6 +21,7 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Kubeflow,
     Kserve,
     Mlflow,
+    Feast,
 )
 
-__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Kserve", "Kubeflow", "Mlflow", "Monitoring"]
+__all__ = ["BOOTSTRAP", "COMPONENTS", "ArgoCD", "CertManager", "Feast", "Kserve", "Kubeflow", "Mlflow", "Monitoring"]

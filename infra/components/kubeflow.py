@@ -42,6 +42,7 @@ PARTS: tuple[tuple[str, int], ...] = (
     ("kubeflow-central-dashboard", 3),
 )
 CRD_PART = "kubeflow-profiles"
+OBJECT_STORE_LABEL = "access-object-store"
 PIPELINES_SERVICE_ACCOUNT = "default-editor"
 
 
@@ -139,6 +140,26 @@ class Kubeflow(PlatformComponent):
         profile = self.custom_resource("kubeflow.org/v1", "Profile", team.name, spec)
         for member in team.members:
             self.contributor(team.name, member, profile)
+        self.object_store_access(team.name)
+
+    def object_store_access(self, namespace: str) -> None:
+        """A PodDefault that notebooks and steps opt into (label `access-object-store: "true"`): the DVC remote
+        and artifacts bucket URLs, and on-prem the S3 endpoint and keys (on GKE the Profile's Workload
+        Identity grants access instead). See docs/dvc.md."""
+        store = self.ctx.facts.object_store
+        env = [
+            {"name": "DVC_REMOTE_URL", "value": object_store_url(store, "dvc")},
+            {"name": "ARTIFACTS_URL", "value": object_store_url(store, "artifacts")},
+        ]
+        spec: dict[str, Any] = {
+            "desc": "Access the object store (DVC remote, artifacts)",
+            "selector": {"matchLabels": {OBJECT_STORE_LABEL: "true"}},
+            "env": env,
+        }
+        if store.credentials == "secret":
+            env.append({"name": "AWS_ENDPOINT_URL", "value": store.endpoint})
+            spec["envFrom"] = [{"secretRef": {"name": store.credentials_secret}}]
+        self.custom_resource("kubeflow.org/v1alpha1", "PodDefault", "access-object-store", spec, namespace=namespace)
 
     def contributor(self, namespace: str, email: str, profile: pulumi.Resource) -> None:
         """What Kubeflow's access management (KFAM) writes when an owner adds a contributor: an edit
