@@ -28,6 +28,11 @@ class Chart:
     def is_git(self) -> bool:
         return bool(self.path)
 
+    @property
+    def is_oci(self) -> bool:
+        """A Helm chart in an OCI registry, written the way Argo CD's Helm source wants it (no oci://)."""
+        return not self.is_git and "://" not in self.repo_url
+
 
 def git_source(repo_url: str, path: str, tag: str, namespace: str, component: str) -> Chart:
     """A catalog entry for manifests kept in a git repository (e.g. upstream kustomize bases at a release tag)."""

@@ -204,6 +204,10 @@ def test_kserve_is_serverless_with_runtimes_after_its_crds(
     assert values["controller"]["deploymentMode"] == "Knative"
     wave = lambda obj: int(obj["metadata"]["annotations"][labels.SYNC_WAVE])  # noqa: E731
     assert wave(crds) < wave(resources)
+    # Argo CD reads Helm charts from an OCI registry only when the registry is declared with enableOCI.
+    repositories = [s for s in objects(r, "Secret") if s["metadata"]["namespace"] == "argocd"]
+    assert [s["metadata"]["name"] for s in repositories] == ["repository-ghcr-io-kserve-charts"]
+    assert repositories[0]["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
     runtimes = objects(r, "ClusterServingRuntime")
     formats = {f["name"] for rt in runtimes for f in rt["spec"]["supportedModelFormats"]}
     assert {"sklearn", "xgboost", "pytorch", "huggingface"} <= formats

@@ -3,12 +3,13 @@ AppProjects that bound what the platform add-ons and the ML applications may dep
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.catalog import CATALOG
+from infra.catalog import CATALOG, Chart
 from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import HTTPS_OUT, KUBE_API
@@ -45,10 +46,11 @@ class ArgoCD(PlatformComponent):
             self.project(PLATFORM_PROJECT, self.platform_project()),
             self.project(ML_PROJECT, self.ml_project()),
         ]
+        self.repositories = self.oci_repositories()
 
     @property
     def bootstrap(self) -> list[pulumi.Resource]:
-        return [self.release, *self.projects]
+        return [self.release, *self.projects, *self.repositories]
 
     def values(self) -> dict[str, Any]:
         ha = self.env.high_availability
@@ -79,9 +81,31 @@ class ArgoCD(PlatformComponent):
             opts=self.opts(depends_on=[self.release]),
         )
 
-    def platform_project(self) -> dict[str, Any]:
+    def enabled_sources(self) -> list[Chart]:
+        """Catalog entries of the enabled components (a component may deliver several)."""
         enabled = set(self.ctx.namespaces)
-        repos = sorted({chart.repo_url for key, chart in CATALOG.items() if (chart.component or key) in enabled})
+        return [chart for key, chart in CATALOG.items() if (chart.component or key) in enabled]
+
+    def oci_repositories(self) -> list[pulumi.Resource]:
+        """Argo CD reads a Helm chart from an OCI registry only when the registry is declared with enableOCI;
+        public registries need no credentials, so the declaration holds none."""
+        urls = sorted({chart.repo_url for chart in self.enabled_sources() if chart.is_oci})
+        return [
+            k8s.core.v1.Secret(
+                f"argocd-repository-{_slug(url)}",
+                metadata={
+                    "name": f"repository-{_slug(url)}",
+                    "namespace": ARGOCD_NAMESPACE,
+                    "labels": {"argocd.argoproj.io/secret-type": "repository"},
+                },
+                string_data={"name": _slug(url), "url": url, "type": "helm", "enableOCI": "true"},
+                opts=self.opts(depends_on=[self.release]),
+            )
+            for url in urls
+        ]
+
+    def platform_project(self) -> dict[str, Any]:
+        repos = sorted({chart.repo_url for chart in self.enabled_sources()})
         namespaces = sorted({*self.ctx.namespaces.values(), "kube-system"} - {ARGOCD_NAMESPACE})
         return {
             "description": "Platform add-ons declared by the Pulumi stack: upstream sources at pinned versions.",
@@ -104,3 +128,7 @@ class ArgoCD(PlatformComponent):
                 {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
             ],
         }
+
+
+def _slug(url: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")
