@@ -351,7 +351,7 @@ def test_kubeflow_needs_istio(tmp_path: Path) -> None:
         platform["ingress"] = {"provider": "traefik"}
 
     assert violations(tmp_path, "dev", traefik) == [
-        "mlops-platform:platform.ingress.provider: is traefik; Kubeflow needs istio"
+        "mlops-platform:platform.ingress.provider: is traefik; Kubeflow and KServe need istio"
     ]
 
 
@@ -397,3 +397,30 @@ def test_feast_is_optional(tmp_path: Path) -> None:
     r = render_stack(stack_copy(tmp_path, "dev", disable))
     assert "feast" not in {a["metadata"]["name"] for a in objects(r, "Application")}
     assert not [o for o in r.manifests if o.object["metadata"].get("namespace") == "feast"]
+
+
+def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    teams = {team.name for team in r.env.components.kubeflow.teams}
+    inside = [m for m in r.manifests if m.object["metadata"].get("namespace") in teams]
+    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding"}
+    for m in inside:
+        profile = f"kubernetes:kubeflow.org/v1:Profile::kubeflow-profile-{m.object['metadata']['namespace']}"
+        assert profile in m.resource.dependencies, m.path
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda p: p["components"].update({"mlflow": {"enabled": True, "replicas": 1}}),
+            "mlops-platform:platform.components.mlflow.replicas: is 1; a highly available environment needs 2",
+        ),
+        (
+            lambda p: p["components"]["kubeflow"]["teams"].append({"name": "team-vision", "owner": "x@example.com"}),
+            "mlops-platform:platform.components.kubeflow.teams[1].name: 'team-vision' is used twice",
+        ),
+    ],
+)
+def test_ml_settings_rules(tmp_path: Path, edit: Callable[[dict[str, Any]], None], expected: str) -> None:
+    assert violations(tmp_path, "prod", edit) == [expected]

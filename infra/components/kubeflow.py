@@ -138,11 +138,14 @@ class Kubeflow(PlatformComponent):
         if identity is not None:
             spec["plugins"] = [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": identity}}]
         profile = self.custom_resource("kubeflow.org/v1", "Profile", team.name, spec)
+        # The Profile controller creates the team's namespace shortly after the Profile; what goes into that
+        # namespace waits for the Profile (Pulumi cannot wait for the namespace itself, so the very first
+        # `pulumi up` of a new team may need a second run).
         for member in team.members:
             self.contributor(team.name, member, profile)
-        self.object_store_access(team.name)
+        self.object_store_access(team.name, profile)
 
-    def object_store_access(self, namespace: str) -> None:
+    def object_store_access(self, namespace: str, profile: pulumi.Resource) -> None:
         """A PodDefault that notebooks and steps opt into (label `access-object-store: "true"`): the DVC remote
         and artifacts bucket URLs, and on-prem the S3 endpoint and keys (on GKE the Profile's Workload
         Identity grants access instead). See docs/dvc.md."""
@@ -159,7 +162,14 @@ class Kubeflow(PlatformComponent):
         if store.credentials == "secret":
             env.append({"name": "AWS_ENDPOINT_URL", "value": store.endpoint})
             spec["envFrom"] = [{"secretRef": {"name": store.credentials_secret}}]
-        self.custom_resource("kubeflow.org/v1alpha1", "PodDefault", "access-object-store", spec, namespace=namespace)
+        self.custom_resource(
+            "kubeflow.org/v1alpha1",
+            "PodDefault",
+            "access-object-store",
+            spec,
+            namespace=namespace,
+            depends_on=[profile],
+        )
 
     def contributor(self, namespace: str, email: str, profile: pulumi.Resource) -> None:
         """What Kubeflow's access management (KFAM) writes when an owner adds a contributor: an edit
@@ -182,6 +192,7 @@ class Kubeflow(PlatformComponent):
                     "rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [email]}]}],
                 },
                 namespace=namespace,
+                depends_on=[profile],
             )
 
 

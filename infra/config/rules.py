@@ -100,15 +100,22 @@ def acme_needs_contact(env: Environment) -> Iterator[Violation]:
 
 
 @rule
-def kubeflow_needs_its_foundations(env: Environment) -> Iterator[Violation]:
-    """Kubeflow authorizes every request with Istio policies and issues its webhook certificates with
-    cert-manager; the platform provides both instead of the copies bundled with Kubeflow."""
-    if not env.components.kubeflow.enabled:
+def ml_components_have_their_foundations(env: Environment) -> Iterator[Violation]:
+    """Kubeflow authorizes every request with Istio policies, and KServe's serverless mode routes through
+    Knative's Istio gateways; both issue webhook certificates with cert-manager. The platform provides these
+    instead of the copies bundled with Kubeflow."""
+    components = env.components
+    needing = [
+        name for name, on in (("Kubeflow", components.kubeflow.enabled), ("KServe", components.kserve.enabled)) if on
+    ]
+    if not needing:
         return
     if env.ingress.provider != "istio":
-        yield Violation(at("ingress", "provider"), f"is {env.ingress.provider}; Kubeflow needs istio")
-    if not env.components.cert_manager.enabled:
-        yield Violation(at("components", "certManager", "enabled"), "must be true when Kubeflow is enabled")
+        yield Violation(at("ingress", "provider"), f"is {env.ingress.provider}; {' and '.join(needing)} need istio")
+    if not components.cert_manager.enabled:
+        yield Violation(
+            at("components", "certManager", "enabled"), f"must be true when {' and '.join(needing)} is enabled"
+        )
 
 
 @rule

@@ -154,9 +154,7 @@ class PlatformComponent(pulumi.ComponentResource):
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
             advisories=advisories,
-            opts=self.opts(
-                depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]
-            ),
+            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app
@@ -168,8 +166,10 @@ class PlatformComponent(pulumi.ComponentResource):
         name: str,
         spec: Mapping[str, Any],
         namespace: str | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
-        """A custom resource of this component, synced after the Application that installs its CRD."""
+        """A custom resource of this component, synced after the Application that installs its CRD (and after
+        `depends_on`, e.g. the object that makes its namespace exist)."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")
@@ -191,7 +191,7 @@ class PlatformComponent(pulumi.ComponentResource):
             kind=kind,
             metadata=metadata,
             spec=dict(spec),
-            opts=self.opts(depends_on=[*waits_for, *self._own_namespace()]),
+            opts=self.opts(depends_on=[*waits_for, *self._own_namespace(), *depends_on]),
         )
 
     def _own_namespace(self) -> list[pulumi.Resource]:
