@@ -70,7 +70,8 @@ class Kserve(PlatformComponent):
             self.custom_resource(
                 "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
             )
-        self.scrape("kserve-controller", {"control-plane": "kserve-controller-manager"}, "metrics")
+        # No ServiceMonitor: the controller's metrics sit behind kube-rbac-proxy (HTTPS plus a bearer token),
+        # which the shared scrape helper does not configure.
 
     def values(self) -> dict[str, Any]:
         store = self.ctx.facts.object_store

@@ -8,7 +8,7 @@ from typing import Any
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
-from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow, Peer, from_namespaces
+from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 
@@ -47,9 +47,8 @@ class Mlflow(PlatformComponent):
                 "mlflow needs ClusterFacts.database (Cloud SQL on GKE, CloudNativePG on-prem) from the cluster "
                 "layer; this target provides none yet: set mlops-platform:platform.components.mlflow.enabled to false"
             )
-        self.namespace(extra_allows=[from_namespaces("monitoring", ("monitoring",), (5000,))])
+        self.namespace()
         self.application(self.values())
-        self.scrape("mlflow", {"app.kubernetes.io/name": "mlflow"}, "http")
         # TODO(lead): expose https://mlflow.<domain> with TLS through the platform's expose helper, e.g.
         # expose(self, host=f"mlflow.{self.env.domain}", service="mlflow", port=80)
 
@@ -100,6 +99,12 @@ class Mlflow(PlatformComponent):
             },
             "serverAllowedHosts": [f"mlflow.{self.env.domain}", f"mlflow.{self.spec.namespace}.svc"],
             "resources": resources("250m", "512Mi", "1", "1Gi"),
-            "serviceMonitor": {"enabled": False},
+            # The chart turns on MLflow's Prometheus exporter only together with its own ServiceMonitor.
+            "serviceMonitor": {
+                "enabled": self.ctx.monitoring_enabled,
+                "namespace": self.spec.namespace,
+                "useServicePort": True,
+                "labels": {},
+            },
             "telemetry": {"enabled": False},
         }
