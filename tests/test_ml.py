@@ -123,11 +123,18 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
 def test_pipelines_metadata_goes_to_the_cluster_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with_database(monkeypatch)
     r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
-    patch = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"][0]
+    patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
+    patch = patches[0]
     values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
     assert values["/data/dbType"] == "postgres"
     assert values["/data/postgresHost"] == "platform-db-rw.database.svc"
     assert values["/data/defaultPipelineRoot"] == "s3://mlops-onprem-artifacts/pipelines"
+    deployments = {p["target"]["name"]: yaml.safe_load(p["patch"]) for p in patches[1:]}
+    assert set(deployments) == {"ml-pipeline", "cache-server"}
+    for deployment in deployments.values():
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
+        assert secrets == {"platform-db-credentials"}
     assert "MySQL" not in application(r, "kubeflow-pipelines")["metadata"]["annotations"].get(labels.ADVISORY, "")
 
 

@@ -84,33 +84,35 @@ class Kubeflow(PlatformComponent):
             self.team(team)
 
     def pipelines(self) -> dict[str, Any]:
-        """Pipeline roots in the cluster's object store and metadata in its database, as far as patching
-        upstream's `pipeline-install-config` reaches: the MySQL and SeaweedFS Deployments of the upstream
-        multi-user path are still installed; removing them needs an overlay of our own."""
+        """Pipeline roots in the cluster's object store and, when the cluster has a database, the API server
+        and cache on its PostgreSQL. Upstream's multi-user path still installs its MySQL (ML Metadata keeps
+        using it) and SeaweedFS (pipeline packages); replacing those needs an overlay of our own."""
         facts = self.ctx.facts
         settings: dict[str, str] = {
             "bucketName": facts.object_store.buckets["artifacts"],
             "defaultPipelineRoot": object_store_url(facts.object_store, "artifacts", "pipelines"),
         }
-        # `add` sets a ConfigMap key whether or not upstream already has it.
-        ops = [{"op": "add", "path": f"/data/{key}", "value": value} for key, value in sorted(settings.items())]
         if facts.database is None:
-            return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", ops)]}
+            return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", _config_ops(settings))]}
         database = facts.database
         port = str(database.port)
-        # Cloud SQL's address is an output, known only once the instance exists.
-        patch = pulumi.Output.from_input(database.host).apply(
+        # Cloud SQL's address is an output, known only once the instance exists. The relic keys dbHost and
+        # dbPort still feed the cache server and the API server's generic settings.
+        config = pulumi.Output.from_input(database.host).apply(
             lambda host: json.dumps(
-                [
-                    *ops,
-                    *(
-                        {"op": "add", "path": f"/data/{key}", "value": value}
-                        for key, value in (("dbType", "postgres"), ("postgresHost", host), ("postgresPort", port))
-                    ),
-                ]
+                _config_ops(
+                    settings
+                    | {"dbType": "postgres", "postgresHost": host, "postgresPort": port, "dbHost": host, "dbPort": port}
+                )
             )
         )
-        return {"patches": [{"target": {"kind": "ConfigMap", "name": "pipeline-install-config"}, "patch": patch}]}
+        return {
+            "patches": [
+                {"target": {"kind": "ConfigMap", "name": "pipeline-install-config"}, "patch": config},
+                _merge_patch("ml-pipeline", "ml-pipeline-api-server", postgres_api_env(database.credentials_secret)),
+                _merge_patch("cache-server", "server", postgres_cache_env(database.credentials_secret)),
+            ]
+        }
 
     def notebooks(self) -> dict[str, Any]:
         """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
@@ -129,7 +131,6 @@ class Kubeflow(PlatformComponent):
                     "requests.memory": quota.memory,
                     "requests.nvidia.com/gpu": str(quota.gpu),
                     "requests.storage": quota.storage,
-                    "limits.memory": quota.memory,
                 }
             },
         }
@@ -230,5 +231,48 @@ def spawner_form(images: list[str]) -> dict[str, Any]:
     }
 
 
+def postgres_api_env(credentials_secret: str) -> list[dict[str, Any]]:
+    """What upstream's PostgreSQL variant gives the API server (its driver follows `dbType`)."""
+    return [
+        *_credentials("DBCONFIG_POSTGRESQLCONFIG", credentials_secret),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_DBNAME", "pipelineDb"),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_HOST", "postgresHost"),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_PORT", "postgresPort"),
+    ]
+
+
+def postgres_cache_env(credentials_secret: str) -> list[dict[str, Any]]:
+    """The cache server names its driver itself and reads the database credentials from a Secret."""
+    return [{"name": "DBCONFIG_DRIVER", "value": "pgx"}, *_credentials("DBCONFIG", credentials_secret)]
+
+
+def _credentials(prefix: str, secret: str) -> list[dict[str, Any]]:
+    # The cluster layer's database Secrets hold `username` and `password`.
+    return [
+        {"name": f"{prefix}_{suffix}", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for suffix, key in (("USER", "username"), ("PASSWORD", "password"))
+    ]
+
+
+def _from_config(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": "pipeline-install-config", "key": key}}}
+
+
+def _config_ops(settings: dict[str, str]) -> list[dict[str, Any]]:
+    # `add` sets a ConfigMap key whether or not upstream already has it.
+    return [{"op": "add", "path": f"/data/{key}", "value": value} for key, value in sorted(settings.items())]
+
+
 def _json_patch(kind: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     return {"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)}
+
+
+def _merge_patch(deployment: str, container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """A strategic merge patch: env entries merge by name, so same-named upstream entries are replaced."""
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}},
+    }
+    return {"target": {"kind": "Deployment", "name": deployment}, "patch": yaml.safe_dump(patch, sort_keys=False)}
