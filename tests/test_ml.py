@@ -431,3 +431,11 @@ def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> N
 )
 def test_ml_settings_rules(tmp_path: Path, edit: Callable[[dict[str, Any]], None], expected: str) -> None:
     assert violations(tmp_path, "prod", edit) == [expected]
+
+
+def test_per_team_objects_have_distinct_pulumi_names(tmp_path: Path) -> None:
+    """The same object name in several team namespaces must not collide in Pulumi (URNs are type + name)."""
+    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+    urns = [res.urn for res in r.run.resources]
+    assert len(urns) == len(set(urns))
+    assert len([o for o in objects(r, "PodDefault")]) == len(r.env.components.kubeflow.teams) == 2

@@ -185,8 +185,10 @@ class PlatformComponent(pulumi.ComponentResource):
         if namespace is not None:
             metadata["namespace"] = namespace
         waits_for = [app for c in sorted(needed) for app in self.ctx.applications.get(c, [])]
+        # Objects with the same name in several namespaces (one per team) need distinct Pulumi names.
+        elsewhere = f"{namespace}-" if namespace not in (None, self.spec.namespace) else ""
         return k8s.apiextensions.CustomResource(
-            f"{self.spec.name}-{kind.lower()}-{name}",
+            f"{self.spec.name}-{kind.lower()}-{elsewhere}{name}",
             api_version=api_version,
             kind=kind,
             metadata=metadata,
