@@ -439,3 +439,24 @@ def test_per_team_objects_have_distinct_pulumi_names(tmp_path: Path) -> None:
     urns = [res.urn for res in r.run.resources]
     assert len(urns) == len(set(urns))
     assert len([o for o in objects(r, "PodDefault")]) == len(r.env.components.kubeflow.teams) == 2
+
+
+def test_kubeflow_namespace_is_meshed_and_restricted_like_upstream(rendered: dict[str, Rendered]) -> None:
+    namespace = next(n for n in objects(rendered["dev"], "Namespace") if n["metadata"]["name"] == "kubeflow")
+    found = namespace["metadata"]["labels"]
+    assert found["istio-injection"] == "enabled" and found["control-plane"] == "kubeflow"
+    assert found["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_kubeflow_admits_its_gateways_and_teams_only(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    policy = next(
+        p
+        for p in objects(r, "NetworkPolicy")
+        if p["metadata"]["namespace"] == "kubeflow" and p["metadata"]["name"] == "allow-kubeflow-clients"
+    )
+    admitted = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in policy["spec"]["ingress"][0]["from"]
+    }
+    assert admitted == {"istio-system", "istio-ingress", *(team.name for team in r.env.components.kubeflow.teams)}

@@ -17,12 +17,21 @@ from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform.component import ComponentSpec, PlatformComponent
-from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.network import (
+    ANY_NAMESPACE,
+    ANYWHERE,
+    HTTPS_OUT,
+    KUBE_API,
+    WEBHOOK_FROM_API_SERVER,
+    Allow,
+    from_namespaces,
+)
 from infra.platform.object_store import object_store_url
 
-# Notebooks, pipeline steps and the Istio gateway in other namespaces call the Kubeflow APIs; the mesh
-# (mTLS plus Kubeflow's AuthorizationPolicies) decides who may, so the namespace admits any namespace.
-KUBEFLOW_CLIENTS = Allow("kubeflow-clients", "ingress", (ANY_NAMESPACE,))
+# Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
+GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
+# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover.
+PODDEFAULTS_WEBHOOK = Allow("poddefaults-webhook", "ingress", (ANYWHERE,), (4443,))
 # Controllers reconcile team namespaces; Pipelines reaches the database and the object store.
 KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
 DATABASE_OUT = Allow("database-out", "egress", (ANYWHERE,), (5432,))
@@ -43,7 +52,6 @@ PARTS: tuple[tuple[str, int], ...] = (
 )
 CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
-PIPELINES_SERVICE_ACCOUNT = "default-editor"
 
 
 class Kubeflow(PlatformComponent):
@@ -53,12 +61,9 @@ class Kubeflow(PlatformComponent):
         namespace="kubeflow",
         depends_on=("istio", "cert-manager", "knative"),
         provides_crds=("kubeflow.org",),
-        pod_security="privileged",
-        privileged_reason=(
-            "Kubeflow pods get Istio sidecars whose istio-init container needs NET_ADMIN and NET_RAW unless "
-            "istio-cni is installed, and several upstream images run as root"
-        ),
-        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, KUBEFLOW_CLIENTS, KUBEFLOW_OUT, DATABASE_OUT),
+        # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
+        pod_security="restricted",
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, PODDEFAULTS_WEBHOOK, KUBEFLOW_OUT, DATABASE_OUT),
         # The Kubeflow Pipelines and Argo Workflows CRDs exceed the client-side apply annotation limit.
         server_side_apply=True,
     )
@@ -68,7 +73,12 @@ class Kubeflow(PlatformComponent):
         return env.components.kubeflow.enabled
 
     def build(self) -> None:
-        self.namespace()
+        # The labels upstream's kubeflow namespace carries: sidecars for the mesh's mTLS and authorization,
+        # and `control-plane` which Kubeflow's webhooks use to leave their own namespace alone.
+        teams = tuple(team.name for team in self.env.components.kubeflow.teams)
+        # Notebooks and pipeline steps in team namespaces call the Pipelines API, metadata and Katib services.
+        clients = from_namespaces("kubeflow-clients", (*GATEWAY_NAMESPACES, *teams))
+        self.namespace([clients], labels={"istio-injection": "enabled", "control-plane": "kubeflow"})
         options = {
             "kubeflow-pipelines": self.pipelines(),
             "kubeflow-jupyter-web-app": self.notebooks(),

@@ -104,9 +104,10 @@ class PlatformComponent(pulumi.ComponentResource):
 
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
-    def namespace(self, extra_allows: Sequence[Allow] = ()) -> pulumi.Resource:
+    def namespace(self, extra_allows: Sequence[Allow] = (), labels: Mapping[str, str] | None = None) -> pulumi.Resource:
         self._namespace = secured_namespace(
             self.spec.namespace,
+            labels=labels,
             pod_security=self.spec.pod_security,
             kubernetes_version=self.env.kubernetes_version,
             allows=[*self.spec.network, *extra_allows],

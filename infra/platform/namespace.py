@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,11 +21,13 @@ def secured_namespace(
     allows: Sequence[Allow],
     scraped_by_prometheus: bool,
     opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
 ) -> k8s.core.v1.Namespace:
-    """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`."""
+    """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`. `labels` are
+    extra namespace labels an upstream expects (e.g. sidecar injection); Pod Security labels always win."""
     namespace = k8s.core.v1.Namespace(
         name,
-        metadata={"name": name, "labels": pod_security_labels(pod_security, kubernetes_version)},
+        metadata={"name": name, "labels": {**(labels or {}), **pod_security_labels(pod_security, kubernetes_version)}},
         opts=opts,
     )
     policy_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
