@@ -460,3 +460,20 @@ def test_kubeflow_admits_its_gateways_and_teams_only(rendered: dict[str, Rendere
         for peer in policy["spec"]["ingress"][0]["from"]
     }
     assert admitted == {"istio-system", "istio-ingress", *(team.name for team in r.env.components.kubeflow.teams)}
+
+
+def test_ml_apps_pass_checkov(tmp_path: Path) -> None:
+    from infra.offline.checkov import CHECKOV_BIN, run_checkov
+
+    if not CHECKOV_BIN.is_file():
+        pytest.skip(f"no checkov at {CHECKOV_BIN}; set MLOPS_CHECKOV")
+    dirs: dict[str, Path] = {}
+    for app in ML_APPS:
+        for env in OVERLAYS:
+            directory = tmp_path / app / env
+            directory.mkdir(parents=True)
+            for index, doc in enumerate(kustomize(APPS / app / "overlays" / env)):
+                (directory / f"{index}-{doc['kind'].lower()}.yaml").write_text(yaml.safe_dump(doc))
+            dirs[f"{app}/{env}"] = directory
+    findings = run_checkov(dirs, REPO / "policies" / "checkov" / "config.yaml")
+    assert {where: items for where, items in findings.items() if items} == {}
