@@ -63,7 +63,9 @@ MATRIX: dict[str, KubeflowRelease] = {
 PRODUCT_OF_CATALOG_ENTRY = {
     "istio": "istio",
     "istio-base": "istio",
+    "istio-cni": "istio",
     "istiod": "istio",
+    "istio-gateway": "istio",
     "knative": "knative",
     "knative-operator": "knative",
     "cert-manager": "cert-manager",

@@ -127,6 +127,7 @@ def test_pipelines_metadata_goes_to_the_cluster_database(tmp_path: Path, monkeyp
     patch = patches[0]
     values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
     assert values["/data/dbType"] == "postgres"
+    assert values["/data/pipelineDb"] == values["/data/cacheDb"] == "mlpipeline"
     assert values["/data/postgresHost"] == "platform-db-rw.database.svc"
     assert values["/data/defaultPipelineRoot"] == "s3://mlops-onprem-artifacts/pipelines"
     deployments = {p["target"]["name"]: yaml.safe_load(p["patch"]) for p in patches[1:]}

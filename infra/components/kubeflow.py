@@ -52,6 +52,7 @@ PARTS: tuple[tuple[str, int], ...] = (
 )
 CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
+PIPELINES_DATABASE = "mlpipeline"
 
 
 class Kubeflow(PlatformComponent):
@@ -107,12 +108,13 @@ class Kubeflow(PlatformComponent):
         database = facts.database
         port = str(database.port)
         # Cloud SQL's address is an output, known only once the instance exists. The relic keys dbHost and
-        # dbPort still feed the cache server and the API server's generic settings.
+        # dbPort still feed the cache server and the API server's generic settings. The cluster layer creates
+        # one database for Pipelines, so the cache's tables live next to the API server's.
+        postgres = {"dbType": "postgres", "pipelineDb": PIPELINES_DATABASE, "cacheDb": PIPELINES_DATABASE}
         config = pulumi.Output.from_input(database.host).apply(
             lambda host: json.dumps(
                 _config_ops(
-                    settings
-                    | {"dbType": "postgres", "postgresHost": host, "postgresPort": port, "dbHost": host, "dbPort": port}
+                    settings | postgres | {"postgresHost": host, "postgresPort": port, "dbHost": host, "dbPort": port}
                 )
             )
         )
