@@ -49,8 +49,9 @@ class Mlflow(PlatformComponent):
             )
         self.namespace()
         self.application(self.values())
-        # TODO(lead): expose https://mlflow.<domain> with TLS through the platform's expose helper, e.g.
-        # expose(self, host=f"mlflow.{self.env.domain}", service="mlflow", port=80)
+        # TODO(lead): on merge with the ingress branch, serve https://mlflow.<domain> (TLS from the platform
+        # ClusterIssuer) with its expose helper; the chart's Service is `mlflow`, port 80:
+        # self.expose("mlflow", service="mlflow", port=80)
 
     def values(self) -> dict[str, Any]:
         facts = self.ctx.facts
