@@ -20,13 +20,18 @@ ISTIO_APPS = ("istio-base", "istiod", "istio-gateway")
 
 
 def switch_ingress(stack: str, provider: str, tmp_path: Path) -> Path:
-    """A copy of a real stack file with only ingress.provider changed."""
+    """A copy of a real stack file with ingress.provider changed (and, for Traefik, Kubeflow and KServe off:
+    they need Istio)."""
     text = (ENVIRONMENTS / f"Pulumi.{stack}.yaml").read_text()
     other = "traefik" if provider == "istio" else "istio"
     block = f"    ingress:\n      provider: {other}\n"
     assert block in text, f"{stack} does not use {other}"
+    text = text.replace(block, f"    ingress:\n      provider: {provider}\n")
+    if provider == "traefik":
+        for ml in ("kubeflow", "kserve"):
+            text = text.replace(f"      {ml}:\n        enabled: true", f"      {ml}:\n        enabled: false")
     copy = tmp_path / f"Pulumi.{stack}.yaml"
-    copy.write_text(text.replace(block, f"    ingress:\n      provider: {provider}\n"))
+    copy.write_text(text)
     return copy
 
 

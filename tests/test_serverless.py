@@ -56,6 +56,11 @@ def variant(tmp_path: Path, env: str, *edits: tuple[str, str]) -> Path:
 LONGHORN_ON_GKE = ("    components:\n", "    components:\n      longhorn:\n        enabled: true\n")
 UBUNTU_NODES = ("          machineType:", "          imageType: UBUNTU_CONTAINERD\n          machineType:")
 TRAEFIK = ("      provider: istio", "      provider: traefik")
+# Kubeflow and KServe need Istio, so a Traefik variant of a stack turns them off.
+WITHOUT_ML = (
+    ("      kubeflow:\n        enabled: true", "      kubeflow:\n        enabled: false"),
+    ("      kserve:\n        enabled: true", "      kserve:\n        enabled: false"),
+)
 
 
 # --- Longhorn --------------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ def serving(r: Rendered) -> dict[str, Any]:
     ("env", "edits", "layer", "ingress_class"),
     [
         ("dev", (), "istio", "istio.ingress.networking.knative.dev"),
-        ("dev", (TRAEFIK,), "kourier", "kourier.ingress.networking.knative.dev"),
+        ("dev", (TRAEFIK, *WITHOUT_ML), "kourier", "kourier.ingress.networking.knative.dev"),
         ("onprem", (), "kourier", "kourier.ingress.networking.knative.dev"),
         (
             "onprem",

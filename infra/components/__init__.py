@@ -10,12 +10,16 @@ from infra.components.cert_manager import CertManager
 from infra.components.eck import Eck
 from infra.components.external_dns import ExternalDns
 from infra.components.external_secrets import ExternalSecrets
+from infra.components.feast import Feast
 from infra.components.istio import Istio
 from infra.components.keda import Keda
 from infra.components.knative import Knative
+from infra.components.kserve import Kserve
+from infra.components.kubeflow import Kubeflow
 from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
+from infra.components.mlflow import Mlflow
 from infra.components.monitoring import Monitoring
 from infra.components.traefik import Traefik
 from infra.components.velero import Velero
@@ -36,6 +40,10 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Keda,
     ExternalSecrets,
     Velero,
+    Kubeflow,
+    Kserve,
+    Mlflow,
+    Feast,
 )
 
 __all__ = [
@@ -46,12 +54,16 @@ __all__ = [
     "Eck",
     "ExternalDns",
     "ExternalSecrets",
+    "Feast",
     "Istio",
     "Keda",
     "Knative",
+    "Kserve",
+    "Kubeflow",
     "Logging",
     "Longhorn",
     "MetricsServer",
+    "Mlflow",
     "Monitoring",
     "Traefik",
     "Velero",

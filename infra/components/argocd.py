@@ -4,13 +4,14 @@ from the environment, and the ApplicationSet that syncs `apps/*/overlays/<env>` 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from infra.catalog import CATALOG
+from infra.catalog import CATALOG, Chart
 from infra.config.model import SyncWindow
 from infra.platform import labels
 from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT, sync_policy
@@ -73,10 +74,11 @@ class ArgoCD(PlatformComponent):
         app_namespaces = [self.app_namespace(app) for app in self.env.argocd.apps]
         if self.env.argocd.apps:
             self.application_set(app_namespaces)
+        self.repositories = self.oci_repositories()
 
     @property
     def bootstrap(self) -> list[pulumi.Resource]:
-        return [self.release, *self.projects]
+        return [self.release, *self.projects, *self.repositories]
 
     def values(self) -> dict[str, Any]:
         ha = self.env.high_availability
@@ -149,12 +151,34 @@ class ArgoCD(PlatformComponent):
             opts=self.opts(depends_on=[self.release]),
         )
 
-    def platform_project(self) -> dict[str, Any]:
+    def enabled_sources(self) -> list[Chart]:
+        """Catalog entries of the enabled components (a component may deliver several)."""
         keys = {key for charts in self.ctx.charts.values() for key in charts}
-        repos = sorted({CATALOG[key].repo_url for key in keys if key in CATALOG})
+        return [CATALOG[key] for key in sorted(keys) if key in CATALOG]
+
+    def oci_repositories(self) -> list[pulumi.Resource]:
+        """Argo CD reads a Helm chart from an OCI registry only when the registry is declared with enableOCI;
+        public registries need no credentials, so the declaration holds none."""
+        urls = sorted({chart.repo_url for chart in self.enabled_sources() if chart.is_oci})
+        return [
+            k8s.core.v1.Secret(
+                f"argocd-repository-{_slug(url)}",
+                metadata={
+                    "name": f"repository-{_slug(url)}",
+                    "namespace": ARGOCD_NAMESPACE,
+                    "labels": {"argocd.argoproj.io/secret-type": "repository"},
+                },
+                string_data={"name": _slug(url), "url": url, "type": "helm", "enableOCI": "true"},
+                opts=self.opts(depends_on=[self.release]),
+            )
+            for url in urls
+        ]
+
+    def platform_project(self) -> dict[str, Any]:
+        repos = sorted({chart.repo_url for chart in self.enabled_sources()})
         namespaces = sorted({*self.ctx.namespaces.values(), "kube-system"} - {ARGOCD_NAMESPACE})
         return {
-            "description": "Platform add-ons declared by the Pulumi stack: upstream charts at pinned versions.",
+            "description": "Platform add-ons declared by the Pulumi stack: upstream sources at pinned versions.",
             "sourceRepos": repos,
             "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
             # Charts install CRDs, ClusterRoles and webhooks.
@@ -257,3 +281,7 @@ def _sync_window(window: SyncWindow) -> dict[str, Any]:
         "manualSync": window.manual_sync,
         "timeZone": window.time_zone,
     }
+
+
+def _slug(url: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")

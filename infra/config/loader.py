@@ -15,10 +15,13 @@ from pydantic_core import ErrorDetails
 from infra.config.errors import CONFIG_KEY, PROJECT, InvalidEnvironment, PathPart, Violation, config_path
 from infra.config.model import (
     CIDR,
+    CPU_QUANTITY,
     CRON,
     DNS_NAME,
     DURATION,
+    EMAIL,
     HTTPS_URL,
+    IMAGE_REF,
     IP_RANGE,
     K8S_NAME,
     PINNED_VERSION,
@@ -33,7 +36,10 @@ NAME_FROM_FILE = "is taken from the stack file name (Pulumi.<name>.yaml); remove
 
 # Friendlier words for the patterns of model.py than the regular expression itself.
 PATTERN_NAMES = {
-    PINNED_VERSION: "an exact version such as 1.2.3 or v1.2.3 (no 'latest', no ranges)",
+    PINNED_VERSION: "an exact version such as 1.2.3, v1.2.3 or a release tag such as 26.03 (no 'latest', no ranges)",
+    CPU_QUANTITY: "a CPU quantity such as 8 or 500m",
+    EMAIL: "an e-mail address such as alice@example.com",
+    IMAGE_REF: "an image reference with a tag or digest, such as ghcr.io/org/image:v1.0",
     QUANTITY: "a storage quantity such as 50Gi",
     DURATION: "a duration such as 12h, 15d, 2w or 1y",
     K8S_NAME: "a lowercase name of letters, digits and '-' (at most 40)",

@@ -18,7 +18,8 @@ from infra.catalog import CATALOG
 DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 K8S_NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 # An exact release: no "latest", no ranges, so every environment deploys what it names.
-PINNED_VERSION = r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
+# Calendar release tags (Kubeflow's 26.03) are exact too.
+PINNED_VERSION = r"^(v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?|\d{2}\.\d{2}(\.\d+)?)$"
 QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$"
 DURATION = r"^\d+(h|d|w|y)$"
 CIDR = r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"
@@ -672,6 +673,75 @@ class ExternalDns(Settings):
     """`upsert-only` never deletes records; `sync` also removes records of deleted routes."""
 
 
+# --- ML platform ------------------------------------------------------------------------------------------
+
+EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$"
+CPU_QUANTITY = r"^\d+(\.\d+)?m?$"
+IMAGE_REF = r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
+NOTEBOOK_IMAGES = (
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-pytorch-full:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-pytorch-cuda-full:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-tensorflow-full:v1.10.0",
+)
+
+
+class TeamQuota(Settings):
+    cpu: Annotated[str, Field(pattern=CPU_QUANTITY)] = "8"
+    """CPU the team's namespace may request in total, e.g. `8` or `500m`."""
+    memory: Annotated[str, Field(pattern=QUANTITY)] = "32Gi"
+    """Memory the team's namespace may request in total."""
+    gpu: Annotated[int, Field(ge=0, le=512)] = 0
+    """GPUs (`nvidia.com/gpu`) the team's namespace may request in total."""
+    storage: Annotated[str, Field(pattern=QUANTITY)] = "200Gi"
+    """Persistent volume storage the team's namespace may claim in total."""
+
+
+class Team(Settings):
+    name: Annotated[str, Field(pattern=K8S_NAME)]
+    """Team name; also the name of its Kubeflow Profile and of the namespace the Profile creates."""
+    owner: Annotated[str, Field(pattern=EMAIL)]
+    """E-mail of the team's owner, as the identity provider reports it; owns the Profile."""
+    members: tuple[Annotated[str, Field(pattern=EMAIL)], ...] = ()
+    """E-mails of the other members; each becomes a contributor (edit access) of the team's namespace."""
+    quota: TeamQuota = TeamQuota()
+    """Compute and storage the team may use: the Profile's ResourceQuota."""
+
+
+class Kubeflow(Settings):
+    enabled: bool = False
+    """Install Kubeflow (Pipelines, Notebooks, Katib, training operator, dashboard, Profiles) from the upstream
+    kubeflow/manifests release. Needs the Istio ingress provider."""
+    notebook_images: Annotated[tuple[Annotated[str, Field(pattern=IMAGE_REF)], ...], Field(min_length=1)] = (
+        NOTEBOOK_IMAGES
+    )
+    """Images offered when a user starts a notebook server; the first is the default."""
+    teams: tuple[Team, ...] = ()
+    """Teams: one Kubeflow Profile (namespace, members, ResourceQuota) each."""
+
+
+class Kserve(Settings):
+    enabled: bool = False
+    """Install KServe in serverless mode (on Knative) with the platform's ClusterServingRuntimes."""
+
+
+class Mlflow(Settings):
+    enabled: bool = False
+    """Install the MLflow tracking server and model registry (needs the cluster's database)."""
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Tracking server replicas; highly available environments need at least 2."""
+
+
+class Feast(Settings):
+    enabled: bool = False
+    """Install the Feast feature server, with its registry in the object store and a Redis online store in
+    the cluster."""
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = "platform"
+    """Feast project name."""
+    online_store_size: Annotated[str, Field(pattern=QUANTITY)] = "10Gi"
+    """Persistent volume size of the in-cluster Redis online store."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -691,6 +761,14 @@ class Components(Settings):
     """Secrets from a secret store instead of git."""
     external_dns: ExternalDns = ExternalDns()
     """DNS records for every exposed platform UI, where the environment's DNS zone is managed."""
+    kubeflow: Kubeflow = Kubeflow()
+    """Kubeflow and the teams' Profiles."""
+    kserve: Kserve = Kserve()
+    """Model serving."""
+    mlflow: Mlflow = Mlflow()
+    """Experiment tracking and model registry."""
+    feast: Feast = Feast()
+    """Feature store."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

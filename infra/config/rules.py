@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pydantic.alias_generators import to_camel
 
+from infra import compat
 from infra.catalog import CATALOG, ISTIO_CHARTS
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
@@ -333,3 +334,87 @@ def istio_charts_share_one_version(env: Environment) -> Iterator[Violation]:
                 at("versions", chart),
                 f"Istio's charts are one release: pin {', '.join(ISTIO_RELEASE)} together, to the same version",
             )
+
+
+@rule
+def ml_components_have_their_foundations(env: Environment) -> Iterator[Violation]:
+    """Kubeflow authorizes every request with Istio policies, and KServe's serverless mode routes through
+    Knative's Istio gateways; both issue webhook certificates with cert-manager. The platform provides these
+    instead of the copies bundled with Kubeflow."""
+    components = env.components
+    needing = [
+        name for name, on in (("Kubeflow", components.kubeflow.enabled), ("KServe", components.kserve.enabled)) if on
+    ]
+    if not needing:
+        return
+    if env.ingress.provider != "istio":
+        yield Violation(at("ingress", "provider"), f"is {env.ingress.provider}; {' and '.join(needing)} need istio")
+    if not components.cert_manager.enabled:
+        yield Violation(
+            at("components", "certManager", "enabled"), f"must be true when {' and '.join(needing)} is enabled"
+        )
+
+
+@rule
+def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
+    """The Kubeflow release, and the Istio, Knative, cert-manager, KServe and Kubernetes versions the
+    environment deploys with it, must be a combination infra/compat.py accepts."""
+    if not env.components.kubeflow.enabled:
+        return
+    pins = dict(env.versions)
+    release = compat.kubeflow_release(pins)
+    for entry in compat.KUBEFLOW_ENTRIES:
+        if pins.get(entry, release) != release:
+            yield Violation(
+                at("versions", entry),
+                f"is {pins[entry]}, but kubeflow-pipelines deploys Kubeflow {release}; "
+                "every Kubeflow part must come from the same release",
+            )
+    if release not in compat.MATRIX:
+        yield Violation(
+            at("versions", "kubeflow-pipelines"),
+            f"Kubeflow {release} is not in the compatibility matrix (infra/compat.py); known: "
+            f"{', '.join(sorted(compat.MATRIX))}",
+        )
+        return
+    for finding in compat.findings(pins, env.kubernetes_version, kubeflow_products(env)):
+        if finding.accepted:
+            continue
+        if finding.entry == "kubernetes":
+            path = at("kubernetesVersion")
+        elif finding.entry in pins:
+            path = at("versions", finding.entry)
+        else:
+            path = at("components", "kubeflow", "enabled")
+        yield Violation(path, finding.message())
+
+
+def kubeflow_products(env: Environment) -> set[str]:
+    """What runs next to Kubeflow in this environment and must fit its release."""
+    products = {"istio", "knative", "kubernetes"}
+    if env.components.cert_manager.enabled:
+        products.add("cert-manager")
+    if env.components.kserve.enabled:
+        products.add("kserve")
+    return products
+
+
+@rule
+def mlflow_follows_availability(env: Environment) -> Iterator[Violation]:
+    """A highly available environment runs the tracking server replicated."""
+    mlflow = env.components.mlflow
+    if env.high_availability and mlflow.enabled and mlflow.replicas < 2:
+        yield Violation(
+            at("components", "mlflow", "replicas"), f"is {mlflow.replicas}; a highly available environment needs 2"
+        )
+
+
+@rule
+def team_names_are_unique(env: Environment) -> Iterator[Violation]:
+    """Each team is one Profile and one namespace, so names must differ."""
+    teams = env.components.kubeflow.teams
+    seen: set[str] = set()
+    for index, team in enumerate(teams):
+        if team.name in seen:
+            yield Violation(at("components", "kubeflow", "teams", index, "name"), f"{team.name!r} is used twice")
+        seen.add(team.name)

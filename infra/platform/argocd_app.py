@@ -1,4 +1,6 @@
-"""The one way a Helm chart add-on reaches the cluster: an Argo CD Application of the upstream chart."""
+"""The one way an add-on reaches the cluster: an Argo CD Application of its upstream source, either a Helm
+chart (values computed in Python) or a kustomize path in a git repository at a release tag (kustomize
+options such as patches computed in Python)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def chart_application(
     provides_crds: Sequence[str] = (),
     server_side_apply: bool = False,
     sync: SyncMode = "automated",
+    advisories: Sequence[str] = (),
     release_name: str | None = None,
     project: str = PLATFORM_PROJECT,
     opts: pulumi.ResourceOptions,
@@ -56,6 +59,8 @@ def chart_application(
         annotations[labels.DEPENDS_ON] = ",".join(sorted(depends_on_components))
     if provides_crds:
         annotations[labels.PROVIDES_CRDS] = ",".join(sorted(provides_crds))
+    if advisories:
+        annotations[labels.ADVISORY] = "; ".join(advisories)
     return k8s.apiextensions.CustomResource(
         f"{name}-application",
         api_version="argoproj.io/v1alpha1",
@@ -70,14 +75,25 @@ def chart_application(
         },
         spec={
             "project": project,
-            "source": {
-                "repoURL": chart.repo_url,
-                "chart": chart.chart,
-                "targetRevision": version,
-                "helm": {"releaseName": release_name or name, "valuesObject": dict(values)},
-            },
+            "source": application_source(chart, version, values, release_name or name),
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
             "syncPolicy": sync_policy(sync, sync_options),
         },
         opts=opts,
     )
+
+
+def application_source(chart: Chart, version: str, values: Mapping[str, Any], release_name: str) -> dict[str, Any]:
+    """An Application source: for a chart, `values` are its Helm values; for a git source, they are the
+    Application's kustomize options (patches, images, commonLabels...)."""
+    if chart.is_git:
+        source: dict[str, Any] = {"repoURL": chart.repo_url, "path": chart.path, "targetRevision": version}
+        if values:
+            source["kustomize"] = dict(values)
+        return source
+    return {
+        "repoURL": chart.repo_url,
+        "chart": chart.chart,
+        "targetRevision": version,
+        "helm": {"releaseName": release_name, "valuesObject": dict(values)},
+    }

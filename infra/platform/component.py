@@ -168,10 +168,11 @@ class PlatformComponent(pulumi.ComponentResource):
 
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
-    def namespace(self, extra_allows: Sequence[Allow] = ()) -> pulumi.Resource:
-        """The component's namespace, and its `extra_namespaces`, each secured by the namespace helper."""
+    def namespace(self, extra_allows: Sequence[Allow] = (), labels: Mapping[str, str] | None = None) -> pulumi.Resource:
+        """The component's namespace (with extra `labels` an upstream expects), and its `extra_namespaces`, each
+        secured by the namespace helper."""
         self._namespace = self._secured(
-            self.spec.namespace, self.spec.pod_security, [*self.spec.network, *extra_allows]
+            self.spec.namespace, self.spec.pod_security, [*self.spec.network, *extra_allows], labels
         )
         self._extra_namespaces = [
             self._secured(extra.name, extra.pod_security, extra.network) for extra in self.extra_namespaces()
@@ -182,7 +183,9 @@ class PlatformComponent(pulumi.ComponentResource):
         """The extra namespaces this environment needs; a component overrides it to skip unused parts."""
         return self.spec.extra_namespaces
 
-    def _secured(self, name: str, pod_security: str, allows: Sequence[Allow]) -> pulumi.Resource:
+    def _secured(
+        self, name: str, pod_security: str, allows: Sequence[Allow], labels: Mapping[str, str] | None = None
+    ) -> pulumi.Resource:
         namespace = self.ctx.namespace_resources[name] = secured_namespace(
             name,
             pod_security=pod_security,
@@ -192,6 +195,7 @@ class PlatformComponent(pulumi.ComponentResource):
             mesh_injection=self.spec.mesh and joins_mesh(self.env),
             opts=self.opts(),
             privileged_reason=self.spec.privileged_reason,
+            labels=labels,
         )
         if self.ctx.facts.cni == "cilium":
             self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)
@@ -222,8 +226,13 @@ class PlatformComponent(pulumi.ComponentResource):
         stage: int = 0,
         installs_crds: bool = True,
         namespace: str | None = None,
+        advisories: Sequence[str] = (),
     ) -> pulumi.Resource:
         """A chart of this component as an Argo CD Application, after its namespace and dependencies.
+
+        A catalog entry that is a git source (a kustomize path at a release tag) is delivered the same way;
+        `values` are then the Application's kustomize options (e.g. `patches`). `advisories` are shown on
+        the Application for reviewers (untested-but-allowed choices).
 
         Most components have one chart, the catalog entry named like the component. One with several
         (Istio's base, istiod and gateway) passes each `chart` (its catalog key, also the Application name)
@@ -250,6 +259,7 @@ class PlatformComponent(pulumi.ComponentResource):
             provides_crds=self.spec.provides_crds if installs_crds else (),
             server_side_apply=self.spec.server_side_apply,
             sync=self.spec.sync,
+            advisories=advisories,
             opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
@@ -266,7 +276,8 @@ class PlatformComponent(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """A custom resource of this component, synced after the Application that installs its CRD (or, for
-        CRDs of the cluster layer, after the component's own Application) and after `after`."""
+        CRDs of the cluster layer, after the component's own Application) and after `after` (e.g. the object
+        that makes its namespace exist)."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")

@@ -8,6 +8,8 @@ LAYER = "mlops.dev/layer"
 DEPENDS_ON = "mlops.dev/depends-on"
 PROVIDES_CRDS = "mlops.dev/provides-crds"
 PRIVILEGED_REASON = "mlops.dev/privileged-reason"
+# Untested-but-allowed choices a reviewer should see (e.g. versions outside a tested combination).
+ADVISORY = "mlops.dev/advisory"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 # pulumi-kubernetes waits for this before creating resources that depend on the Application, so custom
 # resources are applied only once Argo CD has installed the chart (and its CRDs) and it is healthy.

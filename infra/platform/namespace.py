@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,11 +27,13 @@ def secured_namespace(
     mesh_injection: bool = False,
     opts: pulumi.ResourceOptions,
     privileged_reason: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> k8s.core.v1.Namespace:
     """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`.
 
-    With `mesh_injection`, Istio injects a sidecar into its pods, and the sidecars may reach istiod."""
-    labels = pod_security_labels(pod_security, kubernetes_version)
+    With `mesh_injection`, Istio injects a sidecar into its pods, and the sidecars may reach istiod. `labels` are
+    extra namespace labels an upstream expects; Pod Security labels always win."""
+    labels = {**(labels or {}), **pod_security_labels(pod_security, kubernetes_version)}
     everything = [DNS, *WITHIN_NAMESPACE, *allows]
     if mesh_injection:
         labels[MESH_INJECTION_LABEL] = "enabled"

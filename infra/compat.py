@@ -1,0 +1,137 @@
+"""Which Kubeflow release works with which Istio, Knative, cert-manager, KServe and Kubernetes versions.
+
+Kubeflow's manifests are released as one set tested together (kubeflow/manifests README at the tag). This
+platform installs its own Istio, Knative, cert-manager and KServe instead of the bundled copies, usually newer
+than the tested ones. Each dependency therefore has two bands, compared on minor versions:
+
+- `tested`: what the Kubeflow release was tested with upstream;
+- `allowed`: the inclusive minor range the platform accepts. Newer minors inside it are *untested but
+  allowed*: they are the catalog defaults, whose APIs Kubeflow uses unchanged, and the Kubeflow
+  Applications carry an advisory annotation naming every untested pair. Anything outside the range is
+  rejected at validation (rules.kubeflow_versions_are_compatible): older minors lack APIs Kubeflow uses, and
+  newer ones have not been assessed; widen the range here, deliberately, after trying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from infra.catalog import CATALOG, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
+
+Minor = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Band:
+    tested: Minor
+    allowed: tuple[Minor, Minor]
+    """Lowest and highest accepted minor, inclusive."""
+
+    def accepts(self, version: Minor) -> bool:
+        return self.allowed[0] <= version <= self.allowed[1]
+
+    def describe(self) -> str:
+        low, high = (_text(m) for m in self.allowed)
+        return f"{low}-{high} (tested with {_text(self.tested)})"
+
+
+@dataclass(frozen=True)
+class KubeflowRelease:
+    pipelines: str
+    """KFP version inside the release, for reference."""
+    dependencies: Mapping[str, Band]
+    """By product: istio, knative, cert-manager, kserve, kubernetes."""
+
+
+MATRIX: dict[str, KubeflowRelease] = {
+    # kubeflow/manifests 26.03 README: Istio 1.29.0, Knative 1.21.1, cert-manager 1.19.4, KServe 0.16.0,
+    # KFP 2.16.0; its CI runs kind with Kubernetes 1.34.0.
+    "26.03": KubeflowRelease(
+        pipelines="2.16.0",
+        dependencies={
+            "istio": Band(tested=(1, 29), allowed=((1, 29), (1, 30))),
+            "knative": Band(tested=(1, 21), allowed=((1, 21), (1, 23))),
+            "cert-manager": Band(tested=(1, 19), allowed=((1, 19), (1, 21))),
+            "kserve": Band(tested=(0, 16), allowed=((0, 16), (0, 20))),
+            "kubernetes": Band(tested=(1, 34), allowed=((1, 32), (1, 35))),
+        },
+    ),
+}
+
+# Catalog entries that carry a product's version (other components may split a product into several charts).
+PRODUCT_OF_CATALOG_ENTRY = {
+    "istio": "istio",
+    "istio-base": "istio",
+    "istio-cni": "istio",
+    "istiod": "istio",
+    "istio-gateway": "istio",
+    "knative": "knative",
+    "knative-operator": "knative",
+    "cert-manager": "cert-manager",
+    "kserve": "kserve",
+    "kserve-crd": "kserve",
+}
+KUBEFLOW_ENTRIES = tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    entry: str
+    """Catalog entry (or `kubernetes`) whose version was compared."""
+    version: str
+    kubeflow: str
+    band: Band
+    accepted: bool
+
+    @property
+    def product(self) -> str:
+        return PRODUCT_OF_CATALOG_ENTRY.get(self.entry, self.entry)
+
+    def message(self) -> str:
+        verdict = "is not compatible with" if not self.accepted else "is untested with"
+        return (
+            f"{self.product} {self.version} {verdict} Kubeflow {self.kubeflow}; "
+            f"Kubeflow {self.kubeflow} accepts {self.product} {self.band.describe()}"
+        )
+
+
+def kubeflow_release(pins: Mapping[str, str]) -> str:
+    """The Kubeflow release an environment deploys (every Kubeflow part follows the same tag)."""
+    return pins.get("kubeflow-pipelines", KUBEFLOW_RELEASE)
+
+
+def findings(pins: Mapping[str, str], kubernetes_version: str, products: set[str] | None = None) -> Iterator[Finding]:
+    """Every dependency version that differs from what the deployed Kubeflow release was tested with.
+
+    `products` limits the comparison to the products the environment installs (None: all of them)."""
+    release = kubeflow_release(pins)
+    known = MATRIX.get(release)
+    if known is None:
+        return
+    versions = {key: pins.get(key, chart.version) for key, chart in CATALOG.items() if key in PRODUCT_OF_CATALOG_ENTRY}
+    versions["kubernetes"] = kubernetes_version
+    seen: set[tuple[str, str]] = set()
+    for entry, version in versions.items():
+        product = PRODUCT_OF_CATALOG_ENTRY.get(entry, entry)
+        if (products is not None and product not in products) or (product, version) in seen:
+            continue
+        seen.add((product, version))
+        band = known.dependencies[product]
+        minor = _minor(version)
+        if minor != band.tested:
+            yield Finding(entry, version, release, band, band.accepts(minor))
+
+
+def advisories(pins: Mapping[str, str], kubernetes_version: str, products: set[str]) -> list[str]:
+    """Untested-but-allowed combinations, as sentences for reviewers."""
+    return [f.message() for f in findings(pins, kubernetes_version, products) if f.accepted]
+
+
+def _minor(version: str) -> Minor:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def _text(minor: Minor) -> str:
+    return f"{minor[0]}.{minor[1]}"

@@ -1,0 +1,174 @@
+"""Feast feature store: the feature server chart, its registry in the object store and a Redis online store
+in the cluster (a small StatefulSet: no maintained Redis chart is in the platform's catalog)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.labels import component_labels
+from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
+from infra.platform.object_store import object_store_url
+from infra.platform.resources import resources
+
+WORKLOAD = "feast"
+REDIS = "feast-redis"
+REDIS_PORT = 6379
+REDIS_IMAGE = "redis:7.4-alpine"
+# Any non-root UID works: the image needs only the data volume, which fsGroup makes writable.
+REDIS_UID = 10001
+# Models and pipeline steps in any namespace look features up online.
+CLIENTS = Allow("feast-clients", "ingress", (Peer(any_namespace=True),), (80,))
+OBJECT_STORE_OUT = Allow("object-store-out", "egress", (Peer(any_namespace=True),), (80, 9000))
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+class Feast(PlatformComponent):
+    spec = ComponentSpec(
+        name="feast",
+        layer="ml",
+        namespace="feast",
+        network=(KUBE_API, HTTPS_OUT, CLIENTS, OBJECT_STORE_OUT),
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.feast.enabled
+
+    def build(self) -> None:
+        namespace = self.namespace()
+        k8s.core.v1.ServiceAccount(
+            "feast-serviceaccount",
+            metadata={
+                "name": WORKLOAD,
+                "namespace": self.spec.namespace,
+                "labels": component_labels(self.spec.name, self.spec.layer),
+                "annotations": self.ctx.facts.identity.annotations(WORKLOAD),
+            },
+            automount_service_account_token=False,
+            opts=self.opts(depends_on=[namespace]),
+        )
+        self.online_store([namespace])
+        self.application(self.values(), installs_crds=False)
+
+    def feature_store_yaml(self) -> str:
+        settings = self.env.components.feast
+        config = {
+            "project": settings.project,
+            "provider": "local",
+            "registry": {
+                "path": object_store_url(self.ctx.facts.object_store, "artifacts", "feast/registry.db"),
+                "cache_ttl_seconds": 60,
+            },
+            "online_store": {
+                "type": "redis",
+                "connection_string": f"{REDIS}.{self.spec.namespace}.svc.cluster.local:{REDIS_PORT}",
+            },
+            "entity_key_serialization_version": 3,
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+    def values(self) -> dict[str, Any]:
+        store = self.ctx.facts.object_store
+        env: list[dict[str, Any]] = []
+        if store.credentials == "secret":
+            env = [
+                {"name": "AWS_ENDPOINT_URL", "value": store.endpoint},
+                {"name": "FEAST_S3_ENDPOINT_URL", "value": store.endpoint},
+                *(
+                    {"name": key, "valueFrom": {"secretKeyRef": {"name": store.credentials_secret, "key": key}}}
+                    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+                ),
+            ]
+        return {
+            "feature_store_yaml_base64": base64.b64encode(self.feature_store_yaml().encode()).decode(),
+            "feast_mode": "online",
+            "replicaCount": 2 if self.env.high_availability else 1,
+            "serviceAccount": {"name": WORKLOAD},
+            "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": False},
+            "resources": resources("250m", "512Mi", "1", "1Gi"),
+            "extraEnvs": env,
+        }
+
+    def online_store(self, after: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """Redis with append-only persistence on the cluster's default block storage, reachable only from
+        this namespace (the feature server)."""
+        selector = {"app.kubernetes.io/name": REDIS}
+        metadata = {
+            "name": REDIS,
+            "namespace": self.spec.namespace,
+            "labels": {**component_labels(self.spec.name, self.spec.layer), **selector},
+        }
+        service = k8s.core.v1.Service(
+            "feast-redis-service",
+            metadata=metadata,
+            spec={"selector": selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": REDIS_PORT}]},
+            opts=self.opts(depends_on=after),
+        )
+        probe = {"tcpSocket": {"port": REDIS_PORT}, "periodSeconds": 10}
+        statefulset = k8s.apps.v1.StatefulSet(
+            "feast-redis-statefulset",
+            metadata={
+                **metadata,
+                "annotations": {
+                    "checkov.io/skip1": "CKV_K8S_43=redis is pinned by tag; the platform has no digest source",
+                    "checkov.io/skip2": "CKV_K8S_35=redis has no credentials; the namespace admits only its pods",
+                },
+            },
+            spec={
+                "serviceName": REDIS,
+                "replicas": 1,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": metadata["labels"]},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": REDIS_UID,
+                            "runAsGroup": REDIS_UID,
+                            "fsGroup": REDIS_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": REDIS_IMAGE,
+                                "imagePullPolicy": "Always",
+                                "args": ["--appendonly", "yes", "--dir", "/data", "--protected-mode", "no"],
+                                "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
+                                "resources": resources("100m", "256Mi", "500m", "512Mi"),
+                                "securityContext": RESTRICTED_CONTAINER,
+                                "livenessProbe": probe,
+                                "readinessProbe": probe,
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ],
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": self.ctx.facts.storage.default,
+                            "resources": {"requests": {"storage": self.env.components.feast.online_store_size}},
+                        },
+                    }
+                ],
+            },
+            opts=self.opts(depends_on=[*after, service]),
+        )
+        return [service, statefulset]

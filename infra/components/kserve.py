@@ -1,0 +1,117 @@
+"""KServe in serverless mode: InferenceServices become Knative Services behind the platform's Istio, with a
+set of ClusterServingRuntimes every team can use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
+from infra.platform.resources import resources
+
+RUNTIME_VERSION = "v0.20.0"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    image: str
+    formats: tuple[tuple[str, str], ...]
+    """(model format, major version) pairs it serves and auto-selects."""
+    args: tuple[str, ...]
+    protocols: tuple[str, ...] = ("v1", "v2")
+
+
+RUNTIMES = (
+    Runtime(
+        "platform-sklearn",
+        f"kserve/sklearnserver:{RUNTIME_VERSION}",
+        (("sklearn", "1"),),
+        ("--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"),
+    ),
+    Runtime(
+        "platform-xgboost",
+        f"kserve/xgbserver:{RUNTIME_VERSION}",
+        (("xgboost", "2"),),
+        ("--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080", "--nthread=1"),
+    ),
+    Runtime(
+        "platform-huggingface",
+        f"kserve/huggingfaceserver:{RUNTIME_VERSION}",
+        (("huggingface", "1"), ("pytorch", "2")),
+        ("--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"),
+    ),
+)
+
+
+class Kserve(PlatformComponent):
+    spec = ComponentSpec(
+        name="kserve",
+        layer="ml",
+        namespace="kserve",
+        charts=("kserve-crd", "kserve"),
+        depends_on=("istio", "knative", "cert-manager"),
+        provides_crds=("serving.kserve.io",),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
+        # The InferenceService CRD exceeds the client-side apply annotation limit.
+        server_side_apply=True,
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.kserve.enabled
+
+    def build(self) -> None:
+        self.namespace()
+        self.application({}, chart="kserve-crd", stage=0)
+        self.application(self.values(), stage=1, installs_crds=False)
+        for runtime in RUNTIMES:
+            self.custom_resource(
+                "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
+            )
+        # No ServiceMonitor: the controller's metrics sit behind kube-rbac-proxy (HTTPS plus a bearer token),
+        # which the shared scrape helper does not configure.
+
+    def values(self) -> dict[str, Any]:
+        store = self.ctx.facts.object_store
+        s3 = {
+            "endpoint": store.endpoint.split("://", 1)[-1],
+            "useHttps": str(store.endpoint.startswith("https")).lower(),
+        }
+        return {
+            "kserve": {
+                "controller": {
+                    "deploymentMode": "Knative",
+                    "gateway": {"domain": f"serving.{self.env.domain}", "urlScheme": "https"},
+                    "resources": resources("100m", "300Mi", "500m", "512Mi"),
+                },
+                "storage": {"s3": s3 if store.kind == "s3" else {}},
+                "metricsaggregator": {"enablePrometheusScraping": str(self.ctx.monitoring_enabled).lower()},
+            }
+        }
+
+
+def runtime_spec(runtime: Runtime) -> dict[str, Any]:
+    return {
+        "annotations": {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"},
+        "supportedModelFormats": [
+            {"name": name, "version": version, "autoSelect": True, "priority": 1} for name, version in runtime.formats
+        ],
+        "protocolVersions": list(runtime.protocols),
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": runtime.image,
+                "args": list(runtime.args),
+                "resources": resources("500m", "1Gi", "1", "2Gi"),
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    }

@@ -1,0 +1,292 @@
+"""Kubeflow from the upstream kubeflow/manifests release, one Argo CD Application per part, on the platform's
+own Istio, cert-manager and Knative (the copies bundled in kubeflow/manifests `common/` are not installed),
+and one Profile per team of the environment."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from infra import compat
+from infra.catalog import KUBEFLOW_PARTS
+from infra.config import Environment
+from infra.config.model import Team
+from infra.config.rules import kubeflow_products
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import (
+    ANY_NAMESPACE,
+    ANYWHERE,
+    HTTPS_OUT,
+    KUBE_API,
+    WEBHOOK_FROM_API_SERVER,
+    Allow,
+    from_namespaces,
+)
+from infra.platform.object_store import object_store_url
+
+# Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
+GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
+# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover.
+PODDEFAULTS_WEBHOOK = Allow("poddefaults-webhook", "ingress", (ANYWHERE,), (4443,))
+# Controllers reconcile team namespaces; Pipelines reaches the database and the object store.
+KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
+DATABASE_OUT = Allow("database-out", "egress", (ANYWHERE,), (5432,))
+
+# (catalog entry, stage inside the component's wave): roles and the shared gateway first, then Profiles
+# (whose CRD the teams' Profiles need), then the applications, then the dashboard that links them.
+PARTS: tuple[tuple[str, int], ...] = (
+    ("kubeflow-roles", 0),
+    ("kubeflow-istio-resources", 0),
+    ("kubeflow-profiles", 1),
+    ("kubeflow-poddefaults", 1),
+    ("kubeflow-pipelines", 2),
+    ("kubeflow-notebook-controller", 2),
+    ("kubeflow-jupyter-web-app", 2),
+    ("kubeflow-katib", 2),
+    ("kubeflow-training-operator", 2),
+    ("kubeflow-central-dashboard", 3),
+)
+CRD_PART = "kubeflow-profiles"
+OBJECT_STORE_LABEL = "access-object-store"
+PIPELINES_DATABASE = "mlpipeline"
+
+
+class Kubeflow(PlatformComponent):
+    spec = ComponentSpec(
+        name="kubeflow",
+        layer="ml",
+        namespace="kubeflow",
+        charts=tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS),
+        depends_on=("istio", "cert-manager", "knative"),
+        provides_crds=("kubeflow.org",),
+        # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
+        pod_security="restricted",
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, PODDEFAULTS_WEBHOOK, KUBEFLOW_OUT, DATABASE_OUT),
+        # The Kubeflow Pipelines and Argo Workflows CRDs exceed the client-side apply annotation limit.
+        server_side_apply=True,
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.components.kubeflow.enabled
+
+    def build(self) -> None:
+        # The labels upstream's kubeflow namespace carries: sidecars for the mesh's mTLS and authorization,
+        # and `control-plane` which Kubeflow's webhooks use to leave their own namespace alone.
+        teams = tuple(team.name for team in self.env.components.kubeflow.teams)
+        # Notebooks and pipeline steps in team namespaces call the Pipelines API, metadata and Katib services.
+        clients = from_namespaces("kubeflow-clients", (*GATEWAY_NAMESPACES, *teams))
+        self.namespace([clients], labels={"istio-injection": "enabled", "control-plane": "kubeflow"})
+        options = {
+            "kubeflow-pipelines": self.pipelines(),
+            "kubeflow-jupyter-web-app": self.notebooks(),
+        }
+        notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
+        if self.ctx.facts.database is None:
+            notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
+        for key, stage in PARTS:
+            self.application(
+                options.get(key, {}), chart=key, stage=stage, installs_crds=key == CRD_PART, advisories=notes
+            )
+        for team in self.env.components.kubeflow.teams:
+            self.team(team)
+
+    def pipelines(self) -> dict[str, Any]:
+        """Pipeline roots in the cluster's object store and, when the cluster has a database, the API server
+        and cache on its PostgreSQL. Upstream's multi-user path still installs its MySQL (ML Metadata keeps
+        using it) and SeaweedFS (pipeline packages); replacing those needs an overlay of our own."""
+        facts = self.ctx.facts
+        settings: dict[str, str] = {
+            "bucketName": facts.object_store.buckets["artifacts"],
+            "defaultPipelineRoot": object_store_url(facts.object_store, "artifacts", "pipelines"),
+        }
+        if facts.database is None:
+            return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", _config_ops(settings))]}
+        database = facts.database
+        port = str(database.port)
+        # Cloud SQL's address is an output, known only once the instance exists. The relic keys dbHost and
+        # dbPort still feed the cache server and the API server's generic settings. The cluster layer creates
+        # one database for Pipelines, so the cache's tables live next to the API server's.
+        postgres = {"dbType": "postgres", "pipelineDb": PIPELINES_DATABASE, "cacheDb": PIPELINES_DATABASE}
+        config = pulumi.Output.from_input(database.host).apply(
+            lambda host: json.dumps(
+                _config_ops(
+                    settings | postgres | {"postgresHost": host, "postgresPort": port, "dbHost": host, "dbPort": port}
+                )
+            )
+        )
+        return {
+            "patches": [
+                {"target": {"kind": "ConfigMap", "name": "pipeline-install-config"}, "patch": config},
+                _merge_patch("ml-pipeline", "ml-pipeline-api-server", postgres_api_env(database.credentials_secret)),
+                _merge_patch("cache-server", "server", postgres_cache_env(database.credentials_secret)),
+            ]
+        }
+
+    def notebooks(self) -> dict[str, Any]:
+        """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
+        images = list(self.env.components.kubeflow.notebook_images)
+        form = {"spawnerFormDefaults": spawner_form(images)}
+        ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml.safe_dump(form)}]
+        return {"patches": [_json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
+
+    def team(self, team: Team) -> None:
+        quota = team.quota
+        spec: dict[str, Any] = {
+            "owner": {"kind": "User", "name": team.owner},
+            "resourceQuotaSpec": {
+                "hard": {
+                    "requests.cpu": quota.cpu,
+                    "requests.memory": quota.memory,
+                    "requests.nvidia.com/gpu": str(quota.gpu),
+                    "requests.storage": quota.storage,
+                }
+            },
+        }
+        # On GKE the team's pipeline steps and notebooks reach the artifact bucket as the Pipelines identity.
+        identity = self.ctx.facts.identity.service_accounts.get("kubeflow-pipelines")
+        if identity is not None:
+            spec["plugins"] = [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": identity}}]
+        profile = self.custom_resource("kubeflow.org/v1", "Profile", team.name, spec)
+        # The Profile controller creates the team's namespace shortly after the Profile; what goes into that
+        # namespace waits for the Profile (Pulumi cannot wait for the namespace itself, so the very first
+        # `pulumi up` of a new team may need a second run).
+        for member in team.members:
+            self.contributor(team.name, member, profile)
+        self.object_store_access(team.name, profile)
+
+    def object_store_access(self, namespace: str, profile: pulumi.Resource) -> None:
+        """A PodDefault that notebooks and steps opt into (label `access-object-store: "true"`): the DVC remote
+        and artifacts bucket URLs, and on-prem the S3 endpoint and keys (on GKE the Profile's Workload
+        Identity grants access instead). See docs/dvc.md."""
+        store = self.ctx.facts.object_store
+        env = [
+            {"name": "DVC_REMOTE_URL", "value": object_store_url(store, "dvc")},
+            {"name": "ARTIFACTS_URL", "value": object_store_url(store, "artifacts")},
+        ]
+        spec: dict[str, Any] = {
+            "desc": "Access the object store (DVC remote, artifacts)",
+            "selector": {"matchLabels": {OBJECT_STORE_LABEL: "true"}},
+            "env": env,
+        }
+        if store.credentials == "secret":
+            env.append({"name": "AWS_ENDPOINT_URL", "value": store.endpoint})
+            spec["envFrom"] = [{"secretRef": {"name": store.credentials_secret}}]
+        self.custom_resource(
+            "kubeflow.org/v1alpha1",
+            "PodDefault",
+            "access-object-store",
+            spec,
+            namespace=namespace,
+            after=[profile],
+        )
+
+    def contributor(self, namespace: str, email: str, profile: pulumi.Resource) -> None:
+        """What Kubeflow's access management (KFAM) writes when an owner adds a contributor: an edit
+        RoleBinding, and the Istio AuthorizationPolicy that lets the member's requests through the mesh."""
+        name = f"user-{re.sub(r'[^a-z0-9]+', '-', email.lower())}-clusterrole-edit"
+        k8s.rbac.v1.RoleBinding(
+            f"kubeflow-{namespace}-{name}",
+            metadata={"name": name, "namespace": namespace, "annotations": {"role": "edit", "user": email}},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubeflow-edit"},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": email}],
+            opts=self.opts(depends_on=[profile]),
+        )
+        if "security.istio.io" in self.ctx.crd_owners:
+            self.custom_resource(
+                "security.istio.io/v1",
+                "AuthorizationPolicy",
+                name,
+                {
+                    "action": "ALLOW",
+                    "rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [email]}]}],
+                },
+                namespace=namespace,
+                after=[profile],
+            )
+
+
+def spawner_form(images: list[str]) -> dict[str, Any]:
+    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape)."""
+    editable = lambda value: {"readOnly": False, "value": value}  # noqa: E731
+    return {
+        "allowCustomImage": False,
+        "hideRegistry": True,
+        "hideTag": False,
+        "imagePullPolicy": editable("IfNotPresent"),
+        "image": {"value": images[0], "options": images},
+        "imageGroupOne": {"value": images[0], "options": images},
+        "imageGroupTwo": {"value": images[0], "options": images},
+        "cpu": {**editable("0.5"), "limitFactor": "1.2"},
+        "memory": {**editable("1.0Gi"), "limitFactor": "1.2"},
+        "gpus": editable(
+            {"vendor": "", "vendors": [{"limitsKey": "nvidia.com/gpu", "uiName": "NVIDIA"}], "num": "none"}
+        ),
+        "workspaceVolume": editable(
+            {
+                "mount": "/home/jovyan",
+                "newPvc": {
+                    "metadata": {"name": "{notebook-name}-workspace"},
+                    "spec": {"resources": {"requests": {"storage": "5Gi"}}, "accessModes": ["ReadWriteOnce"]},
+                },
+            }
+        ),
+        "dataVolumes": editable([]),
+        "affinityConfig": {**editable(""), "options": []},
+        "tolerationGroup": {**editable(""), "options": []},
+        "shm": editable(True),
+        "configurations": editable([]),
+        "environment": editable({}),
+    }
+
+
+def postgres_api_env(credentials_secret: str) -> list[dict[str, Any]]:
+    """What upstream's PostgreSQL variant gives the API server (its driver follows `dbType`)."""
+    return [
+        *_credentials("DBCONFIG_POSTGRESQLCONFIG", credentials_secret),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_DBNAME", "pipelineDb"),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_HOST", "postgresHost"),
+        _from_config("DBCONFIG_POSTGRESQLCONFIG_PORT", "postgresPort"),
+    ]
+
+
+def postgres_cache_env(credentials_secret: str) -> list[dict[str, Any]]:
+    """The cache server names its driver itself and reads the database credentials from a Secret."""
+    return [{"name": "DBCONFIG_DRIVER", "value": "pgx"}, *_credentials("DBCONFIG", credentials_secret)]
+
+
+def _credentials(prefix: str, secret: str) -> list[dict[str, Any]]:
+    # The cluster layer's database Secrets hold `username` and `password`.
+    return [
+        {"name": f"{prefix}_{suffix}", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for suffix, key in (("USER", "username"), ("PASSWORD", "password"))
+    ]
+
+
+def _from_config(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": "pipeline-install-config", "key": key}}}
+
+
+def _config_ops(settings: dict[str, str]) -> list[dict[str, Any]]:
+    # `add` sets a ConfigMap key whether or not upstream already has it.
+    return [{"op": "add", "path": f"/data/{key}", "value": value} for key, value in sorted(settings.items())]
+
+
+def _json_patch(kind: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)}
+
+
+def _merge_patch(deployment: str, container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """A strategic merge patch: env entries merge by name, so same-named upstream entries are replaced."""
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}},
+    }
+    return {"target": {"kind": "Deployment", "name": deployment}, "patch": yaml.safe_dump(patch, sort_keys=False)}

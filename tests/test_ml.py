@@ -1,0 +1,480 @@
+"""The ML platform under mocks, on both targets: Kubeflow Applications and Profiles, KServe, MLflow, the apps/
+examples and the Kubeflow version compatibility rule."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
+from infra.cluster import Database, WorkloadIdentity, gke, onprem
+from infra.components.mlflow import MissingClusterService
+from infra.config import InvalidEnvironment, load_stack_file
+from infra.offline.render import Rendered, render_stack
+from infra.offline.validate import ManifestValidator
+from infra.platform import labels
+
+from .conftest import ENVIRONMENTS, REPO
+
+APPS = REPO / "apps"
+ML_APPS = ("model-serving", "scheduled-notebooks")
+OVERLAYS = ("dev", "staging", "prod", "onprem")
+
+
+def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
+    return [m.object for m in r.manifests if m.object["kind"] == kind]
+
+
+def application(r: Rendered, name: str) -> dict[str, Any]:
+    return next(app for app in objects(r, "Application") if app["metadata"]["name"] == name)
+
+
+def stack_copy(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of a real stack file with its platform settings edited."""
+    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
+    edit(document["config"]["mlops-platform:platform"])
+    path = tmp_path / f"Pulumi.{env}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for the cluster layer's database and identities, which the spine does not provide yet."""
+    for module, host in ((gke, "10.20.0.3"), (onprem, "platform-db-rw.database.svc")):
+        build = module.build
+
+        def patched(env: Any, build: Any = build, host: str = host) -> Any:
+            facts = build(env)
+            identities = (
+                {w: f"{w}@{env.gke.project}.iam.gserviceaccount.com" for w in ("mlflow", "kubeflow-pipelines", "feast")}
+                if facts.target == "gke"
+                else {}
+            )
+            return dataclasses.replace(
+                facts,
+                database=Database(kind="cloudsql" if facts.target == "gke" else "cloudnativepg", host=host),
+                identity=WorkloadIdentity(identities),
+            )
+
+        monkeypatch.setattr(module, "build", patched)
+
+
+def enable(*components: str) -> Callable[[dict[str, Any]], None]:
+    def edit(platform: dict[str, Any]) -> None:
+        platform["ingress"] = {"provider": "istio"}
+        for component in components:
+            platform["components"].setdefault(component, {})["enabled"] = True
+
+    return edit
+
+
+@pytest.fixture(scope="module")
+def validator_for(crd_schemas: str) -> Callable[[str], ManifestValidator]:
+    allowlist = yaml.safe_load((REPO / "policies" / "crd-allowlist.yaml").read_text()) or {}
+    return lambda version: ManifestValidator(version, crd_schemas, allowlist)
+
+
+# --- Kubeflow ------------------------------------------------------------------------------------------
+
+
+def test_kubeflow_parts_are_git_applications_of_one_release(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    parts = [a for a in objects(r, "Application") if a["metadata"]["labels"][labels.COMPONENT] == "kubeflow"]
+    assert {a["metadata"]["name"] for a in parts} == {f"kubeflow-{part}" for part in KUBEFLOW_PARTS}
+    for app in parts:
+        source = app["spec"]["source"]
+        assert source["repoURL"] == KUBEFLOW_MANIFESTS and source["targetRevision"] == KUBEFLOW_RELEASE
+        assert source["path"] == CATALOG[app["metadata"]["name"]].path and "chart" not in source
+        # The platform's Istio, cert-manager and Knative, never the copies under common/ in kubeflow/manifests.
+        assert not source["path"].startswith(("common/istio/istio-install", "common/cert-manager", "common/knative"))
+    project = next(p for p in objects(r, "AppProject") if p["metadata"]["name"] == "platform")
+    assert {KUBEFLOW_MANIFESTS, "ghcr.io/kserve/charts"} <= set(project["spec"]["sourceRepos"])
+
+
+def test_kubeflow_applications_validate_and_sync_after_cert_manager(
+    rendered: dict[str, Rendered], validator_for: Callable[[str], ManifestValidator]
+) -> None:
+    r = rendered["dev"]
+    validator = validator_for(r.env.kubernetes_version)
+    cert_manager_wave = int(application(r, "cert-manager")["metadata"]["annotations"][labels.SYNC_WAVE])
+    for app in objects(r, "Application"):
+        if app["metadata"]["labels"][labels.COMPONENT] in ("kubeflow", "kserve"):
+            assert validator.validate(app) == [], app["metadata"]["name"]
+            assert int(app["metadata"]["annotations"][labels.SYNC_WAVE]) > cert_manager_wave
+
+
+def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rendered]) -> None:
+    patch = application(rendered["dev"], "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"][0]
+    assert patch["target"] == {"kind": "ConfigMap", "name": "pipeline-install-config"}
+    values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
+    assert values["/data/defaultPipelineRoot"] == "gs://mlops-dev-artifacts/pipelines"
+    assert values["/data/bucketName"] == "mlops-dev-artifacts"
+
+
+def test_pipelines_metadata_goes_to_the_cluster_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
+    patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
+    patch = patches[0]
+    values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
+    assert values["/data/dbType"] == "postgres"
+    assert values["/data/pipelineDb"] == values["/data/cacheDb"] == "mlpipeline"
+    assert values["/data/postgresHost"] == "platform-db-rw.database.svc"
+    assert values["/data/defaultPipelineRoot"] == "s3://mlops-onprem-artifacts/pipelines"
+    deployments = {p["target"]["name"]: yaml.safe_load(p["patch"]) for p in patches[1:]}
+    assert set(deployments) == {"ml-pipeline", "cache-server"}
+    for deployment in deployments.values():
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
+        assert secrets == {"platform-db-credentials"}
+    assert "MySQL" not in application(r, "kubeflow-pipelines")["metadata"]["annotations"].get(labels.ADVISORY, "")
+
+
+def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    patch = application(r, "kubeflow-jupyter-web-app")["spec"]["source"]["kustomize"]["patches"][0]
+    form = yaml.safe_load(json.loads(patch["patch"])[0]["value"])["spawnerFormDefaults"]
+    images = list(r.env.components.kubeflow.notebook_images)
+    assert form["image"] == {"value": images[0], "options": images}
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_one_profile_per_team_with_quota_and_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validator_for: Callable[[str], ManifestValidator], env: str
+) -> None:
+    with_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, env, add_teams if env == "onprem" else enable("kubeflow")))
+    validator = validator_for(r.env.kubernetes_version)
+    teams = r.env.components.kubeflow.teams
+    profiles = {p["metadata"]["name"]: p for p in objects(r, "Profile")}
+    assert set(profiles) == {team.name for team in teams}
+    for team in teams:
+        profile = profiles[team.name]
+        assert validator.validate(profile) == []
+        assert profile["spec"]["owner"] == {"kind": "User", "name": team.owner}
+        hard = profile["spec"]["resourceQuotaSpec"]["hard"]
+        assert hard["requests.cpu"] == team.quota.cpu and hard["requests.memory"] == team.quota.memory
+        assert hard["requests.nvidia.com/gpu"] == str(team.quota.gpu)
+        assert hard["requests.storage"] == team.quota.storage
+        bindings = [b for b in objects(r, "RoleBinding") if b["metadata"]["namespace"] == team.name]
+        assert sorted(b["subjects"][0]["name"] for b in bindings) == sorted(team.members)
+        assert all(b["roleRef"]["name"] == "kubeflow-edit" for b in bindings)
+        access = next(d for d in objects(r, "PodDefault") if d["metadata"]["namespace"] == team.name)
+        assert validator.validate(access) == []
+        env_vars = {e["name"]: e["value"] for e in access["spec"]["env"]}
+        scheme = "gs" if r.env.target == "gke" else "s3"
+        assert env_vars["DVC_REMOTE_URL"] == f"{scheme}://{r.env.object_store.bucket_prefix}-{r.env.name}-dvc"
+        assert ("envFrom" in access["spec"]) == (r.env.target == "onprem")
+        # On GKE the team's pipelines and notebooks get the Pipelines identity; on-prem they read a Secret.
+        plugins = profile["spec"].get("plugins", [])
+        if r.env.target == "gke":
+            account = f"kubeflow-pipelines@{r.env.gke.project}.iam.gserviceaccount.com"
+            assert plugins == [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": account}}]
+        else:
+            assert plugins == []
+
+
+def add_teams(platform: dict[str, Any]) -> None:
+    enable("kubeflow")(platform)
+    platform["components"]["kubeflow"]["teams"] = [
+        {"name": "team-vision", "owner": "alice@example.com", "members": ["bob@example.com", "dan@example.com"]},
+        {"name": "team-ops", "owner": "erin@example.com", "quota": {"cpu": "4", "gpu": 0}},
+    ]
+
+
+def test_kubeflow_without_a_database_says_so(rendered: dict[str, Rendered]) -> None:
+    annotations = application(rendered["dev"], "kubeflow-pipelines")["metadata"]["annotations"]
+    assert "Pipelines keeps the MySQL bundled" in annotations[labels.ADVISORY]
+
+
+# --- model serving -------------------------------------------------------------------------------------
+
+
+def test_kserve_is_serverless_with_runtimes_after_its_crds(
+    rendered: dict[str, Rendered], validator_for: Callable[[str], ManifestValidator]
+) -> None:
+    r = rendered["dev"]
+    crds, resources = application(r, "kserve-crd"), application(r, "kserve")
+    assert (
+        crds["spec"]["source"]["repoURL"] == "ghcr.io/kserve/charts" and crds["spec"]["source"]["chart"] == "kserve-crd"
+    )
+    assert resources["spec"]["source"]["chart"] == "kserve-resources"
+    values = resources["spec"]["source"]["helm"]["valuesObject"]["kserve"]
+    assert values["controller"]["deploymentMode"] == "Knative"
+    wave = lambda obj: int(obj["metadata"]["annotations"][labels.SYNC_WAVE])  # noqa: E731
+    assert wave(crds) < wave(resources)
+    # Argo CD reads Helm charts from an OCI registry only when the registry is declared with enableOCI.
+    repositories = [s for s in objects(r, "Secret") if s["metadata"]["namespace"] == "argocd"]
+    assert [s["metadata"]["name"] for s in repositories] == ["repository-ghcr-io-kserve-charts"]
+    assert repositories[0]["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
+    runtimes = objects(r, "ClusterServingRuntime")
+    formats = {f["name"] for rt in runtimes for f in rt["spec"]["supportedModelFormats"]}
+    assert {"sklearn", "xgboost", "pytorch", "huggingface"} <= formats
+    validator = validator_for(r.env.kubernetes_version)
+    for runtime in runtimes:
+        assert validator.validate(runtime) == []
+        assert wave(runtime) > wave(crds)
+
+
+def kustomize(path: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    out = subprocess.run([kubectl, "kustomize", str(path)], check=True, capture_output=True, text=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def artifacts_bucket(env: str) -> str:
+    loaded = load_stack_file(ENVIRONMENTS / f"Pulumi.{env}.yaml")
+    return f"{loaded.object_store.bucket_prefix}-{env}-artifacts"
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_example_inference_service_reads_its_environments_bucket(
+    validator_for: Callable[[str], ManifestValidator], env: str
+) -> None:
+    docs = kustomize(APPS / "model-serving" / "overlays" / env)
+    loaded = load_stack_file(ENVIRONMENTS / f"Pulumi.{env}.yaml")
+    validator = validator_for(loaded.kubernetes_version)
+    service = next(d for d in docs if d["kind"] == "InferenceService")
+    assert validator.validate(service) == []
+    scheme = "gs" if loaded.target == "gke" else "s3"
+    assert service["spec"]["predictor"]["model"]["storageUri"].startswith(f"{scheme}://{artifacts_bucket(env)}/")
+    account = next(d for d in docs if d["kind"] == "ServiceAccount")
+    assert account["metadata"]["name"] == service["spec"]["predictor"]["serviceAccountName"]
+    if loaded.target == "gke":
+        assert "iam.gke.io/gcp-service-account" in account["metadata"]["annotations"]
+    else:
+        assert account["secrets"] == [{"name": "object-store-credentials"}]
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_scheduled_notebook_is_a_hardened_papermill_cronjob(
+    validator_for: Callable[[str], ManifestValidator], env: str
+) -> None:
+    docs = kustomize(APPS / "scheduled-notebooks" / "overlays" / env)
+    loaded = load_stack_file(ENVIRONMENTS / f"Pulumi.{env}.yaml")
+    validator = validator_for(loaded.kubernetes_version)
+    assert all(validator.validate(doc) == [] for doc in docs)
+    cronjob = next(d for d in docs if d["kind"] == "CronJob")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert "papermill" in container["args"][0] and container["image"].endswith("/papermill-runner:1.0.0")
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    run = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("notebook-run-"))
+    scheme = "gs" if loaded.target == "gke" else "s3"
+    assert run["data"]["INPUT_NOTEBOOK"].startswith(f"{scheme}://{artifacts_bucket(env)}/")
+
+
+# --- MLflow --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_mlflow_uses_the_cluster_database_and_object_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    with_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, env, enable("mlflow")))
+    values = application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
+    postgres = values["backendStore"]["postgres"]
+    assert postgres["enabled"] is True
+    assert postgres["host"] == ("10.20.0.3" if env == "dev" else "platform-db-rw.database.svc")
+    assert values["backendStore"]["existingDatabaseSecret"]["name"] == "platform-db-credentials"
+    assert values["auth"]["enabled"] is True
+    artifacts = values["artifactRoot"]
+    bucket = artifacts_bucket(env)
+    if env == "dev":
+        assert artifacts["gcs"] == {"enabled": True, "bucket": bucket, "path": "mlflow"}
+        account = f"mlflow@{r.env.gke.project}.iam.gserviceaccount.com"
+        assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": account}
+        assert "s3" not in artifacts
+    else:
+        assert artifacts["s3"]["bucket"] == bucket
+        assert artifacts["s3"]["existingSecret"]["name"] == "object-store-credentials"
+        assert values["extraEnvVars"]["MLFLOW_S3_ENDPOINT_URL"].startswith("http")
+        assert values["serviceAccount"]["annotations"] == {}
+        assert "gcs" not in artifacts
+
+
+def test_mlflow_without_a_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(MissingClusterService, match=r"components\.mlflow\.enabled"):
+        render_stack(stack_copy(tmp_path, "dev", enable("mlflow")))
+
+
+# --- version compatibility -----------------------------------------------------------------------------
+
+
+def violations(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None]) -> list[str]:
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_stack_file(stack_copy(tmp_path, env, edit))
+    return [str(v) for v in caught.value.violations]
+
+
+def pin(**versions: str) -> Callable[[dict[str, Any]], None]:
+    def edit(platform: dict[str, Any]) -> None:
+        platform.setdefault("versions", {}).update(versions)
+
+    return edit
+
+
+def test_incompatible_pin_is_rejected_naming_both_versions(tmp_path: Path) -> None:
+    found = violations(tmp_path, "dev", pin(**{"cert-manager": "v1.18.2"}))
+    assert found == [
+        "mlops-platform:platform.versions.cert-manager: cert-manager v1.18.2 is not compatible with Kubeflow 26.03; "
+        "Kubeflow 26.03 accepts cert-manager 1.19-1.21 (tested with 1.19)"
+    ]
+
+
+def test_unknown_kubeflow_release_and_mixed_parts_are_rejected(tmp_path: Path) -> None:
+    found = violations(tmp_path, "dev", pin(**{"kubeflow-pipelines": "25.09", "kubeflow-katib": "26.03"}))
+    assert any("versions.kubeflow-pipelines: Kubeflow 25.09 is not in the compatibility matrix" in v for v in found)
+    assert any(v.startswith("mlops-platform:platform.versions.kubeflow-katib: is 26.03") for v in found)
+
+
+def test_kubernetes_outside_the_release_is_rejected(tmp_path: Path) -> None:
+    def old_cluster(platform: dict[str, Any]) -> None:
+        platform["kubernetesVersion"] = "1.31"
+
+    found = violations(tmp_path, "dev", old_cluster)
+    assert found == [
+        "mlops-platform:platform.kubernetesVersion: kubernetes 1.31 is not compatible with Kubeflow 26.03; "
+        "Kubeflow 26.03 accepts kubernetes 1.32-1.35 (tested with 1.34)"
+    ]
+
+
+def test_kubeflow_needs_istio(tmp_path: Path) -> None:
+    def traefik(platform: dict[str, Any]) -> None:
+        platform["ingress"] = {"provider": "traefik"}
+
+    assert violations(tmp_path, "dev", traefik) == [
+        "mlops-platform:platform.ingress.provider: is traefik; Kubeflow and KServe need istio"
+    ]
+
+
+def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str, Rendered]) -> None:
+    note = application(rendered["dev"], "kubeflow-central-dashboard")["metadata"]["annotations"][labels.ADVISORY]
+    assert f"cert-manager {CATALOG['cert-manager'].version} is untested with Kubeflow 26.03" in note
+    assert f"kserve {CATALOG['kserve'].version} is untested with Kubeflow 26.03" in note
+    assert note.count(" is untested with") == 2  # one per product, though KServe has two catalog entries
+
+
+# --- Feast ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    with_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, env, enable("feast")))
+    values = application(r, "feast")["spec"]["source"]["helm"]["valuesObject"]
+    config = yaml.safe_load(base64.b64decode(values["feature_store_yaml_base64"]))
+    scheme = "gs" if r.env.target == "gke" else "s3"
+    assert config["registry"]["path"] == f"{scheme}://{artifacts_bucket(env)}/feast/registry.db"
+    assert config["online_store"] == {"type": "redis", "connection_string": "feast-redis.feast.svc.cluster.local:6379"}
+    redis = next(o for o in objects(r, "StatefulSet") if o["metadata"]["name"] == "feast-redis")
+    assert redis["metadata"]["namespace"] == "feast"
+    claim = redis["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == ("standard-rwo" if env == "dev" else "longhorn")
+    account = next(o for o in objects(r, "ServiceAccount") if o["metadata"]["name"] == "feast")
+    secret_env = [e for e in values["extraEnvs"] if "valueFrom" in e]
+    if r.env.target == "gke":
+        assert secret_env == []
+        identity = f"feast@{r.env.gke.project}.iam.gserviceaccount.com"
+        assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity}
+    else:
+        assert {e["valueFrom"]["secretKeyRef"]["name"] for e in secret_env} == {"object-store-credentials"}
+
+
+def test_feast_is_optional(tmp_path: Path) -> None:
+    def disable(platform: dict[str, Any]) -> None:
+        platform["components"]["feast"] = {"enabled": False}
+
+    r = render_stack(stack_copy(tmp_path, "dev", disable))
+    assert "feast" not in {a["metadata"]["name"] for a in objects(r, "Application")}
+    assert not [o for o in r.manifests if o.object["metadata"].get("namespace") == "feast"]
+
+
+def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    teams = {team.name for team in r.env.components.kubeflow.teams}
+    inside = [m for m in r.manifests if m.object["metadata"].get("namespace") in teams]
+    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding"}
+    for m in inside:
+        profile = f"kubernetes:kubeflow.org/v1:Profile::kubeflow-profile-{m.object['metadata']['namespace']}"
+        assert profile in m.resource.dependencies, m.path
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda p: p["components"].update({"mlflow": {"enabled": True, "replicas": 1}}),
+            "mlops-platform:platform.components.mlflow.replicas: is 1; a highly available environment needs 2",
+        ),
+        (
+            lambda p: p["components"]["kubeflow"]["teams"].append({"name": "team-vision", "owner": "x@example.com"}),
+            "mlops-platform:platform.components.kubeflow.teams[1].name: 'team-vision' is used twice",
+        ),
+    ],
+)
+def test_ml_settings_rules(tmp_path: Path, edit: Callable[[dict[str, Any]], None], expected: str) -> None:
+    assert violations(tmp_path, "prod", edit) == [expected]
+
+
+def test_per_team_objects_have_distinct_pulumi_names(tmp_path: Path) -> None:
+    """The same object name in several team namespaces must not collide in Pulumi (URNs are type + name)."""
+    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+    urns = [res.urn for res in r.run.resources]
+    assert len(urns) == len(set(urns))
+    assert len([o for o in objects(r, "PodDefault")]) == len(r.env.components.kubeflow.teams) == 2
+
+
+def test_kubeflow_namespace_is_meshed_and_restricted_like_upstream(rendered: dict[str, Rendered]) -> None:
+    namespace = next(n for n in objects(rendered["dev"], "Namespace") if n["metadata"]["name"] == "kubeflow")
+    found = namespace["metadata"]["labels"]
+    assert found["istio-injection"] == "enabled" and found["control-plane"] == "kubeflow"
+    assert found["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_kubeflow_admits_its_gateways_and_teams_only(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    policy = next(
+        p
+        for p in objects(r, "NetworkPolicy")
+        if p["metadata"]["namespace"] == "kubeflow" and p["metadata"]["name"] == "allow-kubeflow-clients"
+    )
+    admitted = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in policy["spec"]["ingress"][0]["from"]
+    }
+    assert admitted == {"istio-system", "istio-ingress", *(team.name for team in r.env.components.kubeflow.teams)}
+
+
+def test_ml_apps_pass_checkov(tmp_path: Path) -> None:
+    from infra.offline.checkov import CHECKOV_BIN, run_checkov
+
+    if not CHECKOV_BIN.is_file():
+        pytest.skip(f"no checkov at {CHECKOV_BIN}; set MLOPS_CHECKOV")
+    dirs: dict[str, Path] = {}
+    for app in ML_APPS:
+        for env in OVERLAYS:
+            directory = tmp_path / app / env
+            directory.mkdir(parents=True)
+            for index, doc in enumerate(kustomize(APPS / app / "overlays" / env)):
+                (directory / f"{index}-{doc['kind'].lower()}.yaml").write_text(yaml.safe_dump(doc))
+            dirs[f"{app}/{env}"] = directory
+    findings = run_checkov(dirs, REPO / "policies" / "checkov" / "config.yaml")
+    assert {where: items for where, items in findings.items() if items} == {}
