@@ -63,18 +63,19 @@ def test_promotion_copies_only_the_pins_and_keeps_comments(environments: Path) -
 
 
 def test_promotion_copies_app_image_pins_to_the_next_stage_only(environments: Path) -> None:
-    overlays = environments.parent / "apps" / "notebooks" / "overlays"
+    overlays = environments.parent / "apps" / "scheduled-notebooks" / "overlays"
     dev, staging, prod = (overlays / env / "kustomization.yaml" for env in ("dev", "staging", "prod"))
-    dev.write_text(dev.read_text().replace("newTag: 1.1.0", "newTag: 1.2.0"))
+    dev.write_text(dev.read_text().replace('newTag: "1.0.0"', 'newTag: "1.2.0"'))
     before, prod_before = staging.read_text(), prod.read_text()
     assert main(["promote", "dev", "staging", "--environments", str(environments)]) == 0
     after = staging.read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
-    assert [b.strip() for _, b in changed] == ["newTag: 1.2.0"]
+    assert [b.strip() for _, b in changed] in (["newTag: 1.2.0"], ['newTag: "1.2.0"'])
     assert prod.read_text() == prod_before
-    serving = overlays.parents[1] / "serving" / "overlays" / "staging" / "kustomization.yaml"
+    serving = overlays.parents[1] / "model-serving" / "overlays" / "staging" / "kustomization.yaml"
     assert (
-        serving.read_text() == (REPO / "apps" / "serving" / "overlays" / "staging" / "kustomization.yaml").read_text()
+        serving.read_text()
+        == (REPO / "apps" / "model-serving" / "overlays" / "staging" / "kustomization.yaml").read_text()
     )
 
 
@@ -298,14 +299,16 @@ def test_manual_apps_sync_leaves_out_automated(tmp_path: Path) -> None:
         (REPO / "environments" / "Pulumi.dev.yaml")
         .read_text()
         .replace(
-            "    components:\n", "    argocd:\n      appsSync: manual\n      apps: [serving]\n    components:\n", 1
+            "    components:\n",
+            "    argocd:\n      appsSync: manual\n      apps: [model-serving]\n    components:\n",
+            1,
         )
     )
     rendered = render_stack(stack)
     appset = next(m.object for m in rendered.manifests if m.object["kind"] == "ApplicationSet")
     assert "automated" not in appset["spec"]["template"]["spec"]["syncPolicy"]
     namespaces = {m.object["metadata"]["name"] for m in rendered.manifests if m.object["kind"] == "Namespace"}
-    assert "ml-serving" in namespaces and "ml-notebooks" not in namespaces
+    assert "ml-model-serving" in namespaces and "ml-scheduled-notebooks" not in namespaces
 
 
 @pytest.mark.parametrize(
@@ -347,14 +350,15 @@ def test_every_overlay_builds_and_validates(
     rendered: dict[str, Rendered], crd_schemas: str, env: str, tmp_path: Path
 ) -> None:
     overlays = apps.overlays(REPO / "apps", env)
-    assert {path.parents[1].name for path in overlays} == {"serving", "notebooks"}
+    assert {path.parents[1].name for path in overlays} == {"model-serving", "scheduled-notebooks"}
     validator = ManifestValidator(rendered[env].env.kubernetes_version, crd_schemas, {})
     objects = [m.object for m in rendered[env].manifests]
     findings, checked = apps.check_overlays(REPO / "apps", env, objects, validator, tmp_path)
     assert findings == [] and checked >= 4
-    cronjob = yaml.safe_load((tmp_path / "notebooks" / "cronjob-daily-report.yaml").read_text())
-    assert cronjob["metadata"]["labels"]["mlops.dev/environment"] == env
-    assert "@sha256:" in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    cronjob = yaml.safe_load((tmp_path / "scheduled-notebooks" / "cronjob-scheduled-notebook.yaml").read_text())
+    assert cronjob["metadata"]["namespace"] == "ml-scheduled-notebooks"
+    image = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith("/papermill-runner:1.0.0"), image
 
 
 @needs_kustomize

@@ -503,7 +503,7 @@ class ArgoCdSettings(Settings):
     """Who may do what in Argo CD, by identity-provider group."""
     sync_windows: tuple[SyncWindow, ...] = ()
     """When Argo CD may sync automatically (prod typically denies weekends and nights)."""
-    apps: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ("serving", "notebooks")
+    apps: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ("model-serving", "scheduled-notebooks")
     """ML applications of this environment: `apps/<name>/overlays/<env>` is synced into the namespace
     `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
     apps_sync: Literal["automated", "manual"] = "automated"

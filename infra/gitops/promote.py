@@ -27,7 +27,8 @@ class PromotionRefused(Exception):
     """A promotion that breaks the configured order; --force overrides it."""
 
 
-IMAGE_PINS = ("newName", "newTag", "digest")
+# What an image is stays per environment (each has its own registry); which build of it runs is promoted.
+IMAGE_PINS = ("newTag", "digest")
 
 
 @dataclass(frozen=True)
