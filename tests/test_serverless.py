@@ -3,15 +3,13 @@ namespace policies, rendered under mocks for both targets and both ingress choic
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from infra.cluster import Messaging, onprem
 from infra.components import COMPONENTS
 from infra.components.knative import Knative
 from infra.config import InvalidEnvironment
@@ -213,19 +211,25 @@ def broker(r: Rendered) -> tuple[str, str]:
     return spec["defaultBrokerClass"], spec["config"]["br-defaults"]["default-br-config"]
 
 
-def test_broker_uses_the_clusters_messaging(rendered: dict[str, Rendered], monkeypatch: pytest.MonkeyPatch) -> None:
+def channel(r: Rendered) -> dict[str, Any]:
+    spec = one(r, "KnativeEventing", "knative-eventing")["spec"]
+    return yaml.safe_load(spec["config"]["br-default-channel"]["channel-template-spec"])
+
+
+def test_broker_uses_the_clusters_event_broker(rendered: dict[str, Rendered], tmp_path: Path) -> None:
+    onprem_spec = one(rendered["onprem"], "KnativeEventing", "knative-eventing")["spec"]
+    assert rendered["onprem"].env.onprem.eventing.broker == "nats"
+    assert channel(rendered["onprem"])["kind"] == "NatsJetStreamChannel"
+    assert yaml.safe_load(onprem_spec["config"]["nats"]["eventing-nats"])["url"].startswith("nats://nats.nats.")
+    assert onprem_spec["additionalManifests"][0]["URL"].endswith("/eventing-jsm.yaml")
     broker_class, config = broker(rendered["onprem"])
     assert broker_class == "MTChannelBasedBroker" and "config-br-default-channel" in config
-    cluster_build: Callable[..., Any] = onprem.build
-    monkeypatch.setattr(
-        onprem,
-        "build",
-        lambda env: dataclasses.replace(cluster_build(env), messaging=Messaging("kafka", "kafka.kafka:9092")),
-    )
-    r = render_stack(ENVIRONMENTS / "Pulumi.onprem.yaml")
-    broker_class, config = broker(r)
-    assert broker_class == "Kafka" and "kafka-broker-config" in config
-    assert one(r, "ConfigMap", "kafka-broker-config")["data"]["bootstrap.servers"] == "kafka.kafka:9092"
+    # GKE's Pub/Sub is for applications; Knative's own channel stays in memory there.
+    assert channel(rendered["dev"])["kind"] == "InMemoryChannel"
+    assert "additionalManifests" not in one(rendered["dev"], "KnativeEventing", "knative-eventing")["spec"]
+    in_memory = ("      knative:\n", "      knative:\n        eventing:\n          brokerChannel: in-memory\n")
+    forced = render_stack(variant(tmp_path, "onprem", in_memory))
+    assert channel(forced)["kind"] == "InMemoryChannel"
 
 
 class StandInIstio(PlatformComponent):

@@ -5,7 +5,6 @@ from infra.cluster.facts import (
     ClusterFacts,
     Database,
     EventBroker,
-    Messaging,
     ObjectStore,
     StorageClasses,
     WorkloadIdentity,
@@ -15,7 +14,6 @@ from infra.config import Environment
 __all__ = [
     "ClusterFacts",
     "Database",
-    "Messaging",
     "EventBroker",
     "ObjectStore",
     "StorageClasses",

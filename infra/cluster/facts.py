@@ -77,15 +77,6 @@ class EventBroker:
 
 
 @dataclass(frozen=True)
-class Messaging:
-    """A message broker the cluster layer runs or reaches, for event brokers and queue-driven workers."""
-
-    kind: Literal["kafka"]
-    bootstrap_servers: str
-    """Comma-separated `host:port` list."""
-
-
-@dataclass(frozen=True)
 class WorkloadIdentity:
     """Kubernetes service account annotations that grant a workload its cloud identity."""
 
@@ -113,8 +104,6 @@ class ClusterFacts:
     database: Database | None = None
     ready: Sequence[pulumi.Resource] = ()
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
-    messaging: Messaging | None = None
-    """The cluster's message broker, if it provides one (Knative Eventing falls back to in-memory channels)."""
     event_broker: EventBroker | None = None
     """The message broker, when the environment asks for one."""
     services: tuple[type[PlatformComponent], ...] = ()

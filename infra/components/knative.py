@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi_kubernetes as k8s
 import yaml
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
-from infra.platform.labels import component_labels
-from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
 SERVING_NAMESPACE = "knative-serving"
@@ -23,14 +21,15 @@ RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefau
 # the activator and autoscaler reach the revisions' pods in the namespaces that run them.
 FROM_ANY_NAMESPACE = Allow("from-any-namespace", "ingress", (ANY_NAMESPACE,))
 TO_ANY_NAMESPACE = Allow("to-any-namespace", "egress", (ANY_NAMESPACE,))
-KAFKA_OUT = Allow("kafka", "egress", (ANYWHERE,), (9092, 9093))
 SERVING = ExtraNamespace(
     SERVING_NAMESPACE,
     # HTTPS: the controller resolves image tags to digests at the registries.
     (KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, FROM_ANY_NAMESPACE, TO_ANY_NAMESPACE),
 )
 EVENTING = ExtraNamespace(
-    EVENTING_NAMESPACE, (KUBE_API, WEBHOOK_FROM_API_SERVER, FROM_ANY_NAMESPACE, TO_ANY_NAMESPACE, KAFKA_OUT)
+    # Any namespace: the channel dispatchers reach subscribers everywhere, and the event broker (NATS) too.
+    EVENTING_NAMESPACE,
+    (KUBE_API, WEBHOOK_FROM_API_SERVER, FROM_ANY_NAMESPACE, TO_ANY_NAMESPACE),
 )
 
 # The networking layer per ingress provider. Traefik has no Knative integration of its own: it routes the
@@ -40,7 +39,7 @@ NETWORKING = {
     "traefik": ("kourier", "kourier.ingress.networking.knative.dev"),
 }
 IN_MEMORY_CHANNEL = {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel"}
-KAFKA_BROKER_CONFIG = "kafka-broker-config"
+JETSTREAM_CHANNEL = {"apiVersion": "messaging.knative.dev/v1alpha1", "kind": "NatsJetStreamChannel"}
 
 
 class Knative(PlatformComponent):
@@ -60,7 +59,7 @@ class Knative(PlatformComponent):
             "messaging.knative.dev",
             "sources.knative.dev",
         ),
-        # HTTPS: the operator downloads the Kafka broker manifests when the cluster provides Kafka.
+        # HTTPS: the operator downloads the NATS JetStream channel manifests when the cluster provides NATS.
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
         extra_namespaces=(SERVING, EVENTING),
     )
@@ -140,31 +139,34 @@ class Knative(PlatformComponent):
         self.custom_resource(OPERATOR_API, "KnativeServing", SERVING_NAMESPACE, spec, namespace=SERVING_NAMESPACE)
 
     def eventing(self) -> None:
-        messaging = self.ctx.facts.messaging
-        use_kafka = messaging is not None and self.env.components.knative.eventing.broker_channel == "cluster"
-        if use_kafka:
-            assert messaging is not None
-            broker_class, broker_config = "Kafka", KAFKA_BROKER_CONFIG
-            self.kafka_broker_config(messaging.bootstrap_servers)
-        else:
-            broker_class, broker_config = "MTChannelBasedBroker", "config-br-default-channel"
+        """The default broker is channel-based; its channel is the cluster's event broker where the cluster
+        layer runs one Knative can use (NATS JetStream on-prem), else the in-memory channel (events are lost
+        on restart). GKE's Pub/Sub topics are for applications: Knative's Pub/Sub integration is archived."""
+        broker = self.ctx.facts.event_broker
+        use_jetstream = (
+            broker is not None
+            and broker.kind == "nats-jetstream"
+            and self.env.components.knative.eventing.broker_channel == "cluster"
+        )
+        channel = JETSTREAM_CHANNEL if use_jetstream else IN_MEMORY_CHANNEL
         cluster_default = {
             "clusterDefault": {
-                "brokerClass": broker_class,
+                "brokerClass": "MTChannelBasedBroker",
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "name": broker_config,
+                "name": "config-br-default-channel",
                 "namespace": EVENTING_NAMESPACE,
             }
         }
+        config: dict[str, Any] = {
+            "br-defaults": {"default-br-config": yaml.safe_dump(cluster_default, sort_keys=True)},
+            "br-default-channel": {"channel-template-spec": yaml.safe_dump(channel, sort_keys=True)},
+            "observability": {"metrics-protocol": "prometheus"},
+        }
         spec: dict[str, Any] = {
             "high-availability": {"replicas": self.ha_replicas},
-            "defaultBrokerClass": broker_class,
-            "config": {
-                "br-defaults": {"default-br-config": yaml.safe_dump(cluster_default, sort_keys=True)},
-                "br-default-channel": {"channel-template-spec": yaml.safe_dump(IN_MEMORY_CHANNEL, sort_keys=True)},
-                "observability": {"metrics-protocol": "prometheus"},
-            },
+            "defaultBrokerClass": "MTChannelBasedBroker",
+            "config": config,
             "workloads": [
                 workload("eventing-controller", "eventing-controller", "100m", "128Mi", "500m", "512Mi"),
                 workload("eventing-webhook", "eventing-webhook", "100m", "128Mi", "500m", "256Mi"),
@@ -175,32 +177,15 @@ class Knative(PlatformComponent):
                 workload("mt-broker-ingress", "ingress", "100m", "64Mi", "500m", "256Mi"),
             ],
         }
-        if use_kafka:
-            # The Kafka broker is a Knative extension the operator does not bundle: it applies its release.
+        if use_jetstream:
+            assert broker is not None
+            # The JetStream channel is a Knative extension the operator does not bundle: it applies its release,
+            # and the channel finds the server through the config-nats ConfigMap the operator writes.
             release = f"knative-v{self.ctx.chart_version(self.spec.name).removeprefix('v')}"
-            base = f"https://github.com/knative-extensions/eventing-kafka-broker/releases/download/{release}"
-            spec["additionalManifests"] = [
-                {"URL": f"{base}/eventing-kafka-controller.yaml"},
-                {"URL": f"{base}/eventing-kafka-broker.yaml"},
-            ]
+            base = f"https://github.com/knative-extensions/eventing-natss/releases/download/{release}"
+            spec["additionalManifests"] = [{"URL": f"{base}/eventing-jsm.yaml"}]
+            config["nats"] = {"eventing-nats": yaml.safe_dump({"url": broker.endpoint}, sort_keys=True)}
         self.custom_resource(OPERATOR_API, "KnativeEventing", EVENTING_NAMESPACE, spec, namespace=EVENTING_NAMESPACE)
-
-    def kafka_broker_config(self, bootstrap_servers: str) -> None:
-        replication = "3" if self.env.high_availability else "1"
-        k8s.core.v1.ConfigMap(
-            f"configmap-{KAFKA_BROKER_CONFIG}",
-            metadata={
-                "name": KAFKA_BROKER_CONFIG,
-                "namespace": EVENTING_NAMESPACE,
-                "labels": component_labels(self.spec.name, self.spec.layer),
-            },
-            data={
-                "bootstrap.servers": bootstrap_servers,
-                "default.topic.partitions": "10",
-                "default.topic.replication.factor": replication,
-            },
-            opts=self.opts(depends_on=self._own_namespace()),
-        )
 
 
 def workload(deployment: str, container: str, cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict:

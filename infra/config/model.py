@@ -550,9 +550,9 @@ class Eventing(Settings):
     enabled: bool = True
     """Install Knative Eventing (brokers, triggers, sources)."""
     broker_channel: Literal["cluster", "in-memory"] = "cluster"
-    """What backs the default broker: `cluster` uses the messaging the cluster layer provides (Kafka) and falls
-    back to the in-memory channel when it provides none; `in-memory` always uses it (events are lost on restart,
-    fine for dev)."""
+    """What backs the default broker: `cluster` uses the event broker the cluster layer provides (NATS JetStream
+    on-prem, `onprem.eventing.broker`) and falls back to the in-memory channel when it provides none;
+    `in-memory` always uses it (events are lost on restart, fine for dev)."""
 
 
 class Knative(Settings):
