@@ -439,3 +439,14 @@ def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch
     for app, workload in (("cert-manager", "cert-manager"), ("external-dns", "external-dns")):
         annotations = values(r, app)["serviceAccount"]["annotations"]
         assert annotations == {"iam.gke.io/gcp-service-account": emails[workload]}
+
+
+def test_kibana_is_served_where_logging_runs(rendered: dict[str, Rendered]) -> None:
+    onprem, dev = rendered["onprem"], rendered["dev"]
+    route = named(objects(onprem, "IngressRoute", "traefik.io"), "kibana")
+    assert route["spec"]["routes"][0]["match"] == f"Host(`kibana.{onprem.env.domain}`)"
+    assert route["spec"]["routes"][0]["services"][0]["port"] == 5601
+    kibana = named(objects(onprem, "Kibana"), "logs")
+    assert kibana["spec"]["http"]["tls"]["selfSignedCertificate"]["disabled"] is True
+    # dev runs no ELK (Cloud Logging on GKE): nothing to serve.
+    assert not [vs for vs in objects(dev, "VirtualService") if vs["metadata"]["name"] == "kibana"]

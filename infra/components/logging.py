@@ -75,6 +75,7 @@ class Logging(PlatformComponent):
             annotations=self.elasticsearch_annotations(),
         )
         self.custom_resource("kibana.k8s.elastic.co/v1", "Kibana", NAME, self.kibana(), LOGGING_NAMESPACE)
+        self.expose("kibana", KIBANA_SERVICE, KIBANA_PORT)
         if self.settings.logstash:
             self.custom_resource(
                 "logstash.k8s.elastic.co/v1alpha1", "Logstash", NAME, self.logstash(), LOGGING_NAMESPACE
@@ -185,6 +186,9 @@ class Logging(PlatformComponent):
             "count": self.settings.kibana_replicas,
             "elasticsearchRef": {"name": NAME},
             "config": {"server.publicBaseUrl": f"https://kibana.{self.env.domain}"},
+            # TLS ends at the ingress (a cert-manager certificate for kibana.<domain>); ECK's self-signed
+            # certificate would only make the ingress speak TLS to a certificate nobody trusts.
+            "http": {"tls": {"selfSignedCertificate": {"disabled": True}}},
             "podTemplate": {
                 "spec": {"containers": [{"name": "kibana", "resources": resources("200m", "1Gi", "1", "1Gi")}]}
             },
