@@ -62,7 +62,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         namespace = secured_namespace(
             CATALOG["tigera-operator"].namespace,
             pod_security="privileged",
-            privileged_reason="calico-node runs privileged with hostNetwork and writes CNI config and binaries on the host",
+            privileged_reason="calico-node runs privileged on the host network and writes CNI files to hosts",
             kubernetes_version=self.env.kubernetes_version,
             allows=[KUBE_API, HTTPS_OUT],
             scraped_by_prometheus=self.env.components.monitoring.enabled,
