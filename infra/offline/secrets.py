@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import subprocess
 import tempfile
@@ -61,12 +62,37 @@ def repository_files(repo: Path, allowlist_file: Path) -> list[Path]:
     return [path for path in tracked_files(repo) if path.resolve() != allowlist_file.resolve()]
 
 
+# Findings of each file content already scanned in this process, as (suffix after the file name, message).
+# Environments share most of their rendered files, and detect-secrets costs tens of milliseconds a file.
+_SCANNED: dict[tuple[str, frozenset[tuple[str, str]]], list[tuple[str, str]]] = {}
+
+
 def scan(files: Iterable[Path], root: Path, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
-    """Every potential secret in `files` not explained by the allowlist, named `path:line` relative to root."""
+    """Every potential secret in `files` not explained by the allowlist, named `path:line` relative to root.
+    Each distinct file content is scanned once per process."""
+    root = root.resolve()
+    allowed = frozenset(allowlist)
+    names = {Path(path).resolve(): str(Path(path).resolve().relative_to(root)) for path in files}
+    keys = {path: (hashlib.sha256(path.read_bytes()).hexdigest(), allowed) for path in names}
+    unscanned = {key: path for path, key in keys.items() if key not in _SCANNED}
+    fresh = _scan_files(list(unscanned.values()), root, allowlist)
+    for key, path in unscanned.items():
+        name = names[path]
+        _SCANNED[key] = [(f.object_ref[len(name) :], f.message) for f in fresh if f.object_ref.startswith(f"{name}:")]
+    findings = [
+        Finding("secrets", f"{names[path]}{suffix}", message)
+        for path, key in keys.items()
+        for suffix, message in _SCANNED[key]
+    ]
+    return sorted(findings, key=lambda f: (f.object_ref, f.message))
+
+
+def _scan_files(files: list[Path], root: Path, allowlist: Mapping[tuple[str, str], Allowed]) -> list[Finding]:
+    if not files:
+        return []
     from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 
-    root = root.resolve()
     collection = SecretsCollection(root=str(root))
     with default_settings():
         for path in files:
