@@ -69,6 +69,8 @@ class Istio(PlatformComponent):
         )
         self.ingress_class()
         self.scrape("istiod", {"app": "istiod"}, "http-monitoring")
+        # The gateway's Envoy serves its metrics on a container port that no Service names: scrape the pods.
+        self.scrape("istio-gateway", dict(GATEWAY_PODS), "http-envoy-prom", "/stats/prometheus", pods=True)
 
     def ingress_class(self) -> None:
         """The `istio` IngressClass: istiod serves an Ingress naming it (cert-manager's HTTP-01 solver) only
