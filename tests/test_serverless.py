@@ -363,3 +363,17 @@ def test_worker_image_must_be_pinned_by_digest(tmp_path: Path) -> None:
     with pytest.raises(InvalidEnvironment) as error:
         render_stack(stack)
     assert [v.path for v in error.value.violations] == ["mlops-platform:platform.components.keda.exampleWorker.image"]
+
+
+def test_traefik_hands_knative_hosts_to_kourier(rendered: dict[str, Rendered]) -> None:
+    onprem, dev = rendered["onprem"], rendered["dev"]
+    route = one(onprem, "IngressRoute", "knative-services")
+    rule = route["spec"]["routes"][0]
+    assert re.fullmatch(rule["match"].split("`")[1], f"scorer-ml-team.{onprem.env.domain}")
+    assert not re.fullmatch(rule["match"].split("`")[1], f"a.b.{onprem.env.domain}")
+    assert rule["services"] == [{"name": "kourier", "port": 80}] and rule["priority"] == 1
+    # The on-prem CA signs the wildcard; the single-label domain template keeps every service under it.
+    assert one(onprem, "Certificate", "knative-services")["spec"]["dnsNames"] == [f"*.{onprem.env.domain}"]
+    serving = one(onprem, "KnativeServing", "knative-serving")["spec"]["config"]["network"]
+    assert serving["domain-template"] == "{{.Name}}-{{.Namespace}}.{{.Domain}}"
+    assert not objects(dev, "IngressRoute")  # Istio routes Knative itself (net-istio)

@@ -3,12 +3,14 @@ the ingress choice, and Eventing with a default broker backed by the cluster's m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
+from infra.platform.expose import PLATFORM_ISSUER, TRAEFIK_SECURE_ENTRYPOINT, http01_challenges
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
@@ -112,14 +114,18 @@ class Knative(PlatformComponent):
     def serving(self) -> None:
         layer, ingress_class = NETWORKING[self.env.ingress.provider]
         ingress: dict[str, Any] = {layer: {"enabled": True}}
+        network = {"ingress-class": ingress_class}
         if layer == "kourier":
             ingress[layer]["service-type"] = "ClusterIP"
+            # One label under the domain, so one wildcard route and certificate cover every Knative service.
+            network["domain-template"] = "{{.Name}}-{{.Namespace}}.{{.Domain}}"
+            self.route_services_through_traefik()
         scaling = self.env.components.knative.autoscaling
         spec = {
             "high-availability": {"replicas": self.ha_replicas},
             "ingress": ingress,
             "config": {
-                "network": {"ingress-class": ingress_class},
+                "network": network,
                 "domain": {self.env.domain: ""},
                 "autoscaler": {
                     "enable-scale-to-zero": str(scaling.scale_to_zero).lower(),
@@ -137,6 +143,45 @@ class Knative(PlatformComponent):
             ],
         }
         self.custom_resource(OPERATOR_API, "KnativeServing", SERVING_NAMESPACE, spec, namespace=SERVING_NAMESPACE)
+
+    def route_services_through_traefik(self) -> None:
+        """Traefik hands every `<service>-<namespace>.<domain>` host to Kourier, which does Knative's routing.
+        The UIs' own routes name their hosts exactly and win over this catch-all (lowest priority)."""
+        tls: dict[str, Any] = {}
+        if wildcard_certificates(self.env):
+            tls["secretName"] = "knative-services-tls"
+            self.custom_resource(
+                "cert-manager.io/v1",
+                "Certificate",
+                "knative-services",
+                {
+                    "secretName": tls["secretName"],
+                    "dnsNames": [f"*.{self.env.domain}"],
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                    "issuerRef": {"name": PLATFORM_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                },
+                namespace=SERVING_NAMESPACE,
+            )
+        host = re.escape(self.env.domain)
+        self.custom_resource(
+            "traefik.io/v1alpha1",
+            "IngressRoute",
+            "knative-services",
+            {
+                "entryPoints": [TRAEFIK_SECURE_ENTRYPOINT],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": f"HostRegexp(`^[a-z0-9-]+\\.{host}$`)",
+                        "priority": 1,
+                        "services": [{"name": "kourier", "port": 80}],
+                    }
+                ],
+                # Without a wildcard certificate (ACME over HTTP-01 cannot issue one) Traefik's default applies.
+                "tls": tls,
+            },
+            namespace=SERVING_NAMESPACE,
+        )
 
     def eventing(self) -> None:
         """The default broker is channel-based; its channel is the cluster's event broker where the cluster
@@ -194,3 +239,8 @@ def workload(deployment: str, container: str, cpu: str, memory: str, cpu_limit: 
         "name": deployment,
         "resources": [{"container": container, **resources(cpu, memory, cpu_limit, memory_limit)}],
     }
+
+
+def wildcard_certificates(env: Environment) -> bool:
+    """The platform issuer can sign `*.<domain>`: its own CA, or ACME answering DNS-01 challenges."""
+    return env.components.cert_manager.enabled and not http01_challenges(env)
