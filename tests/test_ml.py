@@ -209,6 +209,14 @@ def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest
     assert "Pipelines keeps the MySQL bundled" in annotations[labels.ADVISORY]
 
 
+def test_pipelines_on_an_iam_database_say_they_cannot_log_in_yet(rendered: dict[str, Rendered]) -> None:
+    """GKE's Cloud SQL has no passwords; until the Auth Proxy is wired, reviewers see the gap."""
+    r = rendered["dev"]
+    assert r.env.target == "gke"
+    note = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
+    assert "uses IAM authentication" in note and "Cloud SQL Auth Proxy not wired yet" in note
+
+
 # --- model serving -------------------------------------------------------------------------------------
 
 

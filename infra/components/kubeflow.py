@@ -89,6 +89,12 @@ class Kubeflow(PlatformComponent):
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if self.ctx.facts.database is None:
             notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
+        elif self.ctx.facts.database.iam_authentication:
+            notes.append(
+                "the cluster database uses IAM authentication, but Pipelines still logs in with a password from "
+                f"{self.ctx.facts.database.credentials_secret}, which this target does not create (Cloud SQL Auth "
+                "Proxy not wired yet)"
+            )
         for key, stage in PARTS:
             self.application(
                 options.get(key, {}), chart=key, stage=stage, installs_crds=key == CRD_PART, advisories=notes
