@@ -68,6 +68,17 @@ def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "build", patched)
 
 
+def without_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster layer that provides no database (both targets provide one now; a new target may not)."""
+    for module in (gke, onprem):
+        build = module.build
+
+        def patched(env: Any, build: Any = build) -> Any:
+            return dataclasses.replace(build(env), database=None)
+
+        monkeypatch.setattr(module, "build", patched)
+
+
 def enable(*components: str) -> Callable[[dict[str, Any]], None]:
     def edit(platform: dict[str, Any]) -> None:
         platform["ingress"] = {"provider": "istio"}
@@ -191,9 +202,19 @@ def add_teams(platform: dict[str, Any]) -> None:
     ]
 
 
-def test_kubeflow_without_a_database_says_so(rendered: dict[str, Rendered]) -> None:
-    annotations = application(rendered["dev"], "kubeflow-pipelines")["metadata"]["annotations"]
+def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_database(monkeypatch)
+    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+    annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
     assert "Pipelines keeps the MySQL bundled" in annotations[labels.ADVISORY]
+
+
+def test_pipelines_on_an_iam_database_say_they_cannot_log_in_yet(rendered: dict[str, Rendered]) -> None:
+    """GKE's Cloud SQL has no passwords; until the Auth Proxy is wired, reviewers see the gap."""
+    r = rendered["dev"]
+    assert r.env.target == "gke"
+    note = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
+    assert "uses IAM authentication" in note and "Cloud SQL Auth Proxy not wired yet" in note
 
 
 # --- model serving -------------------------------------------------------------------------------------
@@ -293,6 +314,11 @@ def test_mlflow_uses_the_cluster_database_and_object_store(
     assert postgres["host"] == ("10.20.0.3" if env == "dev" else "platform-db-rw.database.svc")
     assert values["backendStore"]["existingDatabaseSecret"]["name"] == "platform-db-credentials"
     assert values["auth"]["enabled"] is True
+    # Served at https://mlflow.<domain> through the platform's ingress (Istio here) with its own certificate.
+    host = f"mlflow.{r.env.domain}"
+    assert [c["spec"]["dnsNames"] for c in objects(r, "Certificate") if c["metadata"]["name"] == "mlflow"] == [[host]]
+    route = next(v for v in objects(r, "VirtualService") if v["metadata"]["name"] == "mlflow")
+    assert route["spec"]["hosts"] == [host] and route["metadata"]["namespace"] == "mlflow"
     artifacts = values["artifactRoot"]
     bucket = artifacts_bucket(env)
     if env == "dev":
@@ -308,7 +334,8 @@ def test_mlflow_uses_the_cluster_database_and_object_store(
         assert "gcs" not in artifacts
 
 
-def test_mlflow_without_a_database_is_refused(tmp_path: Path) -> None:
+def test_mlflow_without_a_database_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_database(monkeypatch)
     with pytest.raises(MissingClusterService, match=r"components\.mlflow\.enabled"):
         render_stack(stack_copy(tmp_path, "dev", enable("mlflow")))
 
@@ -367,7 +394,11 @@ def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str
     note = application(rendered["dev"], "kubeflow-central-dashboard")["metadata"]["annotations"][labels.ADVISORY]
     assert f"cert-manager {CATALOG['cert-manager'].version} is untested with Kubeflow 26.03" in note
     assert f"kserve {CATALOG['kserve'].version} is untested with Kubeflow 26.03" in note
-    assert note.count(" is untested with") == 2  # one per product, though KServe has two catalog entries
+    # The platform's Istio and Knative are newer than Kubeflow 26.03 was tested with, yet inside its band.
+    assert f"istio {CATALOG['istiod'].version} is untested with Kubeflow 26.03" in note
+    assert f"knative {CATALOG['knative'].version} is untested with Kubeflow 26.03" in note
+    # One per product, though KServe has two catalog entries and Istio four.
+    assert note.count(" is untested with") == 4
 
 
 # --- Feast ---------------------------------------------------------------------------------------------
@@ -411,7 +442,8 @@ def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> N
     r = rendered["dev"]
     teams = {team.name for team in r.env.components.kubeflow.teams}
     inside = [m for m in r.manifests if m.object["metadata"].get("namespace") in teams]
-    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding"}
+    # With the platform's Istio, each member also gets the AuthorizationPolicy KFAM would write.
+    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding", "AuthorizationPolicy"}
     for m in inside:
         profile = f"kubernetes:kubeflow.org/v1:Profile::kubeflow-profile-{m.object['metadata']['namespace']}"
         assert profile in m.resource.dependencies, m.path

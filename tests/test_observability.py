@@ -84,6 +84,14 @@ def test_every_installed_component_is_scraped_and_alerted_on(rendered: dict[str,
     # A component may scrape Services in its other namespaces (Knative's serving and eventing).
     scraped_by = {m["metadata"]["labels"][labels.COMPONENT] for m in objects(r, "ServiceMonitor", "PodMonitor")}
     alerted = {rule["labels"]["component"] for rule in rules(r) if "alert" in rule}
+    # A chart may declare its own ServiceMonitor where that switch also turns its exporter on (MLflow).
+    scraped_by |= {
+        app["metadata"]["labels"][labels.COMPONENT]
+        for app in objects(r, "Application")
+        if ((app["spec"]["source"].get("helm") or {}).get("valuesObject") or {})
+        .get("serviceMonitor", {})
+        .get("enabled")
+    }
     stack = values(r, "kube-prometheus-stack")
     # The chart monitors itself; these switches are its scrape targets.
     assert (

@@ -21,6 +21,12 @@ WORKLOAD = "feast"
 REDIS = "feast-redis"
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:7.4-alpine"
+# The feature server is not scraped: its chart passes `--metrics` only under a misspelt value
+# (`metrics.enlabled`) and names no metrics port, so there is nothing a PodMonitor can select. The online store
+# is what lookups depend on; oliver006/redis_exporter (the exporter the Prometheus docs list for Redis) serves
+# its `redis_*` metrics beside it.
+REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0"
+REDIS_EXPORTER_PORT = 9121
 # Any non-root UID works: the image needs only the data volume, which fsGroup makes writable.
 REDIS_UID = 10001
 # Models and pipeline steps in any namespace look features up online.
@@ -154,7 +160,8 @@ class Feast(PlatformComponent):
                                 "livenessProbe": probe,
                                 "readinessProbe": probe,
                                 "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                            }
+                            },
+                            redis_exporter(),
                         ],
                     },
                 },
@@ -171,4 +178,21 @@ class Feast(PlatformComponent):
             },
             opts=self.opts(depends_on=[*after, service]),
         )
+        self.scrape(REDIS, selector, "metrics", pods=True)
         return [service, statefulset]
+
+
+def redis_exporter() -> dict[str, Any]:
+    """The metrics sidecar: reads Redis over localhost, serves /metrics on a named port for the PodMonitor."""
+    probe = {"httpGet": {"path": "/health", "port": REDIS_EXPORTER_PORT}, "periodSeconds": 30}
+    return {
+        "name": "metrics",
+        "image": REDIS_EXPORTER_IMAGE,
+        "imagePullPolicy": "Always",
+        "env": [{"name": "REDIS_ADDR", "value": f"redis://localhost:{REDIS_PORT}"}],
+        "ports": [{"name": "metrics", "containerPort": REDIS_EXPORTER_PORT}],
+        "resources": resources("10m", "32Mi", "100m", "64Mi"),
+        "securityContext": RESTRICTED_CONTAINER,
+        "livenessProbe": probe,
+        "readinessProbe": probe,
+    }

@@ -71,8 +71,19 @@ class Kserve(PlatformComponent):
             self.custom_resource(
                 "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
             )
-        # No ServiceMonitor: the controller's metrics sit behind kube-rbac-proxy (HTTPS plus a bearer token),
-        # which the shared scrape helper does not configure.
+        # The controller's metrics Service (port `https`, 8443) sits behind an authenticating proxy: Prometheus
+        # presents its own service account token (kube-prometheus-stack grants it `get` on /metrics) and accepts
+        # the proxy's self-signed certificate. The other Service with this label names no `https` port.
+        self.scrape(
+            "kserve-controller",
+            {"control-plane": "kserve-controller-manager"},
+            "https",
+            endpoint={
+                "scheme": "https",
+                "tlsConfig": {"insecureSkipVerify": True},
+                "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            },
+        )
 
     def values(self) -> dict[str, Any]:
         store = self.ctx.facts.object_store

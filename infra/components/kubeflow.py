@@ -89,10 +89,23 @@ class Kubeflow(PlatformComponent):
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if self.ctx.facts.database is None:
             notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
+        elif self.ctx.facts.database.iam_authentication:
+            notes.append(
+                "the cluster database uses IAM authentication, but Pipelines still logs in with a password from "
+                f"{self.ctx.facts.database.credentials_secret}, which this target does not create (Cloud SQL Auth "
+                "Proxy not wired yet)"
+            )
         for key, stage in PARTS:
             self.application(
                 options.get(key, {}), chart=key, stage=stage, installs_crds=key == CRD_PART, advisories=notes
             )
+        # The Pipelines API server serves /metrics on its REST port (Service `ml-pipeline`, port `http`, 8888);
+        # the other parts export nothing, and kube-state-metrics covers their Deployments (platform_alerts).
+        self.scrape("ml-pipeline", {"app": "ml-pipeline"}, "http")
+        # No `self.expose` for the central dashboard: a route to its Service alone would miss the paths Kubeflow's
+        # own VirtualServices (/pipeline, /jupyter, /katib, ...) bind to `kubeflow-gateway` (kubeflow-istio-
+        # resources), which selects the platform's ingress gateway. That Gateway listens on plain HTTP for any
+        # host; serving it as https://kubeflow.<domain> needs a patch of it to HTTPS with a certificate (not done).
         for team in self.env.components.kubeflow.teams:
             self.team(team)
 
@@ -108,6 +121,9 @@ class Kubeflow(PlatformComponent):
         if facts.database is None:
             return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", _config_ops(settings))]}
         database = facts.database
+        # NOT DONE: on Cloud SQL with IAM authentication (GKE) there is no credentials Secret; the API server and
+        # cache would need the Cloud SQL Auth Proxy sidecar (`--auto-iam-authn`) and their service accounts
+        # (`ml-pipeline`, `kubeflow-pipelines-cache`) bound to the Pipelines Workload Identity. See README.
         port = str(database.port)
         # Cloud SQL's address is an output, known only once the instance exists. The relic keys dbHost and
         # dbPort still feed the cache server and the API server's generic settings. The cluster layer creates
@@ -289,4 +305,4 @@ def _merge_patch(deployment: str, container: str, env: list[dict[str, Any]]) -> 
         "metadata": {"name": deployment},
         "spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}},
     }
-    return {"target": {"kind": "Deployment", "name": deployment}, "patch": yaml.safe_dump(patch, sort_keys=False)}
+    return {"target": {"kind": "Deployment", "name": deployment}, "patch": json.dumps(patch)}

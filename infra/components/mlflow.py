@@ -48,10 +48,12 @@ class Mlflow(PlatformComponent):
                 "layer; this target provides none yet: set mlops-platform:platform.components.mlflow.enabled to false"
             )
         self.namespace()
+        # NOT DONE: with Cloud SQL IAM authentication (`database.iam_authentication`, GKE) there is no password
+        # and no credentials Secret; MLflow would need the Cloud SQL Auth Proxy (`--auto-iam-authn`) as a sidecar
+        # logging in as its Workload Identity. Until then it reaches only password databases (CloudNativePG).
         self.application(self.values())
-        # TODO(lead): on merge with the ingress branch, serve https://mlflow.<domain> (TLS from the platform
-        # ClusterIssuer) with its expose helper; the chart's Service is `mlflow`, port 80:
-        # self.expose("mlflow", service="mlflow", port=80)
+        # https://mlflow.<domain>, TLS from the platform ClusterIssuer; the chart's Service is `mlflow`, port 80.
+        self.expose("mlflow", service="mlflow", port=80)
 
     def values(self) -> dict[str, Any]:
         facts = self.ctx.facts

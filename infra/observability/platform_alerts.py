@@ -35,6 +35,44 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
+def _deployments_unavailable(component: str, namespace: str, what: str) -> Group:
+    """kube-state-metrics' view of a namespace's Deployments: replicas that stay unavailable."""
+    return group(
+        f"{component}-deployments",
+        [
+            alert(
+                f"{_camel(component)}DeploymentUnavailable",
+                f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}"}} > 0',
+                component=component,
+                for_="15m",
+                summary=f"{what}: {{{{ $labels.deployment }}}} has unavailable replicas",
+                description=(
+                    "Pods of the Deployment have not become ready for 15 minutes: read their events and logs "
+                    "(image pull, crash loop, or a dependency such as the database unreachable)."
+                ),
+            )
+        ],
+    )
+
+
+def _reconcile_errors(component: str, namespace: str, what: str) -> Group:
+    """controller-runtime's reconcile error counter, served by every operator built on it."""
+    return group(
+        f"{component}-reconcile",
+        [
+            alert(
+                f"{_camel(component)}ReconcileErrors",
+                f"sum by (controller) "
+                f'(rate(controller_runtime_reconcile_errors_total{{namespace="{namespace}"}}[10m])) > 0',
+                component=component,
+                for_="15m",
+                summary=f"{what} fails to reconcile {{{{ $labels.controller }}}} objects",
+                description="Read the controller's log: its objects stay in their last state until it succeeds.",
+            )
+        ],
+    )
+
+
 ARGO_CD = [
     _down("argo-cd", "argocd", "Argo CD"),
     group(
@@ -275,6 +313,8 @@ KNATIVE = [
 ]
 
 KSERVE = [
+    _down("kserve", "kserve", "KServe controller"),
+    _reconcile_errors("kserve", "kserve", "The KServe controller"),
     group(
         "kserve",
         [
@@ -347,7 +387,56 @@ KEDA = [
         ],
     ),
 ]
-KUBEFLOW = [_down("kubeflow", "kubeflow", "Kubeflow")]
+
+
+# The Pipelines API server (`ml-pipeline`, /metrics on its http port) is scraped; the other Kubeflow parts
+# serve no metrics upstream, so their health comes from kube-state-metrics.
+KUBEFLOW = [
+    _down("kubeflow", "kubeflow", "Kubeflow Pipelines"),
+    _deployments_unavailable("kubeflow", "kubeflow", "Kubeflow"),
+]
+MLFLOW = [
+    _down("mlflow", "mlflow", "MLflow"),
+    group(
+        "mlflow-requests",
+        [
+            # prometheus_flask_exporter, which `mlflow server --expose-prometheus` turns on.
+            alert(
+                "MlflowServerErrors",
+                """sum(rate(flask_http_request_total{namespace="mlflow",status=~"5.."}[5m]))
+                / sum(rate(flask_http_request_total{namespace="mlflow"}[5m])) > 0.05""",
+                component="mlflow",
+                summary="MLflow answers >5% of requests with a server error",
+                description="Runs fail to log: check the tracking server's log and its database connection.",
+            )
+        ],
+    ),
+]
+FEAST = [
+    _down("feast", "feast", "Feast online store"),
+    group(
+        "feast-online-store",
+        [
+            # redis_exporter beside the online store's Redis.
+            alert(
+                "FeastOnlineStoreDown",
+                'redis_up{namespace="feast"} == 0',
+                component="feast",
+                severity="critical",
+                summary="The Feast online store (Redis) does not answer",
+                description="Online feature lookups fail: models that read features online return errors.",
+                for_="5m",
+            ),
+            alert(
+                "FeastOnlineStorePersistenceFailing",
+                'redis_aof_last_write_status{namespace="feast"} == 0',
+                component="feast",
+                summary="The Feast online store cannot write its append-only file",
+                description="Features materialized since then are lost on restart: check the volume's free space.",
+            ),
+        ],
+    ),
+]
 VELERO = [
     _down("velero", "velero", "Velero"),
     group(
@@ -438,6 +527,8 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "external-dns": EXTERNAL_DNS,
     "keda": KEDA,
     "kubeflow": KUBEFLOW,
+    "mlflow": MLFLOW,
+    "feast": FEAST,
     "cloudnative-pg": CLOUDNATIVE_PG,
     "metallb": METALLB,
     "minio": MINIO,
