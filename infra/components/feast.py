@@ -16,6 +16,7 @@ from infra.platform.labels import component_labels
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 WORKLOAD = "feast"
 REDIS = "feast-redis"
@@ -32,12 +33,7 @@ REDIS_UID = 10001
 # Models and pipeline steps in any namespace look features up online.
 CLIENTS = Allow("feast-clients", "ingress", (Peer(any_namespace=True),), (80,))
 OBJECT_STORE_OUT = Allow("object-store-out", "egress", (Peer(any_namespace=True),), (80, 9000))
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-}
+RESTRICTED_CONTAINER = restricted_container()
 
 
 class Feast(PlatformComponent):

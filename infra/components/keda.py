@@ -21,6 +21,7 @@ from infra.platform.network import (
     from_namespaces,
 )
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 EXAMPLES_NAMESPACE = "ml-examples"
 EXAMPLE_WORKER = "queue-worker"
@@ -125,12 +126,7 @@ class Keda(PlatformComponent):
                                     {"name": "QUEUE_LIST", "value": settings.list_name},
                                 ],
                                 "resources": resources("100m", "128Mi", "500m", "256Mi"),
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "privileged": False,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
+                                "securityContext": restricted_container(),
                             }
                         ],
                     },

@@ -10,7 +10,7 @@ import yaml
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
-from infra.platform.expose import PLATFORM_ISSUER, TRAEFIK_SECURE_ENTRYPOINT, http01_challenges
+from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
@@ -154,12 +154,7 @@ class Knative(PlatformComponent):
                 "cert-manager.io/v1",
                 "Certificate",
                 "knative-services",
-                {
-                    "secretName": tls["secretName"],
-                    "dnsNames": [f"*.{self.env.domain}"],
-                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                    "issuerRef": {"name": PLATFORM_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-                },
+                platform_certificate(tls["secretName"], f"*.{self.env.domain}"),
                 namespace=SERVING_NAMESPACE,
             )
         host = re.escape(self.env.domain)

@@ -10,6 +10,7 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 RUNTIME_VERSION = "v0.20.0"
 
@@ -117,12 +118,7 @@ def runtime_spec(runtime: Runtime) -> dict[str, Any]:
                 "image": runtime.image,
                 "args": list(runtime.args),
                 "resources": resources("500m", "1Gi", "1", "2Gi"),
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "privileged": False,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "securityContext": restricted_container(read_only_root=False),
             }
         ],
     }

@@ -18,6 +18,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 NAME = "logs"
 """Name of the Elasticsearch, Kibana and Logstash resources; ECK derives Service and Secret names from it."""
@@ -244,14 +245,7 @@ class Logging(PlatformComponent):
             "imagePullPolicy": "Always",
             "command": ["/bin/sh", f"/policies/{SCRIPT}"],
             "resources": resources("10m", "32Mi", "100m", "64Mi"),
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "runAsUser": 10001,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": restricted_container(run_as_user=10001),
             "volumeMounts": [
                 {"name": "policies", "mountPath": "/policies", "readOnly": True},
                 {"name": "certs", "mountPath": "/certs", "readOnly": True},

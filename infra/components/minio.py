@@ -13,6 +13,7 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 TENANT = "platform"
 S3_PORT = 9000
@@ -73,12 +74,7 @@ class MinIO(PlatformComponent):
                     },
                     "resources": resources("250m", "1Gi", "1", "2Gi"),
                     "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000, "runAsNonRoot": True},
-                    "containerSecurityContext": {
-                        "runAsNonRoot": True,
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "containerSecurityContext": restricted_container(read_only_root=False),
                 }
             ],
             "configuration": {"name": ROOT_CONFIG_SECRET},

@@ -13,15 +13,12 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, Allow
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 NAMESPACE = "nats"
 CLIENT_PORT = 4222
 ENDPOINT = f"nats://nats.{NAMESPACE}.svc.cluster.local:{CLIENT_PORT}"
-NON_ROOT = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
+NON_ROOT = restricted_container(non_root=False)
 
 
 class Nats(PlatformComponent):

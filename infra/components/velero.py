@@ -14,6 +14,7 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
 
 LOCATION = "default"
 # Velero 1.18 pairs with the 1.14 object-store plugins (Velero's compatibility matrix).
@@ -23,11 +24,7 @@ PLUGINS = {
 }
 # The S3 plugin reads an AWS credentials file from this key of the object store's credentials Secret.
 CREDENTIALS_KEY = "cloud"
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
+RESTRICTED_CONTAINER = restricted_container(non_root=False)
 
 
 class Velero(PlatformComponent):

@@ -58,9 +58,14 @@ def publish(
 
 
 def certificate(exposure: Exposure, host: str) -> dict[str, Any]:
+    return platform_certificate(exposure.tls_secret, host)
+
+
+def platform_certificate(secret_name: str, *dns_names: str) -> dict[str, Any]:
+    """Spec of a Certificate for `dns_names` from the platform ClusterIssuer, stored in `secret_name`."""
     return {
-        "secretName": exposure.tls_secret,
-        "dnsNames": [host],
+        "secretName": secret_name,
+        "dnsNames": list(dns_names),
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         "issuerRef": {"name": PLATFORM_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
     }
