@@ -510,3 +510,30 @@ def test_ml_apps_pass_checkov(tmp_path: Path) -> None:
             dirs[f"{app}/{env}"] = directory
     findings = run_checkov(dirs, REPO / "policies" / "checkov" / "config.yaml")
     assert {where: items for where, items in findings.items() if items} == {}
+
+
+def test_kubeflow_dashboard_is_served_over_https_under_the_domain(rendered: dict[str, Rendered]) -> None:
+    for env in ("dev", "prod"):
+        r = rendered[env]
+        host = f"kubeflow.{r.env.domain}"
+        patches = application(r, "kubeflow-istio-resources")["spec"]["source"]["kustomize"]["patches"]
+        (gateway,) = [p for p in patches if p["target"] == {"kind": "Gateway", "name": "kubeflow-gateway"}]
+        servers = json.loads(gateway["patch"])[0]["value"]
+        https = next(s for s in servers if s["port"]["protocol"] == "HTTPS")
+        assert https["hosts"] == [host] and https["tls"]["credentialName"] == "kubeflow-tls"
+        assert all(s["hosts"] == [host] for s in servers), "no longer open to any host"
+        certificate = next(c for c in objects(r, "Certificate") if c["metadata"]["name"] == "kubeflow")
+        assert certificate["metadata"]["namespace"] == "istio-system"
+        assert certificate["spec"]["dnsNames"] == [host] and certificate["spec"]["secretName"] == "kubeflow-tls"
+    # dev answers ACME HTTP-01 challenges on port 80, so only prod (DNS-01) redirects plain HTTP.
+    assert [
+        s["port"]["number"]
+        for s in json.loads(
+            next(
+                p
+                for p in application(rendered["prod"], "kubeflow-istio-resources")["spec"]["source"]["kustomize"][
+                    "patches"
+                ]
+            )["patch"]
+        )[0]["value"]
+    ] == [443, 80]

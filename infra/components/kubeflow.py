@@ -18,6 +18,8 @@ from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.expose import http01_challenges, platform_certificate
+from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
@@ -54,6 +56,8 @@ PARTS: tuple[tuple[str, int], ...] = (
 CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
 PIPELINES_DATABASE = "mlpipeline"
+DASHBOARD_HOST_LABEL = "kubeflow"
+DASHBOARD_TLS_SECRET = "kubeflow-tls"
 
 
 class Kubeflow(PlatformComponent):
@@ -85,6 +89,7 @@ class Kubeflow(PlatformComponent):
         options = {
             "kubeflow-pipelines": self.pipelines(),
             "kubeflow-jupyter-web-app": self.notebooks(),
+            "kubeflow-istio-resources": self.gateway(),
         }
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if self.ctx.facts.database is None:
@@ -102,12 +107,49 @@ class Kubeflow(PlatformComponent):
         # The Pipelines API server serves /metrics on its REST port (Service `ml-pipeline`, port `http`, 8888);
         # the other parts export nothing, and kube-state-metrics covers their Deployments (platform_alerts).
         self.scrape("ml-pipeline", {"app": "ml-pipeline"}, "http")
-        # No `self.expose` for the central dashboard: a route to its Service alone would miss the paths Kubeflow's
-        # own VirtualServices (/pipeline, /jupyter, /katib, ...) bind to `kubeflow-gateway` (kubeflow-istio-
-        # resources), which selects the platform's ingress gateway. That Gateway listens on plain HTTP for any
-        # host; serving it as https://kubeflow.<domain> needs a patch of it to HTTPS with a certificate (not done).
+        # Not `self.expose`: Kubeflow's own VirtualServices (/, /pipeline, /jupyter, /katib, ...) bind to its
+        # `kubeflow-gateway`, so that Gateway is patched to serve https://kubeflow.<domain> (self.gateway) with a
+        # certificate the ingress gateway reads from its own namespace.
+        self.custom_resource(
+            "cert-manager.io/v1",
+            "Certificate",
+            DASHBOARD_HOST_LABEL,
+            platform_certificate(DASHBOARD_TLS_SECRET, self.dashboard_host),
+            namespace=MESH_NAMESPACE,
+        )
         for team in self.env.components.kubeflow.teams:
             self.team(team)
+
+    @property
+    def dashboard_host(self) -> str:
+        return f"{DASHBOARD_HOST_LABEL}.{self.env.domain}"
+
+    def gateway(self) -> dict[str, Any]:
+        """Upstream's kubeflow-gateway listens on plain HTTP for any host; here it serves the dashboard host over
+        HTTPS, and port 80 only redirects (or, while ACME answers HTTP-01 challenges, is left to the solver)."""
+        host = self.dashboard_host
+        servers: list[dict[str, Any]] = [
+            {
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": [host],
+                "tls": {"mode": "SIMPLE", "credentialName": DASHBOARD_TLS_SECRET},
+            }
+        ]
+        if not http01_challenges(self.env):
+            servers.append(
+                {
+                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                    "hosts": [host],
+                    "tls": {"httpsRedirect": True},
+                }
+            )
+        return {
+            "patches": [
+                _json_patch(
+                    "Gateway", "kubeflow-gateway", [{"op": "replace", "path": "/spec/servers", "value": servers}]
+                )
+            ]
+        }
 
     def pipelines(self) -> dict[str, Any]:
         """Pipeline roots in the cluster's object store and, when the cluster has a database, the API server
