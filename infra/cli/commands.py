@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,16 +36,8 @@ class InvalidEnvironments(Exception):
 
 def render_all(environments: Path, names: Sequence[str]) -> list[Rendered]:
     """Validate every requested environment first, so one bad stack file means nothing is rendered."""
-    files = stack_files(environments, list(names))
-    errors = []
-    for path in files:
-        try:
-            load_stack_file(path)
-        except InvalidEnvironment as error:
-            errors.append(error)
-    if errors:
-        raise InvalidEnvironments(errors)
-    return [render_stack(path) for path in files]
+    validate_all(environments, names)
+    return [render_stack(path) for path in stack_files(environments, list(names))]
 
 
 def render(environments: Path, names: Sequence[str], out: Path) -> int:
@@ -93,61 +86,67 @@ def preinstalled_crds(env: Environment) -> list[str]:
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.gitops.apps import KustomizeMissing, check_overlays
     from infra.offline.policy import run_policies
-    from infra.offline.secrets import load_allowlist, repository_files, scan, scan_directory
+    from infra.offline.secrets import load_allowlist, scan_directory
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
-    rendered = render_all(environments, names)
+    validate_all(environments, names)
     allowlist = load_crd_allowlist()
     secrets_allowlist = load_allowlist(SECRETS_ALLOWLIST)
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
-    for stack in rendered:
-        manifest_dirs[stack.stack] = write(stack, out) / "manifests"
-        report = reports[stack.stack] = EnvironmentReport(stack.stack)
-        validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, allowlist)
-        objects = [manifest.object for manifest in stack.manifests]
-        for manifest in stack.manifests:
-            report.findings += validator.validate(manifest.object)
-        custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
-        report.checked["kubernetes"] = len(objects) - custom
-        report.checked["crd"] = custom
-        problems = ordering_problems(objects, preinstalled_crds(stack.env))
-        report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
-        report.checked["ordering"] = len(objects)
-        report.findings += run_policies(stack.run.resources)
-        report.checked["policy"] = len(stack.run.resources)
-        # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
-        apps_out = out / stack.stack / "apps"
-        try:
-            app_findings, report.checked["apps"] = check_overlays(APPS_DIR, stack.stack, objects, validator, apps_out)
-            report.findings += app_findings
-        except KustomizeMissing as missing:
-            # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
-            report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
-        if apps_out.is_dir():
-            manifest_dirs[f"{stack.stack}/apps"] = apps_out
     repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # checkov is a subprocess of several seconds: the secret scan runs meanwhile.
-        checkov_run = pool.submit(_checkov_findings, manifest_dirs) if with_checkov else None
+    # What needs no rendered manifest (the repository's secret scan, checkov over the workflows) runs on the
+    # second core while the environments render.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as side, ThreadPoolExecutor(max_workers=2) as waits:
+        repository_scan = side.submit(_repository_secrets)
+        workflows = waits.submit(_workflow_findings) if with_checkov else None
+        for stack in render_all(environments, names):
+            manifest_dirs[stack.stack] = write(stack, out) / "manifests"
+            report = reports[stack.stack] = EnvironmentReport(stack.stack)
+            validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, allowlist)
+            objects = [manifest.object for manifest in stack.manifests]
+            for manifest in stack.manifests:
+                report.findings += validator.validate(manifest.object)
+            custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
+            report.checked["kubernetes"] = len(objects) - custom
+            report.checked["crd"] = custom
+            problems = ordering_problems(objects, preinstalled_crds(stack.env))
+            report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
+            report.checked["ordering"] = len(objects)
+            report.findings += run_policies(stack.run.resources)
+            report.checked["policy"] = len(stack.run.resources)
+            # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
+            apps_out = out / stack.stack / "apps"
+            try:
+                app_findings, report.checked["apps"] = check_overlays(
+                    APPS_DIR, stack.stack, objects, validator, apps_out
+                )
+                report.findings += app_findings
+            except KustomizeMissing as missing:
+                # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
+                report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
+            if apps_out.is_dir():
+                manifest_dirs[f"{stack.stack}/apps"] = apps_out
+        # checkov is a subprocess of several seconds: the manifests' secret scan runs meanwhile.
+        checkov_run = waits.submit(_checkov_findings, manifest_dirs) if with_checkov else None
         for key, directory in manifest_dirs.items():
             report = reports[key.split("/")[0]]
             report.findings += scan_directory(directory, secrets_allowlist)
             files = sum(1 for p in directory.rglob("*") if p.is_file())
             report.checked["secrets"] = report.checked.get("secrets", 0) + files
-        tracked = repository_files(REPO, SECRETS_ALLOWLIST)
-        repository.findings += scan(tracked, REPO, secrets_allowlist)
-        repository.checked["secrets"] = len(tracked)
+        repository.findings += repository_scan.result()[0]
+        repository.checked["secrets"] = repository_scan.result()[1]
         if checkov_run is not None:
             for key, findings in checkov_run.result().items():
                 stack = key.split("/")[0]
                 reports[stack].findings += findings
                 files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
                 reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
+        workflow_findings = _print_workflows(*workflows.result()) if workflows is not None else []
     for report in [*reports.values(), repository]:
         print(report.table())
-    workflow_findings = check_workflows() if with_checkov else []
     failed = [stack for stack, report in reports.items() if report.errors]
     print(
         f"check: {len(reports) - len(failed)} of {len(reports)} environments clean"
@@ -157,20 +156,41 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
     return 1 if failed or workflow_findings or repository.errors else 0
 
 
+def validate_all(environments: Path, names: Sequence[str]) -> None:
+    """Every requested environment is valid, or InvalidEnvironments naming every problem."""
+    errors = []
+    for path in stack_files(environments, list(names)):
+        try:
+            load_stack_file(path)
+        except InvalidEnvironment as error:
+            errors.append(error)
+    if errors:
+        raise InvalidEnvironments(errors)
+
+
+def _repository_secrets() -> tuple[list[Finding], int]:
+    from infra.offline.secrets import load_allowlist, repository_files, scan
+
+    tracked = repository_files(REPO, SECRETS_ALLOWLIST)
+    return scan(tracked, REPO, load_allowlist(SECRETS_ALLOWLIST)), len(tracked)
+
+
 def _checkov_findings(manifest_dirs: dict[str, Path]) -> dict[str, list[Finding]]:
     from infra.offline.checkov import run_checkov
 
     return run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS)
 
 
-def check_workflows() -> list[Finding]:
+def _workflow_findings() -> tuple[list[Finding], int]:
     """checkov's github_actions checks over the CI workflows (pinned actions, no injectable inputs, ...)."""
     from infra.offline.checkov import run_checkov_directory
 
     if not WORKFLOWS_DIR.is_dir():
-        return []
-    findings = run_checkov_directory(WORKFLOWS_DIR, "github_actions")
-    count = sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+        return [], 0
+    return run_checkov_directory(WORKFLOWS_DIR, "github_actions"), sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+
+
+def _print_workflows(findings: list[Finding], count: int) -> list[Finding]:
     print(f"workflows (.github/workflows, checkov github_actions): {count} files, {len(findings)} errors")
     for finding in findings:
         print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
