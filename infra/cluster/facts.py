@@ -45,7 +45,13 @@ class ObjectStore:
     credentials: Literal["workload-identity", "secret"]
     """GKE grants access through Workload Identity; on-prem workloads read a Secret."""
     credentials_secret: str | None = None
-    """Name of the Secret (in each consuming namespace) holding S3 keys when credentials is `secret`."""
+    """Name of the Secret (in each consuming namespace) holding S3 keys when credentials is `secret`; its keys
+    are S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY for every consumer (Longhorn also reads AWS_ENDPOINTS and
+    Velero an AWS credentials file under `cloud`)."""
+
+
+S3_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
 
 PLATFORM_DATABASES = ("mlflow", "mlpipeline")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
@@ -90,8 +91,8 @@ class CloudNativePG(PlatformComponent):
                     "destinationPath": f"s3://{store.buckets['backups']}/postgres",
                     "endpointURL": store.endpoint,
                     "s3Credentials": {
-                        "accessKeyId": {"name": credentials, "key": "ACCESS_KEY_ID"},
-                        "secretAccessKey": {"name": credentials, "key": "ACCESS_SECRET_KEY"},
+                        "accessKeyId": {"name": credentials, "key": S3_ACCESS_KEY_ID},
+                        "secretAccessKey": {"name": credentials, "key": S3_SECRET_ACCESS_KEY},
                     },
                     "wal": {"compression": "gzip"},
                     "data": {"compression": "gzip"},

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
@@ -90,7 +91,7 @@ class Feast(PlatformComponent):
                 {"name": "FEAST_S3_ENDPOINT_URL", "value": store.endpoint},
                 *(
                     {"name": key, "valueFrom": {"secretKeyRef": {"name": store.credentials_secret, "key": key}}}
-                    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+                    for key in (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
                 ),
             ]
         return {

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster import ClusterFacts
+from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.eck import LOGGING_NAMESPACE, logging_wanted
 from infra.config import Environment
 from infra.config.model import Logging as LoggingSettings
@@ -29,7 +30,7 @@ KIBANA_SERVICE, KIBANA_PORT = f"{NAME}-kb-http", 5601
 LOGSTASH_BEATS_PORT = 5044
 SNAPSHOT_WORKLOAD = "elasticsearch-snapshots"
 # Keys of the cluster layer's object-store Secret (same as the CloudNativePG backups use).
-S3_KEYS = {"ACCESS_KEY_ID": "s3.client.default.access_key", "ACCESS_SECRET_KEY": "s3.client.default.secret_key"}
+S3_KEYS = {S3_ACCESS_KEY_ID: "s3.client.default.access_key", S3_SECRET_ACCESS_KEY: "s3.client.default.secret_key"}
 # The stack's own Elasticsearch image (it ships curl): same version and supplier as the cluster, already
 # pulled onto the nodes by ECK, and no third image to track.
 ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow, Peer
@@ -75,8 +76,8 @@ class Mlflow(PlatformComponent):
                 "path": "mlflow",
                 "existingSecret": {
                     "name": store.credentials_secret,
-                    "keyOfAccessKeyId": "AWS_ACCESS_KEY_ID",
-                    "keyOfSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
+                    "keyOfAccessKeyId": S3_ACCESS_KEY_ID,
+                    "keyOfSecretAccessKey": S3_SECRET_ACCESS_KEY,
                 },
             }
             env["MLFLOW_S3_ENDPOINT_URL"] = store.endpoint
