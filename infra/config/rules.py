@@ -29,6 +29,13 @@ def check_rules(env: Environment) -> list[Violation]:
     return [violation for check in RULES for violation in check(env)]
 
 
+def set_exactly_when(needed: bool, present: bool, path: str, condition: str) -> Iterator[Violation]:
+    """A setting that belongs to one choice: required with it, and an error without it."""
+    if needed != present:
+        preposition = condition.split(" ", 1)[0]
+        yield Violation(path, f"is required {condition}, and only {preposition} it")
+
+
 @rule
 def target_section_matches(env: Environment) -> Iterator[Violation]:
     """The section of the chosen target (`gke` or `onprem`) is set, and the other one is not."""
@@ -49,9 +56,12 @@ def object_store_fits_target(env: Environment) -> Iterator[Violation]:
             at("objectStore", "provider"),
             f"{env.object_store.provider!r} is not available on target {env.target}; allowed: {', '.join(allowed)}",
         )
-    needs_endpoint = env.object_store.provider == "s3"
-    if needs_endpoint != (env.object_store.endpoint is not None):
-        yield Violation(at("objectStore", "endpoint"), "is required with provider s3, and only with it")
+    yield from set_exactly_when(
+        env.object_store.provider == "s3",
+        env.object_store.endpoint is not None,
+        at("objectStore", "endpoint"),
+        "with provider s3",
+    )
 
 
 @rule
@@ -98,8 +108,9 @@ def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
                 at("gke", "nodePools", index, "minNodes"),
                 f"is {pool.min_nodes}, above maxNodes {pool.max_nodes}",
             )
-        if (pool.role == "gpu") != (pool.gpu is not None):
-            yield Violation(at("gke", "nodePools", index, "gpu"), "is required for role gpu, and only for it")
+        yield from set_exactly_when(
+            pool.role == "gpu", pool.gpu is not None, at("gke", "nodePools", index, "gpu"), "for role gpu"
+        )
 
 
 @rule
@@ -207,8 +218,9 @@ def metallb_mode_has_peers(env: Environment) -> Iterator[Violation]:
     if env.onprem is None:
         return
     metallb = env.onprem.load_balancer
-    if (metallb.mode == "bgp") != bool(metallb.peers):
-        yield Violation(at("onprem", "loadBalancer", "peers"), "is required with mode bgp, and only with it")
+    yield from set_exactly_when(
+        metallb.mode == "bgp", bool(metallb.peers), at("onprem", "loadBalancer", "peers"), "with mode bgp"
+    )
 
 
 @rule
@@ -217,8 +229,12 @@ def existing_registry_has_url(env: Environment) -> Iterator[Violation]:
     if env.onprem is None:
         return
     registry = env.onprem.registry
-    if (registry.provider == "existing") != (registry.url is not None):
-        yield Violation(at("onprem", "registry", "url"), "is required with provider existing, and only with it")
+    yield from set_exactly_when(
+        registry.provider == "existing",
+        registry.url is not None,
+        at("onprem", "registry", "url"),
+        "with provider existing",
+    )
 
 
 @rule
@@ -303,14 +319,18 @@ def dns01_names_its_zone(env: Environment) -> Iterator[Violation]:
 def external_dns_has_its_provider_settings(env: Environment) -> Iterator[Violation]:
     """external-dns has the settings of its provider (googleProject or rfc2136), and only those."""
     dns = env.components.external_dns
-    if (dns.provider == "google") != (dns.google_project is not None):
-        yield Violation(
-            at("components", "externalDns", "googleProject"), "is required with provider google, and only with it"
-        )
-    if (dns.provider == "rfc2136") != (dns.rfc2136 is not None):
-        yield Violation(
-            at("components", "externalDns", "rfc2136"), "is required with provider rfc2136, and only with it"
-        )
+    yield from set_exactly_when(
+        dns.provider == "google",
+        dns.google_project is not None,
+        at("components", "externalDns", "googleProject"),
+        "with provider google",
+    )
+    yield from set_exactly_when(
+        dns.provider == "rfc2136",
+        dns.rfc2136 is not None,
+        at("components", "externalDns", "rfc2136"),
+        "with provider rfc2136",
+    )
 
 
 @rule
