@@ -73,11 +73,6 @@ class ComponentSpec:
     never deletes; for charts whose removed objects hold data) or `manual` (a person syncs)."""
     sync_reason: str = ""
     """Why the component is not fully `automated`; required otherwise, shown in docs/delivery.md."""
-
-    def __post_init__(self) -> None:
-        if self.sync != "automated" and not self.sync_reason:
-            raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
-
     extra_namespaces: tuple[ExtraNamespace, ...] = ()
     """Namespaces besides `namespace` that this component creates and secures (none are created by charts)."""
     charts: tuple[str, ...] = ()
@@ -85,6 +80,10 @@ class ComponentSpec:
     mesh: bool = False
     """Its pods join the service mesh: with ingress provider istio, its namespace gets sidecar injection and
     the component syncs after Istio."""
+
+    def __post_init__(self) -> None:
+        if self.sync != "automated" and not self.sync_reason:
+            raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
 
 
 @dataclass(frozen=True)
