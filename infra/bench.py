@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from infra.cli import commands
+from infra.cli.commands import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
 
 

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.cli import commands
+from infra.cli.commands import REPO
 from infra.config import InvalidEnvironment
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def parser() -> argparse.ArgumentParser:

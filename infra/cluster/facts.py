@@ -121,10 +121,6 @@ class ClusterFacts:
         """API groups whose CRDs exist before any Application, installed with the cluster layer."""
         return cluster_crd_groups(self.cni)
 
-    def opts(self, **extra: object) -> pulumi.ResourceOptions:
-        """Options that put a Kubernetes resource on this cluster, after it is ready."""
-        return pulumi.ResourceOptions(provider=self.provider, depends_on=list(self.ready), **extra)  # type: ignore[arg-type]
-
 
 CLUSTER_LAYER = "cluster"
 """Owner name of the CRDs the cluster layer installs, next to the component names that own the others."""
