@@ -69,10 +69,14 @@ def load_environment(raw: Any, name: str, source: str | None = None) -> Environm
     return env
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The `config:` mapping of a stack file, `secure:` values replaced by a placeholder (no key here)."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        # libyaml's parser when PyYAML has it: a render reads each stack file several times.
+        document = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as error:
         raise InvalidEnvironment(str(path), [Violation("(file)", f"not valid YAML: {error}")]) from None
     config = document.get("config") if isinstance(document, dict) else None
