@@ -7,13 +7,17 @@ the root resource and the runtime's pending outputs are reset before each.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -62,43 +66,52 @@ def urn_ref(urn: str) -> str:
 
 
 class _Mocks(mocks.Mocks):
+    """Only invokes reach this: resources are answered by the monitor itself."""
+
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-        outputs = MOCK_OUTPUTS.get(args.typ)
-        state = dict(args.inputs)
-        if outputs is not None:
-            state.update(outputs(args.name, args.inputs))
-        return f"{args.name}-id", state
+        raise NotImplementedError("resources are registered by _RecordingMonitor")
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, None]:
         return {}, None
 
 
 class _RecordingMonitor(mocks.MockMonitor):
+    """Records each RegisterResource request and answers it as a preview would: the outputs are the inputs
+    (plus, for the cloud resources in MOCK_OUTPUTS, what the provider would compute).
+
+    The inputs are echoed back in their wire form, so a resource costs one deserialisation (the record)
+    instead of the base class's three (its MockResourceArgs, the state it re-serialises, and the record)."""
+
     def __init__(self, run: Run) -> None:
         super().__init__(_Mocks())
         self.run = run
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return resource_pb2.RegisterResourceResponse(urn=urn)
         mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        state = request.object
+        computed = MOCK_OUTPUTS.get(request.type)
+        if computed is not None:
+            state = _sync_await(rpc.serialize_properties({**inputs, **computed(request.name, inputs)}, {}))
         provider_urn = request.provider.rsplit("::", 1)[0] if request.provider else ""
         self.run.resources.append(
             Recorded(
                 type=request.type,
                 name=request.name,
-                urn=response.urn,
+                urn=urn,
                 parent=urn_ref(request.parent),
                 provider=urn_ref(provider_urn),
                 dependencies=tuple(sorted(urn_ref(dep) for dep in request.dependencies)),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 custom=bool(request.custom),
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                inputs=inputs,
             )
         )
-        return response
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=f"{request.name}-id", object=state)
 
 
 def run_program(stack: str, config: Mapping[str, str], program: Callable[[], None]) -> Run:
@@ -110,8 +123,35 @@ def run_program(stack: str, config: Mapping[str, str], program: Callable[[], Non
     set_all_config(dict(config))
     monitor = _RecordingMonitor(run)
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=_quiet_logger())
-    _sync_await(run_pulumi_func(program))
+    with _without_source_positions(), collector_paused():
+        _sync_await(run_pulumi_func(program))
     return run
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """A stack allocates half a million short-lived objects, and the cyclic garbage collector would walk the
+    ever larger heap (earlier stacks' results included) many times over: letting it run between stacks only
+    nearly halves a fleet's render time. Nested uses leave it to the outermost."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """The SDK walks the Python stack at every resource to tell the engine where it was declared (a tenth of
+    the time of a render); nothing offline reads those positions."""
+    original = sdk_resource._get_stack_trace
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original
 
 
 def _quiet_logger() -> logging.Logger:

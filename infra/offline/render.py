@@ -10,7 +10,7 @@ from typing import Any
 
 from infra.config import Environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
-from infra.offline.engine import Recorded, Run, run_program
+from infra.offline.engine import Recorded, Run, collector_paused, run_program
 from infra.offline.serialize import dump_yaml, plain
 from infra.program import main as program_main
 
@@ -74,10 +74,11 @@ def stack_files(environments_dir: Path, names: list[str] | None = None) -> list[
 
 def render_stack(stack_file: Path) -> Rendered:
     """Validate the stack file (InvalidEnvironment if bad), then run the program under mocks."""
-    env = load_stack_file(stack_file)
-    config = pulumi_config_values(read_stack_file(stack_file))
-    run = run_program(env.name, config, program_main)
-    return Rendered(env.name, env, run, _manifests(run))
+    with collector_paused():
+        env = load_stack_file(stack_file)
+        config = pulumi_config_values(read_stack_file(stack_file))
+        run = run_program(env.name, config, program_main)
+        return Rendered(env.name, env, run, _manifests(run))
 
 
 def write(rendered: Rendered, out_dir: Path) -> Path:
