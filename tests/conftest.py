@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.offline.render import Rendered, render_stack, stack_files
+from infra.platform.namespace import declared_allowances
 
 REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
@@ -28,3 +30,15 @@ def crd_schemas() -> str:
     if "{" not in location and not Path(location).is_dir():
         pytest.skip(f"no CRD schemas at {location}; set MLOPS_CRD_SCHEMAS")
     return location
+
+
+def allowances(r: Rendered, namespace: str | None = None) -> dict[str, dict[str, Any]]:
+    """The allowances of `namespace` (or, keyed `<namespace>/<name>`, of every namespace), read back from the
+    rendered NetworkPolicies: each with its `direction`, `rule` and `podSelector`."""
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for m in r.manifests:
+        if m.object["kind"] == "NetworkPolicy":
+            policies.setdefault(m.object["metadata"]["namespace"], []).append(m.object)
+    if namespace is not None:
+        return declared_allowances(policies.get(namespace, []))
+    return {f"{ns}/{name}": a for ns, found in policies.items() for name, a in declared_allowances(found).items()}

@@ -11,7 +11,7 @@ import yaml
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack
 
-from .conftest import ENVIRONMENTS
+from .conftest import ENVIRONMENTS, allowances
 from .test_program import application, objects
 
 
@@ -74,8 +74,8 @@ def test_an_onprem_vault_store(tmp_path: Path) -> None:
     provider = one(r, "ClusterSecretStore", "platform")["spec"]["provider"]["vault"]
     assert provider["server"] == "https://vault.corp.internal:8200"
     assert provider["auth"]["kubernetes"]["role"] == "eso"
-    egress = one(r, "NetworkPolicy", "allow-vault")["spec"]["egress"]
-    assert egress[0]["ports"] == [{"port": 8200, "protocol": "TCP"}]
+    vault_out = allowances(r, "external-secrets")["vault"]
+    assert vault_out["direction"] == "egress" and vault_out["rule"]["ports"] == [{"port": 8200, "protocol": "TCP"}]
     assert not objects(r, "Role")  # the Kubernetes provider's reader is not needed
 
 

@@ -12,7 +12,7 @@ from infra.offline.render import Rendered, render_stack
 from infra.platform import labels
 from infra.platform.component import ComponentSpec, PlatformComponent
 
-from .conftest import ENVIRONMENTS
+from .conftest import ENVIRONMENTS, allowances
 
 UIS = ("argocd", "grafana")
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
@@ -247,20 +247,19 @@ def test_ingress_namespace_admits_the_internet_and_reaches_the_backends(
     variants: dict[str, Rendered], variant: str, namespace: str, ports: list[int], pods: dict[str, str] | None
 ) -> None:
     r = variants[variant]
-    policies = [p for p in objects(r, "NetworkPolicy") if p["metadata"]["namespace"] == namespace]
+    declared = allowances(r, namespace).values()
     public = [
-        p
-        for p in policies
-        if any(
-            peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"
-            for rule in p["spec"].get("ingress", [])
-            for peer in rule.get("from", [])
-        )
-        and sorted(port["port"] for rule in p["spec"]["ingress"] for port in rule.get("ports", [])) == ports
+        a
+        for a in declared
+        if a["direction"] == "ingress"
+        and any(peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for peer in a["rule"].get("from", []))
+        and sorted(port["port"] for port in a["rule"].get("ports", [])) == ports
     ]
     assert len(public) == 1
-    assert public[0]["spec"]["podSelector"] == ({"matchLabels": pods} if pods else {})
-    egress = [p for p in policies if {"namespaceSelector": {}} in p["spec"].get("egress", [{}])[0].get("to", [])]
+    assert public[0]["podSelector"] == ({"matchLabels": pods} if pods else {})
+    egress = [
+        a for a in declared if a["direction"] == "egress" and {"namespaceSelector": {}} in a["rule"].get("to", [])
+    ]
     assert egress, "the ingress reaches backends in every namespace"
 
 
@@ -270,8 +269,7 @@ def test_backend_namespaces_admit_the_ingress(variants: dict[str, Rendered], var
     ingress_namespace = "istio-system" if r.env.ingress.provider == "istio" else "traefik"
     backends = {"argocd": "argocd", "grafana": "monitoring"}
     for ui, namespace in backends.items():
-        policy = named(objects(r, "NetworkPolicy"), f"allow-ingress-to-{ui}", namespace)
-        peer = policy["spec"]["ingress"][0]["from"][0]
+        peer = allowances(r, namespace)[f"ingress-to-{ui}"]["rule"]["from"][0]
         assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}}}
 
 
@@ -303,12 +301,10 @@ def test_acme_solver_follows_the_environment(rendered: dict[str, Rendered]) -> N
     assert solver("staging")["selector"] == {"dnsZones": ["staging.ml.example.com"]}
     assert "http01" in solver("dev")
     # The DNS-01 self-check asks the zone's name servers; the HTTP-01 one fetches the challenge.
-    policies = lambda env: {p["metadata"]["name"] for p in objects(rendered[env], "NetworkPolicy")}  # noqa: E731
-    assert "allow-acme-self-check-dns" in policies("staging") and "allow-acme-self-check-http" not in policies(
-        "staging"
-    )
-    assert "allow-acme-self-check-http" in policies("dev")
-    assert "allow-acme-self-check-http" not in policies("onprem"), "an internal CA needs no challenge"
+    declared = lambda env: allowances(rendered[env], "cert-manager")  # noqa: E731
+    assert "acme-self-check-dns" in declared("staging") and "acme-self-check-http" not in declared("staging")
+    assert "acme-self-check-http" in declared("dev")
+    assert "acme-self-check-http" not in declared("onprem"), "an internal CA needs no challenge"
 
 
 def test_external_dns_writes_records_where_dns_is_managed(variants: dict[str, Rendered]) -> None:
@@ -343,7 +339,8 @@ def test_a_disabled_ui_is_not_exposed(tmp_path: Path) -> None:
     )
     r = render_stack(stack)
     assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd"}
-    assert "allow-ingress-to-grafana" not in {p["metadata"]["name"] for p in objects(r, "NetworkPolicy")}
+    assert "ingress-to-grafana" not in allowances(r, "monitoring")
+    assert "ingress-to-argocd" in allowances(r, "argocd")
 
 
 class MeshedDemo(PlatformComponent):
@@ -363,12 +360,7 @@ def test_a_component_that_joins_the_mesh_gets_injection_only_with_istio(
     r = render_stack(ENVIRONMENTS / f"Pulumi.{stack}.yaml")
     namespace = named(objects(r, "Namespace"), "mesh-demo")
     assert ("istio-injection" in namespace["metadata"]["labels"]) is injected
-    to_istiod = [
-        p
-        for p in objects(r, "NetworkPolicy")
-        if p["metadata"]["namespace"] == "mesh-demo" and "mesh" in p["metadata"]["name"]
-    ]
-    assert bool(to_istiod) is injected
+    assert ("mesh-control-plane" in allowances(r, "mesh-demo")) is injected
     assert MeshedDemo.requires(r.env) == (("istio",) if injected else ())
 
 

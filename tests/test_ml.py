@@ -23,7 +23,7 @@ from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
 
-from .conftest import ENVIRONMENTS, REPO
+from .conftest import ENVIRONMENTS, REPO, allowances
 
 APPS = REPO / "apps"
 ML_APPS = ("model-serving", "scheduled-notebooks")
@@ -483,14 +483,10 @@ def test_kubeflow_namespace_is_meshed_and_restricted_like_upstream(rendered: dic
 
 def test_kubeflow_admits_its_gateways_and_teams_only(rendered: dict[str, Rendered]) -> None:
     r = rendered["dev"]
-    policy = next(
-        p
-        for p in objects(r, "NetworkPolicy")
-        if p["metadata"]["namespace"] == "kubeflow" and p["metadata"]["name"] == "allow-kubeflow-clients"
-    )
+    clients = allowances(r, "kubeflow")["kubeflow-clients"]
+    assert clients["direction"] == "ingress"
     admitted = {
-        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for peer in policy["spec"]["ingress"][0]["from"]
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in clients["rule"]["from"]
     }
     assert admitted == {"istio-system", "istio-ingress", *(team.name for team in r.env.components.kubeflow.teams)}
 

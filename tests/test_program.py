@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,8 +11,10 @@ import pytest
 from infra.catalog import CATALOG
 from infra.offline.render import Rendered
 from infra.platform import labels
+from infra.platform.namespace import policy_name, policy_spec
+from infra.platform.network import Allow, Peer
 
-from .conftest import ENV_NAMES
+from .conftest import ENV_NAMES, allowances
 from .conftest import ENVIRONMENTS as ENVIRONMENTS_DIR
 
 COMPONENT_TYPE = re.compile(r"^mlops:(platform|observability|ml|delivery):[A-Z][A-Za-z]+$")
@@ -76,9 +79,45 @@ def test_each_namespace_has_pod_security_and_default_deny(rendered: dict[str, Re
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] in {"restricted", "privileged"}
         deny = [p for p in policies if p["metadata"]["namespace"] == name and p["metadata"]["name"] == "default-deny"]
         assert deny and deny[0]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        assert any(p["metadata"]["name"] == "allow-dns" and p["metadata"]["namespace"] == name for p in policies)
+        assert allowances(r, name)["dns"]["direction"] == "egress"
     monitoring = next(ns for ns in objects(r, "Namespace") if ns["metadata"]["name"] == "monitoring")
     assert monitoring["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_allowances_are_merged_per_pod_selector_and_every_rule_is_named(
+    rendered: dict[str, Rendered], env: str
+) -> None:
+    r = rendered[env]
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for policy in objects(r, "NetworkPolicy"):
+        by_namespace.setdefault(policy["metadata"]["namespace"], []).append(policy)
+    for namespace, policies in by_namespace.items():
+        opening = [p for p in policies if p["metadata"]["name"] != "default-deny"]
+        selectors = [json.dumps(p["spec"]["podSelector"], sort_keys=True) for p in opening]
+        assert len(selectors) == len(set(selectors)), f"{namespace}: two policies select the same pods"
+        rules = sum(len(p["spec"].get(direction, [])) for p in opening for direction in ("ingress", "egress"))
+        # Each rule carries its allowance's name, and no name is used twice in a namespace.
+        assert len(allowances(r, namespace)) == rules, namespace
+
+
+def test_merging_allowances_keeps_each_rule_on_its_pods() -> None:
+    gateway = (("istio", "ingressgateway"),)
+    dns = Allow("dns", "egress", (Peer(namespace="kube-system"),), ((53, "UDP"),))
+    public = Allow("public", "ingress", (Peer(cidr="0.0.0.0/0"),), (443,), pods=gateway)
+    scrape = Allow("scrape", "ingress", (Peer(namespace="monitoring"),))
+    spec = {policy_name(pods): policy_spec(group) for pods, group in {(): [dns, scrape], gateway: [public]}.items()}
+    assert spec["allow"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [scrape.rule()],
+        "egress": [dns.rule()],
+    }
+    assert spec["allow-ingressgateway"] == {
+        "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [public.rule()],
+    }
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -148,4 +187,4 @@ def test_disabled_component_leaves_no_trace(tmp_path) -> None:
     r = render_stack(stack)
     assert "kube-prometheus-stack" not in {a["metadata"]["name"] for a in objects(r, "Application")}
     assert not objects(r, "ServiceMonitor")
-    assert not [p for p in objects(r, "NetworkPolicy") if p["metadata"]["name"] == "allow-prometheus-scrape"]
+    assert allowances(r, "argocd") and not [name for name in allowances(r) if name.endswith("/prometheus-scrape")]

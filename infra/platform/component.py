@@ -21,7 +21,7 @@ from infra.config.model import SecretSource
 from infra.platform.argocd_app import SyncMode, chart_application
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
-from infra.platform.namespace import secured_namespace
+from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
 from infra.platform.secrets import secret_key_ref
@@ -136,6 +136,8 @@ class PlatformComponent(pulumi.ComponentResource):
         super().__init__(f"mlops:{self.spec.layer}:{type(self).__name__}", self.spec.name, None, opts)
         self.ctx = ctx
         self._exposures: list[Exposure] = []
+        self._allowances: dict[str, tuple[pulumi.Resource, list[Allow]]] = {}
+        """Each namespace of this component, and what it allows: its policies are declared in `finish`."""
         self.build()
 
     def build(self) -> None:
@@ -144,7 +146,10 @@ class PlatformComponent(pulumi.ComponentResource):
     def finish(self) -> None:
         """Called once every component is built: declares what needed all of them (the UI routes)."""
         for exposure in self._exposures:
-            publish(exposure, self.env, self.custom_resource, self.opts(depends_on=self._own_namespace()))
+            from_ingress = publish(exposure, self.env, self.custom_resource)
+            self._allowances[exposure.namespace][1].append(from_ingress)
+        for name, (namespace, allows) in self._allowances.items():
+            allowance_policies(name, allows, after(namespace, self.opts()))
         self.register_outputs({})
 
     @property
@@ -185,17 +190,18 @@ class PlatformComponent(pulumi.ComponentResource):
     def _secured(
         self, name: str, pod_security: str, allows: Sequence[Allow], labels: Mapping[str, str] | None = None
     ) -> pulumi.Resource:
-        namespace = self.ctx.namespace_resources[name] = secured_namespace(
+        mesh_injection = self.spec.mesh and joins_mesh(self.env)
+        namespace = self.ctx.namespace_resources[name] = denied_namespace(
             name,
             pod_security=pod_security,
             kubernetes_version=self.env.kubernetes_version,
-            allows=allows,
-            scraped_by_prometheus=self.ctx.monitoring_enabled,
-            mesh_injection=self.spec.mesh and joins_mesh(self.env),
+            mesh_injection=mesh_injection,
             opts=self.opts(),
             privileged_reason=self.spec.privileged_reason,
             labels=labels,
         )
+        baseline = baseline_allowances(name, mesh_injection, self.ctx.monitoring_enabled)
+        self._allowances[name] = (namespace, [*baseline, *allows])
         if self.ctx.facts.cni == "cilium":
             self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)
         return namespace

@@ -13,10 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
-
 from infra.config import Environment
-from infra.platform.namespace import MESH_NAMESPACE, allowance_policy
+from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import Allow, Peer
 
 PLATFORM_ISSUER = "platform"
@@ -48,13 +46,11 @@ class Exposure:
         return f"{self.name}-tls"
 
 
-def publish(
-    exposure: Exposure, env: Environment, custom_resource: CustomResource, opts: pulumi.ResourceOptions
-) -> None:
+def publish(exposure: Exposure, env: Environment, custom_resource: CustomResource) -> Allow:
+    """Declare the routes to `exposure`; returns the allowance its namespace needs to admit the ingress."""
     provider = env.ingress.provider
     {"istio": _istio_routes, "traefik": _traefik_routes}[provider](exposure, env, custom_resource)
-    from_ingress = Allow(f"ingress-to-{exposure.name}", "ingress", (Peer(namespace=INGRESS_NAMESPACES[provider]),))
-    allowance_policy(exposure.namespace, from_ingress, opts)
+    return Allow(f"ingress-to-{exposure.name}", "ingress", (Peer(namespace=INGRESS_NAMESPACES[provider]),))
 
 
 def certificate(exposure: Exposure, host: str) -> dict[str, Any]:

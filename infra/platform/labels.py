@@ -8,6 +8,8 @@ LAYER = "mlops.dev/layer"
 DEPENDS_ON = "mlops.dev/depends-on"
 PROVIDES_CRDS = "mlops.dev/provides-crds"
 PRIVILEGED_REASON = "mlops.dev/privileged-reason"
+# On a NetworkPolicy: the allowance behind each of its rules (`ingress: a, b; egress: c`).
+ALLOWANCES_ANNOTATION = "mlops.dev/allowances"
 # Untested-but-allowed choices a reviewer should see (e.g. versions outside a tested combination).
 ADVISORY = "mlops.dev/advisory"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
