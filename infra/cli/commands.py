@@ -5,15 +5,19 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from infra.config import Environment, InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
+
+if TYPE_CHECKING:  # the apps stage is imported only when `check` runs
+    from infra.gitops.apps import Overlay
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{group}/{kind}_{version}.json"
@@ -84,67 +88,52 @@ def preinstalled_crds(env: Environment) -> list[str]:
 
 
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
-    from infra.gitops.apps import KustomizeMissing, check_overlays
-    from infra.offline.policy import run_policies
+    from infra.gitops.apps import build_overlays
+    from infra.offline.checkov import WarmCheckov
     from infra.offline.secrets import load_allowlist, scan_directory
-    from infra.offline.validate import ManifestValidator
-    from infra.platform.ordering import ordering_problems
 
     validate_all(environments, names)
-    allowlist = load_crd_allowlist()
+    stacks = [
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files(environments, list(names))
+    ]
     secrets_allowlist = load_allowlist(SECRETS_ALLOWLIST)
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
     repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
-    # What needs no rendered manifest (the repository's secret scan, checkov over the workflows) runs on the
-    # second core while the environments render.
+    # The main process renders and validates; the second core meanwhile scans the repository for secrets (a
+    # process of its own), builds the app overlays (kustomize subprocesses) and imports checkov, whose scans
+    # run once every manifest is written.
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as side, ThreadPoolExecutor(max_workers=2) as waits:
-        repository_scan = side.submit(_repository_secrets)
-        workflows = waits.submit(_workflow_findings) if with_checkov else None
-        for stack in render_all(environments, names):
-            manifest_dirs[stack.stack] = write(stack, out) / "manifests"
-            report = reports[stack.stack] = EnvironmentReport(stack.stack)
-            validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, allowlist)
-            objects = [manifest.object for manifest in stack.manifests]
-            for manifest in stack.manifests:
-                report.findings += validator.validate(manifest.object)
-            custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
-            report.checked["kubernetes"] = len(objects) - custom
-            report.checked["crd"] = custom
-            problems = ordering_problems(objects, preinstalled_crds(stack.env))
-            report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
-            report.checked["ordering"] = len(objects)
-            report.findings += run_policies(stack.run.resources)
-            report.checked["policy"] = len(stack.run.resources)
-            # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
-            apps_out = out / stack.stack / "apps"
-            try:
-                app_findings, report.checked["apps"] = check_overlays(
-                    APPS_DIR, stack.stack, objects, validator, apps_out
+    checkov = WarmCheckov() if with_checkov else None
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as side, ThreadPoolExecutor(max_workers=2) as waits:
+            repository_scan = side.submit(_repository_secrets)
+            builds = {stack: waits.submit(build_overlays, APPS_DIR, stack) for stack in stacks}
+            for stack in render_all(environments, names):
+                reports[stack.stack] = _check_rendered(stack, out, crd_schemas, builds[stack.stack], manifest_dirs)
+            if checkov is not None:
+                checkov_run = waits.submit(
+                    checkov.scan, manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, _workflows_dir()
                 )
-                report.findings += app_findings
-            except KustomizeMissing as missing:
-                # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
-                report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
-            if apps_out.is_dir():
-                manifest_dirs[f"{stack.stack}/apps"] = apps_out
-        # checkov is a subprocess of several seconds: the manifests' secret scan runs meanwhile.
-        checkov_run = waits.submit(_checkov_findings, manifest_dirs) if with_checkov else None
-        for key, directory in manifest_dirs.items():
-            report = reports[key.split("/")[0]]
-            report.findings += scan_directory(directory, secrets_allowlist)
-            files = sum(1 for p in directory.rglob("*") if p.is_file())
-            report.checked["secrets"] = report.checked.get("secrets", 0) + files
-        repository.findings += repository_scan.result()[0]
-        repository.checked["secrets"] = repository_scan.result()[1]
-        if checkov_run is not None:
-            for key, findings in checkov_run.result().items():
-                stack = key.split("/")[0]
-                reports[stack].findings += findings
-                files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
-                reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
-        workflow_findings = _print_workflows(*workflows.result()) if workflows is not None else []
+            for key, directory in manifest_dirs.items():
+                report = reports[key.split("/")[0]]
+                report.findings += scan_directory(directory, secrets_allowlist)
+                files = sum(1 for p in directory.rglob("*") if p.is_file())
+                report.checked["secrets"] = report.checked.get("secrets", 0) + files
+            repository.findings += repository_scan.result()[0]
+            repository.checked["secrets"] = repository_scan.result()[1]
+            workflow_findings: list[Finding] = []
+            if checkov is not None:
+                by_directory, workflow_findings = checkov_run.result()
+                for key, findings in by_directory.items():
+                    stack = key.split("/")[0]
+                    reports[stack].findings += findings
+                    files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
+                    reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
+                _print_workflows(workflow_findings)
+    finally:
+        if checkov is not None:
+            checkov.close()
     for report in [*reports.values(), repository]:
         print(report.table())
     failed = [stack for stack, report in reports.items() if report.errors]
@@ -154,6 +143,44 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
         + ("; repository checks failing" if repository.errors else "")
     )
     return 1 if failed or workflow_findings or repository.errors else 0
+
+
+def _check_rendered(
+    stack: Rendered, out: Path, crd_schemas: str, overlays: Future[list[Overlay]], manifest_dirs: dict[str, Path]
+) -> EnvironmentReport:
+    """The stages that need only the rendered stack: schemas, ordering, policies, and the app overlays."""
+    from infra.gitops.apps import KustomizeMissing, check_overlays
+    from infra.offline.policy import run_policies
+    from infra.offline.validate import ManifestValidator
+    from infra.platform.ordering import ordering_problems
+
+    manifest_dirs[stack.stack] = write(stack, out) / "manifests"
+    report = EnvironmentReport(stack.stack)
+    validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())
+    objects = [manifest.object for manifest in stack.manifests]
+    for manifest in stack.manifests:
+        report.findings += validator.validate(manifest.object)
+    custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
+    report.checked["kubernetes"] = len(objects) - custom
+    report.checked["crd"] = custom
+    problems = ordering_problems(objects, preinstalled_crds(stack.env))
+    report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
+    report.checked["ordering"] = len(objects)
+    report.findings += run_policies(stack.run.resources)
+    report.checked["policy"] = len(stack.run.resources)
+    # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
+    apps_out = out / stack.stack / "apps"
+    try:
+        app_findings, report.checked["apps"] = check_overlays(
+            APPS_DIR, stack.stack, objects, validator, apps_out, overlays.result()
+        )
+        report.findings += app_findings
+    except KustomizeMissing as missing:
+        # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
+        report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
+    if apps_out.is_dir():
+        manifest_dirs[f"{stack.stack}/apps"] = apps_out
+    return report
 
 
 def validate_all(environments: Path, names: Sequence[str]) -> None:
@@ -175,26 +202,16 @@ def _repository_secrets() -> tuple[list[Finding], int]:
     return scan(tracked, REPO, load_allowlist(SECRETS_ALLOWLIST)), len(tracked)
 
 
-def _checkov_findings(manifest_dirs: dict[str, Path]) -> dict[str, list[Finding]]:
-    from infra.offline.checkov import run_checkov
-
-    return run_checkov(manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS)
-
-
-def _workflow_findings() -> tuple[list[Finding], int]:
-    """checkov's github_actions checks over the CI workflows (pinned actions, no injectable inputs, ...)."""
-    from infra.offline.checkov import run_checkov_directory
-
-    if not WORKFLOWS_DIR.is_dir():
-        return [], 0
-    return run_checkov_directory(WORKFLOWS_DIR, "github_actions"), sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml"))
+def _workflows_dir() -> Path | None:
+    """The CI workflows, which checkov's github_actions checks (pinned actions, no injectable inputs, ...)."""
+    return WORKFLOWS_DIR if WORKFLOWS_DIR.is_dir() else None
 
 
-def _print_workflows(findings: list[Finding], count: int) -> list[Finding]:
+def _print_workflows(findings: list[Finding]) -> None:
+    count = sum(1 for _ in WORKFLOWS_DIR.glob("*.y*ml")) if WORKFLOWS_DIR.is_dir() else 0
     print(f"workflows (.github/workflows, checkov github_actions): {count} files, {len(findings)} errors")
     for finding in findings:
         print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
-    return findings
 
 
 def is_custom_resource(api_version: str) -> bool:

@@ -14,7 +14,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,11 @@ def build(path: Path) -> Overlay:
     return Overlay(app, path, objects)
 
 
+def build_overlays(apps_dir: Path, env: str) -> list[Overlay]:
+    """Every overlay of `env`, built (KustomizeMissing without a kustomize)."""
+    return [build(path) for path in overlays(apps_dir, env)]
+
+
 def project_problems(overlay: Overlay, project: Mapping[str, Any] | None) -> list[str]:
     """What the `ml-apps` AppProject (as rendered for this environment) would refuse to sync."""
     if project is None:
@@ -106,14 +111,14 @@ def check_overlays(
     rendered: Iterable[Mapping[str, Any]],
     validator: ManifestValidator,
     out_dir: Path,
+    built: Sequence[Overlay] | None = None,
 ) -> tuple[list[Finding], int]:
-    """Build and validate every overlay of `env`; write the built objects under `out_dir` for checkov.
-    Returns the findings and the number of objects checked."""
+    """Validate every overlay of `env` (`built` already, or built here); write the built objects under `out_dir`
+    for checkov. Returns the findings and the number of objects checked."""
     project = next((o for o in rendered if o.get("kind") == "AppProject" and o["metadata"]["name"] == ML_PROJECT), None)
     findings: list[Finding] = []
     checked = 0
-    for path in overlays(apps_dir, env):
-        overlay = build(path)
+    for overlay in build_overlays(apps_dir, env) if built is None else built:
         if overlay.error:
             findings.append(Finding(STAGE, overlay.name, f"kustomize build failed: {overlay.error}"))
             continue

@@ -85,36 +85,38 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
         raise RuntimeError(f"{CHECKOV_BIN} did not finish within {_TIMEOUT_S} s") from e
 
 
-def run_checkov(
-    manifest_dirs: Mapping[str, Path], config_file: Path, external_checks_dir: Path | None = None
-) -> dict[str, list[Finding]]:
-    env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
-    findings: dict[str, list[Finding]] = {env: [] for env in env_dirs}
-    files = [f for d in env_dirs.values() for f in _manifest_files(d)]
-    if not files:
-        return findings
-
+def manifest_arguments(files: list[Path], config_file: Path, external_checks_dir: Path | None) -> list[str]:
     # -f per file rather than -d per environment: with several -d, checkov 3.3 prints one report per directory
     # and the kubernetes runner carries earlier directories' resources into later reports under mangled paths.
-    command = [str(CHECKOV_BIN), "--config-file", str(config_file), "--framework", "kubernetes", "-o", "json"]
-    command += ["--compact", "--quiet", "--skip-download"]
+    arguments = ["--config-file", str(config_file), "--framework", "kubernetes", "-o", "json"]
+    arguments += ["--compact", "--quiet", "--skip-download"]
     if external_checks_dir is not None:
-        command += ["--external-checks-dir", str(external_checks_dir)]
+        arguments += ["--external-checks-dir", str(external_checks_dir)]
     for file in files:
-        command += ["-f", str(file)]
+        arguments += ["-f", str(file)]
+    return arguments
 
-    result = _run(command)
+
+def workflow_arguments(directory: Path, framework: str = "github_actions") -> list[str]:
+    return ["--framework", framework, "-d", str(directory), "-o", "json", "--compact", "--quiet", "--skip-download"]
+
+
+def _reports_of(returncode: int, stdout: str, stderr: str) -> list[Mapping[str, Any]]:
     # Exit code 1 means "some checks failed"; a crash also exits 1, but then stdout is not a JSON report.
-    stderr_tail = result.stderr.strip()[-2000:]
-    if result.returncode not in (0, 1):
-        raise RuntimeError(f"{CHECKOV_BIN} failed with exit code {result.returncode}:\n{stderr_tail}")
+    stderr_tail = stderr.strip()[-2000:]
+    if returncode not in (0, 1):
+        raise RuntimeError(f"{CHECKOV_BIN} failed with exit code {returncode}:\n{stderr_tail}")
     try:
-        reports = list(_reports(result.stdout))
+        reports = list(_reports(stdout))
     except json.JSONDecodeError as e:
         raise RuntimeError(f"{CHECKOV_BIN} did not print a JSON report ({e}):\n{stderr_tail}") from e
-    if result.returncode == 1 and not reports:
+    if returncode == 1 and not reports:
         raise RuntimeError(f"{CHECKOV_BIN} exited with 1 and no report:\n{stderr_tail}")
+    return reports
 
+
+def manifest_findings(reports: list[Mapping[str, Any]], env_dirs: Mapping[str, Path]) -> dict[str, list[Finding]]:
+    findings: dict[str, list[Finding]] = {env: [] for env in env_dirs}
     for report in reports:
         for check in report["results"].get("failed_checks", []):
             path = Path(check.get("file_abs_path") or check["file_path"]).resolve()
@@ -127,20 +129,86 @@ def run_checkov(
     return {env: sorted(set(items), key=lambda f: (f.object_ref, f.message)) for env, items in findings.items()}
 
 
-def run_checkov_directory(directory: Path, framework: str) -> list[Finding]:
-    """checkov with one framework over one directory (e.g. github_actions over .github/workflows)."""
-    command = [str(CHECKOV_BIN), "--framework", framework, "-d", str(directory), "-o", "json"]
-    command += ["--compact", "--quiet", "--skip-download"]
-    result = _run(command)
-    if result.returncode not in (0, 1):
-        raise RuntimeError(f"{CHECKOV_BIN} failed with exit code {result.returncode}:\n{result.stderr.strip()[-2000:]}")
+def workflow_findings(reports: list[Mapping[str, Any]]) -> list[Finding]:
     findings = [
         Finding(
             "checkov",
             f"{check['file_path'].lstrip('/')} {check['resource']}",
             f"{check['check_id']}: {check['check_name']}",
         )
-        for report in _reports(result.stdout)
+        for report in reports
         for check in report["results"].get("failed_checks", [])
     ]
     return sorted(set(findings), key=lambda f: (f.object_ref, f.message))
+
+
+def run_checkov(
+    manifest_dirs: Mapping[str, Path], config_file: Path, external_checks_dir: Path | None = None
+) -> dict[str, list[Finding]]:
+    env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
+    files = [f for d in env_dirs.values() for f in _manifest_files(d)]
+    if not files:
+        return {env: [] for env in env_dirs}
+    result = _run([str(CHECKOV_BIN), *manifest_arguments(files, config_file, external_checks_dir)])
+    return manifest_findings(_reports_of(result.returncode, result.stdout, result.stderr), env_dirs)
+
+
+def run_checkov_directory(directory: Path, framework: str) -> list[Finding]:
+    """checkov with one framework over one directory (e.g. github_actions over .github/workflows)."""
+    result = _run([str(CHECKOV_BIN), *workflow_arguments(directory, framework)])
+    return workflow_findings(_reports_of(result.returncode, result.stdout, result.stderr))
+
+
+class WarmCheckov:
+    """checkov's interpreter started ahead of time (infra/offline/checkov_driver.py): it imports checkov while
+    the caller renders, then runs the manifest scan and the workflow scan side by side."""
+
+    def __init__(self) -> None:
+        python = CHECKOV_BIN.parent / "python"
+        if not python.is_file():
+            raise RuntimeError(
+                f"checkov's Python not found at {python}: run `make install` (it creates .venv-checkov) "
+                "or set MLOPS_CHECKOV to the checkov of a virtualenv"
+            )
+        self._process = subprocess.Popen(
+            # -P: the script's own directory (this package, with its checkov.py) must not shadow checkov.
+            [str(python), "-P", str(Path(__file__).with_name("checkov_driver.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **_OFFLINE_ENV},
+        )
+
+    def scan(
+        self,
+        manifest_dirs: Mapping[str, Path],
+        config_file: Path,
+        external_checks_dir: Path | None,
+        workflows_dir: Path | None,
+    ) -> tuple[dict[str, list[Finding]], list[Finding]]:
+        """Findings of the manifests by directory key, and of the workflows (none without `workflows_dir`)."""
+        env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
+        files = [f for d in env_dirs.values() for f in _manifest_files(d)]
+        scans = []
+        if files:
+            scans.append(manifest_arguments(files, config_file, external_checks_dir))
+        if workflows_dir is not None:
+            scans.append(workflow_arguments(workflows_dir))
+        try:
+            stdout, stderr = self._process.communicate(json.dumps(scans), timeout=_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            self._process.kill()
+            raise RuntimeError(f"checkov did not finish within {_TIMEOUT_S} s") from e
+        if self._process.returncode != 0:
+            raise RuntimeError(f"checkov's driver failed (exit {self._process.returncode}):\n{stderr[-2000:]}")
+        results = [_reports_of(scan["exit"], scan["stdout"], stderr) for scan in json.loads(stdout)]
+        manifests = manifest_findings(results.pop(0), env_dirs) if files else {env: [] for env in env_dirs}
+        workflows = workflow_findings(results.pop(0)) if workflows_dir is not None else []
+        return manifests, workflows
+
+    def close(self) -> None:
+        """Stop the driver if no scan was asked of it (e.g. the check stopped on an invalid environment)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
