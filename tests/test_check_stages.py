@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import stat
+import sys
 import urllib.error
 from pathlib import Path
 from typing import Any
@@ -352,3 +353,63 @@ def test_checkov_output_as_list_or_several_documents_is_understood() -> None:
 def test_no_manifests_means_no_checkov_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checkov_stage, "CHECKOV_BIN", tmp_path / "no-such-checkov")
     assert checkov_stage.run_checkov({"dev": tmp_path}, CHECKOV_CONFIG) == {"dev": []}
+
+
+INJECTABLE_WORKFLOW = """\
+name: greet
+on: issues
+permissions: {}
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event.issue.title }}"
+"""
+
+
+@needs_checkov
+def test_the_warm_checkov_scans_manifests_and_workflows_side_by_side(tmp_path: Path) -> None:
+    """What `check` uses: one import of checkov, both scans, each finding mapped to its environment or file."""
+    dev, prod, workflows = tmp_path / "dev", tmp_path / "prod", tmp_path / ".github" / "workflows"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "debug", "namespace": "tools"},
+        "spec": {"containers": [{"name": "sh", "image": "busybox:1.37", "securityContext": {"privileged": True}}]},
+    }
+    _write(dev, "tools/pod-debug.yaml", privileged)
+    _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
+    workflows.mkdir(parents=True)
+    (workflows / "greet.yaml").write_text(INJECTABLE_WORKFLOW)
+
+    manifests, workflow = checkov_stage.WarmCheckov().scan(
+        {"dev": dev, "prod": prod}, CHECKOV_CONFIG, CUSTOM_CHECKS, workflows
+    )
+
+    assert (
+        Finding("checkov", "tools/pod-debug.yaml Pod.tools.debug", "CKV_K8S_16: Container should not be privileged")
+        in manifests["dev"]
+    )
+    assert manifests["prod"] == []
+    assert workflow and all(f.object_ref.startswith("greet.yaml ") for f in workflow), workflow
+    assert any(f.message.startswith("CKV_GHA_2:") for f in workflow), workflow
+
+
+def test_the_warm_checkov_without_its_virtualenv_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkov_stage, "CHECKOV_BIN", tmp_path / "bin" / "checkov")
+    with pytest.raises(RuntimeError, match=r"checkov's Python not found.*make install"):
+        checkov_stage.WarmCheckov()
+
+
+def test_a_failing_warm_scan_is_an_error_not_a_clean_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver that cannot import checkov (here: an interpreter without it) fails the check."""
+    fake_venv = tmp_path / "bin"
+    fake_venv.mkdir()
+    (fake_venv / "python").symlink_to(Path(sys.executable))
+    monkeypatch.setattr(checkov_stage, "CHECKOV_BIN", fake_venv / "checkov")
+    _write(tmp_path / "dev", "namespace.yaml", NAMESPACE)
+    warm = checkov_stage.WarmCheckov()
+    with pytest.raises(RuntimeError, match="(?s)driver failed.*ModuleNotFoundError"):
+        warm.scan({"dev": tmp_path / "dev"}, CHECKOV_CONFIG, None, None)
