@@ -35,6 +35,10 @@ UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 CNI_NAMESPACE = "kube-system"
 INGRESS_CLASS = "istio"
+# The identity Kubeflow's AuthorizationPolicies admit from the ingress gateway (kubeflow/manifests 26.03 writes
+# `cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account` into every UI's policy and the Profile
+# controller's). The gateway chart would otherwise name the account after the gateway, `istio-ingressgateway`.
+GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
 # Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
 ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
 
@@ -127,6 +131,7 @@ class Istio(PlatformComponent):
         return {
             # The name sets the pods' `istio: ingressgateway` label that Gateways select.
             "name": ISTIO_GATEWAY_NAME,
+            "serviceAccount": {"name": GATEWAY_SERVICE_ACCOUNT},
             "replicaCount": self.replicas,
             "autoscaling": {"enabled": ha, "minReplicas": self.replicas, "maxReplicas": 5},
             "podDisruptionBudget": {"minAvailable": 1} if ha else {},
