@@ -14,6 +14,7 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from infra.config import Environment
+from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
 from infra.platform.namespace import MESH_NAMESPACE
@@ -58,7 +59,10 @@ class Istio(PlatformComponent):
         return env.ingress.provider == "istio"
 
     def build(self) -> None:
-        self.namespace()
+        auth = sign_in.sign_in(self.env)
+        # istiod fetches the signing keys of the issuer whose ID tokens the gateway verifies (sign-in in front of
+        # Kubeflow). Declared even where KUBE_API's port 443 would cover it, so the reason stays visible.
+        self.namespace([sign_in.to_identity_provider(auth.issuer, ISTIOD_PODS)] if auth else [])
         self.application(self.base_values(), chart="istio-base", stage=0, installs_crds=True)
         self.application(self.cni_values(), chart="istio-cni", stage=1, installs_crds=False, namespace=CNI_NAMESPACE)
         self.application(self.istiod_values(), chart="istiod", stage=2, installs_crds=False)
@@ -118,6 +122,7 @@ class Istio(PlatformComponent):
                 "ingressControllerMode": "STRICT",
                 "ingressService": ISTIO_GATEWAY_NAME,
                 "ingressSelector": ISTIO_GATEWAY_LABELS["istio"],
+                **self.extension_providers(),
             },
             "global": {
                 "istioNamespace": self.spec.namespace,
@@ -125,6 +130,12 @@ class Istio(PlatformComponent):
                 "proxy": {"resources": resources("50m", "128Mi", "500m", "256Mi")},
             },
         }
+
+    def extension_providers(self) -> dict[str, Any]:
+        """oauth2-proxy as the ext_authz provider the gateway's CUSTOM AuthorizationPolicy for Kubeflow calls."""
+        if sign_in.sign_in(self.env) is None:
+            return {}
+        return {"extensionProviders": [sign_in.ext_authz_provider()]}
 
     def gateway_values(self) -> dict[str, Any]:
         ha = self.env.high_availability
