@@ -28,7 +28,7 @@ IMAGE_TAG_BY_CHART = {"10.1.4": "v7.14.3"}
 # Only the ingress gateway talks to oauth2-proxy: the ext_authz checks and the /oauth2/ routes.
 FROM_GATEWAY = Allow("from-ingress-gateway", "ingress", (Peer(namespace=MESH_NAMESPACE),), (sign_in.CONTAINER_PORT,))
 SECRETS_DIR = "/var/run/secrets/oauth2-proxy"
-SECRET_FILE = "value"
+VOLUME_FILE = "value"
 # Background requests of the UIs get 401 instead of a redirect to the sign-in page, as upstream configures it:
 # a redirect would pile up CSRF cookies (the Pipelines UI polls /ml_metadata without a JSON Accept header).
 API_ROUTES = ("/api/", "/apis/", "^/ml_metadata")
@@ -102,7 +102,7 @@ class OAuth2Proxy(PlatformComponent):
             "email_domains": list(auth.allowed_email_domains),
             "redirect_url": f"https://{sign_in.host(self.env)}{sign_in.CALLBACK_PATH}",
             "cookie_name": COOKIE_NAME,
-            "cookie_secret_file": f"{SECRETS_DIR}/cookie-secret/{SECRET_FILE}",
+            "cookie_secret_file": f"{SECRETS_DIR}/cookie-secret/{VOLUME_FILE}",
             "cookie_secure": True,
             "cookie_samesite": "lax",
             "cookie_expire": SESSION_LIFETIME,
@@ -119,7 +119,7 @@ class OAuth2Proxy(PlatformComponent):
             "id": PROVIDER_ID,
             "provider": "oidc",
             "clientID": auth.client_id,
-            "clientSecretFile": f"{SECRETS_DIR}/client-secret/{SECRET_FILE}",
+            "clientSecretFile": f"{SECRETS_DIR}/client-secret/{VOLUME_FILE}",
             "scope": " ".join(auth.requested_scopes),
             "code_challenge_method": "S256",
             "oidcConfig": {
@@ -262,7 +262,7 @@ def drop_headers_filter(headers: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _secret_volume(name: str, ref: ProxySecretKeyRef) -> dict[str, Any]:
-    return {"name": name, "secret": {"secretName": ref.name, "items": [{"key": ref.key, "path": SECRET_FILE}]}}
+    return {"name": name, "secret": {"secretName": ref.name, "items": [{"key": ref.key, "path": VOLUME_FILE}]}}
 
 
 def _toml(value: Any) -> str:
