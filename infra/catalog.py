@@ -102,6 +102,9 @@ CATALOG: dict[str, Chart] = {
     # Argo CD's Helm-over-OCI form: registry path without oci://, chart named separately.
     "kserve-crd": Chart("ghcr.io/kserve/charts", "kserve-crd", "v0.20.0", "kserve"),
     "kserve": Chart("ghcr.io/kserve/charts", "kserve-resources", "v0.20.0", "kserve"),
+    # Sign-in in front of Kubeflow. oauth2-proxy/manifests tag oauth2-proxy-10.1.4 (2026-02-17): the last chart of
+    # the 7.14 line Kubeflow 26.03 was tested with; infra/components/oauth2_proxy.py runs it with image v7.14.3.
+    "oauth2-proxy": Chart("https://oauth2-proxy.github.io/manifests", "oauth2-proxy", "10.1.4", "oauth2-proxy"),
     "mlflow": Chart("https://community-charts.github.io/helm-charts", "mlflow", "1.11.5", "mlflow", "MIT"),
     "feast": Chart("https://feast-helm-charts.storage.googleapis.com", "feast-feature-server", "0.66.0", "feast"),
 }

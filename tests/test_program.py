@@ -17,7 +17,7 @@ from infra.platform.network import Allow, Peer
 from .conftest import ENV_NAMES, allowances
 from .conftest import ENVIRONMENTS as ENVIRONMENTS_DIR
 
-COMPONENT_TYPE = re.compile(r"^mlops:(platform|observability|ml|delivery):[A-Z][A-Za-z]+$")
+COMPONENT_TYPE = re.compile(r"^mlops:(platform|observability|ml|delivery):[A-Z][A-Za-z0-9]+$")
 
 
 def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
 from infra.components.mlflow import Mlflow
 from infra.components.monitoring import Monitoring
+from infra.components.oauth2_proxy import OAuth2Proxy
 from infra.components.traefik import Traefik
 from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
@@ -40,6 +41,7 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Keda,
     ExternalSecrets,
     Velero,
+    OAuth2Proxy,
     Kubeflow,
     Kserve,
     Mlflow,
@@ -65,6 +67,7 @@ __all__ = [
     "MetricsServer",
     "Mlflow",
     "Monitoring",
+    "OAuth2Proxy",
     "Traefik",
     "Velero",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from infra.config import Environment
+from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
 from infra.platform.namespace import MESH_NAMESPACE
@@ -35,6 +36,10 @@ UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 CNI_NAMESPACE = "kube-system"
 INGRESS_CLASS = "istio"
+# The identity Kubeflow's AuthorizationPolicies admit from the ingress gateway (kubeflow/manifests 26.03 writes
+# `cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account` into every UI's policy and the Profile
+# controller's). The gateway chart would otherwise name the account after the gateway, `istio-ingressgateway`.
+GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
 # Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
 ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
 
@@ -54,7 +59,10 @@ class Istio(PlatformComponent):
         return env.ingress.provider == "istio"
 
     def build(self) -> None:
-        self.namespace()
+        auth = sign_in.sign_in(self.env)
+        # istiod fetches the signing keys of the issuer whose ID tokens the gateway verifies (sign-in in front of
+        # Kubeflow). Declared even where KUBE_API's port 443 would cover it, so the reason stays visible.
+        self.namespace([sign_in.to_identity_provider(auth.issuer, ISTIOD_PODS)] if auth else [])
         self.application(self.base_values(), chart="istio-base", stage=0, installs_crds=True)
         self.application(self.cni_values(), chart="istio-cni", stage=1, installs_crds=False, namespace=CNI_NAMESPACE)
         self.application(self.istiod_values(), chart="istiod", stage=2, installs_crds=False)
@@ -114,6 +122,7 @@ class Istio(PlatformComponent):
                 "ingressControllerMode": "STRICT",
                 "ingressService": ISTIO_GATEWAY_NAME,
                 "ingressSelector": ISTIO_GATEWAY_LABELS["istio"],
+                **self.extension_providers(),
             },
             "global": {
                 "istioNamespace": self.spec.namespace,
@@ -122,11 +131,18 @@ class Istio(PlatformComponent):
             },
         }
 
+    def extension_providers(self) -> dict[str, Any]:
+        """oauth2-proxy as the ext_authz provider the gateway's CUSTOM AuthorizationPolicy for Kubeflow calls."""
+        if sign_in.sign_in(self.env) is None:
+            return {}
+        return {"extensionProviders": [sign_in.ext_authz_provider()]}
+
     def gateway_values(self) -> dict[str, Any]:
         ha = self.env.high_availability
         return {
             # The name sets the pods' `istio: ingressgateway` label that Gateways select.
             "name": ISTIO_GATEWAY_NAME,
+            "serviceAccount": {"name": GATEWAY_SERVICE_ACCOUNT},
             "replicaCount": self.replicas,
             "autoscaling": {"enabled": ha, "minReplicas": self.replicas, "maxReplicas": 5},
             "podDisruptionBudget": {"minAvailable": 1} if ha else {},

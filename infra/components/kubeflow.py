@@ -17,6 +17,7 @@ from infra.catalog import KUBEFLOW_PARTS
 from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
+from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.namespace import MESH_NAMESPACE
@@ -56,7 +57,7 @@ PARTS: tuple[tuple[str, int], ...] = (
 CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
 PIPELINES_DATABASE = "mlpipeline"
-DASHBOARD_HOST_LABEL = "kubeflow"
+DASHBOARD_HOST_LABEL = sign_in.HOST_LABEL
 DASHBOARD_TLS_SECRET = "kubeflow-tls"
 
 
@@ -66,7 +67,8 @@ class Kubeflow(PlatformComponent):
         layer="ml",
         namespace="kubeflow",
         charts=tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS),
-        depends_on=("istio", "cert-manager", "knative"),
+        # With sign-in (components.kubeflow.auth), the gateway's checks exist before the dashboard is served.
+        depends_on=("istio", "cert-manager", "knative", "oauth2-proxy"),
         provides_crds=("kubeflow.org",),
         # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
         pod_security="restricted",
@@ -92,6 +94,11 @@ class Kubeflow(PlatformComponent):
             "kubeflow-istio-resources": self.gateway(),
         }
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
+        if sign_in.sign_in(self.env) is None:
+            notes.append(
+                f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
+                "it is sent; keep this environment off public networks"
+            )
         if self.ctx.facts.database is None:
             notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
         elif self.ctx.facts.database.iam_authentication:
@@ -262,7 +269,7 @@ class Kubeflow(PlatformComponent):
                 name,
                 {
                     "action": "ALLOW",
-                    "rules": [{"when": [{"key": "request.headers[kubeflow-userid]", "values": [email]}]}],
+                    "rules": [{"when": [{"key": f"request.headers[{sign_in.USERID_HEADER}]", "values": [email]}]}],
                 },
                 namespace=namespace,
                 after=[profile],

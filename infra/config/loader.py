@@ -20,12 +20,14 @@ from infra.config.model import (
     DNS_NAME,
     DURATION,
     EMAIL,
+    EMAIL_DOMAIN,
     HTTPS_URL,
     IMAGE_REF,
     IP_RANGE,
     K8S_NAME,
     PINNED_VERSION,
     QUANTITY,
+    REFRESH_MINUTES,
     SYNC_DURATION,
     Environment,
 )
@@ -49,6 +51,8 @@ PATTERN_NAMES = {
     CRON: "a five-field cron expression such as '0 18 * * 5'",
     SYNC_DURATION: "a duration in minutes or hours such as 30m or 60h",
     HTTPS_URL: "an https:// URL",
+    EMAIL_DOMAIN: "an e-mail domain such as example.com, or * for any domain",
+    REFRESH_MINUTES: "a number of minutes from 1m to 99m, such as 4m",
 }
 
 

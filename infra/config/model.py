@@ -708,6 +708,51 @@ class Team(Settings):
     """Compute and storage the team may use: the Profile's ResourceQuota."""
 
 
+EMAIL_DOMAIN = r"^(\*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$"
+REFRESH_MINUTES = r"^[1-9][0-9]?m$"
+
+
+class ProxySecretKeyRef(Settings):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    """Name of a Secret in the `oauth2-proxy` namespace. Create it out of band (e.g. with External Secrets); its
+    value never appears in a stack file or a rendered manifest."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+    """Key in that Secret holding the value."""
+
+
+class KubeflowAuth(Settings):
+    issuer: Annotated[str, Field(pattern=HTTPS_URL)]
+    """OIDC issuer URL of the identity provider, exactly as it appears in the `iss` claim of its tokens (mind a
+    trailing slash), e.g. `https://idp.example.com/realms/platform`. oauth2-proxy and istiod fetch its discovery
+    document and signing keys, so it must be reachable from the cluster."""
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth client ID registered for Kubeflow, with the redirect URL `https://kubeflow.<domain>/oauth2/callback`.
+    The ingress gateway accepts only ID tokens issued to this client."""
+    client_secret: ProxySecretKeyRef
+    """Where that client's secret is: a reference to a Secret key, never the secret itself."""
+    cookie_secret: ProxySecretKeyRef
+    """Where the key that encrypts the session cookie is: 16, 24 or 32 random bytes, e.g. the 32 characters
+    `openssl rand -hex 16` prints. Changing it signs everybody out."""
+    allowed_email_domains: tuple[Annotated[str, Field(pattern=EMAIL_DOMAIN)], ...]
+    """Only users whose e-mail address is in one of these domains may sign in, e.g. `example.com`; `*` admits any
+    domain (then restrict with allowedGroups). At least one is needed."""
+    allowed_groups: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    """Only members of these identity-provider groups (read from the ID token's groups claim) may sign in; empty
+    admits every user of the allowed domains."""
+    email_claim: Annotated[str, Field(min_length=1)] = "email"
+    """ID token claim with the user's e-mail address: it becomes the Kubeflow user (`kubeflow-userid`) that team
+    owners and members are matched against."""
+    groups_claim: Annotated[str, Field(min_length=1)] = "groups"
+    """ID token claim with the user's groups, which allowedGroups is checked against."""
+    requested_scopes: tuple[Annotated[str, Field(pattern=r"^[\x21-\x7e]+$")], ...] = ("openid", "email", "profile")
+    """Scopes requested at sign-in; `openid` is required. Add the scope your identity provider needs to put groups
+    into the ID token (often `groups`) when you set allowedGroups."""
+    refresh_interval: Annotated[str, Field(pattern=REFRESH_MINUTES)] = "4m"
+    """How often oauth2-proxy renews a session's ID token with its refresh token, e.g. `4m`. The gateway verifies
+    that token on every request, so keep this below the identity provider's ID token lifetime; the provider must
+    issue refresh tokens to the client (without them users sign in again when the token expires)."""
+
+
 class Kubeflow(Settings):
     enabled: bool = False
     """Install Kubeflow (Pipelines, Notebooks, Katib, training operator, dashboard, Profiles) from the upstream
@@ -718,6 +763,11 @@ class Kubeflow(Settings):
     """Images offered when a user starts a notebook server; the first is the default."""
     teams: tuple[Team, ...] = ()
     """Teams: one Kubeflow Profile (namespace, members, ResourceQuota) each."""
+    auth: KubeflowAuth | None = None
+    """Sign-in in front of the dashboard at `https://kubeflow.<domain>`: oauth2-proxy as an OIDC client of this
+    identity provider, enforced by the Istio ingress gateway for every request to that host. Required for tier
+    prod. Unset, Kubeflow has no sign-in and trusts the user header it is sent (its Applications say so in their
+    advisory annotation): keep such an environment off public networks."""
 
 
 class Kserve(Settings):

@@ -420,6 +420,36 @@ def kubeflow_products(env: Environment) -> set[str]:
 
 
 @rule
+def kubeflow_has_sign_in(env: Environment) -> Iterator[Violation]:
+    """Kubeflow authorizes every request by the user header the ingress gateway passes on; only with
+    `components.kubeflow.auth` does the gateway sign users in and set that header itself. Production needs it;
+    elsewhere its absence is shown as an advisory on the Kubeflow Applications. Sign-in requests an ID token
+    (scope `openid`), which is what the gateway verifies, and admits at least one e-mail domain."""
+    kubeflow = env.components.kubeflow
+    path = at("components", "kubeflow", "auth")
+    if kubeflow.enabled and kubeflow.auth is None and env.tier == "prod":
+        yield Violation(
+            path,
+            "is required for tier prod: without it the Kubeflow dashboard has no sign-in and trusts whatever "
+            "kubeflow-userid header reaches it",
+        )
+    # Like the other Kubeflow settings, sign-in stays valid (and unused) while Kubeflow is turned off.
+    if kubeflow.auth is None:
+        return
+    if "openid" not in kubeflow.auth.requested_scopes:
+        yield Violation(
+            at("components", "kubeflow", "auth", "requestedScopes"),
+            "must include openid: without it the identity provider issues no ID token to verify",
+        )
+    # A rule rather than a schema bound: pydantic would report a bad entry a second time as a too-short list.
+    if not kubeflow.auth.allowed_email_domains:
+        yield Violation(
+            at("components", "kubeflow", "auth", "allowedEmailDomains"),
+            "needs at least one domain (oauth2-proxy admits nobody without one); `*` admits any",
+        )
+
+
+@rule
 def mlflow_follows_availability(env: Environment) -> Iterator[Violation]:
     """A highly available environment runs the tracking server replicated."""
     mlflow = env.components.mlflow

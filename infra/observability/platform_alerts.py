@@ -395,6 +395,27 @@ KUBEFLOW = [
     _down("kubeflow", "kubeflow", "Kubeflow Pipelines"),
     _deployments_unavailable("kubeflow", "kubeflow", "Kubeflow"),
 ]
+# oauth2-proxy answers the ingress gateway's checks for Kubeflow: 401/403 and redirects are its normal answers to
+# signed-out users, 5xx means it cannot complete a sign-in (identity provider unreachable, wrong client secret).
+OAUTH2_PROXY = [
+    _down("oauth2-proxy", "oauth2-proxy", "Kubeflow sign-in (oauth2-proxy)"),
+    group(
+        "oauth2-proxy-sign-in",
+        [
+            alert(
+                "KubeflowSignInErrors",
+                """sum(rate(oauth2_proxy_requests_total{namespace="oauth2-proxy",code=~"5.."}[5m]))
+                / sum(rate(oauth2_proxy_requests_total{namespace="oauth2-proxy"}[5m])) > 0.05""",
+                component="oauth2-proxy",
+                summary="oauth2-proxy answers >5% of requests with a server error",
+                description=(
+                    "Users cannot sign in to Kubeflow or are signed out: read oauth2-proxy's log for the identity "
+                    "provider's answer (unreachable issuer, rejected client secret, expired refresh tokens)."
+                ),
+            )
+        ],
+    ),
+]
 MLFLOW = [
     _down("mlflow", "mlflow", "MLflow"),
     group(
@@ -527,6 +548,7 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "external-dns": EXTERNAL_DNS,
     "keda": KEDA,
     "kubeflow": KUBEFLOW,
+    "oauth2-proxy": OAUTH2_PROXY,
     "mlflow": MLFLOW,
     "feast": FEAST,
     "cloudnative-pg": CLOUDNATIVE_PG,
