@@ -21,7 +21,7 @@ from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
 
-from .conftest import ENVIRONMENTS
+from .conftest import ENVIRONMENTS, allowances
 
 
 def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
@@ -331,39 +331,34 @@ def test_the_callback_is_served_over_tls_on_the_dashboard_host(rendered: dict[st
     assert callback.path.startswith(route["spec"]["http"][0]["match"][0]["uri"]["prefix"])
 
 
-def policies_in(r: Rendered, namespace: str) -> dict[str, dict[str, Any]]:
-    return {
-        p["metadata"]["name"]: p["spec"] for p in objects(r, "NetworkPolicy") if p["metadata"]["namespace"] == namespace
-    }
-
-
 def test_oauth2_proxy_namespace_admits_only_the_gateway(rendered: dict[str, Rendered]) -> None:
     r = rendered["dev"]
     namespace = named(r, "Namespace", "oauth2-proxy", None)  # type: ignore[arg-type]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert "istio-injection" not in namespace["metadata"]["labels"]
-    policies = policies_in(r, "oauth2-proxy")
-    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    from_gateway = policies["allow-from-ingress-gateway"]["ingress"][0]
+    deny = named(r, "NetworkPolicy", "default-deny", "oauth2-proxy")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    declared = allowances(r, "oauth2-proxy")
+    from_gateway = declared["from-ingress-gateway"]["rule"]
     assert from_gateway["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}}}
     ]
     assert from_gateway["ports"] == [{"port": 4180, "protocol": "TCP"}]
-    ingress_sources = {
-        name for name, spec in policies.items() if "Ingress" in spec["policyTypes"] and spec.get("ingress")
-    }
-    assert ingress_sources == {"allow-from-ingress-gateway", "allow-same-namespace-in", "allow-prometheus-scrape"}
-    assert policies["allow-identity-provider"]["egress"][0]["ports"] == [{"port": 443, "protocol": "TCP"}]
+    ingress_sources = {name for name, allowance in declared.items() if allowance["direction"] == "ingress"}
+    assert ingress_sources == {"from-ingress-gateway", "same-namespace-in", "prometheus-scrape"}
+    assert declared["identity-provider"]["rule"]["ports"] == [{"port": 443, "protocol": "TCP"}]
 
 
 def test_an_issuer_on_another_port_is_reachable_by_oauth2_proxy_and_istiod(tmp_path: Path) -> None:
     r = render_stack(stack_copy(tmp_path, "dev", edit_auth(issuer="https://idp.example.com:8443/realms/platform")))
     for namespace, pods in (("oauth2-proxy", {}), ("istio-system", {"matchLabels": {"app": "istiod"}})):
-        allowance = policies_in(r, namespace)["allow-identity-provider"]
+        allowance = allowances(r, namespace)["identity-provider"]
         assert allowance["podSelector"] == pods
-        assert allowance["egress"] == [
-            {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 8443, "protocol": "TCP"}]}
-        ]
+        assert allowance["direction"] == "egress"
+        assert allowance["rule"] == {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+            "ports": [{"port": 8443, "protocol": "TCP"}],
+        }
 
 
 def test_kubeflow_waits_for_its_sign_in(rendered: dict[str, Rendered]) -> None:
