@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from infra.config import Environment, InvalidEnvironment, load_stack_file
+from infra.config import Environment, InvalidEnvironment, load_stack_file, stack_name
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
@@ -30,6 +31,7 @@ SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
 STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "secrets", "checkov")
 REPOSITORY = "repository"
 REPOSITORY_STAGES = ("secrets",)
+SIDE_NICENESS = 5
 
 
 class InvalidEnvironments(Exception):
@@ -90,35 +92,43 @@ def preinstalled_crds(env: Environment) -> list[str]:
 def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
-    from infra.offline.secrets import load_allowlist, scan_directory
 
     validate_all(environments, names)
-    stacks = [
-        path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files(environments, list(names))
-    ]
-    secrets_allowlist = load_allowlist(SECRETS_ALLOWLIST)
+    paths = stack_files(environments, list(names))
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
     repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
-    # The main process renders and validates; the second core meanwhile scans the repository for secrets (a
-    # process of its own), builds the app overlays (kustomize subprocesses) and imports checkov, whose scans
-    # run once every manifest is written.
+    # The main process renders and validates one environment after the other. Meanwhile the second core scans
+    # for secrets (a process of its own: the repository, then each environment once written), builds the app
+    # overlays (kustomize subprocesses) and imports checkov, whose scans run once every manifest is written.
+    # The side work runs at a lower priority: the renders are the longest chain, and everything else fits in the
+    # time they take.
     spawn = multiprocessing.get_context("spawn")
-    checkov = WarmCheckov() if with_checkov else None
+    checkov = WarmCheckov(niceness=SIDE_NICENESS) if with_checkov else None
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as side, ThreadPoolExecutor(max_workers=2) as waits:
+        with (
+            ProcessPoolExecutor(
+                max_workers=1, mp_context=spawn, initializer=os.nice, initargs=(SIDE_NICENESS,)
+            ) as side,
+            ThreadPoolExecutor(max_workers=2) as waits,
+        ):
             repository_scan = side.submit(_repository_secrets)
-            builds = {stack: waits.submit(build_overlays, APPS_DIR, stack) for stack in stacks}
-            for stack in render_all(environments, names):
+            builds = {stack_name(path): waits.submit(build_overlays, APPS_DIR, stack_name(path)) for path in paths}
+            secret_scans: dict[str, Future[tuple[list[Finding], int]]] = {}
+            for path in paths:
+                stack = render_stack(path)
                 reports[stack.stack] = _check_rendered(stack, out, crd_schemas, builds[stack.stack], manifest_dirs)
+                for key in (stack.stack, f"{stack.stack}/apps"):
+                    if key in manifest_dirs:
+                        secret_scans[key] = side.submit(_directory_secrets, manifest_dirs[key])
             if checkov is not None:
                 checkov_run = waits.submit(
                     checkov.scan, manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, _workflows_dir()
                 )
-            for key, directory in manifest_dirs.items():
+            for key, scan in secret_scans.items():
                 report = reports[key.split("/")[0]]
-                report.findings += scan_directory(directory, secrets_allowlist)
-                files = sum(1 for p in directory.rglob("*") if p.is_file())
+                findings, files = scan.result()
+                report.findings += findings
                 report.checked["secrets"] = report.checked.get("secrets", 0) + files
             repository.findings += repository_scan.result()[0]
             repository.checked["secrets"] = repository_scan.result()[1]
@@ -193,6 +203,14 @@ def validate_all(environments: Path, names: Sequence[str]) -> None:
             errors.append(error)
     if errors:
         raise InvalidEnvironments(errors)
+
+
+def _directory_secrets(directory: Path) -> tuple[list[Finding], int]:
+    from infra.offline.secrets import load_allowlist, scan_directory
+
+    return scan_directory(directory, load_allowlist(SECRETS_ALLOWLIST)), sum(
+        1 for p in directory.rglob("*") if p.is_file()
+    )
 
 
 def _repository_secrets() -> tuple[list[Finding], int]:

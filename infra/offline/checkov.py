@@ -163,7 +163,7 @@ class WarmCheckov:
     """checkov's interpreter started ahead of time (infra/offline/checkov_driver.py): it imports checkov while
     the caller renders, then runs the manifest scan and the workflow scan side by side."""
 
-    def __init__(self) -> None:
+    def __init__(self, niceness: int = 0) -> None:
         python = CHECKOV_BIN.parent / "python"
         if not python.is_file():
             raise RuntimeError(
@@ -178,6 +178,7 @@ class WarmCheckov:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **_OFFLINE_ENV},
+            preexec_fn=(lambda: os.nice(niceness)) if niceness else None,  # noqa: PLW1509 (no threads yet)
         )
 
     def scan(
