@@ -432,7 +432,9 @@ def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch
     emails = {"cert-manager": "cert-manager@p.iam.gserviceaccount.com", "external-dns": "dns@p.iam.gserviceaccount.com"}
 
     def with_identity(env: Any) -> Any:
-        return dataclasses.replace(real_build(env), identity=WorkloadIdentity(emails))
+        facts = real_build(env)
+        # The others stay: the workloads that log in to Cloud SQL (Kubeflow's ML Metadata) need their own.
+        return dataclasses.replace(facts, identity=WorkloadIdentity({**facts.identity.service_accounts, **emails}))
 
     monkeypatch.setattr(infra.cluster.gke, "build", with_identity)
     r = render_stack(ENVIRONMENTS / "Pulumi.staging.yaml")

@@ -17,11 +17,13 @@ import yaml
 
 from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
 from infra.cluster import Database, WorkloadIdentity, gke, onprem
+from infra.components.kubeflow_pipelines import UPSTREAM_STORES
 from infra.components.mlflow import MissingClusterService
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
+from infra.platform.database import CLOUD_SQL_PROXY_IMAGE
 
 from .conftest import ENVIRONMENTS, REPO
 
@@ -66,6 +68,23 @@ def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
             )
 
         monkeypatch.setattr(module, "build", patched)
+
+
+def identity(r: Rendered, workload: str) -> str:
+    """The Google service account email the GKE cluster layer creates for `workload`."""
+    return f"wi-{workload}@{r.env.gke.project}.iam.gserviceaccount.com"
+
+
+def secret_references(value: Any) -> set[str]:
+    """Names of the Secrets a chart value or patch refers to, wherever they appear in it."""
+    if isinstance(value, dict):
+        found = {str(value["name"])} if "name" in value and {"key", "passwordKey"} & set(value) else set()
+        if "secretKeyRef" in value:
+            found.add(value["secretKeyRef"]["name"])
+        return found | {name for item in value.values() for name in secret_references(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in secret_references(item)}
+    return set()
 
 
 def without_database(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,23 +150,66 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
     assert values["/data/bucketName"] == "mlops-dev-artifacts"
 
 
-def test_pipelines_metadata_goes_to_the_cluster_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with_database(monkeypatch)
-    r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
+def pipelines_patches(r: Rendered) -> dict[tuple[str, str], Any]:
+    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed."""
     patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
-    patch = patches[0]
-    values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
-    assert values["/data/dbType"] == "postgres"
-    assert values["/data/pipelineDb"] == values["/data/cacheDb"] == "mlpipeline"
-    assert values["/data/postgresHost"] == "platform-db-rw.database.svc"
+    return {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"]) for p in patches}
+
+
+def metadata_pod(r: Rendered) -> dict[str, Any]:
+    return pipelines_patches(r)[("Deployment", "metadata-grpc-deployment")]["spec"]["template"]["spec"]
+
+
+def test_ml_metadata_on_gke_logs_in_through_the_auth_proxy_as_its_identity(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    project, region = r.env.gke.project, r.env.gke.region
+    pod = metadata_pod(r)
+    [proxy] = pod["initContainers"]
+    assert proxy["name"] == "cloud-sql-proxy" and proxy["restartPolicy"] == "Always"
+    assert proxy["image"] == CLOUD_SQL_PROXY_IMAGE
+    assert proxy["args"][-1] == f"{project}:{region}:mlops-dev"
+    assert {"--auto-iam-authn", "--private-ip", "--address=127.0.0.1", "--port=5432"} <= set(proxy["args"])
+    [server] = pod["containers"]
+    env = {e["name"]: e for e in server["env"] if "name" in e}
+    assert env["POSTGRES_HOST"]["value"] == "127.0.0.1"
+    assert env["POSTGRES_USER"]["value"] == f"wi-kubeflow-metadata@{project}.iam"
+    assert "POSTGRES_PASSWORD" not in env and secret_references(server) == set()
+    assert not [arg for arg in server["args"] if arg.startswith("--postgres_config_password")]
+    assert "--metadata_source_config_type=postgresql" in server["args"]
+    assert {"--postgres_config_dbname=metadb", "--postgres_config_skip_db_creation=true"} <= set(server["args"])
+    # Its Kubernetes service account is the one gcp_identity binds to the database user's Google account.
+    account = pipelines_patches(r)[("ServiceAccount", "metadata-grpc-server")]
+    assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "kubeflow-metadata")}
+
+
+def test_ml_metadata_on_prem_logs_in_with_the_cloudnativepg_secret(tmp_path: Path) -> None:
+    r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
+    pod = metadata_pod(r)
+    assert "initContainers" not in pod
+    [server] = pod["containers"]
+    env = {e["name"]: e for e in server["env"] if "name" in e}
+    assert env["POSTGRES_HOST"]["value"] == "platform-db-rw.cnpg-system.svc.cluster.local"
+    assert secret_references(server) == {"platform-db-app"}
+    assert {e["valueFrom"]["secretKeyRef"]["key"] for e in env.values() if "valueFrom" in e} == {"username", "password"}
+    assert "--postgres_config_password=$(POSTGRES_PASSWORD)" in server["args"]
+    assert ("ServiceAccount", "metadata-grpc-server") not in pipelines_patches(r)
+    values = {op["path"]: op["value"] for op in pipelines_patches(r)[("ConfigMap", "pipeline-install-config")]}
     assert values["/data/defaultPipelineRoot"] == "s3://mlops-onprem-artifacts/pipelines"
-    deployments = {p["target"]["name"]: yaml.safe_load(p["patch"]) for p in patches[1:]}
-    assert set(deployments) == {"ml-pipeline", "cache-server"}
-    for deployment in deployments.values():
-        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
-        assert secrets == {"platform-db-credentials"}
-    assert "MySQL" not in application(r, "kubeflow-pipelines")["metadata"]["annotations"].get(labels.ADVISORY, "")
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_pipelines_api_and_cache_servers_keep_upstreams_mysql_and_say_why(tmp_path: Path, env: str) -> None:
+    """KFP 2.16.0 cannot run its API server or cache server on PostgreSQL, so they are not patched towards it."""
+    r = render_stack(stack_copy(tmp_path, env, enable("kubeflow")))
+    targets = set(pipelines_patches(r))
+    assert not {name for kind, name in targets if kind == "Deployment"} - {"metadata-grpc-deployment"}
+    notes = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
+    assert UPSTREAM_STORES in notes
+    assert ("docs/cloud-sql-iam.md" in notes) == (r.env.target == "gke")
+    # The note belongs to the Pipelines part only.
+    assert (
+        UPSTREAM_STORES not in application(r, "kubeflow-central-dashboard")["metadata"]["annotations"][labels.ADVISORY]
+    )
 
 
 def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]) -> None:
@@ -160,9 +222,8 @@ def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]
 
 @pytest.mark.parametrize("env", ["dev", "onprem"])
 def test_one_profile_per_team_with_quota_and_members(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validator_for: Callable[[str], ManifestValidator], env: str
+    tmp_path: Path, validator_for: Callable[[str], ManifestValidator], env: str
 ) -> None:
-    with_database(monkeypatch)
     r = render_stack(stack_copy(tmp_path, env, add_teams if env == "onprem" else enable("kubeflow")))
     validator = validator_for(r.env.kubernetes_version)
     teams = r.env.components.kubeflow.teams
@@ -188,7 +249,7 @@ def test_one_profile_per_team_with_quota_and_members(
         # On GKE the team's pipelines and notebooks get the Pipelines identity; on-prem they read a Secret.
         plugins = profile["spec"].get("plugins", [])
         if r.env.target == "gke":
-            account = f"kubeflow-pipelines@{r.env.gke.project}.iam.gserviceaccount.com"
+            account = identity(r, "kubeflow-pipelines")
             assert plugins == [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": account}}]
         else:
             assert plugins == []
@@ -204,17 +265,15 @@ def add_teams(platform: dict[str, Any]) -> None:
 
 def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_database(monkeypatch)
-    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+
+    def kubeflow_only(platform: dict[str, Any]) -> None:
+        enable("kubeflow")(platform)
+        platform["components"]["mlflow"]["enabled"] = False  # refused without a database (tested below)
+
+    r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
-    assert "Pipelines keeps the MySQL bundled" in annotations[labels.ADVISORY]
-
-
-def test_pipelines_on_an_iam_database_say_they_cannot_log_in_yet(rendered: dict[str, Rendered]) -> None:
-    """GKE's Cloud SQL has no passwords; until the Auth Proxy is wired, reviewers see the gap."""
-    r = rendered["dev"]
-    assert r.env.target == "gke"
-    note = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
-    assert "uses IAM authentication" in note and "Cloud SQL Auth Proxy not wired yet" in note
+    assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
+    assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config")}
 
 
 # --- model serving -------------------------------------------------------------------------------------
