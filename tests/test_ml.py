@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
-from infra.cluster import Database, WorkloadIdentity, gke, onprem
+from infra.cluster import WorkloadIdentity, gke, onprem
 from infra.components.kubeflow_pipelines import UPSTREAM_STORES
 from infra.components.mlflow import MissingClusterService
 from infra.config import InvalidEnvironment, load_stack_file
@@ -49,25 +49,17 @@ def stack_copy(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None])
     return path
 
 
-def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for the cluster layer's database and identities, which the spine does not provide yet."""
-    for module, host in ((gke, "10.20.0.3"), (onprem, "platform-db-rw.database.svc")):
-        build = module.build
+def with_feast_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for a `feast` Workload Identity on GKE, which gcp_identity.WORKLOADS does not define yet."""
+    build = gke.build
 
-        def patched(env: Any, build: Any = build, host: str = host) -> Any:
-            facts = build(env)
-            identities = (
-                {w: f"{w}@{env.gke.project}.iam.gserviceaccount.com" for w in ("mlflow", "kubeflow-pipelines", "feast")}
-                if facts.target == "gke"
-                else {}
-            )
-            return dataclasses.replace(
-                facts,
-                database=Database(kind="cloudsql" if facts.target == "gke" else "cloudnativepg", host=host),
-                identity=WorkloadIdentity(identities),
-            )
+    def patched(env: Any) -> Any:
+        facts = build(env)
+        email = f"feast@{env.gke.project}.iam.gserviceaccount.com"
+        accounts = {**facts.identity.service_accounts, "feast": email}
+        return dataclasses.replace(facts, identity=WorkloadIdentity(accounts))
 
-        monkeypatch.setattr(module, "build", patched)
+    monkeypatch.setattr(gke, "build", patched)
 
 
 def identity(r: Rendered, workload: str) -> str:
@@ -266,11 +258,7 @@ def add_teams(platform: dict[str, Any]) -> None:
 def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_database(monkeypatch)
 
-    def kubeflow_only(platform: dict[str, Any]) -> None:
-        enable("kubeflow")(platform)
-        platform["components"]["mlflow"]["enabled"] = False  # refused without a database (tested below)
-
-    r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
+    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
     assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
     assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config")}
@@ -361,17 +349,63 @@ def test_scheduled_notebook_is_a_hardened_papermill_cronjob(
 # --- MLflow --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", ["dev", "onprem"])
-def test_mlflow_uses_the_cluster_database_and_object_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
-) -> None:
-    with_database(monkeypatch)
+def mlflow_values(r: Rendered) -> dict[str, Any]:
+    return application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
+
+
+def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(tmp_path: Path) -> None:
+    env = "dev"
     r = render_stack(stack_copy(tmp_path, env, enable("mlflow")))
-    values = application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
-    postgres = values["backendStore"]["postgres"]
-    assert postgres["enabled"] is True
-    assert postgres["host"] == ("10.20.0.3" if env == "dev" else "platform-db-rw.database.svc")
-    assert values["backendStore"]["existingDatabaseSecret"]["name"] == "platform-db-credentials"
+    project, region = r.env.gke.project, r.env.gke.region
+    values = mlflow_values(r)
+    # The chart's own PostgreSQL settings would need a password: the store URI names the IAM user and the proxy.
+    assert values["backendStore"] == {"databaseMigration": False, "databaseConnectionCheck": False}
+    user = f"wi-mlflow%40{project}.iam"
+    assert values["extraArgs"]["backendStoreUri"] == f"postgresql://{user}@127.0.0.1:5432/mlflow"
+    # The proxy first (a native sidecar, so it keeps running), then the schema migration through it.
+    proxy, migration = values["initContainers"]
+    assert proxy["image"] == CLOUD_SQL_PROXY_IMAGE and proxy["restartPolicy"] == "Always"
+    assert "restartPolicy" not in migration
+    assert migration["env"] == [{"name": "MLFLOW_BACKEND_STORE_URI", "value": values["extraArgs"]["backendStoreUri"]}]
+    assert migration["image"] == f"{values['image']['repository']}:{values['image']['tag']}"
+    assert proxy["args"][0:2] == ["--auto-iam-authn", "--private-ip"]
+    assert proxy["args"][-1] == f"{project}:{region}:mlops-{env}"
+    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
+    assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "mlflow")}
+    # The only Secrets it reads are the admin account and none for the database.
+    assert secret_references(values) == {"mlflow-admin"}
+    assert "docs/cloud-sql-iam.md" in application(r, "mlflow")["metadata"]["annotations"][labels.ADVISORY]
+    # Its namespace lets the proxy reach Cloud SQL (3307) and the SQL Admin API (443).
+    policy = next(
+        p
+        for p in objects(r, "NetworkPolicy")
+        if p["metadata"]["namespace"] == "mlflow" and "cloud-sql" in p["metadata"]["name"]
+    )
+    assert {port["port"] for port in policy["spec"]["egress"][0]["ports"]} == {3307, 443}
+
+
+def test_mlflow_on_prem_logs_in_with_the_cloudnativepg_secret(tmp_path: Path) -> None:
+    r = render_stack(stack_copy(tmp_path, "onprem", enable("mlflow")))
+    values = mlflow_values(r)
+    store = values["backendStore"]
+    assert store["postgres"] == {
+        "enabled": True,
+        "host": "platform-db-rw.cnpg-system.svc.cluster.local",
+        "port": 5432,
+        "database": "mlflow",
+    }
+    assert store["existingDatabaseSecret"]["name"] == "platform-db-app"
+    assert store["databaseMigration"] is True and store["databaseConnectionCheck"] is True
+    # The chart's migration runs the same MLflow as the server.
+    assert values["initImages"]["mlflowDbMigration"] == values["image"]
+    assert "initContainers" not in values and "extraArgs" not in values
+    assert labels.ADVISORY not in application(r, "mlflow")["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_mlflow_keeps_artifacts_in_the_object_store_behind_the_platform_ingress(tmp_path: Path, env: str) -> None:
+    r = render_stack(stack_copy(tmp_path, env, enable("mlflow")))
+    values = mlflow_values(r)
     assert values["auth"]["enabled"] is True
     # Served at https://mlflow.<domain> through the platform's ingress (Istio here) with its own certificate.
     host = f"mlflow.{r.env.domain}"
@@ -382,8 +416,6 @@ def test_mlflow_uses_the_cluster_database_and_object_store(
     bucket = artifacts_bucket(env)
     if env == "dev":
         assert artifacts["gcs"] == {"enabled": True, "bucket": bucket, "path": "mlflow"}
-        account = f"mlflow@{r.env.gke.project}.iam.gserviceaccount.com"
-        assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": account}
         assert "s3" not in artifacts
     else:
         assert artifacts["s3"]["bucket"] == bucket
@@ -467,7 +499,7 @@ def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str
 def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
 ) -> None:
-    with_database(monkeypatch)
+    with_feast_identity(monkeypatch)
     r = render_stack(stack_copy(tmp_path, env, enable("feast")))
     values = application(r, "feast")["spec"]["source"]["helm"]["valuesObject"]
     config = yaml.safe_load(base64.b64decode(values["feature_store_yaml_base64"]))
