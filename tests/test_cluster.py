@@ -441,6 +441,7 @@ def test_onprem_rules_name_the_setting_to_fix() -> None:
         s["highAvailability"] = True
         s["components"]["monitoring"] = {"prometheus": {"replicas": 2}, "alertmanager": {"replicas": 2}}
         s["components"]["logging"]["elasticsearch"]["count"] = 3
+        s["components"]["mlflow"]["replicas"] = 2
 
     ha = onprem_violations(highly_available)
     assert [v.split(":")[1] for v in ha] == [

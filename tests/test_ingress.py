@@ -342,7 +342,8 @@ def test_a_disabled_ui_is_not_exposed(tmp_path: Path) -> None:
         text.replace(block, "      monitoring:\n        grafana:\n          enabled: false\n        prometheus:")
     )
     r = render_stack(stack)
-    assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd"}
+    # dev's other UIs stay exposed (MLflow is on there); Grafana's is gone.
+    assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd", "mlflow"}
     assert "allow-ingress-to-grafana" not in {p["metadata"]["name"] for p in objects(r, "NetworkPolicy")}
 
 
@@ -433,7 +434,7 @@ def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch
 
     def with_identity(env: Any) -> Any:
         facts = real_build(env)
-        # The others stay: the workloads that log in to Cloud SQL (Kubeflow's ML Metadata) need their own.
+        # The others stay: the workloads that log in to Cloud SQL (ML Metadata, MLflow) need their own.
         return dataclasses.replace(facts, identity=WorkloadIdentity({**facts.identity.service_accounts, **emails}))
 
     monkeypatch.setattr(infra.cluster.gke, "build", with_identity)

@@ -258,7 +258,11 @@ def add_teams(platform: dict[str, Any]) -> None:
 def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_database(monkeypatch)
 
-    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+    def kubeflow_only(platform: dict[str, Any]) -> None:
+        enable("kubeflow")(platform)
+        platform["components"]["mlflow"]["enabled"] = False  # refused without a database (tested below)
+
+    r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
     assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
     assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config")}
@@ -353,9 +357,19 @@ def mlflow_values(r: Rendered) -> dict[str, Any]:
     return application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
 
 
-def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(tmp_path: Path) -> None:
-    env = "dev"
-    r = render_stack(stack_copy(tmp_path, env, enable("mlflow")))
+def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
+    """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
+    and test_check's clean `check` of every environment covers it."""
+    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == {"dev", "staging", "onprem"}
+    for name in ("dev", "staging", "onprem"):
+        assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(
+    rendered: dict[str, Rendered], env: str
+) -> None:
+    r = rendered[env]
     project, region = r.env.gke.project, r.env.gke.region
     values = mlflow_values(r)
     # The chart's own PostgreSQL settings would need a password: the store URI names the IAM user and the proxy.
@@ -384,8 +398,8 @@ def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(tmp_pat
     assert {port["port"] for port in policy["spec"]["egress"][0]["ports"]} == {3307, 443}
 
 
-def test_mlflow_on_prem_logs_in_with_the_cloudnativepg_secret(tmp_path: Path) -> None:
-    r = render_stack(stack_copy(tmp_path, "onprem", enable("mlflow")))
+def test_mlflow_on_prem_logs_in_with_the_cloudnativepg_secret(rendered: dict[str, Rendered]) -> None:
+    r = rendered["onprem"]
     values = mlflow_values(r)
     store = values["backendStore"]
     assert store["postgres"] == {
