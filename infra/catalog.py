@@ -110,6 +110,13 @@ CATALOG: dict[str, Chart] = {
 }
 
 
+# The MLflow image the tracking server and its schema migration run (components/mlflow.py): chart 1.11.5's
+# appVersion (community-charts/helm-charts tag mlflow-1.11.5, charts/mlflow/Chart.yaml). Pinned apart from the
+# chart so that the server and the migration always run one MLflow, whatever chart version an environment pins.
+MLFLOW_IMAGE = "burakince/mlflow"
+MLFLOW_VERSION = "3.15.1"
+
+
 def effective_version(component: str, pins: dict[str, str]) -> str:
     """The chart version an environment deploys: its own pin, else the catalog default."""
     return pins.get(component, CATALOG[component].version)

@@ -14,7 +14,8 @@ from pulumi.runtime import rpc
 
 from infra.catalog import CATALOG
 from infra.cluster import ClusterFacts, build_cluster
-from infra.cluster.gcp_identity import EVENTING, WORKLOADS
+from infra.cluster.facts import PLATFORM_DATABASES
+from infra.cluster.gcp_identity import EVENTING, SQL_ROLES, WORKLOADS
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
 from infra.offline.engine import Recorded, run_program
@@ -179,7 +180,7 @@ def test_cloud_sql_is_private_backed_up_and_regional_when_highly_available(
     assert settings["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
     assert settings["availabilityType"] == ("REGIONAL" if r.env.high_availability else "ZONAL")
     assert "gcp:servicenetworking/connection:Connection::mlops-" + env + "-private-services" in sql.dependencies
-    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "mlpipeline"}
+    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "metadb"}
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -209,6 +210,27 @@ def test_each_workload_identity_is_bound_to_its_kubernetes_service_account(
         assert inputs(binding)["member"] == member
         assert f"gcp:serviceaccount/account:Account::{workload}" in binding.dependencies
         assert inputs(binding)["serviceAccountId"].endswith(f"wi-{workload}@{project}.iam.gserviceaccount.com")
+
+
+@pytest.mark.parametrize("env", GKE_ENVS)
+def test_database_users_are_exactly_the_identities_that_log_in(rendered: dict[str, Rendered], env: str) -> None:
+    """MLflow and the ML Metadata server log in to Cloud SQL as their own service accounts; pipeline steps, whose
+    identity every team namespace gets, are no database users."""
+    r = rendered[env]
+    project = r.env.gke.project
+    users = {inputs(user)["name"]: inputs(user) for user in of_type(r, "gcp:sql/user:User")}
+    assert set(users) == {f"wi-mlflow@{project}.iam", f"wi-kubeflow-metadata@{project}.iam"}
+    assert all(
+        user["type"] == "CLOUD_IAM_SERVICE_ACCOUNT" and user["instance"] == f"mlops-{env}" for user in users.values()
+    )
+    grants = {(inputs(res)["member"], inputs(res)["role"]) for res in of_type(r, "gcp:projects/iAMMember:IAMMember")}
+    for workload in ("mlflow", "kubeflow-metadata"):
+        member = f"serviceAccount:wi-{workload}@{project}.iam.gserviceaccount.com"
+        assert {(member, role) for role in SQL_ROLES} <= grants, workload
+    steps = f"serviceAccount:wi-kubeflow-pipelines@{project}.iam.gserviceaccount.com"
+    assert not {role for member, role in grants if member == steps and role.startswith("roles/cloudsql.")}
+    assert WORKLOADS["kubeflow-metadata"].service_account == "metadata-grpc-server"
+    assert WORKLOADS["kubeflow-metadata"].namespace == "kubeflow"
 
 
 @pytest.mark.parametrize("env", GKE_ENVS)
@@ -326,7 +348,7 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert backup["destinationPath"] == "s3://mlops-onprem-backups/postgres"
     assert backup["endpointURL"] == "http://minio.minio.svc.cluster.local"
     assert database["spec"]["storage"]["storageClass"] == "longhorn-fast"
-    assert {db["spec"]["name"] for db in objects(r, "Database")} == {"mlflow", "mlpipeline"}
+    assert {db["spec"]["name"] for db in objects(r, "Database")} == {"mlflow", "metadb"}
     assert objects(r, "ScheduledBackup")
 
 
@@ -419,6 +441,7 @@ def test_onprem_rules_name_the_setting_to_fix() -> None:
         s["highAvailability"] = True
         s["components"]["monitoring"] = {"prometheus": {"replicas": 2}, "alertmanager": {"replicas": 2}}
         s["components"]["logging"]["elasticsearch"]["count"] = 3
+        s["components"]["mlflow"]["replicas"] = 2
 
     ha = onprem_violations(highly_available)
     assert [v.split(":")[1] for v in ha] == [
@@ -455,6 +478,7 @@ def test_gke_facts_name_every_workload_identity_and_iam_database_login() -> None
     assert "iam.gke.io/gcp-service-account" in facts.identity.annotations("mlflow")
     assert facts.identity.annotations("not-a-workload") == {}
     assert facts.database is not None and facts.database.kind == "cloudsql" and facts.database.iam_authentication
+    assert facts.database.databases == PLATFORM_DATABASES and facts.database.connection_name is not None
     assert facts.event_broker is not None and set(facts.event_broker.topics) == {"model-events"}
     assert facts.services == () and facts.cni == "dataplane-v2" and facts.object_store.kind == "gcs"
 

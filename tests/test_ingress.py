@@ -338,7 +338,8 @@ def test_a_disabled_ui_is_not_exposed(tmp_path: Path) -> None:
         text.replace(block, "      monitoring:\n        grafana:\n          enabled: false\n        prometheus:")
     )
     r = render_stack(stack)
-    assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd"}
+    # dev's other UIs stay exposed (MLflow is on there); Grafana's is gone.
+    assert {g["metadata"]["name"] for g in objects(r, "Gateway")} == {"argocd", "mlflow"}
     assert "ingress-to-grafana" not in allowances(r, "monitoring")
     assert "ingress-to-argocd" in allowances(r, "argocd")
 
@@ -424,7 +425,9 @@ def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch
     emails = {"cert-manager": "cert-manager@p.iam.gserviceaccount.com", "external-dns": "dns@p.iam.gserviceaccount.com"}
 
     def with_identity(env: Any) -> Any:
-        return dataclasses.replace(real_build(env), identity=WorkloadIdentity(emails))
+        facts = real_build(env)
+        # The others stay: the workloads that log in to Cloud SQL (ML Metadata, MLflow) need their own.
+        return dataclasses.replace(facts, identity=WorkloadIdentity({**facts.identity.service_accounts, **emails}))
 
     monkeypatch.setattr(infra.cluster.gke, "build", with_identity)
     r = render_stack(ENVIRONMENTS / "Pulumi.staging.yaml")

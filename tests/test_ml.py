@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
-from infra.cluster import Database, WorkloadIdentity, gke, onprem
+from infra.cluster import WorkloadIdentity, gke, onprem
+from infra.components.kubeflow_pipelines import UPSTREAM_STORES
 from infra.components.mlflow import MissingClusterService
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
+from infra.platform.database import CLOUD_SQL_PROXY_IMAGE
 
 from .conftest import ENVIRONMENTS, REPO, allowances
 
@@ -47,25 +49,34 @@ def stack_copy(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None])
     return path
 
 
-def with_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for the cluster layer's database and identities, which the spine does not provide yet."""
-    for module, host in ((gke, "10.20.0.3"), (onprem, "platform-db-rw.database.svc")):
-        build = module.build
+def with_feast_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for a `feast` Workload Identity on GKE, which gcp_identity.WORKLOADS does not define yet."""
+    build = gke.build
 
-        def patched(env: Any, build: Any = build, host: str = host) -> Any:
-            facts = build(env)
-            identities = (
-                {w: f"{w}@{env.gke.project}.iam.gserviceaccount.com" for w in ("mlflow", "kubeflow-pipelines", "feast")}
-                if facts.target == "gke"
-                else {}
-            )
-            return dataclasses.replace(
-                facts,
-                database=Database(kind="cloudsql" if facts.target == "gke" else "cloudnativepg", host=host),
-                identity=WorkloadIdentity(identities),
-            )
+    def patched(env: Any) -> Any:
+        facts = build(env)
+        email = f"feast@{env.gke.project}.iam.gserviceaccount.com"
+        accounts = {**facts.identity.service_accounts, "feast": email}
+        return dataclasses.replace(facts, identity=WorkloadIdentity(accounts))
 
-        monkeypatch.setattr(module, "build", patched)
+    monkeypatch.setattr(gke, "build", patched)
+
+
+def identity(r: Rendered, workload: str) -> str:
+    """The Google service account email the GKE cluster layer creates for `workload`."""
+    return f"wi-{workload}@{r.env.gke.project}.iam.gserviceaccount.com"
+
+
+def secret_references(value: Any) -> set[str]:
+    """Names of the Secrets a chart value or patch refers to, wherever they appear in it."""
+    if isinstance(value, dict):
+        found = {str(value["name"])} if "name" in value and {"key", "passwordKey"} & set(value) else set()
+        if "secretKeyRef" in value:
+            found.add(value["secretKeyRef"]["name"])
+        return found | {name for item in value.values() for name in secret_references(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in secret_references(item)}
+    return set()
 
 
 def without_database(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,23 +142,66 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
     assert values["/data/bucketName"] == "mlops-dev-artifacts"
 
 
-def test_pipelines_metadata_goes_to_the_cluster_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with_database(monkeypatch)
-    r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
+def pipelines_patches(r: Rendered) -> dict[tuple[str, str], Any]:
+    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed."""
     patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
-    patch = patches[0]
-    values = {op["path"]: op["value"] for op in json.loads(patch["patch"])}
-    assert values["/data/dbType"] == "postgres"
-    assert values["/data/pipelineDb"] == values["/data/cacheDb"] == "mlpipeline"
-    assert values["/data/postgresHost"] == "platform-db-rw.database.svc"
+    return {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"]) for p in patches}
+
+
+def metadata_pod(r: Rendered) -> dict[str, Any]:
+    return pipelines_patches(r)[("Deployment", "metadata-grpc-deployment")]["spec"]["template"]["spec"]
+
+
+def test_ml_metadata_on_gke_logs_in_through_the_auth_proxy_as_its_identity(rendered: dict[str, Rendered]) -> None:
+    r = rendered["dev"]
+    project, region = r.env.gke.project, r.env.gke.region
+    pod = metadata_pod(r)
+    [proxy] = pod["initContainers"]
+    assert proxy["name"] == "cloud-sql-proxy" and proxy["restartPolicy"] == "Always"
+    assert proxy["image"] == CLOUD_SQL_PROXY_IMAGE
+    assert proxy["args"][-1] == f"{project}:{region}:mlops-dev"
+    assert {"--auto-iam-authn", "--private-ip", "--address=127.0.0.1", "--port=5432"} <= set(proxy["args"])
+    [server] = pod["containers"]
+    env = {e["name"]: e for e in server["env"] if "name" in e}
+    assert env["POSTGRES_HOST"]["value"] == "127.0.0.1"
+    assert env["POSTGRES_USER"]["value"] == f"wi-kubeflow-metadata@{project}.iam"
+    assert "POSTGRES_PASSWORD" not in env and secret_references(server) == set()
+    assert not [arg for arg in server["args"] if arg.startswith("--postgres_config_password")]
+    assert "--metadata_source_config_type=postgresql" in server["args"]
+    assert {"--postgres_config_dbname=metadb", "--postgres_config_skip_db_creation=true"} <= set(server["args"])
+    # Its Kubernetes service account is the one gcp_identity binds to the database user's Google account.
+    account = pipelines_patches(r)[("ServiceAccount", "metadata-grpc-server")]
+    assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "kubeflow-metadata")}
+
+
+def test_ml_metadata_on_prem_logs_in_with_the_cloudnativepg_secret(tmp_path: Path) -> None:
+    r = render_stack(stack_copy(tmp_path, "onprem", enable("kubeflow")))
+    pod = metadata_pod(r)
+    assert "initContainers" not in pod
+    [server] = pod["containers"]
+    env = {e["name"]: e for e in server["env"] if "name" in e}
+    assert env["POSTGRES_HOST"]["value"] == "platform-db-rw.cnpg-system.svc.cluster.local"
+    assert secret_references(server) == {"platform-db-app"}
+    assert {e["valueFrom"]["secretKeyRef"]["key"] for e in env.values() if "valueFrom" in e} == {"username", "password"}
+    assert "--postgres_config_password=$(POSTGRES_PASSWORD)" in server["args"]
+    assert ("ServiceAccount", "metadata-grpc-server") not in pipelines_patches(r)
+    values = {op["path"]: op["value"] for op in pipelines_patches(r)[("ConfigMap", "pipeline-install-config")]}
     assert values["/data/defaultPipelineRoot"] == "s3://mlops-onprem-artifacts/pipelines"
-    deployments = {p["target"]["name"]: yaml.safe_load(p["patch"]) for p in patches[1:]}
-    assert set(deployments) == {"ml-pipeline", "cache-server"}
-    for deployment in deployments.values():
-        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
-        assert secrets == {"platform-db-credentials"}
-    assert "MySQL" not in application(r, "kubeflow-pipelines")["metadata"]["annotations"].get(labels.ADVISORY, "")
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_pipelines_api_and_cache_servers_keep_upstreams_mysql_and_say_why(tmp_path: Path, env: str) -> None:
+    """KFP 2.16.0 cannot run its API server or cache server on PostgreSQL, so they are not patched towards it."""
+    r = render_stack(stack_copy(tmp_path, env, enable("kubeflow")))
+    targets = set(pipelines_patches(r))
+    assert not {name for kind, name in targets if kind == "Deployment"} - {"metadata-grpc-deployment"}
+    notes = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
+    assert UPSTREAM_STORES in notes
+    assert ("docs/cloud-sql-iam.md" in notes) == (r.env.target == "gke")
+    # The note belongs to the Pipelines part only.
+    assert (
+        UPSTREAM_STORES not in application(r, "kubeflow-central-dashboard")["metadata"]["annotations"][labels.ADVISORY]
+    )
 
 
 def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]) -> None:
@@ -160,9 +214,8 @@ def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]
 
 @pytest.mark.parametrize("env", ["dev", "onprem"])
 def test_one_profile_per_team_with_quota_and_members(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validator_for: Callable[[str], ManifestValidator], env: str
+    tmp_path: Path, validator_for: Callable[[str], ManifestValidator], env: str
 ) -> None:
-    with_database(monkeypatch)
     r = render_stack(stack_copy(tmp_path, env, add_teams if env == "onprem" else enable("kubeflow")))
     validator = validator_for(r.env.kubernetes_version)
     teams = r.env.components.kubeflow.teams
@@ -188,7 +241,7 @@ def test_one_profile_per_team_with_quota_and_members(
         # On GKE the team's pipelines and notebooks get the Pipelines identity; on-prem they read a Secret.
         plugins = profile["spec"].get("plugins", [])
         if r.env.target == "gke":
-            account = f"kubeflow-pipelines@{r.env.gke.project}.iam.gserviceaccount.com"
+            account = identity(r, "kubeflow-pipelines")
             assert plugins == [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": account}}]
         else:
             assert plugins == []
@@ -204,17 +257,15 @@ def add_teams(platform: dict[str, Any]) -> None:
 
 def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_database(monkeypatch)
-    r = render_stack(stack_copy(tmp_path, "dev", enable("kubeflow")))
+
+    def kubeflow_only(platform: dict[str, Any]) -> None:
+        enable("kubeflow")(platform)
+        platform["components"]["mlflow"]["enabled"] = False  # refused without a database (tested below)
+
+    r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
-    assert "Pipelines keeps the MySQL bundled" in annotations[labels.ADVISORY]
-
-
-def test_pipelines_on_an_iam_database_say_they_cannot_log_in_yet(rendered: dict[str, Rendered]) -> None:
-    """GKE's Cloud SQL has no passwords; until the Auth Proxy is wired, reviewers see the gap."""
-    r = rendered["dev"]
-    assert r.env.target == "gke"
-    note = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
-    assert "uses IAM authentication" in note and "Cloud SQL Auth Proxy not wired yet" in note
+    assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
+    assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config")}
 
 
 # --- model serving -------------------------------------------------------------------------------------
@@ -302,17 +353,70 @@ def test_scheduled_notebook_is_a_hardened_papermill_cronjob(
 # --- MLflow --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", ["dev", "onprem"])
-def test_mlflow_uses_the_cluster_database_and_object_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+def mlflow_values(r: Rendered) -> dict[str, Any]:
+    return application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
+
+
+def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
+    """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
+    and test_check's clean `check` of every environment covers it."""
+    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == {"dev", "staging", "onprem"}
+    for name in ("dev", "staging", "onprem"):
+        assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(
+    rendered: dict[str, Rendered], env: str
 ) -> None:
-    with_database(monkeypatch)
+    r = rendered[env]
+    project, region = r.env.gke.project, r.env.gke.region
+    values = mlflow_values(r)
+    # The chart's own PostgreSQL settings would need a password: the store URI names the IAM user and the proxy.
+    assert values["backendStore"] == {"databaseMigration": False, "databaseConnectionCheck": False}
+    user = f"wi-mlflow%40{project}.iam"
+    assert values["extraArgs"]["backendStoreUri"] == f"postgresql://{user}@127.0.0.1:5432/mlflow"
+    # The proxy first (a native sidecar, so it keeps running), then the schema migration through it.
+    proxy, migration = values["initContainers"]
+    assert proxy["image"] == CLOUD_SQL_PROXY_IMAGE and proxy["restartPolicy"] == "Always"
+    assert "restartPolicy" not in migration
+    assert migration["env"] == [{"name": "MLFLOW_BACKEND_STORE_URI", "value": values["extraArgs"]["backendStoreUri"]}]
+    assert migration["image"] == f"{values['image']['repository']}:{values['image']['tag']}"
+    assert proxy["args"][0:2] == ["--auto-iam-authn", "--private-ip"]
+    assert proxy["args"][-1] == f"{project}:{region}:mlops-{env}"
+    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
+    assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "mlflow")}
+    # The only Secrets it reads are the admin account and none for the database.
+    assert secret_references(values) == {"mlflow-admin"}
+    assert "docs/cloud-sql-iam.md" in application(r, "mlflow")["metadata"]["annotations"][labels.ADVISORY]
+    # Its namespace lets the proxy reach Cloud SQL (3307) and the SQL Admin API (443).
+    cloud_sql = allowances(r, "mlflow")["cloud-sql-out"]
+    assert cloud_sql["direction"] == "egress"
+    assert {port["port"] for port in cloud_sql["rule"]["ports"]} == {3307, 443}
+
+
+def test_mlflow_on_prem_logs_in_with_the_cloudnativepg_secret(rendered: dict[str, Rendered]) -> None:
+    r = rendered["onprem"]
+    values = mlflow_values(r)
+    store = values["backendStore"]
+    assert store["postgres"] == {
+        "enabled": True,
+        "host": "platform-db-rw.cnpg-system.svc.cluster.local",
+        "port": 5432,
+        "database": "mlflow",
+    }
+    assert store["existingDatabaseSecret"]["name"] == "platform-db-app"
+    assert store["databaseMigration"] is True and store["databaseConnectionCheck"] is True
+    # The chart's migration runs the same MLflow as the server.
+    assert values["initImages"]["mlflowDbMigration"] == values["image"]
+    assert "initContainers" not in values and "extraArgs" not in values
+    assert labels.ADVISORY not in application(r, "mlflow")["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_mlflow_keeps_artifacts_in_the_object_store_behind_the_platform_ingress(tmp_path: Path, env: str) -> None:
     r = render_stack(stack_copy(tmp_path, env, enable("mlflow")))
-    values = application(r, "mlflow")["spec"]["source"]["helm"]["valuesObject"]
-    postgres = values["backendStore"]["postgres"]
-    assert postgres["enabled"] is True
-    assert postgres["host"] == ("10.20.0.3" if env == "dev" else "platform-db-rw.database.svc")
-    assert values["backendStore"]["existingDatabaseSecret"]["name"] == "platform-db-credentials"
+    values = mlflow_values(r)
     assert values["auth"]["enabled"] is True
     # Served at https://mlflow.<domain> through the platform's ingress (Istio here) with its own certificate.
     host = f"mlflow.{r.env.domain}"
@@ -323,8 +427,6 @@ def test_mlflow_uses_the_cluster_database_and_object_store(
     bucket = artifacts_bucket(env)
     if env == "dev":
         assert artifacts["gcs"] == {"enabled": True, "bucket": bucket, "path": "mlflow"}
-        account = f"mlflow@{r.env.gke.project}.iam.gserviceaccount.com"
-        assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": account}
         assert "s3" not in artifacts
     else:
         assert artifacts["s3"]["bucket"] == bucket
@@ -408,7 +510,7 @@ def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str
 def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
 ) -> None:
-    with_database(monkeypatch)
+    with_feast_identity(monkeypatch)
     r = render_stack(stack_copy(tmp_path, env, enable("feast")))
     values = application(r, "feast")["spec"]["source"]["helm"]["valuesObject"]
     config = yaml.safe_load(base64.b64decode(values["feature_store_yaml_base64"]))

@@ -54,7 +54,14 @@ S3_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
 S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
 
-PLATFORM_DATABASES = ("mlflow", "mlpipeline")
+# Kubeflow Pipelines' API server and cache server cannot use PostgreSQL in KFP 2.16 (README, "ML platform"), so
+# the cluster database serves MLflow and KFP's ML Metadata store (upstream's default name for it: metadb).
+PLATFORM_DATABASES = ("mlflow", "metadb")
+
+
+def iam_database_user(email: str) -> str:
+    """The PostgreSQL user Cloud SQL creates for a service account: its email without `.gserviceaccount.com`."""
+    return email.removesuffix(".gserviceaccount.com")
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,10 @@ class Database:
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
     databases: tuple[str, ...] = PLATFORM_DATABASES
-    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines metadata."""
+    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines' ML Metadata."""
     iam_authentication: bool = False
     """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
-    through the Cloud SQL Auth Proxy); credentials_secret is then unused."""
+    through the Cloud SQL Auth Proxy; infra/platform/database.py); credentials_secret is then unused."""
     connection_name: pulumi.Input[str] | None = None
     """Cloud SQL instance connection name (`project:region:instance`) for the Auth Proxy; None elsewhere."""
 

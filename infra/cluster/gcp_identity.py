@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.cluster.facts import iam_database_user
+
 OBJECT_ADMIN = "roles/storage.objectAdmin"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 SQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.instanceUser")
@@ -32,9 +34,12 @@ class Workload:
 
 WORKLOADS: dict[str, Workload] = {
     "mlflow": Workload("mlflow", "mlflow", {"artifacts": OBJECT_ADMIN}, SQL_ROLES, database_user=True),
-    "kubeflow-pipelines": Workload(
-        "kubeflow", "pipeline-runner", {"artifacts": OBJECT_ADMIN, "dvc": OBJECT_VIEWER}, SQL_ROLES, database_user=True
-    ),
+    # Pipeline steps: the Profile controller hands this identity to every team namespace (Profile plugin
+    # WorkloadIdentity), so it has bucket access only and is no database user.
+    "kubeflow-pipelines": Workload("kubeflow", "pipeline-runner", {"artifacts": OBJECT_ADMIN, "dvc": OBJECT_VIEWER}),
+    # Kubeflow Pipelines' ML Metadata server (kubeflow/manifests 26.03: Deployment metadata-grpc-deployment,
+    # service account metadata-grpc-server), the part of KFP that can use the cluster's PostgreSQL.
+    "kubeflow-metadata": Workload("kubeflow", "metadata-grpc-server", project_roles=SQL_ROLES, database_user=True),
     # Velero snapshots persistent disks besides writing backup archives.
     "velero": Workload("velero", "velero", {"backups": OBJECT_ADMIN}, ("roles/compute.storageAdmin",)),
     "elasticsearch-snapshots": Workload("elastic-system", "elasticsearch-snapshots", {"log-snapshots": OBJECT_ADMIN}),
@@ -102,9 +107,10 @@ def build_identities(
                 f"{workload}-database-user",
                 project=project,
                 instance=database.name,
-                # Cloud SQL names IAM service account users by the email without `.gserviceaccount.com`.
-                name=account.email.apply(lambda email: email.removesuffix(".gserviceaccount.com")),
+                name=account.email.apply(iam_database_user),
                 type="CLOUD_IAM_SERVICE_ACCOUNT",
+                # The user gets no privileges here: Cloud SQL's API can only add it to existing roles, so the grant
+                # on its database is a one-time SQL step (docs/cloud-sql-iam.md).
                 opts=opts,
             )
         emails[workload] = account.email

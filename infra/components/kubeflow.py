@@ -4,7 +4,6 @@ and one Profile per team of the environment."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -14,12 +13,15 @@ import yaml
 
 from infra import compat
 from infra.catalog import KUBEFLOW_PARTS
+from infra.components.kubeflow_pipelines import UPSTREAM_STORES, metadata_login, pipelines_patches
 from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.database import iam_grant_advisory
 from infra.platform.expose import http01_challenges, platform_certificate
+from infra.platform.kustomize import json_patch
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
@@ -36,9 +38,8 @@ from infra.platform.object_store import object_store_url
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
 # The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover.
 PODDEFAULTS_WEBHOOK = Allow("poddefaults-webhook", "ingress", (ANYWHERE,), (4443,))
-# Controllers reconcile team namespaces; Pipelines reaches the database and the object store.
+# Controllers and Pipelines call services in other namespaces (team namespaces, the on-prem database).
 KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
-DATABASE_OUT = Allow("database-out", "egress", (ANYWHERE,), (5432,))
 
 # (catalog entry, stage inside the component's wave): roles and the shared gateway first, then Profiles
 # (whose CRD the teams' Profiles need), then the applications, then the dashboard that links them.
@@ -56,7 +57,6 @@ PARTS: tuple[tuple[str, int], ...] = (
 )
 CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
-PIPELINES_DATABASE = "mlpipeline"
 DASHBOARD_HOST_LABEL = sign_in.HOST_LABEL
 DASHBOARD_TLS_SECRET = "kubeflow-tls"
 
@@ -72,7 +72,7 @@ class Kubeflow(PlatformComponent):
         provides_crds=("kubeflow.org",),
         # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
         pod_security="restricted",
-        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, PODDEFAULTS_WEBHOOK, KUBEFLOW_OUT, DATABASE_OUT),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, PODDEFAULTS_WEBHOOK, KUBEFLOW_OUT),
         # The Kubeflow Pipelines and Argo Workflows CRDs exceed the client-side apply annotation limit.
         server_side_apply=True,
     )
@@ -87,9 +87,11 @@ class Kubeflow(PlatformComponent):
         teams = tuple(team.name for team in self.env.components.kubeflow.teams)
         # Notebooks and pipeline steps in team namespaces call the Pipelines API, metadata and Katib services.
         clients = from_namespaces("kubeflow-clients", (*GATEWAY_NAMESPACES, *teams))
-        self.namespace([clients], labels={"istio-injection": "enabled", "control-plane": "kubeflow"})
+        metadata = metadata_login(self.ctx.facts)
+        egress = metadata.egress if metadata is not None else ()
+        self.namespace([clients, *egress], labels={"istio-injection": "enabled", "control-plane": "kubeflow"})
         options = {
-            "kubeflow-pipelines": self.pipelines(),
+            "kubeflow-pipelines": {"patches": pipelines_patches(self.ctx.facts, metadata)},
             "kubeflow-jupyter-web-app": self.notebooks(),
             "kubeflow-istio-resources": self.gateway(),
         }
@@ -99,17 +101,18 @@ class Kubeflow(PlatformComponent):
                 f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
                 "it is sent; keep this environment off public networks"
             )
-        if self.ctx.facts.database is None:
-            notes.append("no cluster database yet: Pipelines keeps the MySQL bundled with kubeflow/manifests")
-        elif self.ctx.facts.database.iam_authentication:
-            notes.append(
-                "the cluster database uses IAM authentication, but Pipelines still logs in with a password from "
-                f"{self.ctx.facts.database.credentials_secret}, which this target does not create (Cloud SQL Auth "
-                "Proxy not wired yet)"
-            )
+        pipeline_notes = [UPSTREAM_STORES]
+        if metadata is None:
+            pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")
+        elif metadata.credentials_secret is None:
+            pipeline_notes.append(f"ML Metadata: {iam_grant_advisory()}")
         for key, stage in PARTS:
             self.application(
-                options.get(key, {}), chart=key, stage=stage, installs_crds=key == CRD_PART, advisories=notes
+                options.get(key, {}),
+                chart=key,
+                stage=stage,
+                installs_crds=key == CRD_PART,
+                advisories=[*notes, *(pipeline_notes if key == "kubeflow-pipelines" else ())],
             )
         # The Pipelines API server serves /metrics on its REST port (Service `ml-pipeline`, port `http`, 8888);
         # the other parts export nothing, and kube-state-metrics covers their Deployments (platform_alerts).
@@ -150,55 +153,15 @@ class Kubeflow(PlatformComponent):
                     "tls": {"httpsRedirect": True},
                 }
             )
-        return {
-            "patches": [
-                _json_patch(
-                    "Gateway", "kubeflow-gateway", [{"op": "replace", "path": "/spec/servers", "value": servers}]
-                )
-            ]
-        }
-
-    def pipelines(self) -> dict[str, Any]:
-        """Pipeline roots in the cluster's object store and, when the cluster has a database, the API server
-        and cache on its PostgreSQL. Upstream's multi-user path still installs its MySQL (ML Metadata keeps
-        using it) and SeaweedFS (pipeline packages); replacing those needs an overlay of our own."""
-        facts = self.ctx.facts
-        settings: dict[str, str] = {
-            "bucketName": facts.object_store.buckets["artifacts"],
-            "defaultPipelineRoot": object_store_url(facts.object_store, "artifacts", "pipelines"),
-        }
-        if facts.database is None:
-            return {"patches": [_json_patch("ConfigMap", "pipeline-install-config", _config_ops(settings))]}
-        database = facts.database
-        # NOT DONE: on Cloud SQL with IAM authentication (GKE) there is no credentials Secret; the API server and
-        # cache would need the Cloud SQL Auth Proxy sidecar (`--auto-iam-authn`) and their service accounts
-        # (`ml-pipeline`, `kubeflow-pipelines-cache`) bound to the Pipelines Workload Identity. See README.
-        port = str(database.port)
-        # Cloud SQL's address is an output, known only once the instance exists. The relic keys dbHost and
-        # dbPort still feed the cache server and the API server's generic settings. The cluster layer creates
-        # one database for Pipelines, so the cache's tables live next to the API server's.
-        postgres = {"dbType": "postgres", "pipelineDb": PIPELINES_DATABASE, "cacheDb": PIPELINES_DATABASE}
-        config = pulumi.Output.from_input(database.host).apply(
-            lambda host: json.dumps(
-                _config_ops(
-                    settings | postgres | {"postgresHost": host, "postgresPort": port, "dbHost": host, "dbPort": port}
-                )
-            )
-        )
-        return {
-            "patches": [
-                {"target": {"kind": "ConfigMap", "name": "pipeline-install-config"}, "patch": config},
-                _merge_patch("ml-pipeline", "ml-pipeline-api-server", postgres_api_env(database.credentials_secret)),
-                _merge_patch("cache-server", "server", postgres_cache_env(database.credentials_secret)),
-            ]
-        }
+        ops = [{"op": "replace", "path": "/spec/servers", "value": servers}]
+        return {"patches": [json_patch("Gateway", "kubeflow-gateway", ops)]}
 
     def notebooks(self) -> dict[str, Any]:
         """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
         images = list(self.env.components.kubeflow.notebook_images)
         form = {"spawnerFormDefaults": spawner_form(images)}
         ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml.safe_dump(form)}]
-        return {"patches": [_json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
+        return {"patches": [json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
 
     def team(self, team: Team) -> None:
         quota = team.quota
@@ -308,50 +271,3 @@ def spawner_form(images: list[str]) -> dict[str, Any]:
         "configurations": editable([]),
         "environment": editable({}),
     }
-
-
-def postgres_api_env(credentials_secret: str) -> list[dict[str, Any]]:
-    """What upstream's PostgreSQL variant gives the API server (its driver follows `dbType`)."""
-    return [
-        *_credentials("DBCONFIG_POSTGRESQLCONFIG", credentials_secret),
-        _from_config("DBCONFIG_POSTGRESQLCONFIG_DBNAME", "pipelineDb"),
-        _from_config("DBCONFIG_POSTGRESQLCONFIG_HOST", "postgresHost"),
-        _from_config("DBCONFIG_POSTGRESQLCONFIG_PORT", "postgresPort"),
-    ]
-
-
-def postgres_cache_env(credentials_secret: str) -> list[dict[str, Any]]:
-    """The cache server names its driver itself and reads the database credentials from a Secret."""
-    return [{"name": "DBCONFIG_DRIVER", "value": "pgx"}, *_credentials("DBCONFIG", credentials_secret)]
-
-
-def _credentials(prefix: str, secret: str) -> list[dict[str, Any]]:
-    # The cluster layer's database Secrets hold `username` and `password`.
-    return [
-        {"name": f"{prefix}_{suffix}", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-        for suffix, key in (("USER", "username"), ("PASSWORD", "password"))
-    ]
-
-
-def _from_config(name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": "pipeline-install-config", "key": key}}}
-
-
-def _config_ops(settings: dict[str, str]) -> list[dict[str, Any]]:
-    # `add` sets a ConfigMap key whether or not upstream already has it.
-    return [{"op": "add", "path": f"/data/{key}", "value": value} for key, value in sorted(settings.items())]
-
-
-def _json_patch(kind: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)}
-
-
-def _merge_patch(deployment: str, container: str, env: list[dict[str, Any]]) -> dict[str, Any]:
-    """A strategic merge patch: env entries merge by name, so same-named upstream entries are replaced."""
-    patch = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": deployment},
-        "spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}},
-    }
-    return {"target": {"kind": "Deployment", "name": deployment}, "patch": json.dumps(patch)}

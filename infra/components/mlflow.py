@@ -5,27 +5,38 @@ Secret on-prem; basic auth in front of the UI and API."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import pulumi
+
+from infra.catalog import MLFLOW_IMAGE, MLFLOW_VERSION
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
-from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow, Peer
+from infra.platform.database import DatabaseLogin, MissingClusterService, database_login, iam_grant_advisory
+from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
+from infra.platform.security import restricted_container
+
+__all__ = ["Mlflow", "MissingClusterService"]
 
 WORKLOAD = "mlflow"
 DATABASE = "mlflow"
 ADMIN_SECRET = "mlflow-admin"
 """Secret (keys username, password) with the first admin account; created out of band, never in git."""
-DATABASE_OUT = Allow("database-out", "egress", (ANYWHERE,), (5432,))
 # MinIO on-prem listens on 80/9000 inside the cluster; GCS is reached over HTTPS_OUT.
 OBJECT_STORE_OUT = Allow("object-store-out", "egress", (Peer(any_namespace=True),), (80, 9000))
 # Ingress gateways and the ML workloads (pipeline steps, notebooks) log runs to the tracking server.
 CLIENTS = Allow("mlflow-clients", "ingress", (Peer(any_namespace=True),), (5000,))
-
-
-class MissingClusterService(Exception):
-    pass
+# The chart's pods run as this user (values.yaml securityContext), and it mounts an emptyDir `tmp` at /tmp.
+CHART_USER = 1001
+# Creates MLflow's tables in an empty database and brings existing ones to this MLflow's schema; the same MLflow
+# calls as the chart's own migration init container (templates/configmap.yaml), which cannot run here.
+MIGRATE = (
+    "import os; from mlflow.store.db import utils; "
+    "utils._initialize_tables(utils.create_sqlalchemy_engine_with_retry(os.environ['MLFLOW_BACKEND_STORE_URI']))"
+)
 
 
 class Mlflow(PlatformComponent):
@@ -34,7 +45,7 @@ class Mlflow(PlatformComponent):
         layer="ml",
         namespace="mlflow",
         depends_on=("cert-manager", "istio"),
-        network=(KUBE_API, HTTPS_OUT, DATABASE_OUT, OBJECT_STORE_OUT, CLIENTS),
+        network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
 
     @classmethod
@@ -42,24 +53,21 @@ class Mlflow(PlatformComponent):
         return env.components.mlflow.enabled
 
     def build(self) -> None:
-        if self.ctx.facts.database is None:
-            # Without it the chart falls back to an in-memory SQLite that loses every run on restart.
+        # Without the cluster database the chart would fall back to an in-memory SQLite that loses every run.
+        try:
+            login = database_login(self.ctx.facts, DATABASE, WORKLOAD)
+        except MissingClusterService as missing:
             raise MissingClusterService(
-                "mlflow needs ClusterFacts.database (Cloud SQL on GKE, CloudNativePG on-prem) from the cluster "
-                "layer; this target provides none yet: set mlops-platform:platform.components.mlflow.enabled to false"
-            )
-        self.namespace()
-        # NOT DONE: with Cloud SQL IAM authentication (`database.iam_authentication`, GKE) there is no password
-        # and no credentials Secret; MLflow would need the Cloud SQL Auth Proxy (`--auto-iam-authn`) as a sidecar
-        # logging in as its Workload Identity. Until then it reaches only password databases (CloudNativePG).
-        self.application(self.values())
+                f"{missing}: set mlops-platform:platform.components.mlflow.enabled to false"
+            ) from None
+        self.namespace(login.egress)
+        notes = [] if login.credentials_secret else [iam_grant_advisory()]
+        self.application(self.values(login), advisories=notes)
         # https://mlflow.<domain>, TLS from the platform ClusterIssuer; the chart's Service is `mlflow`, port 80.
         self.expose("mlflow", service="mlflow", port=80)
 
-    def values(self) -> dict[str, Any]:
+    def values(self, login: DatabaseLogin) -> dict[str, Any]:
         facts = self.ctx.facts
-        database = facts.database
-        assert database is not None
         store = facts.object_store
         settings = self.env.components.mlflow
         artifacts: dict[str, Any] = {
@@ -83,17 +91,10 @@ class Mlflow(PlatformComponent):
             env["MLFLOW_S3_ENDPOINT_URL"] = store.endpoint
         return {
             "replicaCount": settings.replicas,
+            "image": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION},
+            "initImages": {"mlflowDbMigration": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION}},
             "serviceAccount": {"create": True, "annotations": facts.identity.annotations(WORKLOAD)},
-            "backendStore": {
-                "databaseMigration": True,
-                "databaseConnectionCheck": True,
-                "postgres": {"enabled": True, "host": database.host, "port": database.port, "database": DATABASE},
-                "existingDatabaseSecret": {
-                    "name": database.credentials_secret,
-                    "usernameKey": "username",
-                    "passwordKey": "password",
-                },
-            },
+            **backend_store(login),
             "artifactRoot": artifacts,
             "extraEnvVars": env,
             "auth": {
@@ -112,3 +113,52 @@ class Mlflow(PlatformComponent):
             },
             "telemetry": {"enabled": False},
         }
+
+
+def backend_store(login: DatabaseLogin) -> dict[str, Any]:
+    """The chart values that point the tracking server at its database.
+
+    With a credentials Secret this is the chart's own PostgreSQL backend, schema migration and connection check
+    included. Without one (Cloud SQL IAM login) the chart cannot be used that way: chart 1.11.5 requires
+    `backendStore.postgres.password` unless `existingDatabaseSecret` names a Secret with a password
+    (templates/secret.yaml), and its migration and connection-check init containers come before the init
+    containers of the values, so they would run before the Auth Proxy sidecar exists. So the chart keeps its
+    default store argument, and the server gets a second `--backend-store-uri` (extraArgs come after it, and
+    `mlflow server` keeps the last value of a repeated option); the migration runs as an init container after
+    the proxy, and the proxy's startup probe replaces the connection check."""
+    if login.credentials_secret is not None:
+        return {
+            "backendStore": {
+                "databaseMigration": True,
+                "databaseConnectionCheck": True,
+                "postgres": {"enabled": True, "host": login.host, "port": login.port, "database": login.database},
+                "existingDatabaseSecret": {
+                    "name": login.credentials_secret,
+                    "usernameKey": "username",
+                    "passwordKey": "password",
+                },
+            }
+        }
+    uri = pulumi.Output.all(login.user, login.host).apply(
+        # The IAM user is an email-like name: its `@` must be escaped in the URI's user part.
+        lambda args: f"postgresql://{quote(args[0], safe='')}@{args[1]}:{login.port}/{login.database}"
+    )
+    return {
+        "backendStore": {"databaseMigration": False, "databaseConnectionCheck": False},
+        "extraArgs": {"backendStoreUri": uri},
+        "initContainers": [*login.sidecars, schema_migration(uri)],
+    }
+
+
+def schema_migration(uri: pulumi.Input[str]) -> dict[str, Any]:
+    """An init container that migrates MLflow's schema through the proxy, as the pod's own database user (who
+    owns the tables, so later migrations need no further grant)."""
+    return {
+        "name": "mlflow-db-migration",
+        "image": f"{MLFLOW_IMAGE}:{MLFLOW_VERSION}",
+        "command": ["python", "-c", MIGRATE],
+        "env": [{"name": "MLFLOW_BACKEND_STORE_URI", "value": uri}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "securityContext": {**restricted_container(run_as_user=CHART_USER), "runAsGroup": CHART_USER},
+        "resources": resources("250m", "512Mi", "1", "1Gi"),
+    }

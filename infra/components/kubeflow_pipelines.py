@@ -1,0 +1,90 @@
+"""Kubeflow Pipelines (kubeflow/manifests 26.03, KFP 2.16.0) on the cluster layer's services, as far as upstream
+allows: ML Metadata in the cluster's PostgreSQL, the pipeline root setting in its object store.
+
+What stays upstream's, and why (README, "ML platform"):
+- The API server and the cache server keep the bundled MySQL. KFP 2.16.0's API server has no working PostgreSQL
+  path (its storage layer is MySQL-only: `InitDBClient` ends in `storage.NewMySQLDialect()`, queries use `?`
+  placeholders, and the manifests' `DB_DRIVER_NAME` is not the `DBDriverName` setting it reads; kubeflow/pipelines
+  issue #13956), and the cache server accepts only the `mysql` driver (backend/src/cache/client_manager.go).
+- SeaweedFS stays: the multi-user profile controller (sync.py) creates each team's object store credentials through
+  SeaweedFS' IAM API, and writes each team's `kfp-launcher` pipeline root as `minio://mlpipeline/...` in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.cluster.facts import ClusterFacts
+from infra.platform.database import DatabaseLogin, database_login
+from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
+from infra.platform.object_store import object_store_url
+
+METADATA_WORKLOAD = "kubeflow-metadata"
+"""Its Workload Identity (gcp_identity.WORKLOADS), bound to the service account below."""
+METADATA_DATABASE = "metadb"
+METADATA_DEPLOYMENT = "metadata-grpc-deployment"
+METADATA_CONTAINER = "container"
+METADATA_SERVICE_ACCOUNT = "metadata-grpc-server"
+# Upstream's gRPC limits (base/metadata/base/metadata-grpc-deployment.yaml), repeated because the patch replaces
+# the argument list as a whole.
+GRPC_CHANNEL_ARGUMENTS = (
+    "grpc.max_metadata_size=16384,grpc.max_receive_message_length=104857600,grpc.max_send_message_length=104857600"
+)
+UPSTREAM_STORES = (
+    "Pipelines' API server and cache server keep the MySQL bundled with kubeflow/manifests (KFP 2.16.0 runs "
+    "neither on PostgreSQL: kubeflow/pipelines#13956; the cache server is MySQL-only), and SeaweedFS stays "
+    "(the multi-user profile controller provisions each team's SeaweedFS credentials and minio:// pipeline root)"
+)
+
+
+def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[dict[str, Any]]:
+    """Patches of the Pipelines part: the install config, and ML Metadata on the cluster database when there
+    is one (`login`, from `metadata_login`)."""
+    store = facts.object_store
+    settings = {
+        "bucketName": store.buckets["artifacts"],
+        "defaultPipelineRoot": object_store_url(store, "artifacts", "pipelines"),
+    }
+    patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings))]
+    if login is not None:
+        patches += metadata_patches(login, facts.identity.annotations(METADATA_WORKLOAD))
+    return patches
+
+
+def metadata_login(facts: ClusterFacts) -> DatabaseLogin | None:
+    """How the ML Metadata server reaches the cluster database; None where the cluster has none."""
+    return database_login(facts, METADATA_DATABASE, METADATA_WORKLOAD) if facts.database is not None else None
+
+
+def metadata_patches(login: DatabaseLogin, annotations: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ML Metadata server on PostgreSQL, with the flags of upstream's own `base/metadata/overlays/postgres`
+    (MLMD 1.14.0), but on the cluster's database instead of the extra PostgreSQL that overlay deploys. The
+    database exists already (the cluster layer creates it), so the server skips creating it and needs no
+    right to create databases; without a password flag it sends none (IAM login through the proxy)."""
+    args = [
+        "--grpc_port=8080",
+        "--metadata_source_config_type=postgresql",
+        "--postgres_config_host=$(POSTGRES_HOST)",
+        f"--postgres_config_port={login.port}",
+        f"--postgres_config_dbname={login.database}",
+        "--postgres_config_user=$(POSTGRES_USER)",
+        *(["--postgres_config_password=$(POSTGRES_PASSWORD)"] if login.credentials_secret else []),
+        "--postgres_config_skip_db_creation=true",
+        "--enable_database_upgrade=true",
+        f"--grpc_channel_arguments={GRPC_CHANNEL_ARGUMENTS}",
+    ]
+    env = [
+        # Upstream's entries read the MySQL Secret and settings: replaced, not merged.
+        {"$patch": "replace"},
+        {"name": "POSTGRES_HOST", "value": login.host},
+        *login.credentials_env("POSTGRES_USER", "POSTGRES_PASSWORD"),
+    ]
+    pod: dict[str, Any] = {"containers": [{"name": METADATA_CONTAINER, "env": env, "args": args}]}
+    if login.sidecars:
+        pod["initContainers"] = list(login.sidecars)
+    patches = [merge_patch("apps/v1", "Deployment", METADATA_DEPLOYMENT, {"spec": {"template": {"spec": pod}}})]
+    if annotations:
+        patches.append(
+            merge_patch("v1", "ServiceAccount", METADATA_SERVICE_ACCOUNT, {"metadata": {"annotations": annotations}})
+        )
+    return patches
