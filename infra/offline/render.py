@@ -10,8 +10,9 @@ from typing import Any
 
 from infra.config import Environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
-from infra.offline.engine import Recorded, Run, collector_paused, run_program
+from infra.offline.engine import Recorded, Run, run_program
 from infra.offline.serialize import dump_yaml, plain
+from infra.offline.speedups import collector_paused
 from infra.program import main as program_main
 
 
