@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from pulumi.runtime import rpc
 
 from infra.cli.__main__ import main
-from infra.offline.serialize import MASK, plain
+from infra.offline.serialize import MASK, dump_yaml, plain
 
 from .conftest import ENVIRONMENTS, REPO
 
@@ -81,3 +85,34 @@ def test_plain_masks_secrets_and_restores_ints() -> None:
     wrapped = {rpc._special_sig_key: rpc._special_secret_sig, "value": {"password": "hunter2", "port": 5432.0}}
     assert plain({"a": 3.0, "b": 2.5, "s": wrapped}) == {"a": 3, "b": 2.5, "s": {"password": MASK, "port": 5432}}
     assert plain(rpc.UNKNOWN) == "[computed]"
+
+
+plain_data = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["true", "1.34", "null", "~", "on", "a: b", "- x", "2026-12-02", "multi\nline\n", "#x"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), plain_data, max_size=5))
+def test_manifests_are_written_as_pyyaml_writes_them_and_read_back_unchanged(data: dict[str, Any]) -> None:
+    written = dump_yaml(data)
+    assert yaml.safe_load(written) == data
+    options: dict[str, Any] = {"sort_keys": True, "default_flow_style": False, "width": 120, "allow_unicode": True}
+    assert written == yaml.dump(data, Dumper=_PythonDumper, **options)
+
+
+class _PythonDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """PyYAML's representers on the same emitter, with multi-line strings as blocks: dump_yaml builds the nodes
+    itself and must match them byte for byte."""
+
+
+_PythonDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
+)

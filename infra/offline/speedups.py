@@ -2,7 +2,8 @@
 
 Under `pulumi up` none of this applies (the program never imports infra.offline). Each change leaves what a
 program declares untouched: the rendered output is byte-identical with and without them, and the one replaced
-SDK function answers as the original (both in tests/test_speedups.py). Measured with `make bench`; together they cut a stack's render time by more than half.
+SDK function answers as the original (both in tests/test_speedups.py). Measured with `make bench`: together
+they cut a stack's render time by more than half.
 """
 
 from __future__ import annotations
