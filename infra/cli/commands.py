@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +40,12 @@ class InvalidEnvironments(Exception):
         super().__init__("\n".join(error.report() for error in self.errors))
 
 
-def render_all(environments: Path, names: Sequence[str]) -> list[Rendered]:
-    """Validate every requested environment first, so one bad stack file means nothing is rendered."""
+def render_all(environments: Path, names: Sequence[str]) -> Iterator[Rendered]:
+    """Every requested environment rendered, one at a time (a fleet's results need not all be held at once).
+    All are validated first, so one bad stack file means nothing is rendered."""
     validate_all(environments, names)
-    return [render_stack(path) for path in stack_files(environments, list(names))]
+    for path in stack_files(environments, list(names)):
+        yield render_stack(path)
 
 
 def render(environments: Path, names: Sequence[str], out: Path) -> int:

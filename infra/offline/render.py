@@ -86,11 +86,13 @@ def write(rendered: Rendered, out_dir: Path) -> Path:
     target = out_dir / rendered.stack
     if target.exists():
         shutil.rmtree(target)
-    for manifest in rendered.manifests:
-        path = target / "manifests" / manifest.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump_yaml(manifest.object))
-    (target / "inventory.yaml").write_text(dump_yaml(rendered.inventory()))
+    with collector_paused():
+        for folder in {(target / "manifests" / manifest.path).parent for manifest in rendered.manifests}:
+            folder.mkdir(parents=True, exist_ok=True)
+        for manifest in rendered.manifests:
+            (target / "manifests" / manifest.path).write_text(dump_yaml(manifest.object))
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "inventory.yaml").write_text(dump_yaml(rendered.inventory()))
     return target
 
 
