@@ -127,9 +127,15 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
                 checkov_run = waits.submit(
                     checkov.scan, manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, _workflows_dir()
                 )
+            # The renders are done: the main process takes over the scans the side process has not started.
+            taken_over = {
+                key: _directory_secrets(manifest_dirs[key])
+                for key in reversed(secret_scans)
+                if secret_scans[key].cancel()
+            }
             for key, scan in secret_scans.items():
                 report = reports[key.split("/")[0]]
-                findings, files = scan.result()
+                findings, files = taken_over[key] if key in taken_over else scan.result()
                 report.findings += findings
                 report.checked["secrets"] = report.checked.get("secrets", 0) + files
             repository.findings += repository_scan.result()[0]
