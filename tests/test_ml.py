@@ -204,6 +204,43 @@ def test_pipelines_api_and_cache_servers_keep_upstreams_mysql_and_say_why(tmp_pa
     )
 
 
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_team_pipelines_keep_their_artifacts_in_the_cluster_bucket(
+    tmp_path: Path, validator_for: Callable[[str], ManifestValidator], env: str
+) -> None:
+    r = render_stack(stack_copy(tmp_path, env, add_teams if env == "onprem" else enable("kubeflow")))
+    validator = validator_for(r.env.kubernetes_version)
+    bucket = f"{r.env.object_store.bucket_prefix}-{r.env.name}-artifacts"
+    for team in r.env.components.kubeflow.teams:
+        launcher = next(
+            c
+            for c in objects(r, "ConfigMap")
+            if c["metadata"] == c["metadata"] | {"name": "kfp-launcher", "namespace": team.name}
+        )
+        assert validator.validate(launcher) == []
+        # Applied over what the Pipelines profile controller writes first (its minio:// SeaweedFS root).
+        assert launcher["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+        data = launcher["data"]
+        if r.env.target == "gke":
+            # gs://: the launcher uses the pod's credentials, the Profile's Workload Identity.
+            assert data == {
+                "defaultPipelineRoot": f"gs://{bucket}/pipelines/{team.name}",
+                "clusterDomain": ".svc.cluster.local",
+            }
+        else:
+            assert data["defaultPipelineRoot"] == f"s3://{bucket}/pipelines/{team.name}"
+            s3 = yaml.safe_load(data["providers"])["s3"]["default"]
+            assert s3["endpoint"] == "http://minio.minio.svc.cluster.local" and s3["disableSSL"] is True
+            assert s3["credentials"] == {
+                "fromEnv": False,
+                "secretRef": {
+                    "secretName": "object-store-credentials",
+                    "accessKeyKey": "AWS_ACCESS_KEY_ID",
+                    "secretKeyKey": "AWS_SECRET_ACCESS_KEY",
+                },
+            }
+
+
 def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]) -> None:
     r = rendered["dev"]
     patch = application(r, "kubeflow-jupyter-web-app")["spec"]["source"]["kustomize"]["patches"][0]
@@ -545,7 +582,7 @@ def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> N
     teams = {team.name for team in r.env.components.kubeflow.teams}
     inside = [m for m in r.manifests if m.object["metadata"].get("namespace") in teams]
     # With the platform's Istio, each member also gets the AuthorizationPolicy KFAM would write.
-    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding", "AuthorizationPolicy"}
+    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding", "AuthorizationPolicy", "ConfigMap"}
     for m in inside:
         profile = f"kubernetes:kubeflow.org/v1:Profile::kubeflow-profile-{m.object['metadata']['namespace']}"
         assert profile in m.resource.dependencies, m.path

@@ -13,7 +13,13 @@ import yaml
 
 from infra import compat
 from infra.catalog import KUBEFLOW_PARTS
-from infra.components.kubeflow_pipelines import UPSTREAM_STORES, metadata_login, pipelines_patches
+from infra.components.kubeflow_pipelines import (
+    LAUNCHER_CONFIG,
+    UPSTREAM_STORES,
+    launcher_config,
+    metadata_login,
+    pipelines_patches,
+)
 from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
@@ -22,6 +28,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import iam_grant_advisory
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch
+from infra.platform.labels import PATCH_FORCE, component_labels
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
@@ -187,6 +194,24 @@ class Kubeflow(PlatformComponent):
         for member in team.members:
             self.contributor(team.name, member, profile)
         self.object_store_access(team.name, profile)
+        self.pipeline_root(team.name, profile)
+
+    def pipeline_root(self, namespace: str, profile: pulumi.Resource) -> None:
+        """The team's runs keep their artifacts in the cluster's artifacts bucket, not in the SeaweedFS bundled
+        with Pipelines. The Pipelines profile controller writes this ConfigMap once and never updates it
+        (metacontroller `OnDelete`), so whichever of the two comes first, the stack's content stays: applied
+        server-side with force, it takes over the controller's fields."""
+        k8s.core.v1.ConfigMap(
+            f"kubeflow-{namespace}-{LAUNCHER_CONFIG}",
+            metadata={
+                "name": LAUNCHER_CONFIG,
+                "namespace": namespace,
+                "labels": component_labels(self.spec.name, self.spec.layer),
+                "annotations": {PATCH_FORCE: "true"},
+            },
+            data=launcher_config(self.ctx.facts.object_store, namespace),
+            opts=self.opts(depends_on=[profile]),
+        )
 
     def object_store_access(self, namespace: str, profile: pulumi.Resource) -> None:
         """A PodDefault that notebooks and steps opt into (label `access-object-store: "true"`): the DVC remote

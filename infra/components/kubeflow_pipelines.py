@@ -7,14 +7,17 @@ What stays upstream's, and why (README, "ML platform"):
   placeholders, and the manifests' `DB_DRIVER_NAME` is not the `DBDriverName` setting it reads; kubeflow/pipelines
   issue #13956), and the cache server accepts only the `mysql` driver (backend/src/cache/client_manager.go).
 - SeaweedFS stays: the multi-user profile controller (sync.py) creates each team's object store credentials through
-  SeaweedFS' IAM API, and writes each team's `kfp-launcher` pipeline root as `minio://mlpipeline/...` in it.
+  SeaweedFS' IAM API. What it writes into each team's `kfp-launcher` ConfigMap (a `minio://mlpipeline/...` pipeline
+  root) is replaced by `launcher_config`: the team's runs keep their artifacts in the cluster's bucket.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlsplit
 
-from infra.cluster.facts import ClusterFacts
+from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
 from infra.platform.object_store import object_store_url
@@ -33,8 +36,43 @@ GRPC_CHANNEL_ARGUMENTS = (
 UPSTREAM_STORES = (
     "Pipelines' API server and cache server keep the MySQL bundled with kubeflow/manifests (KFP 2.16.0 runs "
     "neither on PostgreSQL: kubeflow/pipelines#13956; the cache server is MySQL-only), and SeaweedFS stays "
-    "(the multi-user profile controller provisions each team's SeaweedFS credentials and minio:// pipeline root)"
+    "(the multi-user profile controller provisions each team's SeaweedFS credentials through it)"
 )
+LAUNCHER_CONFIG = "kfp-launcher"
+"""Read by KFP's driver and launcher in each team namespace (backend/src/v2/config/env.go)."""
+CLUSTER_DOMAIN = ".svc.cluster.local"
+# MinIO answers to any region; the S3 client needs one.
+S3_REGION = "us-east-1"
+
+
+def team_pipeline_root(store: ObjectStore, team: str) -> str:
+    return object_store_url(store, "artifacts", f"pipelines/{team}")
+
+
+def launcher_config(store: ObjectStore, team: str) -> dict[str, str]:
+    """The team's `kfp-launcher` data: its runs' artifacts under `pipelines/<team>/` of the artifacts bucket. On
+    GKE (gs://) the launcher uses the pod's credentials, the Profile's Workload Identity; an S3 store needs the
+    endpoint and the keys of the store's credentials Secret in the team namespace (KFP 2.16 `providers`)."""
+    data = {"defaultPipelineRoot": team_pipeline_root(store, team), "clusterDomain": CLUSTER_DOMAIN}
+    if store.kind == "s3":
+        assert store.credentials_secret is not None  # an S3 store always names its credentials Secret
+        default = {
+            "endpoint": store.endpoint,
+            "region": S3_REGION,
+            "disableSSL": urlsplit(store.endpoint).scheme == "http",
+            "forcePathStyle": True,
+            "credentials": {
+                "fromEnv": False,
+                "secretRef": {
+                    "secretName": store.credentials_secret,
+                    "accessKeyKey": S3_ACCESS_KEY_ID,
+                    "secretKeyKey": S3_SECRET_ACCESS_KEY,
+                },
+            },
+        }
+        # The launcher parses this key as YAML, of which JSON is a subset.
+        data["providers"] = json.dumps({"s3": {"default": default}}, sort_keys=True)
+    return data
 
 
 def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 # resources are applied only once Argo CD has installed the chart (and its CRDs) and it is healthy.
 WAIT_FOR = "pulumi.com/waitFor"
 HEALTHY = "jsonpath={.status.health.status}=Healthy"
+# Server-side apply takes over fields another manager (an operator) set first, instead of failing on the conflict.
+PATCH_FORCE = "pulumi.com/patchForce"
 
 
 def component_labels(component: str, layer: str) -> dict[str, str]:
