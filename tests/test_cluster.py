@@ -22,7 +22,7 @@ from infra.offline.engine import Recorded, run_program
 from infra.offline.render import Rendered, render_stack
 from infra.offline.serialize import plain
 
-from .conftest import ENV_NAMES, ENVIRONMENTS
+from .conftest import ENV_NAMES, ENVIRONMENTS, allowances
 
 GKE_ENVS = [name for name in ENV_NAMES if name != "onprem"]
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -507,3 +507,22 @@ def test_overlapping_gke_ranges_are_named() -> None:
         "mlops-platform:platform.gke.network.podsCidr: 10.10.0.0/16 overlaps subnetCidr 10.10.0.0/20",
         "mlops-platform:platform.gke.network.servicesCidr: is not a network address: 10.24.0.1/20 has host bits set",
     ]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "onprem"])
+def test_every_gke_namespace_reaches_the_metadata_server_for_workload_identity(
+    rendered: dict[str, Rendered], env: str
+) -> None:
+    """Dataplane V2 serves Workload Identity tokens at 169.254.169.254 (80, 8080); default deny would block it."""
+    r = rendered[env]
+    for namespace in (ns["metadata"]["name"] for ns in objects(r, "Namespace")):
+        metadata = allowances(r, namespace).get("gke-metadata-server")
+        if r.env.target != "gke":
+            assert metadata is None, namespace
+            continue
+        assert metadata is not None, namespace
+        assert metadata["direction"] == "egress" and metadata["podSelector"] == {}
+        assert metadata["rule"] == {
+            "to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
+            "ports": [{"port": 80, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}],
+        }

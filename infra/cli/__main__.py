@@ -76,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in errors.errors:
             print(error.report(), file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop, as a pipeline expects, without a message about it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:  # noqa: BLE001 the CLI's last word: a message, not a traceback
         if os.environ.get("MLOPS_DEBUG"):
             traceback.print_exc()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.platform.network import Allow
+
 if TYPE_CHECKING:  # components import this module; importing them here at run time would be circular
     from infra.platform.component import PlatformComponent
 
@@ -119,6 +121,9 @@ class ClusterFacts:
     """Resources the platform must wait for (the cluster and node pools, the CNI)."""
     event_broker: EventBroker | None = None
     """The message broker, when the environment asks for one."""
+    namespace_egress: tuple[Allow, ...] = ()
+    """What every namespace must reach on this cluster besides DNS (GKE: the metadata server that hands pods
+    their Workload Identity tokens), added to each namespace's allowances."""
     services: tuple[type[PlatformComponent], ...] = ()
     """Components that replace cloud services on this target (MinIO, MetalLB, CloudNativePG, Harbor on-prem),
     deployed by Argo CD with the platform components, before those that use them."""

@@ -28,6 +28,7 @@ from infra.cluster.gcp_sql import build_database
 from infra.cluster.gcp_storage import build_buckets, build_registry
 from infra.config import Environment
 from infra.config.model import NodePool
+from infra.platform.network import Allow, Peer
 
 POOL_ROLE_LABEL = "mlops.io/pool-role"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
@@ -38,6 +39,10 @@ NODE_ROLES = (
     "roles/stackdriver.resourceMetadata.writer",
     "roles/artifactregistry.reader",
 )
+# Pods get their Workload Identity tokens from the GKE metadata server, which Dataplane V2 serves at the link-local
+# metadata address on 80 and 8080 (on Calico clusters it would be 169.254.169.252 on 987 and 988). A namespace's
+# default deny would otherwise block it, and every Google client library times out instead of authenticating.
+METADATA_SERVER = Allow("gke-metadata-server", "egress", (Peer(cidr="169.254.169.254/32"),), (80, 8080))
 TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 
@@ -90,6 +95,7 @@ def build(env: Environment) -> ClusterFacts:
         cni="dataplane-v2",
         has_metrics_server=True,
         has_managed_logging=True,
+        namespace_egress=(METADATA_SERVER,),
         identity=WorkloadIdentity(service_accounts={**identities, **eventing_identity}),
         event_broker=event_broker,
         database=Database(

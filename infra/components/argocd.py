@@ -218,6 +218,7 @@ class ArgoCD(PlatformComponent):
             allows=[HTTPS_OUT, ingress],
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
+            cluster_egress=self.ctx.facts.namespace_egress,
         )
 
     def application_set(self, namespaces: list[pulumi.Resource]) -> pulumi.Resource:

@@ -200,7 +200,9 @@ class PlatformComponent(pulumi.ComponentResource):
             privileged_reason=self.spec.privileged_reason,
             labels=labels,
         )
-        baseline = baseline_allowances(name, mesh_injection, self.ctx.monitoring_enabled)
+        baseline = baseline_allowances(
+            name, mesh_injection, self.ctx.monitoring_enabled, self.ctx.facts.namespace_egress
+        )
         self._allowances[name] = (namespace, [*baseline, *allows])
         if self.ctx.facts.cni == "cilium":
             self._cilium_entities(name, [allow for allow in allows if allow.cluster_entities], namespace)

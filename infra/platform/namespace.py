@@ -38,8 +38,10 @@ def secured_namespace(
     opts: pulumi.ResourceOptions,
     privileged_reason: str = "",
     labels: Mapping[str, str] | None = None,
+    cluster_egress: Sequence[Allow] = (),
 ) -> k8s.core.v1.Namespace:
-    """Create the namespace; everything in it is denied except DNS, same-namespace and `allows`.
+    """Create the namespace; everything in it is denied except DNS, same-namespace, what every namespace of the
+    cluster needs (`cluster_egress`, ClusterFacts.namespace_egress) and `allows`.
 
     With `mesh_injection`, Istio injects a sidecar into its pods, and the sidecars may reach istiod. `labels` are
     extra namespace labels an upstream expects; Pod Security labels always win."""
@@ -52,7 +54,7 @@ def secured_namespace(
         privileged_reason=privileged_reason,
         labels=labels,
     )
-    everything = [*baseline_allowances(name, mesh_injection, scraped_by_prometheus), *allows]
+    everything = [*baseline_allowances(name, mesh_injection, scraped_by_prometheus, cluster_egress), *allows]
     allowance_policies(name, everything, after(namespace, opts))
     return namespace
 
@@ -86,9 +88,12 @@ def denied_namespace(
     return namespace
 
 
-def baseline_allowances(name: str, mesh_injection: bool, scraped_by_prometheus: bool) -> list[Allow]:
-    """What every namespace allows: DNS, its own pods, istiod for sidecars, Prometheus scraping."""
-    allows = [DNS, *WITHIN_NAMESPACE]
+def baseline_allowances(
+    name: str, mesh_injection: bool, scraped_by_prometheus: bool, cluster_egress: Sequence[Allow] = ()
+) -> list[Allow]:
+    """What every namespace allows: DNS, its own pods, what the cluster requires, istiod for sidecars,
+    Prometheus scraping."""
+    allows = [DNS, *WITHIN_NAMESPACE, *cluster_egress]
     if mesh_injection:
         allows.append(TO_MESH_CONTROL_PLANE)
     if scraped_by_prometheus and name != MONITORING_NAMESPACE:
