@@ -28,6 +28,12 @@ needs_checkov = pytest.mark.skipif(
     reason=f"checkov not installed at {checkov_stage.CHECKOV_BIN} (run `make install` or set MLOPS_CHECKOV)",
 )
 
+PRIVILEGED_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "debug", "namespace": "tools"},
+    "spec": {"containers": [{"name": "sh", "image": "busybox:1.37", "securityContext": {"privileged": True}}]},
+}
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
@@ -303,13 +309,7 @@ def _write(directory: Path, name: str, obj: dict[str, Any]) -> None:
 @needs_checkov
 def test_checkov_flags_privileged_pod_in_the_right_environment(tmp_path: Path) -> None:
     dev, prod = tmp_path / "dev", tmp_path / "prod"
-    privileged = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "debug", "namespace": "tools"},
-        "spec": {"containers": [{"name": "sh", "image": "busybox:1.37", "securityContext": {"privileged": True}}]},
-    }
-    _write(dev, "tools/pod-debug.yaml", privileged)
+    _write(dev, "tools/pod-debug.yaml", PRIVILEGED_POD)
     _write(dev, "namespace-tools.yaml", NAMESPACE | {"metadata": {**NAMESPACE["metadata"], "name": "tools"}})
     _write(prod, "monitoring/deployment-grafana.yaml", DEPLOYMENT)
     _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
@@ -371,13 +371,7 @@ jobs:
 def test_the_warm_checkov_scans_manifests_and_workflows_side_by_side(tmp_path: Path) -> None:
     """What `check` uses: one import of checkov, both scans, each finding mapped to its environment or file."""
     dev, prod, workflows = tmp_path / "dev", tmp_path / "prod", tmp_path / ".github" / "workflows"
-    privileged = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "debug", "namespace": "tools"},
-        "spec": {"containers": [{"name": "sh", "image": "busybox:1.37", "securityContext": {"privileged": True}}]},
-    }
-    _write(dev, "tools/pod-debug.yaml", privileged)
+    _write(dev, "tools/pod-debug.yaml", PRIVILEGED_POD)
     _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
     workflows.mkdir(parents=True)
     (workflows / "greet.yaml").write_text(INJECTABLE_WORKFLOW)

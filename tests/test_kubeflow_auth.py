@@ -399,15 +399,10 @@ def test_without_sign_in_kubeflow_says_so_and_nothing_is_half_configured(tmp_pat
 
 
 def test_traefik_keeps_kubeflow_and_its_sign_in_out(tmp_path: Path) -> None:
-    def traefik(platform: dict[str, Any]) -> None:
-        platform["ingress"] = {"provider": "traefik"}
-
-    assert violations(tmp_path, "dev", traefik) == [
-        "mlops-platform:platform.ingress.provider: is traefik; Kubeflow and KServe need istio"
-    ]
+    """With Traefik, Kubeflow is refused (tests/test_ml.py); without Kubeflow, its sign-in is not installed."""
 
     def traefik_without_ml(platform: dict[str, Any]) -> None:
-        traefik(platform)
+        platform["ingress"] = {"provider": "traefik"}
         platform["components"]["kubeflow"]["enabled"] = False
         platform["components"]["kserve"]["enabled"] = False
 

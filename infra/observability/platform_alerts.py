@@ -395,6 +395,17 @@ KUBEFLOW = [
     _down("kubeflow", "kubeflow", "Kubeflow Pipelines"),
     _deployments_unavailable("kubeflow", "kubeflow", "Kubeflow"),
 ]
+
+
+def server_error_ratio(requests_total: str, namespace: str, status_label: str) -> str:
+    """PromQL: the share of a namespace's requests (counter `requests_total`) answered with a 5xx status."""
+    selector = f'namespace="{namespace}"'
+    return (
+        f'sum(rate({requests_total}{{{selector},{status_label}=~"5.."}}[5m]))'
+        f" / sum(rate({requests_total}{{{selector}}}[5m]))"
+    )
+
+
 # oauth2-proxy answers the ingress gateway's checks for Kubeflow: 401/403 and redirects are its normal answers to
 # signed-out users, 5xx means it cannot complete a sign-in (identity provider unreachable, wrong client secret).
 OAUTH2_PROXY = [
@@ -404,8 +415,7 @@ OAUTH2_PROXY = [
         [
             alert(
                 "KubeflowSignInErrors",
-                """sum(rate(oauth2_proxy_requests_total{namespace="oauth2-proxy",code=~"5.."}[5m]))
-                / sum(rate(oauth2_proxy_requests_total{namespace="oauth2-proxy"}[5m])) > 0.05""",
+                f"{server_error_ratio('oauth2_proxy_requests_total', 'oauth2-proxy', 'code')} > 0.05",
                 component="oauth2-proxy",
                 summary="oauth2-proxy answers >5% of requests with a server error",
                 description=(
@@ -424,8 +434,7 @@ MLFLOW = [
             # prometheus_flask_exporter, which `mlflow server --expose-prometheus` turns on.
             alert(
                 "MlflowServerErrors",
-                """sum(rate(flask_http_request_total{namespace="mlflow",status=~"5.."}[5m]))
-                / sum(rate(flask_http_request_total{namespace="mlflow"}[5m])) > 0.05""",
+                f"{server_error_ratio('flask_http_request_total', 'mlflow', 'status')} > 0.05",
                 component="mlflow",
                 summary="MLflow answers >5% of requests with a server error",
                 description="Runs fail to log: check the tracking server's log and its database connection.",
