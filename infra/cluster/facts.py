@@ -77,6 +77,14 @@ class Database:
     through the Cloud SQL Auth Proxy; infra/platform/database.py); credentials_secret is then unused."""
     connection_name: pulumi.Input[str] | None = None
     """Cloud SQL instance connection name (`project:region:instance`) for the Auth Proxy; None elsewhere."""
+    credentials_namespace: str | None = None
+    """Namespace credentials_secret is created in when that is not its users' (CloudNativePG writes it into its
+    own): each user's namespace needs a copy of its own (infra/platform/login_copy.py)."""
+    credentials_store: str | None = None
+    """External Secrets ClusterSecretStore that copies credentials_secret into the namespaces of
+    credentials_readers; None: External Secrets is off, and the copies are made by hand."""
+    credentials_readers: tuple[str, ...] = ()
+    """The namespaces that may have credentials_secret copied into them (the store admits only these)."""
 
 
 @dataclass(frozen=True)

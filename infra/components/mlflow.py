@@ -14,6 +14,7 @@ from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, MissingClusterService, database_login, iam_grant_advisory
+from infra.platform.login_copy import copy_database_login
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
@@ -44,7 +45,8 @@ class Mlflow(PlatformComponent):
         name="mlflow",
         layer="ml",
         namespace="mlflow",
-        depends_on=("cert-manager", "istio"),
+        # CloudNativePG (on-prem): the database, and the store its login is copied through.
+        depends_on=("cert-manager", "istio", "cloudnative-pg"),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
 
@@ -62,6 +64,7 @@ class Mlflow(PlatformComponent):
             ) from None
         self.namespace(login.egress)
         notes = [] if login.credentials_secret else [iam_grant_advisory()]
+        notes += copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
         self.application(self.values(login), advisories=notes)
         # https://mlflow.<domain>, TLS from the platform ClusterIssuer; the chart's Service is `mlflow`, port 80.
         self.expose("mlflow", service="mlflow", port=80)
