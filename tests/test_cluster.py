@@ -180,7 +180,7 @@ def test_cloud_sql_is_private_backed_up_and_regional_when_highly_available(
     assert settings["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
     assert settings["availabilityType"] == ("REGIONAL" if r.env.high_availability else "ZONAL")
     assert "gcp:servicenetworking/connection:Connection::mlops-" + env + "-private-services" in sql.dependencies
-    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "metadb"}
+    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "mlflow_auth", "metadb"}
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -372,7 +372,7 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert backup["destinationPath"] == "s3://mlops-onprem-backups/postgres"
     assert backup["endpointURL"] == "http://minio.minio.svc.cluster.local"
     assert database["spec"]["storage"]["storageClass"] == "longhorn-fast"
-    assert {db["spec"]["name"] for db in objects(r, "Database")} == {"mlflow", "metadb"}
+    assert {db["spec"]["name"] for db in objects(r, "Database")} == set(PLATFORM_DATABASES)
     assert objects(r, "ScheduledBackup")
 
 

@@ -20,6 +20,7 @@ from infra.cluster import gke, onprem
 from infra.cluster.gcp_identity import WORKLOADS
 from infra.components.kubeflow_pipelines import UPSTREAM_STORES
 from infra.components.mlflow import MissingClusterService
+from infra.components.mlflow_auth import IAM_LOGIN_SECRET
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
@@ -411,8 +412,9 @@ def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(
     assert proxy["args"][-1] == f"{project}:{region}:mlops-{env}"
     assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
     assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "mlflow")}
-    # The only Secrets it reads are the admin account and none for the database.
-    assert secret_references(values) == {"mlflow-admin"}
+    # The only Secrets it reads are the admin account and the auth database's login, which names the IAM user and
+    # holds no password (test_mlflow_auth.py); none holds a database password.
+    assert secret_references(values) == {"mlflow-admin", IAM_LOGIN_SECRET}
     assert "docs/cloud-sql-iam.md" in application(r, "mlflow")["metadata"]["annotations"][labels.ADVISORY]
     # Its namespace lets the proxy reach Cloud SQL (3307) and the SQL Admin API (443).
     cloud_sql = allowances(r, "mlflow")["cloud-sql-out"]

@@ -55,8 +55,9 @@ S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
 
 # Kubeflow Pipelines' API server and cache server cannot use PostgreSQL in KFP 2.16 (README, "ML platform"), so
-# the cluster database serves MLflow and KFP's ML Metadata store (upstream's default name for it: metadb).
-PLATFORM_DATABASES = ("mlflow", "metadb")
+# the cluster database serves MLflow (its tracking store, and the users and permissions of its basic auth) and
+# KFP's ML Metadata store (upstream's default name for it: metadb).
+PLATFORM_DATABASES = ("mlflow", "mlflow_auth", "metadb")
 
 
 def iam_database_user(email: str) -> str:
@@ -71,7 +72,7 @@ class Database:
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
     databases: tuple[str, ...] = PLATFORM_DATABASES
-    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines' ML Metadata."""
+    """Databases created for the platform: MLflow tracking and basic auth, Kubeflow Pipelines' ML Metadata."""
     iam_authentication: bool = False
     """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
     through the Cloud SQL Auth Proxy; infra/platform/database.py); credentials_secret is then unused."""
