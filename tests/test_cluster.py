@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 from infra.catalog import CATALOG
 from infra.cluster import ClusterFacts, build_cluster
 from infra.cluster.facts import PLATFORM_DATABASES
-from infra.cluster.gcp_identity import EVENTING, SQL_ROLES, WORKLOADS
+from infra.cluster.gcp_identity import BUCKET_READER, EVENTING, OBJECT_ADMIN, SQL_ROLES, WORKLOADS
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
 from infra.offline.engine import Recorded, run_program
@@ -180,7 +180,7 @@ def test_cloud_sql_is_private_backed_up_and_regional_when_highly_available(
     assert settings["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
     assert settings["availabilityType"] == ("REGIONAL" if r.env.high_availability else "ZONAL")
     assert "gcp:servicenetworking/connection:Connection::mlops-" + env + "-private-services" in sql.dependencies
-    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "metadb"}
+    assert {inputs(db)["name"] for db in of_type(r, "gcp:sql/database:Database")} == {"mlflow", "mlflow_auth", "metadb"}
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -241,8 +241,32 @@ def test_storage_access_is_granted_per_bucket_not_per_project(rendered: dict[str
         role for role in project_roles if role.startswith("roles/storage.") or role in ("roles/owner", "roles/editor")
     }
     bucket_grants = of_type(r, "gcp:storage/bucketIAMMember:BucketIAMMember")
-    expected = sum(len(spec.buckets) for spec in WORKLOADS.values())
+    expected = sum(len(spec.bucket_roles()) for spec in WORKLOADS.values())
     assert len(bucket_grants) == expected
+
+
+@pytest.mark.parametrize("env", GKE_ENVS)
+def test_feast_may_touch_only_its_registry_prefix_of_the_artifacts_bucket(
+    rendered: dict[str, Rendered], env: str
+) -> None:
+    """Feast's GCS registry store looks the bucket up (storage.buckets.get), then reads and, where none exists yet,
+    writes feast/registry.db: bucket metadata, and object rights under feast/ only."""
+    r = rendered[env]
+    member = f"serviceAccount:wi-feast@{r.env.gke.project}.iam.gserviceaccount.com"
+    grants = {
+        inputs(res)["role"]: inputs(res)
+        for res in of_type(r, "gcp:storage/bucketIAMMember:BucketIAMMember")
+        if inputs(res)["member"] == member
+    }
+    assert set(grants) == {OBJECT_ADMIN, BUCKET_READER}
+    assert {grant["bucket"] for grant in grants.values()} == {f"mlops-{env}-artifacts"}
+    condition = grants[OBJECT_ADMIN]["condition"]
+    assert condition["expression"] == (
+        f'resource.name.startsWith("projects/_/buckets/mlops-{env}-artifacts/objects/feast/")'
+    )
+    assert "condition" not in grants[BUCKET_READER]  # bucket metadata is no object: a prefix would never match
+    project_grants = [res for res in of_type(r, "gcp:projects/iAMMember:IAMMember") if inputs(res)["member"] == member]
+    assert project_grants == []
 
 
 @pytest.mark.parametrize("env", GKE_ENVS)
@@ -348,7 +372,7 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert backup["destinationPath"] == "s3://mlops-onprem-backups/postgres"
     assert backup["endpointURL"] == "http://minio.minio.svc.cluster.local"
     assert database["spec"]["storage"]["storageClass"] == "longhorn-fast"
-    assert {db["spec"]["name"] for db in objects(r, "Database")} == {"mlflow", "metadb"}
+    assert {db["spec"]["name"] for db in objects(r, "Database")} == set(PLATFORM_DATABASES)
     assert objects(r, "ScheduledBackup")
 
 

@@ -57,7 +57,7 @@ def test_a_target_without_a_database_is_named() -> None:
 
 
 def test_a_database_the_cluster_does_not_create_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"no database 'mlpipeline' \(it has mlflow, metadb"):
+    with pytest.raises(ValueError, match=r"no database 'mlpipeline' \(it has mlflow, mlflow_auth, metadb"):
         database_login(facts(CNPG), "mlpipeline", "kubeflow-metadata")
 
 

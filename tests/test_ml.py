@@ -16,9 +16,11 @@ import pytest
 import yaml
 
 from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
-from infra.cluster import WorkloadIdentity, gke, onprem
+from infra.cluster import gke, onprem
+from infra.cluster.gcp_identity import WORKLOADS
 from infra.components.kubeflow_pipelines import UPSTREAM_STORES
 from infra.components.mlflow import MissingClusterService
+from infra.components.mlflow_auth import IAM_LOGIN_SECRET
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
@@ -47,19 +49,6 @@ def stack_copy(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None])
     path = tmp_path / f"Pulumi.{env}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
-
-
-def with_feast_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for a `feast` Workload Identity on GKE, which gcp_identity.WORKLOADS does not define yet."""
-    build = gke.build
-
-    def patched(env: Any) -> Any:
-        facts = build(env)
-        email = f"feast@{env.gke.project}.iam.gserviceaccount.com"
-        accounts = {**facts.identity.service_accounts, "feast": email}
-        return dataclasses.replace(facts, identity=WorkloadIdentity(accounts))
-
-    monkeypatch.setattr(gke, "build", patched)
 
 
 def identity(r: Rendered, workload: str) -> str:
@@ -423,8 +412,9 @@ def test_mlflow_on_gke_logs_in_through_the_auth_proxy_without_a_password(
     assert proxy["args"][-1] == f"{project}:{region}:mlops-{env}"
     assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
     assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "mlflow")}
-    # The only Secrets it reads are the admin account and none for the database.
-    assert secret_references(values) == {"mlflow-admin"}
+    # The only Secrets it reads are the admin account and the auth database's login, which names the IAM user and
+    # holds no password (test_mlflow_auth.py); none holds a database password.
+    assert secret_references(values) == {"mlflow-admin", IAM_LOGIN_SECRET}
     assert "docs/cloud-sql-iam.md" in application(r, "mlflow")["metadata"]["annotations"][labels.ADVISORY]
     # Its namespace lets the proxy reach Cloud SQL (3307) and the SQL Admin API (443).
     cloud_sql = allowances(r, "mlflow")["cloud-sql-out"]
@@ -544,10 +534,7 @@ def test_untested_but_allowed_versions_are_shown_to_reviewers(rendered: dict[str
 
 
 @pytest.mark.parametrize("env", ["dev", "onprem"])
-def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
-) -> None:
-    with_feast_identity(monkeypatch)
+def test_feast_registry_in_the_object_store_and_online_store_in_cluster(tmp_path: Path, env: str) -> None:
     r = render_stack(stack_copy(tmp_path, env, enable("feast")))
     values = application(r, "feast")["spec"]["source"]["helm"]["valuesObject"]
     config = yaml.safe_load(base64.b64decode(values["feature_store_yaml_base64"]))
@@ -558,12 +545,20 @@ def test_feast_registry_in_the_object_store_and_online_store_in_cluster(
     assert redis["metadata"]["namespace"] == "feast"
     claim = redis["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["storageClassName"] == ("standard-rwo" if env == "dev" else "longhorn")
-    account = next(o for o in objects(r, "ServiceAccount") if o["metadata"]["name"] == "feast")
+    # The chart (0.66.0) creates no service account: its pods run as serviceAccount.name, the one declared here.
+    account = next(o for o in objects(r, "ServiceAccount") if o["metadata"]["name"] == values["serviceAccount"]["name"])
+    assert account["metadata"]["namespace"] == "feast"
     secret_env = [e for e in values["extraEnvs"] if "valueFrom" in e]
     if r.env.target == "gke":
         assert secret_env == []
-        identity = f"feast@{r.env.gke.project}.iam.gserviceaccount.com"
-        assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity}
+        # Its own Google service account, bound to exactly that Kubernetes service account, with grants that
+        # cover the registry (gcp_identity.WORKLOADS; the grants themselves are tested in test_cluster.py).
+        spec = WORKLOADS["feast"]
+        assert (spec.namespace, spec.service_account) == ("feast", account["metadata"]["name"])
+        assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": identity(r, "feast")}
+        assert spec.object_prefix is not None
+        assert config["registry"]["path"].startswith(f"gs://{artifacts_bucket(env)}/{spec.object_prefix}")
+        assert set(spec.buckets) | set(spec.bucket_metadata) == {"artifacts"}
     else:
         assert {e["valueFrom"]["secretKeyRef"]["name"] for e in secret_env} == {"object-store-credentials"}
 

@@ -57,8 +57,9 @@ S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
 
 # Kubeflow Pipelines' API server and cache server cannot use PostgreSQL in KFP 2.16 (README, "ML platform"), so
-# the cluster database serves MLflow and KFP's ML Metadata store (upstream's default name for it: metadb).
-PLATFORM_DATABASES = ("mlflow", "metadb")
+# the cluster database serves MLflow (its tracking store, and the users and permissions of its basic auth) and
+# KFP's ML Metadata store (upstream's default name for it: metadb).
+PLATFORM_DATABASES = ("mlflow", "mlflow_auth", "metadb")
 
 
 def iam_database_user(email: str) -> str:
@@ -73,12 +74,20 @@ class Database:
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
     databases: tuple[str, ...] = PLATFORM_DATABASES
-    """Databases created for the platform: MLflow tracking and Kubeflow Pipelines' ML Metadata."""
+    """Databases created for the platform: MLflow tracking and basic auth, Kubeflow Pipelines' ML Metadata."""
     iam_authentication: bool = False
     """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
     through the Cloud SQL Auth Proxy; infra/platform/database.py); credentials_secret is then unused."""
     connection_name: pulumi.Input[str] | None = None
     """Cloud SQL instance connection name (`project:region:instance`) for the Auth Proxy; None elsewhere."""
+    credentials_namespace: str | None = None
+    """Namespace credentials_secret is created in when that is not its users' (CloudNativePG writes it into its
+    own): each user's namespace needs a copy of its own (infra/platform/login_copy.py)."""
+    credentials_store: str | None = None
+    """External Secrets ClusterSecretStore that copies credentials_secret into the namespaces of
+    credentials_readers; None: External Secrets is off, and the copies are made by hand."""
+    credentials_readers: tuple[str, ...] = ()
+    """The namespaces that may have credentials_secret copied into them (the store admits only these)."""
 
 
 @dataclass(frozen=True)

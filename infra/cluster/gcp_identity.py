@@ -16,6 +16,8 @@ from infra.cluster.facts import iam_database_user
 
 OBJECT_ADMIN = "roles/storage.objectAdmin"
 OBJECT_VIEWER = "roles/storage.objectViewer"
+# storage.buckets.get (and storage.objects.list): the bucket's metadata, which no object role includes.
+BUCKET_READER = "roles/storage.legacyBucketReader"
 SQL_ROLES = ("roles/cloudsql.client", "roles/cloudsql.instanceUser")
 
 
@@ -30,6 +32,15 @@ class Workload:
     """Roles that exist only at project level (Cloud SQL, Cloud DNS, Secret Manager, disk snapshots)."""
     database_user: bool = False
     """Log in to Cloud SQL as this service account (IAM database authentication)."""
+    object_prefix: str | None = None
+    """Its bucket roles hold only for objects under this prefix (an IAM condition); None: the whole bucket."""
+    bucket_metadata: tuple[str, ...] = ()
+    """Buckets (by purpose) whose metadata it reads: for clients that look a bucket up before using its objects."""
+
+    def bucket_roles(self) -> list[tuple[str, str, str | None]]:
+        """(bucket purpose, role, object prefix or None) of every grant it has on a bucket."""
+        grants = [(purpose, role, self.object_prefix) for purpose, role in self.buckets.items()]
+        return grants + [(purpose, BUCKET_READER, None) for purpose in self.bucket_metadata]
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -50,6 +61,12 @@ WORKLOADS: dict[str, Workload] = {
         "external-secrets", "external-secrets", project_roles=("roles/secretmanager.secretAccessor",)
     ),
     "cert-manager": Workload("cert-manager", "cert-manager", project_roles=("roles/dns.admin",)),
+    # The feature server (chart feast-feature-server 0.66.0 runs it as serviceAccount.name, which the component
+    # creates) reads its registry, feast/registry.db in the artifacts bucket, and writes it where it finds none.
+    # Feast's GCS registry store looks the bucket up first (get_bucket), hence the bucket's metadata.
+    "feast": Workload(
+        "feast", "feast", {"artifacts": OBJECT_ADMIN}, object_prefix="feast/", bucket_metadata=("artifacts",)
+    ),
 }
 
 
@@ -90,12 +107,14 @@ def build_identities(
     emails: dict[str, pulumi.Output[str]] = {}
     for workload, spec in WORKLOADS.items():
         account, member = workload_account(workload, spec, project, after, opts)
-        for purpose, role in spec.buckets.items():
+        for purpose, role, prefix in spec.bucket_roles():
+            bucket = buckets[purpose].name
             gcp.storage.BucketIAMMember(
                 f"{workload}-{purpose}-{role.rsplit('.', 1)[-1]}",
-                bucket=buckets[purpose].name,
+                bucket=bucket,
                 role=role,
                 member=member,
+                condition=None if prefix is None else objects_under(bucket, prefix),
                 opts=opts,
             )
         for role in spec.project_roles:
@@ -115,3 +134,12 @@ def build_identities(
             )
         emails[workload] = account.email
     return emails
+
+
+def objects_under(bucket: pulumi.Input[str], prefix: str) -> gcp.storage.BucketIAMMemberConditionArgs:
+    """An IAM condition that limits a bucket role to the objects under `prefix` (IAM conditions on buckets need
+    uniform bucket-level access, which every platform bucket has)."""
+    expression = pulumi.Output.concat('resource.name.startsWith("projects/_/buckets/', bucket, f'/objects/{prefix}")')
+    return gcp.storage.BucketIAMMemberConditionArgs(
+        title=f"only-{prefix.strip('/')}", description=f"objects under {prefix}", expression=expression
+    )

@@ -35,7 +35,7 @@ def build(env: Environment) -> ClusterFacts:
         enable_server_side_apply=True,
     )
     cni = ClusterNetwork(env, provider)
-    services, database = _replacements()
+    services, database = _replacements(env.components.external_secrets.enabled)
     store = env.object_store
     registry = env.onprem.registry
     return ClusterFacts(
@@ -60,7 +60,7 @@ def build(env: Environment) -> ClusterFacts:
     )
 
 
-def _replacements() -> tuple[tuple[type[PlatformComponent], ...], Database]:
+def _replacements(copies_by_external_secrets: bool) -> tuple[tuple[type[PlatformComponent], ...], Database]:
     """The replacement components and the database they provide. Imported here, when called: components
     import the cluster package, so a module-level import would be circular."""
     from infra.components import cloudnative_pg
@@ -69,7 +69,15 @@ def _replacements() -> tuple[tuple[type[PlatformComponent], ...], Database]:
     from infra.components.minio import MinIO
     from infra.components.nats import Nats
 
-    database = Database(kind="cloudnativepg", host=cloudnative_pg.HOST, credentials_secret=cloudnative_pg.APP_SECRET)
+    database = Database(
+        kind="cloudnativepg",
+        host=cloudnative_pg.HOST,
+        credentials_secret=cloudnative_pg.APP_SECRET,
+        credentials_namespace=cloudnative_pg.NAMESPACE,
+        # Without External Secrets the copies are made by hand (README, "On-prem target").
+        credentials_store=cloudnative_pg.LOGIN_STORE if copies_by_external_secrets else None,
+        credentials_readers=cloudnative_pg.LOGIN_READERS,
+    )
     return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor, Nats), database
 
 

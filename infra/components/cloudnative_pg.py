@@ -7,14 +7,22 @@ from typing import Any
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
+from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
 
 CLUSTER = "platform-db"
 NAMESPACE = "cnpg-system"
 HOST = f"{CLUSTER}-rw.{NAMESPACE}.svc.cluster.local"
 APP_SECRET = f"{CLUSTER}-app"
-"""Secret CloudNativePG generates with the owner role's credentials."""
+"""Secret CloudNativePG generates with the owner role's credentials (keys username, password, among others)."""
+LOGIN_STORE = f"{CLUSTER}-login"
+"""ClusterSecretStore through which External Secrets copies APP_SECRET into the namespaces of LOGIN_READERS."""
+LOGIN_READER = f"{CLUSTER}-login-reader"
+LOGIN_READERS = ("mlflow", "kubeflow")
+"""Namespaces whose pods log in with APP_SECRET (MLflow; Kubeflow Pipelines' ML Metadata): only these may copy
+it. Listed here, beside the Secret they may read, so that granting the database password is one reviewed line."""
 API = "postgresql.cnpg.io/v1"
 OWNER = "platform"
 POSTGRES_PORT = 5432
@@ -25,7 +33,8 @@ class CloudNativePG(PlatformComponent):
         name="cloudnative-pg",
         layer="platform",
         namespace=NAMESPACE,
-        depends_on=("minio", "longhorn"),
+        # External Secrets: its login store (a ClusterSecretStore) needs that CRD; ignored where it is off.
+        depends_on=("minio", "longhorn", "external-secrets"),
         provides_crds=("postgresql.cnpg.io",),
         network=(
             KUBE_API,
@@ -60,9 +69,25 @@ class CloudNativePG(PlatformComponent):
         )
         database = self.ctx.facts.database
         for name in database.databases if database is not None else ():
-            self.custom_resource(
-                API, "Database", name, {"name": name, "owner": OWNER, "cluster": {"name": CLUSTER}}, namespace=ns
-            )
+            # Object names may not hold the underscore a database name may (mlflow_auth).
+            spec = {"name": name, "owner": OWNER, "cluster": {"name": CLUSTER}}
+            self.custom_resource(API, "Database", name.replace("_", "-"), spec, namespace=ns)
+        if database is not None and database.credentials_store is not None:
+            self.login_store(database.credentials_store, database.credentials_readers)
+
+    def login_store(self, store: str, readers: tuple[str, ...]) -> None:
+        """The store External Secrets copies the login Secret through: it reads this namespace as an identity that
+        may get that one Secret, and serves only the namespaces of the enabled components among `readers` (a
+        ClusterSecretStore without conditions would hand the database password to any namespace whose users may
+        create an ExternalSecret, which the chart lets every `edit` role do)."""
+        served = sorted(set(readers) & set(self.ctx.namespaces.values()))
+        if not served:
+            return
+        ns = self.spec.namespace
+        labels = component_labels(self.spec.name, self.spec.layer)
+        reader = secret_reader(LOGIN_READER, ns, labels, secrets=(APP_SECRET,), opts=self.opts(self._own_namespace()))
+        spec = {"provider": kubernetes_provider(ns, LOGIN_READER), "conditions": [{"namespaces": served}]}
+        self.custom_resource(STORE_API, "ClusterSecretStore", store, spec, after=reader)
 
     def operator_values(self) -> dict[str, Any]:
         return {

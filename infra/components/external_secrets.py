@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-import pulumi_kubernetes as k8s
-
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
 
 STORE = "platform"
 SERVICE_ACCOUNT = "external-secrets"
@@ -40,7 +39,7 @@ class ExternalSecrets(PlatformComponent):
     def build(self) -> None:
         self.namespace(self._store_egress())
         self.application(self.values())
-        self.custom_resource("external-secrets.io/v1", "ClusterSecretStore", STORE, {"provider": self.provider()})
+        self.custom_resource(STORE_API, "ClusterSecretStore", STORE, {"provider": self.provider()})
         self.scrape("external-secrets", {"app.kubernetes.io/name": "external-secrets"}, "metrics")
 
     def values(self) -> dict[str, Any]:
@@ -83,50 +82,17 @@ class ExternalSecrets(PlatformComponent):
                     },
                 }
             }
-        self.reader()
-        return {
-            "kubernetes": {
-                "remoteNamespace": self.spec.namespace,
-                "server": {
-                    "caProvider": {
-                        "type": "ConfigMap",
-                        "name": "kube-root-ca.crt",
-                        "key": "ca.crt",
-                        "namespace": self.spec.namespace,
-                    }
-                },
-                "auth": {"serviceAccount": {"name": READER, "namespace": self.spec.namespace}},
-            }
-        }
-
-    def reader(self) -> None:
-        """The identity the Kubernetes provider reads source Secrets with: this namespace only, read only."""
-        metadata = {
-            "name": READER,
-            "namespace": self.spec.namespace,
-            "labels": component_labels(self.spec.name, self.spec.layer),
-            "annotations": {
+        secret_reader(
+            READER,
+            self.spec.namespace,
+            component_labels(self.spec.name, self.spec.layer),
+            annotations={
                 "checkov.io/skip1": "CKV2_K8S_5=reading the Secrets of this one namespace is the store's purpose: "
                 "they are the source the operator copies from, and nothing else lives here"
             },
-        }
-        plain = {key: value for key, value in metadata.items() if key != "annotations"}
-        account = k8s.core.v1.ServiceAccount(
-            READER, metadata=plain, automount_service_account_token=False, opts=self.opts(self._own_namespace())
-        )
-        role = k8s.rbac.v1.Role(
-            READER,
-            metadata=metadata,
-            rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
             opts=self.opts(self._own_namespace()),
         )
-        k8s.rbac.v1.RoleBinding(
-            READER,
-            metadata=metadata,
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": READER},
-            subjects=[{"kind": "ServiceAccount", "name": READER, "namespace": self.spec.namespace}],
-            opts=self.opts([account, role]),
-        )
+        return kubernetes_provider(self.spec.namespace, READER)
 
     def _store_egress(self) -> list[Allow]:
         vault = self.env.components.external_secrets.vault

@@ -29,6 +29,7 @@ from infra.platform.database import iam_grant_advisory
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch
 from infra.platform.labels import PATCH_FORCE, component_labels
+from infra.platform.login_copy import copy_database_login
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
@@ -75,7 +76,8 @@ class Kubeflow(PlatformComponent):
         namespace="kubeflow",
         charts=tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS),
         # With sign-in (components.kubeflow.auth), the gateway's checks exist before the dashboard is served.
-        depends_on=("istio", "cert-manager", "knative", "oauth2-proxy"),
+        # CloudNativePG (on-prem): ML Metadata's database, and the store its login is copied through.
+        depends_on=("istio", "cert-manager", "knative", "oauth2-proxy", "cloudnative-pg"),
         provides_crds=("kubeflow.org",),
         # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
         pod_security="restricted",
@@ -113,6 +115,9 @@ class Kubeflow(PlatformComponent):
             pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")
         elif metadata.credentials_secret is None:
             pipeline_notes.append(f"ML Metadata: {iam_grant_advisory()}")
+        else:
+            copy_notes = copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
+            pipeline_notes += [f"ML Metadata: {note}" for note in copy_notes]
         for key, stage in PARTS:
             self.application(
                 options.get(key, {}),

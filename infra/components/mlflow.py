@@ -1,6 +1,7 @@
 """MLflow tracking server and model registry: runs and registry in the cluster's PostgreSQL (Cloud SQL or
 CloudNativePG), artifacts in its object store, reached through Workload Identity on GKE or an S3 credentials
-Secret on-prem; basic auth in front of the UI and API."""
+Secret on-prem; basic auth in front of the UI and API, its users and permissions in a database of their own
+(infra/components/mlflow_auth.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pulumi
 
 from infra.catalog import MLFLOW_IMAGE, MLFLOW_VERSION
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
+from infra.components.mlflow_auth import AUTH_DATABASE, IAM_LOGIN_SECRET, auth_database_values, iam_login_secret
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, MissingClusterService, database_login, iam_grant_advisory
+from infra.platform.labels import component_labels
+from infra.platform.login_copy import copy_database_login
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
@@ -44,7 +48,8 @@ class Mlflow(PlatformComponent):
         name="mlflow",
         layer="ml",
         namespace="mlflow",
-        depends_on=("cert-manager", "istio"),
+        # CloudNativePG (on-prem): the database, and the store its login is copied through.
+        depends_on=("cert-manager", "istio", "cloudnative-pg"),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
 
@@ -56,17 +61,25 @@ class Mlflow(PlatformComponent):
         # Without the cluster database the chart would fall back to an in-memory SQLite that loses every run.
         try:
             login = database_login(self.ctx.facts, DATABASE, WORKLOAD)
+            # Same server and login, so the same sidecar and egress serve it.
+            auth_login = database_login(self.ctx.facts, AUTH_DATABASE, WORKLOAD)
         except MissingClusterService as missing:
             raise MissingClusterService(
                 f"{missing}: set mlops-platform:platform.components.mlflow.enabled to false"
             ) from None
-        self.namespace(login.egress)
+        namespace = self.namespace(login.egress)
         notes = [] if login.credentials_secret else [iam_grant_advisory()]
-        self.application(self.values(login), advisories=notes)
+        notes += copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
+        auth_secret = auth_login.credentials_secret
+        if auth_secret is None:
+            labels = component_labels(self.spec.name, self.spec.layer)
+            iam_login_secret(auth_login, self.spec.namespace, labels, self.opts([namespace]))
+            auth_secret = IAM_LOGIN_SECRET
+        self.application(self.values(login, auth_database_values(auth_login, auth_secret)), advisories=notes)
         # https://mlflow.<domain>, TLS from the platform ClusterIssuer; the chart's Service is `mlflow`, port 80.
         self.expose("mlflow", service="mlflow", port=80)
 
-    def values(self, login: DatabaseLogin) -> dict[str, Any]:
+    def values(self, login: DatabaseLogin, auth_database: dict[str, Any]) -> dict[str, Any]:
         facts = self.ctx.facts
         store = facts.object_store
         settings = self.env.components.mlflow
@@ -101,6 +114,7 @@ class Mlflow(PlatformComponent):
                 "enabled": True,
                 "existingAdminSecret": {"name": ADMIN_SECRET, "usernameKey": "username", "passwordKey": "password"},
                 "defaultPermission": "NO_PERMISSIONS",
+                "postgres": auth_database,
             },
             "serverAllowedHosts": [f"mlflow.{self.env.domain}", f"mlflow.{self.spec.namespace}.svc"],
             "resources": resources("250m", "512Mi", "1", "1Gi"),
