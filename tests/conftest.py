@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from infra.cluster import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
 from infra.offline.render import Rendered, render_stack, stack_files
 from infra.platform.namespace import declared_allowances
 
@@ -42,3 +43,19 @@ def allowances(r: Rendered, namespace: str | None = None) -> dict[str, dict[str,
     if namespace is not None:
         return declared_allowances(policies.get(namespace, []))
     return {f"{ns}/{name}": a for ns, found in policies.items() for name, a in declared_allowances(found).items()}
+
+
+def onprem_facts(database: Database | None = None, identities: dict[str, str] | None = None) -> ClusterFacts:
+    """On-prem cluster facts for a helper tested on its own: the Kubernetes provider is never touched."""
+    return ClusterFacts(
+        target="onprem",
+        provider=None,  # type: ignore[arg-type]
+        storage=StorageClasses(default="standard", fast="fast"),
+        object_store=ObjectStore(kind="s3", endpoint="http://s3", buckets={}, credentials="secret"),
+        registry="registry.example.com",
+        load_balancer="metallb",
+        cni="cilium",
+        has_metrics_server=False,
+        identity=WorkloadIdentity(identities or {}),
+        database=database,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.cluster import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
+from infra.cluster import ClusterFacts, Database
 from infra.platform.database import (
     CLOUD_SQL_PROXY_IMAGE,
     PROXY_HEALTH_PORT,
@@ -19,21 +19,11 @@ from infra.platform.database import (
 )
 from policies.crossguard.common import image_is_pinned
 
+from .conftest import onprem_facts
+
 
 def facts(database: Database | None, identities: dict[str, str] | None = None) -> ClusterFacts:
-    """Cluster facts with only what the helper reads; the Kubernetes provider is never touched."""
-    return ClusterFacts(
-        target="onprem",
-        provider=None,  # type: ignore[arg-type]
-        storage=StorageClasses(default="standard", fast="fast"),
-        object_store=ObjectStore(kind="s3", endpoint="http://s3", buckets={}, credentials="secret"),
-        registry="registry.example.com",
-        load_balancer="metallb",
-        cni="cilium",
-        has_metrics_server=False,
-        identity=WorkloadIdentity(identities or {}),
-        database=database,
-    )
+    return onprem_facts(database, identities)
 
 
 CNPG = Database(kind="cloudnativepg", host="db-rw.cnpg-system.svc", credentials_secret="db-app")

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from infra.cli.commands import load_crd_allowlist, preinstalled_crds
-from infra.cluster import ClusterFacts, Database, ObjectStore, StorageClasses
+from infra.cluster import Database
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
 from infra.platform.login_copy import copy_database_login
 from infra.platform.ordering import ordering_problems
 
+from .conftest import onprem_facts
 from .test_ml import application, enable, mlflow_values, objects, stack_copy
 
 SOURCE = "platform-db-app"
@@ -130,17 +131,7 @@ def test_a_namespace_the_cluster_layer_does_not_allow_is_refused() -> None:
         credentials_store=STORE,
         credentials_readers=("mlflow",),
     )
-    facts = ClusterFacts(
-        target="onprem",
-        provider=None,  # type: ignore[arg-type]
-        storage=StorageClasses(default="standard", fast="fast"),
-        object_store=ObjectStore(kind="s3", endpoint="http://s3", buckets={}, credentials="secret"),
-        registry="registry.example.com",
-        load_balancer="metallb",
-        cni="cilium",
-        has_metrics_server=False,
-        database=database,
-    )
+    facts = onprem_facts(database)
     declared: list[tuple[Any, ...]] = []
     with pytest.raises(ValueError, match="namespace team-a may not copy the database login platform-db-app"):
         copy_database_login(facts, "team-a", lambda *args, **kwargs: declared.append(args))
