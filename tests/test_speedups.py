@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
+import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pulumi import _types as pulumi_types
 from pulumi.output import UNKNOWN
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from infra.offline import engine, speedups
 from infra.offline.render import render_stack, write
@@ -21,6 +25,7 @@ from .conftest import ENVIRONMENTS
 from .test_render import tree
 
 ORIGINAL_CONTAINS_UNKNOWNS = rpc.contains_unknowns
+ORIGINAL_UNWRAP_TYPE = pulumi_types.unwrap_type
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just(UNKNOWN),
@@ -40,6 +45,28 @@ def test_the_unknowns_check_sees_an_unknown_anywhere_and_survives_shared_values(
     assert not speedups.contains_unknowns({"x": [shared, shared]})
 
 
+HINTS = [
+    pulumi.Input[str],
+    Optional[pulumi.Input[Sequence[pulumi.Input[str]]]],  # noqa: UP045 (the spelling the SDK's types use)
+    pulumi.Input[Mapping[str, pulumi.Input[str]]],
+    Optional[pulumi.Input[ObjectMetaArgs]],  # noqa: UP045
+    pulumi.Input["ObjectMetaArgs"],
+    pulumi.Output[int],
+    dict,
+    None,
+]
+
+
+@pytest.mark.parametrize("hint", HINTS, ids=str)
+def test_the_remembered_type_unwrapping_answers_as_the_sdks(hint: Any) -> None:
+    assert speedups.unwrap_type(hint) == ORIGINAL_UNWRAP_TYPE(hint)
+    assert speedups.unwrap_type(hint) == ORIGINAL_UNWRAP_TYPE(hint)  # from memory
+
+
+def test_an_unhashable_hint_is_unwrapped_by_the_sdk() -> None:
+    assert speedups.unwrap_type([int]) == ORIGINAL_UNWRAP_TYPE([int])
+
+
 @pytest.mark.parametrize("stack", ["dev", "onprem"])
 def test_rendering_without_the_speedups_writes_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: str
@@ -54,6 +81,7 @@ def test_the_sdk_is_restored_after_a_render() -> None:
     get_stack_trace = sdk_resource._get_stack_trace  # noqa: SLF001
     render_stack(ENVIRONMENTS / "Pulumi.onprem.yaml")
     assert rpc.contains_unknowns is ORIGINAL_CONTAINS_UNKNOWNS
+    assert pulumi_types.unwrap_type is ORIGINAL_UNWRAP_TYPE
     assert sdk_resource._get_stack_trace is get_stack_trace  # noqa: SLF001
     assert gc.isenabled()
 
