@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
-from infra.cluster import gke, onprem
+from infra.cluster import ObjectStore, gke, onprem
 from infra.cluster.gcp_identity import WORKLOADS
-from infra.components.kubeflow_pipelines import UPSTREAM_STORES
+from infra.components.kubeflow_pipelines import UPSTREAM_STORES, ui_endpoint_problem
 from infra.components.mlflow import MissingClusterService
 from infra.components.mlflow_auth import IAM_LOGIN_SECRET
 from infra.config import InvalidEnvironment, load_stack_file
@@ -183,7 +183,8 @@ def test_pipelines_api_and_cache_servers_keep_upstreams_mysql_and_say_why(tmp_pa
     """KFP 2.16.0 cannot run its API server or cache server on PostgreSQL, so they are not patched towards it."""
     r = render_stack(stack_copy(tmp_path, env, enable("kubeflow")))
     targets = set(pipelines_patches(r))
-    assert not {name for kind, name in targets if kind == "Deployment"} - {"metadata-grpc-deployment"}
+    # ML Metadata and the UI (its artifact credentials) are patched; the API server, cache server and MySQL not.
+    assert not {name for kind, name in targets if kind == "Deployment"} - {"metadata-grpc-deployment", "ml-pipeline-ui"}
     notes = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
     assert UPSTREAM_STORES in notes
     assert ("docs/cloud-sql-iam.md" in notes) == (r.env.target == "gke")
@@ -228,6 +229,65 @@ def test_team_pipelines_keep_their_artifacts_in_the_cluster_bucket(
                     "secretKeyKey": "AWS_SECRET_ACCESS_KEY",
                 },
             }
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_pipelines_ui_reads_run_artifacts_with_credentials_of_its_own(tmp_path: Path, env: str) -> None:
+    """The UI server previews and downloads what the teams' runs write to the artifacts bucket: on GKE as its own
+    Workload Identity (read-only), on-prem with the object store keys of the kubeflow namespace."""
+    r = render_stack(stack_copy(tmp_path, env, enable("kubeflow")))
+    patches = pipelines_patches(r)
+    if r.env.target == "gke":
+        account = patches[("ServiceAccount", "ml-pipeline-ui")]
+        assert account["metadata"]["annotations"] == {
+            "iam.gke.io/gcp-service-account": identity(r, "kubeflow-pipelines-ui")
+        }
+        assert ("Deployment", "ml-pipeline-ui") not in patches
+        member = f"serviceAccount:{identity(r, 'kubeflow-pipelines-ui')}"
+        grants = [
+            res.inputs
+            for res in r.run.resources
+            if res.type == "gcp:storage/bucketIAMMember:BucketIAMMember" and res.inputs["member"] == member
+        ]
+        assert [(g["bucket"], g["role"], g.get("condition")) for g in grants] == [
+            (f"mlops-{env}-artifacts", "roles/storage.objectViewer", None)
+        ]
+        bindings = {
+            res.inputs["member"]
+            for res in r.run.resources
+            if res.type == "gcp:serviceaccount/iAMMember:IAMMember"
+            and res.name == "kubeflow-pipelines-ui-workload-identity"
+        }
+        assert bindings == {f"serviceAccount:{r.env.gke.project}.svc.id.goog[kubeflow/ml-pipeline-ui]"}
+        return
+    assert ("ServiceAccount", "ml-pipeline-ui") not in patches
+    [ui] = patches[("Deployment", "ml-pipeline-ui")]["spec"]["template"]["spec"]["containers"]
+    assert ui["name"] == "ml-pipeline-ui"
+    env_vars = {e["name"]: e for e in ui["env"]}
+    assert env_vars["AWS_S3_ENDPOINT"]["value"] == "minio.minio.svc.cluster.local"
+    assert env_vars["AWS_SSL"]["value"] == "false"
+    assert secret_references(ui) == {"object-store-credentials"}
+    assert {e["valueFrom"]["secretKeyRef"]["key"] for e in env_vars.values() if "valueFrom" in e} == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "readable"),
+    [
+        ("http://minio.minio.svc.cluster.local", True),
+        ("https://s3.example.com", True),
+        ("https://s3.example.com:443", True),
+        ("http://s3.example.com:9000", False),
+    ],
+)
+def test_an_s3_endpoint_on_another_port_is_flagged_for_the_pipelines_ui(endpoint: str, readable: bool) -> None:
+    store = ObjectStore(kind="s3", endpoint=endpoint, buckets={}, credentials="secret", credentials_secret="s")
+    problem = ui_endpoint_problem(store)
+    assert (problem is None) == readable
+    if problem is not None:
+        assert endpoint in problem and "port" in problem
 
 
 def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]) -> None:
@@ -291,7 +351,8 @@ def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest
     r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
     assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
-    assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config")}
+    # No ML Metadata patch: the install config, and the UI's identity for run artifacts, only.
+    assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config"), ("ServiceAccount", "ml-pipeline-ui")}
 
 
 # --- model serving -------------------------------------------------------------------------------------

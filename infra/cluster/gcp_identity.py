@@ -48,6 +48,10 @@ WORKLOADS: dict[str, Workload] = {
     # Pipeline steps: the Profile controller hands this identity to every team namespace (Profile plugin
     # WorkloadIdentity), so it has bucket access only and is no database user.
     "kubeflow-pipelines": Workload("kubeflow", "pipeline-runner", {"artifacts": OBJECT_ADMIN, "dvc": OBJECT_VIEWER}),
+    # The Pipelines UI server reads run artifacts to preview and download them (kubeflow_pipelines.ui_patches).
+    # On the whole bucket: it lists objects first, and a condition on object names does not hold for a list
+    # request, which is checked on the bucket. Read-only, where the pipeline steps already write it all.
+    "kubeflow-pipelines-ui": Workload("kubeflow", "ml-pipeline-ui", {"artifacts": OBJECT_VIEWER}),
     # Kubeflow Pipelines' ML Metadata server (kubeflow/manifests 26.03: Deployment metadata-grpc-deployment,
     # service account metadata-grpc-server), the part of KFP that can use the cluster's PostgreSQL.
     "kubeflow-metadata": Workload("kubeflow", "metadata-grpc-server", project_roles=SQL_ROLES, database_user=True),

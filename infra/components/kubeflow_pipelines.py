@@ -38,9 +38,15 @@ UPSTREAM_STORES = (
     "neither on PostgreSQL: kubeflow/pipelines#13956; the cache server is MySQL-only), and SeaweedFS stays "
     "(the multi-user profile controller provisions each team's SeaweedFS credentials through it)"
 )
+UI_WORKLOAD = "kubeflow-pipelines-ui"
+"""The Pipelines UI server's Workload Identity (gcp_identity.WORKLOADS), bound to the service account below."""
+UI_DEPLOYMENT = "ml-pipeline-ui"
+UI_CONTAINER = "ml-pipeline-ui"
+UI_SERVICE_ACCOUNT = "ml-pipeline-ui"
 LAUNCHER_CONFIG = "kfp-launcher"
 """Read by KFP's driver and launcher in each team namespace (backend/src/v2/config/env.go)."""
 CLUSTER_DOMAIN = ".svc.cluster.local"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # MinIO answers to any region; the S3 client needs one.
 S3_REGION = "us-east-1"
 
@@ -83,10 +89,49 @@ def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[
         "bucketName": store.buckets["artifacts"],
         "defaultPipelineRoot": object_store_url(store, "artifacts", "pipelines"),
     }
-    patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings))]
+    patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)), *ui_patches(facts)]
     if login is not None:
         patches += metadata_patches(login, facts.identity.annotations(METADATA_WORKLOAD))
     return patches
+
+
+def ui_patches(facts: ClusterFacts) -> list[dict[str, Any]]:
+    """The Pipelines UI previews and downloads run artifacts by reading them itself, from `kubeflow`, with its
+    own credentials (KFP's frontend server, `frontend/server/handlers/artifacts.ts`): gs:// with its pod's Google
+    credentials, s3:// with the AWS_* settings of its environment. A team's `kfp-launcher` provider Secret is not
+    used for that in multi-user mode (the server reads Secrets of its own namespace only), so the UI gets read
+    access of its own: on GKE its Workload Identity, on-prem the object store keys of `kubeflow`."""
+    store = facts.object_store
+    if store.credentials == "workload-identity":
+        annotations = facts.identity.annotations(UI_WORKLOAD)
+        if not annotations:
+            return []
+        return [merge_patch("v1", "ServiceAccount", UI_SERVICE_ACCOUNT, {"metadata": {"annotations": annotations}})]
+    assert store.credentials_secret is not None  # an S3 store always names its credentials Secret
+    endpoint = urlsplit(store.endpoint)
+    env = [
+        # The UI's S3 client takes a host name and a TLS switch, and no port (ui_endpoint_problem).
+        {"name": "AWS_S3_ENDPOINT", "value": endpoint.hostname},
+        {"name": "AWS_SSL", "value": "true" if endpoint.scheme == "https" else "false"},
+        {"name": "AWS_REGION", "value": S3_REGION},
+        *(
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": store.credentials_secret, "key": key}}}
+            for key in (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
+        ),
+    ]
+    pod = {"containers": [{"name": UI_CONTAINER, "env": env}]}
+    return [merge_patch("apps/v1", "Deployment", UI_DEPLOYMENT, {"spec": {"template": {"spec": pod}}})]
+
+
+def ui_endpoint_problem(store: ObjectStore) -> str | None:
+    """Why the Pipelines UI cannot read this S3 endpoint, if it cannot: its client has no port setting."""
+    endpoint = urlsplit(store.endpoint)
+    if store.credentials != "secret" or endpoint.port in (None, DEFAULT_PORTS.get(endpoint.scheme)):
+        return None
+    return (
+        f"the Pipelines UI cannot preview run artifacts at {store.endpoint}: its S3 client takes no port "
+        "(AWS_S3_ENDPOINT is a host name); serve the endpoint on the scheme's default port"
+    )
 
 
 def metadata_login(facts: ClusterFacts) -> DatabaseLogin | None:
