@@ -146,6 +146,23 @@ def test_buckets_are_private_versioned_and_protected_in_prod_only(rendered: dict
         assert bucket.protect is prod
 
 
+@pytest.mark.parametrize("env", GKE_ENVS)
+def test_pipeline_run_artifacts_expire_only_where_the_environment_says(rendered: dict[str, Rendered], env: str) -> None:
+    r = rendered[env]
+    days = r.env.gke.buckets.pipeline_runs_days
+    expiring = {
+        inputs(bucket)["labels"]["purpose"]: rule["condition"]
+        for bucket in of_type(r, BUCKET)
+        for rule in inputs(bucket)["lifecycleRules"]
+        if "matchesPrefixes" in rule["condition"]
+    }
+    if days is None:
+        assert expiring == {}
+        return
+    # Only the runs' folder of the artifacts bucket: MLflow's artifacts and Feast's registry live there too.
+    assert expiring == {"artifacts": {"age": days, "matchesPrefixes": ["pipelines/"]}}
+
+
 def test_a_retention_policy_replaces_versioning(tmp_path: Path) -> None:
     r = render_variant(tmp_path, "dev", lambda s: s["gke"].update(buckets={"retentionDays": {"backups": 30}}))
     by_purpose = {inputs(b)["labels"]["purpose"]: inputs(b) for b in of_type(r, BUCKET)}

@@ -52,6 +52,8 @@ class ObjectStore:
     Velero an AWS credentials file under `cloud`)."""
 
 
+PIPELINE_RUNS_PREFIX = "pipelines"
+"""Where Kubeflow Pipelines runs keep their artifacts in the artifacts bucket (one folder per team below)."""
 S3_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
 S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 

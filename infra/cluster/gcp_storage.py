@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.cluster.facts import PIPELINE_RUNS_PREFIX
 from infra.config import Environment
 
 SECONDS_PER_DAY = 86_400
@@ -45,6 +46,9 @@ def _protection(env: Environment, purpose: str) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     if purpose == "log-snapshots":
         rules.append({"action": {"type": "Delete"}, "condition": {"age": settings.log_snapshots_days}})
+    if purpose == "artifacts" and settings.pipeline_runs_days is not None:
+        condition = {"age": settings.pipeline_runs_days, "matches_prefixes": [f"{PIPELINE_RUNS_PREFIX}/"]}
+        rules.append({"action": {"type": "Delete"}, "condition": condition})
     retention = settings.retention_days.get(purpose)  # type: ignore[call-overload]
     if retention is not None:
         return {

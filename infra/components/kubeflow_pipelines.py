@@ -17,7 +17,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
+from infra.cluster.facts import PIPELINE_RUNS_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
 from infra.platform.object_store import object_store_url
@@ -52,7 +52,7 @@ S3_REGION = "us-east-1"
 
 
 def team_pipeline_root(store: ObjectStore, team: str) -> str:
-    return object_store_url(store, "artifacts", f"pipelines/{team}")
+    return object_store_url(store, "artifacts", f"{PIPELINE_RUNS_PREFIX}/{team}")
 
 
 def launcher_config(store: ObjectStore, team: str) -> dict[str, str]:
@@ -87,7 +87,7 @@ def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[
     store = facts.object_store
     settings = {
         "bucketName": store.buckets["artifacts"],
-        "defaultPipelineRoot": object_store_url(store, "artifacts", "pipelines"),
+        "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
     }
     patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)), *ui_patches(facts)]
     if login is not None:

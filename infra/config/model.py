@@ -89,6 +89,10 @@ class GcsBuckets(Settings):
     """Days after which an overwritten or deleted object version is removed."""
     log_snapshots_days: Annotated[int, Field(ge=1, le=3650)] = 90
     """Days after which Elasticsearch log snapshots are deleted."""
+    pipeline_runs_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    """Days after which Kubeflow Pipelines run artifacts (`pipelines/` in the artifacts bucket) are deleted, as
+    any deleted object is: kept as a noncurrent version for `noncurrentDays`, and not before a retention
+    policy of the bucket allows. Unset: kept until deleted by hand."""
     retention_days: dict[Literal["artifacts", "dvc", "backups", "log-snapshots"], Annotated[int, Field(ge=1)]] = {}
     """Retention policy (objects cannot be deleted or overwritten before this many days) by bucket purpose.
     Cloud Storage does not allow versioning together with a retention policy, so such a bucket is unversioned."""
