@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 
 from infra.cli.__main__ import main
-from infra.offline.serialize import MASK, dump_yaml, plain
+from infra.offline.render import Rendered
+from infra.offline.serialize import COMPUTED, MASK, dump_yaml, plain
 
 from .conftest import ENVIRONMENTS, REPO
 
@@ -79,6 +80,16 @@ def test_secure_values_never_reach_the_output(tmp_path: Path) -> None:
     assert main(["render", "--environments", str(envs), "--out", str(tmp_path / "out")]) == 0
     rendered = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.yaml"))
     assert "AAABAJk1c2VjcmV0" not in rendered
+
+
+def test_nothing_rendered_is_left_unknown(rendered: dict[str, Rendered]) -> None:
+    """The run is a preview, so a value the engine does not answer stays unknown. Every value of every object
+    and resource input must be known offline: the program reads only what the engine answers (for Kubernetes
+    objects, their identity: infra/offline/speedups.answered_outputs)."""
+    for name, r in rendered.items():
+        for manifest in r.manifests:
+            assert COMPUTED not in dump_yaml(manifest.object), f"{name}: {manifest.path}"
+        assert COMPUTED not in dump_yaml(r.inventory()), name
 
 
 def test_plain_masks_secrets_and_restores_ints() -> None:

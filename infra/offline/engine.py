@@ -21,7 +21,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
 from infra.offline.gcp_mocks import GCP_MOCK_OUTPUTS
-from infra.offline.speedups import offline_speedups
+from infra.offline.speedups import answered_outputs, offline_speedups
 
 # Outputs a cloud provider would compute, for resources whose outputs the program reads.
 MockOutputs = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
@@ -76,7 +76,8 @@ class _Mocks(mocks.Mocks):
 
 class _RecordingMonitor(mocks.MockMonitor):
     """Records each RegisterResource request and answers it as a preview would: the outputs are the inputs
-    (plus, for the cloud resources in MOCK_OUTPUTS, what the provider would compute).
+    (plus, for the cloud resources in MOCK_OUTPUTS, what the provider would compute; for Kubernetes objects,
+    under the speed-ups, only their identity: speedups.answered_outputs).
 
     The inputs are echoed back in their wire form, so a resource costs one deserialisation (the record)
     instead of the base class's three (its MockResourceArgs, the state it re-serialises, and the record)."""
@@ -112,7 +113,8 @@ class _RecordingMonitor(mocks.MockMonitor):
                 inputs=inputs,
             )
         )
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=f"{request.name}-id", object=state)
+        answer = answered_outputs(request.type, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=f"{request.name}-id", object=answer)
 
 
 def run_program(stack: str, config: Mapping[str, str], program: Callable[[], None]) -> Run:
@@ -123,7 +125,7 @@ def run_program(stack: str, config: Mapping[str, str], program: Callable[[], Non
     settings.SETTINGS.outputs.clear()
     set_all_config(dict(config))
     monitor = _RecordingMonitor(run)
-    mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=_quiet_logger())
+    mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor, logger=_quiet_logger())
     with offline_speedups():
         _sync_await(run_pulumi_func(program))
     return run

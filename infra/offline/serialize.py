@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from pulumi.runtime import rpc
+from pulumi.runtime import known_types, rpc
 
 MASK = "[secret]"
 COMPUTED = "[computed]"
 
 
 def plain(value: Any, secret: bool = False) -> Any:
+    if known_types.is_unknown(value):  # an output the engine did not answer, read in a preview
+        return COMPUTED
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return plain(value.get("value"), secret=True)
