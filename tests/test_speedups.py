@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import gc
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,9 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pulumi import _types as pulumi_types
+from pulumi import log as pulumi_log
 from pulumi.output import UNKNOWN
 from pulumi.runtime import resource as sdk_resource
-from pulumi.runtime import rpc
+from pulumi.runtime import resource_cycle_breaker, rpc
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.sync_await import _sync_await
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from infra.offline import engine, speedups
@@ -28,6 +32,10 @@ from .test_render import tree
 
 ORIGINAL_CONTAINS_UNKNOWNS = rpc.contains_unknowns
 ORIGINAL_UNWRAP_TYPE = pulumi_types.unwrap_type
+ORIGINAL_SERIALIZE_PROPERTY = rpc.serialize_property
+ORIGINAL_REACHABLE = resource_cycle_breaker._reachable  # noqa: SLF001
+ORIGINAL_TRACK = pulumi.Output._track  # noqa: SLF001
+ORIGINAL_DEBUG = pulumi_log.debug
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just(UNKNOWN),
@@ -45,6 +53,70 @@ def test_the_unknowns_check_sees_an_unknown_anywhere_and_survives_shared_values(
     shared = {"a": [1, 2]}
     assert speedups.contains_unknowns({"x": [shared, shared], "y": {"z": [UNKNOWN]}})
     assert not speedups.contains_unknowns({"x": [shared, shared]})
+
+
+class Colour(str, enum.Enum):  # noqa: UP042 (how the providers' generated enums are declared)
+    RED = "red"
+
+
+SCALARS = ["text", "", UNKNOWN, 0, 7, -3, 1.5, 2.0, True, False, None, Colour.RED]
+
+
+@pytest.mark.parametrize("value", SCALARS, ids=repr)
+def test_a_scalar_serializes_as_the_sdk_serializes_it(value: Any) -> None:
+    for hint in (None, str, pulumi.Input[str], Optional[int]):  # noqa: UP045
+        ours = _sync_await(speedups.serialize_property(value, [], "key", None, None, hint))
+        sdks = _sync_await(ORIGINAL_SERIALIZE_PROPERTY(value, [], "key", None, None, hint))
+        assert ours == sdks and type(ours) is type(sdks)
+    as_protobuf = _sync_await(speedups.serialize_property(value, [], "key", return_protobuf_value=True))
+    assert as_protobuf == _sync_await(ORIGINAL_SERIALIZE_PROPERTY(value, [], "key", return_protobuf_value=True))
+
+
+class Node:
+    """Stands in for a Resource in the SDK's cycle breaker, which reads only the dependencies it recorded."""
+
+    def __init__(self, name: int) -> None:
+        self.name = name
+
+
+graphs = st.integers(min_value=1, max_value=8).flatmap(
+    lambda n: st.tuples(
+        st.just(n),
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=16),
+        st.integers(0, n - 1),
+        st.integers(0, n - 1),
+    )
+)
+
+
+@given(graphs)
+def test_the_iterative_cycle_check_answers_as_the_sdks(graph: tuple[int, list[tuple[int, int]], int, int]) -> None:
+    size, edges, start, goal = graph
+    nodes = [Node(index) for index in range(size)]
+    for source, target in edges:
+        resource_cycle_breaker._add_dep(nodes[source], nodes[target])  # noqa: SLF001
+    assert speedups.reachable(nodes[start], nodes[goal]) == ORIGINAL_REACHABLE(nodes[start], nodes[goal])
+
+
+def test_the_lighter_tracking_forgets_a_resolved_output_and_keeps_a_failed_one() -> None:
+    async def fails() -> Any:
+        raise ValueError("an apply that failed")
+
+    async def create_and_settle() -> tuple[Any, Any]:
+        with speedups.lighter_output_tracking():
+            resolved = pulumi.Output.from_input(1).apply(lambda n: n + 1)
+            failed = pulumi.Output._from_data(fails())  # noqa: SLF001
+        for output in (resolved, failed):
+            with contextlib.suppress(ValueError):
+                await output._data  # noqa: SLF001
+        return resolved, failed
+
+    resolved, failed = _sync_await(create_and_settle())
+    try:
+        assert resolved._data not in SETTINGS.outputs  # noqa: SLF001
+        assert failed._data in SETTINGS.outputs  # noqa: SLF001
+    finally:
+        SETTINGS.outputs.discard(failed._data)  # noqa: SLF001
 
 
 HINTS = [
@@ -102,6 +174,10 @@ def test_the_sdk_is_restored_after_a_render() -> None:
     assert rpc.contains_unknowns is ORIGINAL_CONTAINS_UNKNOWNS
     assert pulumi_types.unwrap_type is ORIGINAL_UNWRAP_TYPE
     assert sdk_resource._get_stack_trace is get_stack_trace  # noqa: SLF001
+    assert rpc.serialize_property is ORIGINAL_SERIALIZE_PROPERTY
+    assert resource_cycle_breaker._reachable is ORIGINAL_REACHABLE  # noqa: SLF001
+    assert pulumi.Output._track is ORIGINAL_TRACK  # noqa: SLF001
+    assert pulumi_log.debug is ORIGINAL_DEBUG
     assert gc.isenabled()
 
 

@@ -17,9 +17,12 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 from pulumi import _types as pulumi_types
-from pulumi.runtime import known_types, rpc
+from pulumi import log as pulumi_log
+from pulumi import output as pulumi_output
+from pulumi.runtime import known_types, resource_cycle_breaker, rpc
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop
 
 
@@ -27,7 +30,11 @@ from pulumi.runtime.sync_await import _ensure_event_loop
 def offline_speedups() -> Iterator[None]:
     with (
         without_source_positions(),
+        without_debug_logs(),
         acyclic_unknowns_check(),
+        scalars_serialized_at_once(),
+        iterative_cycle_check(),
+        lighter_output_tracking(),
         remembered_type_unwrapping(),
         collector_paused(),
         monitor_calls_inline(),
@@ -67,6 +74,16 @@ def without_source_positions() -> contextlib.AbstractContextManager[None]:
     return replaced(sdk_resource, "_get_stack_trace", source_pb2.StackTrace)
 
 
+def _no_debug_log(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def without_debug_logs() -> contextlib.AbstractContextManager[None]:
+    """The SDK sends a few debug lines per resource to the engine's log (shown by `pulumi up -v`); the offline
+    engine's logger drops everything below errors, after the SDK has built and sent each request."""
+    return replaced(pulumi_log, "debug", _no_debug_log)
+
+
 def contains_unknowns(value: Any) -> bool:
     """rpc.contains_unknowns without its inner closure: the SDK defines a recursive function on every call (tens
     of thousands per stack), and each one is a reference cycle only the garbage collector frees; that was half
@@ -98,6 +115,68 @@ def _contains_unknowns(value: Any, seen: set[int]) -> bool:
 
 def acyclic_unknowns_check() -> contextlib.AbstractContextManager[None]:
     return replaced(rpc, "contains_unknowns", contains_unknowns)
+
+
+_sdk_serialize_property = rpc.serialize_property
+# serialize_property's positional parameters after value, deps and property_key, up to return_protobuf_value.
+_SERIALIZE_OPTIONS_BEFORE_PROTOBUF = 6
+
+
+async def serialize_property(value: Any, deps: Any, property_key: Any, *options: Any, **named: Any) -> Any:
+    """rpc.serialize_property, answering a plain scalar at once: the SDK would return it unchanged after a dozen
+    type checks (sequence, unknown, resource, asset, archive, awaitable, output, input type, mapping, protobuf
+    value), and a stack serialises tens of thousands of them."""
+    if (
+        type(value) in _SCALARS
+        and len(options) <= _SERIALIZE_OPTIONS_BEFORE_PROTOBUF
+        and not named.get("return_protobuf_value")
+    ):
+        return value
+    return await _sdk_serialize_property(value, deps, property_key, *options, **named)
+
+
+def scalars_serialized_at_once() -> contextlib.AbstractContextManager[None]:
+    return replaced(rpc, "serialize_property", serialize_property)
+
+
+def reachable(from_resource: Any, to_resource: Any) -> bool:
+    """resource_cycle_breaker._reachable as a loop: the SDK's walk is a chain of nested generators, so every
+    resource it reaches passes through each generator above it (a stack's dependency checks took some 80,000
+    generator steps); this visits each resource once."""
+    pending = [from_resource]
+    visited: set[Any] = set()
+    while pending:
+        resource = pending.pop()
+        if resource in visited:
+            continue
+        if resource == to_resource:
+            return True
+        visited.add(resource)
+        pending.extend(resource_cycle_breaker._deps(resource))
+    return False
+
+
+def iterative_cycle_check() -> contextlib.AbstractContextManager[None]:
+    return replaced(resource_cycle_breaker, "_reachable", reachable)
+
+
+def _forget_when_resolved(data: Any) -> None:
+    # As the SDK's own: an output that failed or was cancelled stays tracked, for the program's end to report.
+    if not data.cancelled() and data.exception() is None:
+        SETTINGS.outputs.discard(data)
+
+
+def track_output(output: Any) -> None:
+    """Output._track without a new closure and two settings lookups per output: a stack creates some 7,000
+    outputs. The SDK takes a lock around the tracked set for its thread pool; offline, outputs are created and
+    resolved on the event loop's thread only (the monitor calls beside it create none), and a set's add and
+    discard are atomic anyway."""
+    SETTINGS.outputs.add(output._data)
+    output._data.add_done_callback(_forget_when_resolved)
+
+
+def lighter_output_tracking() -> contextlib.AbstractContextManager[None]:
+    return replaced(pulumi_output.Output, "_track", track_output)
 
 
 _sdk_unwrap_type = pulumi_types.unwrap_type
