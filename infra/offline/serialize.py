@@ -7,6 +7,8 @@ from typing import Any
 import yaml
 from pulumi.runtime import known_types, rpc
 
+from infra.offline import yaml_emitter
+
 MASK = "[secret]"
 COMPUTED = "[computed]"
 
@@ -60,5 +62,13 @@ def _node(value: Any) -> yaml.Node:
 
 
 def dump_yaml(data: Any) -> str:
-    """Plain data (see `plain`) as a YAML document."""
-    return yaml.serialize(_node(data), Dumper=_Emitter, width=120, allow_unicode=True)
+    """Plain data (see `plain`) as a YAML document: by yaml_emitter where it can (most documents), else by libyaml;
+    the two write the same bytes."""
+    try:
+        return yaml_emitter.dump(data)
+    except yaml_emitter.Unsupported:
+        return libyaml_dump(data)
+
+
+def libyaml_dump(data: Any) -> str:
+    return yaml.serialize(_node(data), Dumper=_Emitter, width=yaml_emitter.WIDTH, allow_unicode=True)

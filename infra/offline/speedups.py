@@ -139,10 +139,24 @@ def scalars_serialized_at_once() -> contextlib.AbstractContextManager[None]:
     return replaced(rpc, "serialize_property", serialize_property)
 
 
+_sdk_add_dependency = resource_cycle_breaker._add_dep
+_DEPENDED_ON = "_mlops_offline_depended_on"
+
+
+def add_dependency(from_resource: Any, to_resource: Any) -> None:
+    """resource_cycle_breaker._add_dep, also marking the resource depended on (see `reachable`)."""
+    _sdk_add_dependency(from_resource, to_resource)
+    setattr(to_resource, _DEPENDED_ON, True)
+
+
 def reachable(from_resource: Any, to_resource: Any) -> bool:
     """resource_cycle_breaker._reachable as a loop: the SDK's walk is a chain of nested generators, so every
     resource it reaches passes through each generator above it (a stack's dependency checks took some 80,000
-    generator steps); this visits each resource once."""
+    generator steps); this visits each resource once. The SDK asks whether the resource being registered is
+    reachable from each of its dependencies, and nothing reaches a resource that nothing depends on yet: that,
+    the common answer, needs no walk."""
+    if from_resource != to_resource and not getattr(to_resource, _DEPENDED_ON, False):
+        return False
     pending = [from_resource]
     visited: set[Any] = set()
     while pending:
@@ -156,8 +170,13 @@ def reachable(from_resource: Any, to_resource: Any) -> bool:
     return False
 
 
-def iterative_cycle_check() -> contextlib.AbstractContextManager[None]:
-    return replaced(resource_cycle_breaker, "_reachable", reachable)
+@contextlib.contextmanager
+def iterative_cycle_check() -> Iterator[None]:
+    with (
+        replaced(resource_cycle_breaker, "_add_dep", add_dependency),
+        replaced(resource_cycle_breaker, "_reachable", reachable),
+    ):
+        yield
 
 
 def _forget_when_resolved(data: Any) -> None:
