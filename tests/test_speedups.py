@@ -12,6 +12,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from google.protobuf import struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 from pulumi import _types as pulumi_types
@@ -23,7 +24,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from infra.offline import engine, speedups
+from infra.offline import engine, speedups, wire
 from infra.offline.render import render_stack, write
 from infra.offline.serialize import COMPUTED, plain
 
@@ -54,6 +55,39 @@ def test_the_unknowns_check_sees_an_unknown_anywhere_and_survives_shared_values(
     shared = {"a": [1, 2]}
     assert speedups.contains_unknowns({"x": [shared, shared], "y": {"z": [UNKNOWN]}})
     assert not speedups.contains_unknowns({"x": [shared, shared]})
+
+
+def secret(value: Any) -> dict[str, Any]:
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}  # noqa: SLF001
+
+
+wire_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=4) | st.just(rpc.UNKNOWN),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=3), children, max_size=4)
+        | children.map(secret)
+    ),
+    max_leaves=20,
+)
+
+
+def comparable(value: Any) -> Any:
+    if isinstance(value, pulumi.output.Unknown):
+        return "<unknown>"
+    if isinstance(value, dict):
+        return {key: comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
+    return value
+
+
+@given(st.dictionaries(st.text(max_size=3), wire_values, max_size=5) | wire_values.map(lambda v: secret(v)))
+def test_the_monitor_reads_inputs_as_the_sdk_reads_them(inputs: dict[str, Any]) -> None:
+    struct = struct_pb2.Struct()
+    struct.update(inputs)
+    ours = wire.read_inputs(struct)
+    assert comparable(ours) == comparable(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
 class Colour(str, enum.Enum):  # noqa: UP042 (how the providers' generated enums are declared)

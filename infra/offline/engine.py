@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import struct_pb2
-from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import mocks, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
@@ -21,7 +21,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
 from infra.offline.gcp_mocks import GCP_MOCK_OUTPUTS
-from infra.offline.speedups import answered_outputs, offline_speedups
+from infra.offline.speedups import answered_outputs, offline_speedups, recorded_inputs
 
 # Outputs a cloud provider would compute, for resources whose outputs the program reads.
 MockOutputs = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
@@ -91,7 +91,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         mocks._ensure_event_loop()
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = recorded_inputs(request.object)
         state = request.object
         computed = MOCK_OUTPUTS.get(request.type)
         if computed is not None:

@@ -25,6 +25,8 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop
 
+from infra.offline import wire
+
 
 @contextlib.contextmanager
 def offline_speedups() -> Iterator[None]:
@@ -38,7 +40,7 @@ def offline_speedups() -> Iterator[None]:
         remembered_type_unwrapping(),
         collector_paused(),
         monitor_calls_inline(),
-        identity_outputs_only(),
+        monitor_shortcuts(),
     ):
         yield
 
@@ -220,7 +222,15 @@ def remembered_type_unwrapping() -> contextlib.AbstractContextManager[None]:
 
 
 KUBERNETES_IDENTITY = ("apiVersion", "kind", "metadata")
-_identity_only: list[bool] = []
+_monitor_shortcuts: list[bool] = []
+
+
+def recorded_inputs(inputs: struct_pb2.Struct) -> Any:
+    """How the recording monitor reads a resource's inputs: under the speed-ups by wire.read_inputs, otherwise
+    by the SDK's deserialize_properties; the two answer alike."""
+    if _monitor_shortcuts:
+        return wire.read_inputs(inputs)
+    return rpc.deserialize_properties(inputs, keep_unknowns=True)
 
 
 def answered_outputs(resource_type: str, state: struct_pb2.Struct) -> struct_pb2.Struct:
@@ -229,7 +239,7 @@ def answered_outputs(resource_type: str, state: struct_pb2.Struct) -> struct_pb2
     stack's render, and of the objects it declares the program reads at most their names and namespaces.
     The run is a preview, so an output not answered is unknown there: a program that read one would render
     `[computed]`, which tests/test_render.py refuses in every environment."""
-    if not _identity_only or not resource_type.startswith("kubernetes:") or "metadata" not in state.fields:
+    if not _monitor_shortcuts or not resource_type.startswith("kubernetes:") or "metadata" not in state.fields:
         return state
     identity = struct_pb2.Struct()
     for key in KUBERNETES_IDENTITY:
@@ -239,12 +249,13 @@ def answered_outputs(resource_type: str, state: struct_pb2.Struct) -> struct_pb2
 
 
 @contextlib.contextmanager
-def identity_outputs_only() -> Iterator[None]:
-    _identity_only.append(True)
+def monitor_shortcuts() -> Iterator[None]:
+    """The recording monitor's own shortcuts: `recorded_inputs` and `answered_outputs`."""
+    _monitor_shortcuts.append(True)
     try:
         yield
     finally:
-        _identity_only.pop()
+        _monitor_shortcuts.pop()
 
 
 class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
