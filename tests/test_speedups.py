@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pulumi import _types as pulumi_types
 from pulumi import log as pulumi_log
 from pulumi.output import UNKNOWN
+from pulumi.runtime import _depends_on as sdk_depends_on
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import resource_cycle_breaker, rpc
 from pulumi.runtime.settings import SETTINGS
@@ -38,6 +39,7 @@ ORIGINAL_REACHABLE = resource_cycle_breaker._reachable  # noqa: SLF001
 ORIGINAL_ADD_DEP = resource_cycle_breaker._add_dep  # noqa: SLF001
 ORIGINAL_TRACK = pulumi.Output._track  # noqa: SLF001
 ORIGINAL_DEBUG = pulumi_log.debug
+ORIGINAL_RESOLVE_DEPENDS_ON = sdk_depends_on._resolve_depends_on  # noqa: SLF001
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just(UNKNOWN),
@@ -88,6 +90,21 @@ def test_the_monitor_reads_inputs_as_the_sdk_reads_them(inputs: dict[str, Any]) 
     struct.update(inputs)
     ours = wire.read_inputs(struct)
     assert comparable(ours) == comparable(rpc.deserialize_properties(struct, keep_unknowns=True))
+
+
+def test_a_dependency_list_resolves_as_the_sdk_resolves_it() -> None:
+    created: list[pulumi.Resource] = []
+
+    def program() -> None:
+        first = k8s.core.v1.ConfigMap("first", metadata={"name": "first", "namespace": "n"})
+        created.extend([first, k8s.core.v1.ConfigMap("second", metadata={"name": "second", "namespace": "n"})])
+        created.append(pulumi.ComponentResource("test:index:Group", "group", None, pulumi.ResourceOptions()))
+
+    engine.run_program("dependencies", {}, program)
+    first, second, group = created
+    for depends_on in ([first, second], [group, first], [], [pulumi.Output.from_input(first)], [first, first]):
+        ours = _sync_await(speedups.resolve_depends_on(depends_on))
+        assert ours == _sync_await(ORIGINAL_RESOLVE_DEPENDS_ON(depends_on))
 
 
 class Colour(str, enum.Enum):  # noqa: UP042 (how the providers' generated enums are declared)
@@ -215,6 +232,7 @@ def test_the_sdk_is_restored_after_a_render() -> None:
     assert resource_cycle_breaker._add_dep is ORIGINAL_ADD_DEP  # noqa: SLF001
     assert pulumi.Output._track is ORIGINAL_TRACK  # noqa: SLF001
     assert pulumi_log.debug is ORIGINAL_DEBUG
+    assert sdk_depends_on._resolve_depends_on is ORIGINAL_RESOLVE_DEPENDS_ON  # noqa: SLF001
     assert gc.isenabled()
 
 
