@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.runtime import rpc
 
 from infra.cli.__main__ import main
-from infra.offline.render import Rendered
+from infra.offline.disk_writer import DiskWriter, WriterFailed
+from infra.offline.render import Rendered, write
 from infra.offline.serialize import COMPUTED, MASK, dump_yaml, plain
 
 from .conftest import ENVIRONMENTS, REPO
@@ -30,6 +32,25 @@ def test_render_is_byte_identical_between_runs(tmp_path: Path) -> None:
     first, second = tree(tmp_path / "a"), tree(tmp_path / "b")
     assert first == second
     assert "dev/inventory.yaml" in first and "onprem/manifests/_cluster/namespace-argocd.yaml" in first
+
+
+def test_the_writer_process_writes_what_is_written_here(rendered: dict[str, Rendered], tmp_path: Path) -> None:
+    with DiskWriter() as writer:
+        for stack in ("dev", "onprem"):
+            assert write(rendered[stack], tmp_path / "by-process", writer) == tmp_path / "by-process" / stack
+        write(rendered["dev"], tmp_path / "by-process", writer)  # again: replaces what was there
+    for stack in ("dev", "onprem"):
+        write(rendered[stack], tmp_path / "here")
+    assert tree(tmp_path / "by-process") == tree(tmp_path / "here")
+
+
+def test_a_failed_write_is_an_error_naming_it_not_a_traceback(tmp_path: Path, capsys) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(WriterFailed, match="Not a directory"):
+        with DiskWriter() as writer:
+            writer.write(tmp_path / "a-file" / "dev", [("manifests/x.yaml", "a: 1\n")])
+    assert main(["render", "--env", "dev", "--out", str(tmp_path / "a-file")]) == 1
+    assert "Not a directory" in capsys.readouterr().err
 
 
 def test_render_in_a_fresh_process_matches(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from infra.config import Environment, InvalidEnvironment, load_stack_file, stack_name
+from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
@@ -49,10 +50,11 @@ def render_all(environments: Path, names: Sequence[str]) -> Iterator[Rendered]:
 
 
 def render(environments: Path, names: Sequence[str], out: Path) -> int:
-    for rendered in render_all(environments, names):
-        target = write(rendered, out)
-        print(summary(rendered))
-        print(f"  written to {target}")
+    with DiskWriter() as writer:
+        for rendered in render_all(environments, names):
+            target = write(rendered, out, writer)
+            print(summary(rendered))
+            print(f"  written to {target}")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from infra.config import Environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
+from infra.offline.disk_writer import DiskWriter, put_on_disk
 from infra.offline.engine import Recorded, Run, run_program
 from infra.offline.serialize import dump_yaml, plain
 from infra.offline.speedups import collector_paused
@@ -82,18 +82,23 @@ def render_stack(stack_file: Path) -> Rendered:
         return Rendered(env.name, env, run, _manifests(run))
 
 
-def write(rendered: Rendered, out_dir: Path) -> Path:
+def write(rendered: Rendered, out_dir: Path, writer: DiskWriter | None = None) -> Path:
+    """The stack's manifests and inventory under `out_dir/<stack>/`, replacing what was there: here, or by
+    `writer` (a writer process, so that the next stack renders meanwhile)."""
     target = out_dir / rendered.stack
-    if target.exists():
-        shutil.rmtree(target)
     with collector_paused():
-        for folder in {(target / "manifests" / manifest.path).parent for manifest in rendered.manifests}:
-            folder.mkdir(parents=True, exist_ok=True)
-        for manifest in rendered.manifests:
-            (target / "manifests" / manifest.path).write_text(dump_yaml(manifest.object))
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "inventory.yaml").write_text(dump_yaml(rendered.inventory()))
+        files = files_of(rendered)
+        if writer is None:
+            put_on_disk(target, files)
+        else:
+            writer.write(target, files)
     return target
+
+
+def files_of(rendered: Rendered) -> list[tuple[str, str]]:
+    files = [(f"manifests/{manifest.path}", dump_yaml(manifest.object)) for manifest in rendered.manifests]
+    files.append(("inventory.yaml", dump_yaml(rendered.inventory())))
+    return files
 
 
 def summary(rendered: Rendered) -> str:

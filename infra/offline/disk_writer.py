@@ -1,0 +1,87 @@
+"""Rendered files put on disk, either here or by a writer process beside the render.
+
+Why a process: creating a stack's few hundred small files is kernel time (some 30-60 ms a stack on the 2-core
+machine, more than serialising them), and a thread cannot take it off the render's path because every file
+costs it the interpreter lock. The writer is a plain `python -m infra.offline.disk_writer` reading pickled
+(directory, files) records from its stdin; it imports nothing but the standard library, so it starts at once.
+The render itself stays one process: only finished text crosses the pipe.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+Files = Sequence[tuple[str, str]]
+"""(path relative to the directory, text) pairs."""
+
+
+def put_on_disk(directory: Path, files: Files) -> None:
+    """`directory` holding exactly `files`: whatever was there before is removed first."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    for folder in {(directory / relative).parent for relative, _ in files}:
+        folder.mkdir(parents=True, exist_ok=True)
+    for relative, text in files:
+        (directory / relative).write_text(text)
+
+
+class WriterFailed(Exception):
+    pass
+
+
+class DiskWriter:
+    """Hands each directory to the writer process; `close` (or leaving the `with` block) waits until all are
+    written and raises WriterFailed with the writer's error if any write failed."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.offline.disk_writer"],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self._errors: bytes | None = None
+
+    def write(self, directory: Path, files: Files) -> None:
+        assert self._process.stdin is not None
+        try:
+            pickle.dump((str(directory.resolve()), list(files)), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            self.close()  # raises the writer's own error
+
+    def close(self) -> None:
+        if self._errors is None:
+            self._errors = self._process.communicate()[1]  # closes the writer's stdin: it finishes and exits
+        if self._process.returncode != 0:
+            message = self._errors.decode(errors="replace").strip()
+            raise WriterFailed(f"writing the rendered files failed: {message}")
+
+    def __enter__(self) -> DiskWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def serve(records: IO[bytes]) -> None:
+    while True:
+        try:
+            directory, files = pickle.load(records)
+        except EOFError:
+            return
+        put_on_disk(Path(directory), files)
+
+
+if __name__ == "__main__":
+    try:
+        serve(sys.stdin.buffer)
+    except Exception as error:  # noqa: BLE001 (reported to the render, which exits with it)
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)
