@@ -240,7 +240,8 @@ def remembered_type_unwrapping() -> contextlib.AbstractContextManager[None]:
     return replaced(pulumi_types, "unwrap_type", unwrap_type)
 
 
-KUBERNETES_IDENTITY = ("apiVersion", "kind", "metadata")
+KUBERNETES_IDENTITY = ("apiVersion", "kind")
+KUBERNETES_METADATA_IDENTITY = ("name", "namespace")
 _monitor_shortcuts: list[bool] = []
 
 
@@ -254,8 +255,9 @@ def recorded_inputs(inputs: struct_pb2.Struct) -> Any:
 
 def answered_outputs(resource_type: str, state: struct_pb2.Struct) -> struct_pb2.Struct:
     """What the recording monitor hands back as a resource's outputs. Under the speed-ups, a Kubernetes object's
-    are its identity only: the SDK deserialises every output it is given into typed values, about a tenth of a
-    stack's render, and of the objects it declares the program reads at most their names and namespaces.
+    are its identity only (apiVersion, kind, metadata.name and metadata.namespace): the SDK deserialises every
+    output it is given into typed values, about a tenth of a stack's render, and of the objects it declares the
+    program reads at most their names and namespaces.
     The run is a preview, so an output not answered is unknown there: a program that read one would render
     `[computed]`, which tests/test_render.py refuses in every environment."""
     if not _monitor_shortcuts or not resource_type.startswith("kubernetes:") or "metadata" not in state.fields:
@@ -264,6 +266,14 @@ def answered_outputs(resource_type: str, state: struct_pb2.Struct) -> struct_pb2
     for key in KUBERNETES_IDENTITY:
         if key in state.fields:
             identity.fields[key].CopyFrom(state.fields[key])
+    metadata = state.fields["metadata"]
+    if metadata.WhichOneof("kind") != "struct_value":  # an unknown or secret metadata: as given
+        identity.fields["metadata"].CopyFrom(metadata)
+        return identity
+    answered = identity.fields["metadata"].struct_value
+    for key in KUBERNETES_METADATA_IDENTITY:
+        if key in metadata.struct_value.fields:
+            answered.fields[key].CopyFrom(metadata.struct_value.fields[key])
     return identity
 
 
