@@ -26,6 +26,7 @@ from infra.config import load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
 from infra.offline import render
 from infra.offline.disk_writer import put_on_disk
+from infra.offline.engine import run_program
 from infra.program import main as program_main
 
 
@@ -55,9 +56,7 @@ def measure(stack_file: Path, copies: int, dumps: Path) -> None:
         "load": lambda s: s.update(
             env=load_stack_file(stack_file), config=pulumi_config_values(read_stack_file(stack_file))
         ),
-        "program under the mock engine": lambda s: s.update(
-            run=render.run_program(s["env"].name, s["config"], program_main)
-        ),
+        "program under the mock engine": lambda s: s.update(run=run_program(s["env"].name, s["config"], program_main)),
         "manifests": lambda s: s.update(
             rendered=render.Rendered(s["env"].name, s["env"], s["run"], render._manifests(s["run"]))
         ),

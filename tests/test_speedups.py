@@ -84,7 +84,7 @@ def comparable(value: Any) -> Any:
     return value
 
 
-@given(st.dictionaries(st.text(max_size=3), wire_values, max_size=5) | wire_values.map(lambda v: secret(v)))
+@given(st.dictionaries(st.text(max_size=3), wire_values, max_size=5) | wire_values.map(secret))
 def test_the_monitor_reads_inputs_as_the_sdk_reads_them(inputs: dict[str, Any]) -> None:
     struct = struct_pb2.Struct()
     struct.update(inputs)
