@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 an invalid environment (messages name the config path; not
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import traceback
@@ -88,4 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # At exit the interpreter collects garbage over every object the run left behind (the rendered stacks,
+    # the loaded schemas): 1.5 s after a `check`, for nothing. Freezing them skips that collection.
+    gc.freeze()
+    sys.exit(code)
