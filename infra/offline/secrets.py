@@ -93,8 +93,10 @@ def _scan_files(files: list[Path], root: Path, allowlist: Mapping[tuple[str, str
     from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 
+    from infra.offline.secret_gate import gated_scans
+
     collection = SecretsCollection(root=str(root))
-    with default_settings():
+    with default_settings(), gated_scans():
         for path in files:
             collection.scan_file(str(Path(path).resolve().relative_to(root)))
     findings = []
