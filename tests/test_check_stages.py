@@ -369,21 +369,23 @@ jobs:
 
 @needs_checkov
 def test_the_warm_checkov_scans_manifests_and_workflows_side_by_side(tmp_path: Path) -> None:
-    """What `check` uses: one import of checkov, both scans, each finding mapped to its environment or file."""
+    """What `check` uses: one import of checkov, a scan per environment (its manifests and its apps) and one of
+    the workflows, side by side, each finding mapped to its directory or file."""
     dev, prod, workflows = tmp_path / "dev", tmp_path / "prod", tmp_path / ".github" / "workflows"
+    dev_apps = tmp_path / "dev-apps"
     _write(dev, "tools/pod-debug.yaml", PRIVILEGED_POD)
+    _write(dev_apps, "serving/pod-debug.yaml", PRIVILEGED_POD)
     _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
     workflows.mkdir(parents=True)
     (workflows / "greet.yaml").write_text(INJECTABLE_WORKFLOW)
 
     manifests, workflow = checkov_stage.WarmCheckov().scan(
-        {"dev": dev, "prod": prod}, CHECKOV_CONFIG, CUSTOM_CHECKS, workflows
+        {"dev": dev, "dev/apps": dev_apps, "prod": prod}, CHECKOV_CONFIG, CUSTOM_CHECKS, workflows
     )
 
-    assert (
-        Finding("checkov", "tools/pod-debug.yaml Pod.tools.debug", "CKV_K8S_16: Container should not be privileged")
-        in manifests["dev"]
-    )
+    privileged = "CKV_K8S_16: Container should not be privileged"
+    assert Finding("checkov", "tools/pod-debug.yaml Pod.tools.debug", privileged) in manifests["dev"]
+    assert Finding("checkov", "serving/pod-debug.yaml Pod.tools.debug", privileged) in manifests["dev/apps"]
     assert manifests["prod"] == []
     assert workflow and all(f.object_ref.startswith("greet.yaml ") for f in workflow), workflow
     assert any(f.message.startswith("CKV_GHA_2:") for f in workflow), workflow
@@ -407,3 +409,19 @@ def test_a_failing_warm_scan_is_an_error_not_a_clean_result(tmp_path: Path, monk
     warm = checkov_stage.WarmCheckov()
     with pytest.raises(RuntimeError, match="(?s)driver failed.*ModuleNotFoundError"):
         warm.scan({"dev": tmp_path / "dev"}, CHECKOV_CONFIG, None, None)
+
+
+def test_each_environment_is_its_own_checkov_scan_with_its_apps(tmp_path: Path) -> None:
+    """Scans side by side use both cores, and checkov's graph never joins objects of two environments."""
+    for directory in ("dev", "dev-apps", "prod", "empty"):
+        _write(tmp_path / directory, "namespace.yaml", NAMESPACE)
+    (tmp_path / "empty" / "namespace.yaml").unlink()
+    groups = checkov_stage._files_by_environment(
+        {
+            "dev": tmp_path / "dev",
+            "dev/apps": tmp_path / "dev-apps",
+            "prod": tmp_path / "prod",
+            "qa": tmp_path / "empty",
+        }
+    )
+    assert [[path.parent.name for path in files] for files in groups] == [["dev", "dev-apps"], ["prod"]]

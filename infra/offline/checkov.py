@@ -97,6 +97,16 @@ def manifest_arguments(files: list[Path], config_file: Path, external_checks_dir
     return arguments
 
 
+def _files_by_environment(env_dirs: Mapping[str, Path]) -> list[list[Path]]:
+    """The manifest files of each environment (its `<env>` and `<env>/apps` directories), one list per
+    environment that has any: each is its own checkov scan, so the scans use every core, and checkov's graph
+    never links an object of one environment to another's."""
+    by_environment: dict[str, list[Path]] = {}
+    for key, directory in env_dirs.items():
+        by_environment.setdefault(key.split("/")[0], []).extend(_manifest_files(directory))
+    return [files for files in by_environment.values() if files]
+
+
 def workflow_arguments(directory: Path, framework: str = "github_actions") -> list[str]:
     return ["--framework", framework, "-d", str(directory), "-o", "json", "--compact", "--quiet", "--skip-download"]
 
@@ -190,10 +200,10 @@ class WarmCheckov:
     ) -> tuple[dict[str, list[Finding]], list[Finding]]:
         """Findings of the manifests by directory key, and of the workflows (none without `workflows_dir`)."""
         env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
-        files = [f for d in env_dirs.values() for f in _manifest_files(d)]
-        scans = []
-        if files:
-            scans.append(manifest_arguments(files, config_file, external_checks_dir))
+        scans = [
+            manifest_arguments(files, config_file, external_checks_dir) for files in _files_by_environment(env_dirs)
+        ]
+        manifest_scans = len(scans)
         if workflows_dir is not None:
             scans.append(workflow_arguments(workflows_dir))
         try:
@@ -204,8 +214,9 @@ class WarmCheckov:
         if self._process.returncode != 0:
             raise RuntimeError(f"checkov's driver failed (exit {self._process.returncode}):\n{stderr[-2000:]}")
         results = [_reports_of(scan["exit"], scan["stdout"], stderr) for scan in json.loads(stdout)]
-        manifests = manifest_findings(results.pop(0), env_dirs) if files else {env: [] for env in env_dirs}
-        workflows = workflow_findings(results.pop(0)) if workflows_dir is not None else []
+        manifest_reports = [report for reports in results[:manifest_scans] for report in reports]
+        manifests = manifest_findings(manifest_reports, env_dirs)
+        workflows = workflow_findings(results[manifest_scans]) if workflows_dir is not None else []
         return manifests, workflows
 
     def close(self) -> None:
