@@ -7,7 +7,7 @@ import enum
 import gc
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,7 +25,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from infra.offline import engine, speedups, wire
+from infra.offline import engine, plain_trees, speedups, wire
 from infra.offline.render import render_stack, write
 from infra.offline.serialize import COMPUTED, plain
 
@@ -122,6 +122,76 @@ def test_a_scalar_serializes_as_the_sdk_serializes_it(value: Any) -> None:
         assert ours == sdks and type(ours) is type(sdks)
     as_protobuf = _sync_await(speedups.serialize_property(value, [], "key", return_protobuf_value=True))
     assert as_protobuf == _sync_await(ORIGINAL_SERIALIZE_PROPERTY(value, [], "key", return_protobuf_value=True))
+
+
+KEYS = ["api_version", "match_labels", "metadata", "name", "namespace", "spec", "containers", "image", "x-y", "a"]
+TRANSLATIONS = {"api_version": "apiVersion", "match_labels": "matchLabels"}
+TREES = st.recursive(
+    st.sampled_from(SCALARS),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from(KEYS), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+TREE_HINTS: list[Any] = [
+    None, Any, dict, list, str, dict[str, str], Mapping[str, Any], Sequence[Any], list[str], ObjectMetaArgs,
+    *pulumi_types.input_type_types(k8s.apps.v1.DeploymentSpecArgs).values(),
+    *pulumi_types.input_type_types(k8s.core.v1.PodSpecArgs).values(),
+]  # fmt: skip
+
+
+def _serialized(serialize: Any, value: Any, transformer: Any, hint: Any) -> str:
+    try:
+        return repr(_sync_await(serialize(value, [], "key", None, transformer, hint)))
+    except Exception as error:  # noqa: BLE001 (the error itself is the answer compared)
+        return f"raised {type(error).__name__}"
+
+
+@given(tree=TREES, hint=st.sampled_from(TREE_HINTS), translating=st.booleans())
+def test_a_plain_tree_serializes_as_the_sdk_serializes_it(tree: Any, hint: Any, translating: bool) -> None:
+    """Same value, same container types (tuples become lists), same keys translated, same errors."""
+    transformer = (lambda key: TRANSLATIONS.get(key, key)) if translating else None
+    ours = _serialized(speedups.serialize_property, tree, transformer, hint)
+    assert ours == _serialized(ORIGINAL_SERIALIZE_PROPERTY, tree, transformer, hint)
+
+
+# Every key rule the SDK has: input types name keys by their metadata (at each depth), dict[str, X] keeps them,
+# no type information (or Any, or a dict type without str keys) lets the transformer translate them.
+RULE_TREES = [
+    {"api_version": 1, "match_labels": {"api_version": ("x", 2.0)}, "selector": {"match_labels": {"a_b": "c"}}},
+    {"min_ready_seconds": 3, "template": {"metadata": {"owner_references": [{"api_version": "v1"}]}}},
+    [{"api_version": None, "revision_history_limit": True}, ("match_labels",)],
+    {"match_labels": {"a_b": "c"}, "match_expressions": [{"key": "k", "operator": "In", "values": ("v",)}]},
+]
+RULE_HINTS = [
+    *TREE_HINTS, k8s.apps.v1.DeploymentSpecArgs, list[k8s.meta.v1.OwnerReferenceArgs], dict[int, str],
+    Union[k8s.meta.v1.LabelSelectorArgs, k8s.apps.v1.RollingUpdateDeploymentArgs],  # noqa: UP007 (as the SDKs write it)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("tree", RULE_TREES, ids=["selector", "template", "list", "label-selector"])
+@pytest.mark.parametrize("hint", RULE_HINTS, ids=repr)
+def test_each_key_rule_of_the_sdk_holds_for_a_plain_tree(tree: Any, hint: Any) -> None:
+    for transformer in (None, lambda key: TRANSLATIONS.get(key, key) + "_t"):
+        ours = _serialized(speedups.serialize_property, tree, transformer, hint)
+        assert ours == _serialized(ORIGINAL_SERIALIZE_PROPERTY, tree, transformer, hint)
+
+
+def test_a_tree_holding_an_output_is_left_to_the_sdk() -> None:
+    tree = {"metadata": {"name": pulumi.Output.from_input("n"), "labels": ("a", "b")}, "spec": [1]}
+    assert _serialized(speedups.serialize_property, tree, None, None) == repr(
+        {"metadata": {"name": "n", "labels": ["a", "b"]}, "spec": [1]}
+    )
+    assert plain_trees.serialized_plain_tree(tree, None, None) is plain_trees.NOT_PLAIN
+
+
+def test_return_protobuf_value_is_left_to_the_sdk_when_passed_by_position() -> None:
+    value = {"a": [1, "b"]}
+    ours = _sync_await(speedups.serialize_property(value, [], "key", None, None, None, False, False, True))
+    assert ours == _sync_await(ORIGINAL_SERIALIZE_PROPERTY(value, [], "key", None, None, None, False, False, True))
+    assert isinstance(ours, struct_pb2.Value)
 
 
 class Node:

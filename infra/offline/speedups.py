@@ -28,6 +28,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop
 
 from infra.offline import wire
+from infra.offline.plain_trees import NOT_PLAIN, serialized_plain_tree
 
 
 @contextlib.contextmanager
@@ -124,19 +125,23 @@ def acyclic_unknowns_check() -> contextlib.AbstractContextManager[None]:
 
 _sdk_serialize_property = rpc.serialize_property
 # serialize_property's positional parameters after value, deps and property_key, up to return_protobuf_value.
-_SERIALIZE_OPTIONS_BEFORE_PROTOBUF = 6
+_SERIALIZE_OPTIONS_BEFORE_PROTOBUF = 5
 
 
 async def serialize_property(value: Any, deps: Any, property_key: Any, *options: Any, **named: Any) -> Any:
     """rpc.serialize_property, answering a plain scalar at once: the SDK would return it unchanged after a dozen
     type checks (sequence, unknown, resource, asset, archive, awaitable, output, input type, mapping, protobuf
     value), and a stack serialises tens of thousands of them."""
-    if (
-        type(value) in _SCALARS
-        and len(options) <= _SERIALIZE_OPTIONS_BEFORE_PROTOBUF
-        and not named.get("return_protobuf_value")
-    ):
-        return value
+    if len(options) <= _SERIALIZE_OPTIONS_BEFORE_PROTOBUF and not named.get("return_protobuf_value"):
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        if kind is dict or kind is list or kind is tuple:
+            transformer = options[1] if len(options) > 1 else named.get("input_transformer")
+            typ = options[2] if len(options) > 2 else named.get("typ")
+            plain = serialized_plain_tree(value, transformer, typ)
+            if plain is not NOT_PLAIN:
+                return plain
     return await _sdk_serialize_property(value, deps, property_key, *options, **named)
 
 
