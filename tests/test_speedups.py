@@ -39,6 +39,7 @@ ORIGINAL_REACHABLE = resource_cycle_breaker._reachable  # noqa: SLF001
 ORIGINAL_ADD_DEP = resource_cycle_breaker._add_dep  # noqa: SLF001
 ORIGINAL_TRACK = pulumi.Output._track  # noqa: SLF001
 ORIGINAL_DEBUG = pulumi_log.debug
+ORIGINAL_CREATE_URN = sdk_resource.create_urn
 ORIGINAL_RESOLVE_DEPENDS_ON = sdk_depends_on._resolve_depends_on  # noqa: SLF001
 
 values = st.recursive(
@@ -192,6 +193,43 @@ def test_return_protobuf_value_is_left_to_the_sdk_when_passed_by_position() -> N
     ours = _sync_await(speedups.serialize_property(value, [], "key", None, None, None, False, False, True))
     assert ours == _sync_await(ORIGINAL_SERIALIZE_PROPERTY(value, [], "key", None, None, None, False, False, True))
     assert isinstance(ours, struct_pb2.Value)
+
+
+async def _urn_of(create: Any, *arguments: Any) -> tuple[Any, ...]:
+    output = create(*arguments)
+    data = await output._data  # noqa: SLF001
+    return data.value, data.is_known, data.is_secret, data.resources
+
+
+URN_PARENTS = [None, "urn:pulumi:dev::mlops-platform::mlops:platform:Istio::istio", "", "no-separator", "a::b::c"]
+
+
+@pytest.mark.parametrize("parent", URN_PARENTS)
+def test_a_urn_from_plain_strings_is_the_sdks(parent: str | None) -> None:
+    answers = []
+
+    def program() -> None:
+        for project, stack in ((None, None), ("other", "prod")):
+            arguments = ("cert-manager", "kubernetes:core/v1:Namespace", parent, project, stack)
+            ours = _sync_await(_urn_of(speedups.create_urn, *arguments))
+            answers.append((ours, _sync_await(_urn_of(ORIGINAL_CREATE_URN, *arguments))))
+
+    engine.run_program("urns", {}, program)
+    assert len(answers) == 2 and all(ours == sdks for ours, sdks in answers), answers
+
+
+def test_a_urn_from_a_parent_resource_or_an_output_is_left_to_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    handed_over: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(speedups, "_sdk_create_urn", lambda *arguments: handed_over.append(arguments))
+    name, parent = pulumi.Output.from_input("n"), object.__new__(pulumi.ComponentResource)
+    speedups.create_urn(name, "t:m:T")
+    speedups.create_urn("n", "t:m:T", parent)
+    speedups.create_urn("n", "t:m:T", None, pulumi.Output.from_input("p"))
+    assert [arguments[:3] for arguments in handed_over] == [
+        (name, "t:m:T", None),
+        ("n", "t:m:T", parent),
+        ("n", "t:m:T", None),
+    ]
 
 
 class Node:
