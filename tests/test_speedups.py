@@ -40,6 +40,7 @@ ORIGINAL_ADD_DEP = resource_cycle_breaker._add_dep  # noqa: SLF001
 ORIGINAL_TRACK = pulumi.Output._track  # noqa: SLF001
 ORIGINAL_DEBUG = pulumi_log.debug
 ORIGINAL_CREATE_URN = sdk_resource.create_urn
+ORIGINAL_TRANSFER_PROPERTIES = rpc.transfer_properties
 ORIGINAL_RESOLVE_DEPENDS_ON = sdk_depends_on._resolve_depends_on  # noqa: SLF001
 
 values = st.recursive(
@@ -230,6 +231,42 @@ def test_a_urn_from_a_parent_resource_or_an_output_is_left_to_the_sdk(monkeypatc
         ("n", "t:m:T", parent),
         ("n", "t:m:T", None),
     ]
+
+
+class Holder:
+    """Stands in for a resource: transfer_properties only sets attributes on it and names it a dependency."""
+
+
+RESOLUTIONS = [
+    ("value", True, False, None, None),
+    ({"nested": [1, UNKNOWN]}, True, False, {"dependency"}, None),
+    (None, False, True, set(), None),
+    ("ignored", True, False, None, ValueError("the engine failed")),
+]
+
+
+@pytest.mark.parametrize("custom", [True, False])
+def test_an_output_property_resolves_as_the_sdks_does(custom: bool) -> None:
+    """Same properties (urn, and id of a custom resource, left out), same data or same error once resolved."""
+
+    async def settle(transfer: Any) -> dict[str, Any]:
+        holder = Holder()
+        names = ["urn", "id", *(f"p{index}" for index in range(len(RESOLUTIONS)))]
+        resolvers = transfer(holder, dict.fromkeys(names), custom)
+        assert list(resolvers) == [name for name in names if name != "urn" and not (custom and name == "id")]
+        for name, arguments in zip(names[2:], RESOLUTIONS, strict=True):
+            resolvers[name](*arguments)
+        settled: dict[str, Any] = {}
+        for name in names[2:]:
+            try:
+                data = await getattr(holder, name)._data  # noqa: SLF001
+                others = {type(r).__name__ if r is holder else r for r in data.resources}
+                settled[name] = (data.value, data.is_known, data.is_secret, others)
+            except ValueError as error:
+                settled[name] = f"raised {error}"
+        return settled
+
+    assert _sync_await(settle(speedups.transfer_properties)) == _sync_await(settle(ORIGINAL_TRANSFER_PROPERTIES))
 
 
 class Node:
