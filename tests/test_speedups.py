@@ -390,3 +390,15 @@ def test_a_monitor_call_made_during_another_runs_on_a_thread() -> None:
         assert isinstance(failing.exception(), ZeroDivisionError)
     finally:
         executor.shutdown()
+
+
+def test_the_long_lived_heap_is_collected_and_frozen_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(speedups, "_frozen", [])
+    monkeypatch.setattr(gc, "collect", lambda *_: calls.append("collect"))
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    for _ in range(3):
+        with speedups.collector_paused(), speedups.collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    assert calls == ["collect", "freeze"]
