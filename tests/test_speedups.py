@@ -13,11 +13,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 from google.protobuf import struct_pb2
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pulumi import _types as pulumi_types
 from pulumi import log as pulumi_log
-from pulumi.output import UNKNOWN
+from pulumi.output import UNKNOWN, Unknown
 from pulumi.runtime import _depends_on as sdk_depends_on
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import resource_cycle_breaker, rpc
@@ -25,7 +25,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from infra.offline import engine, plain_trees, speedups, wire
+from infra.offline import engine, handed_inputs, plain_trees, speedups, wire
 from infra.offline.render import render_stack, write
 from infra.offline.serialize import COMPUTED, plain
 
@@ -402,3 +402,91 @@ def test_the_long_lived_heap_is_collected_and_frozen_once(monkeypatch: pytest.Mo
             assert not gc.isenabled()
         assert gc.isenabled()
     assert calls == ["collect", "freeze"]
+
+
+WIRE_VALUES = st.recursive(
+    st.one_of(
+        st.sampled_from(["text", "", rpc.UNKNOWN, True, False, None, 0, 7, -3, 2**53, -(2**53), 1.5, 2.0]),
+        st.integers(min_value=-(2**53), max_value=2**53),
+        st.floats(allow_nan=False),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from(["a", "b", "name"]), children, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+def _comparable(value: Any) -> Any:
+    """Unknown has no equality of its own: compare it by what it is."""
+    if isinstance(value, Unknown):
+        return "<unknown>"
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def _handed_reading(serialized: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ((k, handed_inputs._read(v)) for k, v in serialized.items()) if v is not None}  # noqa: SLF001
+
+
+@example(serialized={"spec": {"a": None, "b": [None, rpc.UNKNOWN, 3]}, "kind": None})
+@given(serialized=st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec"]), WIRE_VALUES))
+def test_inputs_handed_over_read_as_the_packed_ones(serialized: dict[str, Any]) -> None:
+    """What the monitor gets handed is what it would have read off the Struct the SDK packs."""
+    packed = handed_inputs._packed(serialized)  # noqa: SLF001
+    assert _comparable(_handed_reading(serialized)) == _comparable(wire.read_inputs(packed))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{rpc._special_sig_key: rpc._special_secret_sig, "value": "v"}, 2**53 + 1, {1: "a"}, b"bytes", Colour.RED],  # noqa: SLF001
+    ids=["secret", "inexact-integer", "integer-key", "bytes", "enum"],
+)
+def test_what_protobuf_would_refuse_round_or_read_specially_is_not_handed_over(value: Any) -> None:
+    with pytest.raises(handed_inputs._NotHandable):  # noqa: SLF001
+        handed_inputs._read({"spec": [value]})  # noqa: SLF001
+
+
+def test_a_kubernetes_object_is_handed_over_and_anything_else_packed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ConfigMap's inputs reach the monitor handed over; a Secret's (a secret value) and a component's are packed
+    as the SDK packs them. Each is recorded as it would be without the hand-over."""
+    handed: dict[str, bool] = {}
+    register = engine._RecordingMonitor.RegisterResource  # noqa: SLF001
+
+    def recording(self: Any, request: Any) -> Any:
+        handed[request.name] = handed_inputs.MARKER in request.object.fields
+        return register(self, request)
+
+    def program() -> None:
+        k8s.core.v1.ConfigMap("config", metadata={"name": "c", "namespace": "n"}, data={"k": "v", "n": 1})
+        k8s.core.v1.Secret(
+            "secret", metadata={"name": "s", "namespace": "n"}, string_data={"k": pulumi.Output.secret("v")}
+        )
+        pulumi.ComponentResource("mlops:test:Group", "group")
+
+    monkeypatch.setattr(engine._RecordingMonitor, "RegisterResource", recording)  # noqa: SLF001
+    fast = {r.name: plain(r.inputs) for r in engine.run_program("handed", {}, program).resources}
+    monkeypatch.setattr(engine, "offline_speedups", contextlib.nullcontext)
+    handed_with_speedups = dict(handed)
+    slow = {r.name: plain(r.inputs) for r in engine.run_program("handed", {}, program).resources}
+    assert handed_with_speedups == {"mlops-platform-handed": False, "config": True, "secret": False, "group": False}
+    assert not any(handed.values())
+    assert fast == slow and fast["config"]["data"] == {"k": "v", "n": 1}
+    assert not handed_inputs._handed  # noqa: SLF001
+
+
+def test_outside_a_preview_nothing_is_handed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = Holder()
+    resource._type = "kubernetes:core/v1:ConfigMap"  # noqa: SLF001
+    monkeypatch.setattr(handed_inputs.sdk_settings, "is_dry_run", lambda: False)
+    assert not handed_inputs._handable(resource, False, False)  # noqa: SLF001
+    monkeypatch.setattr(handed_inputs.sdk_settings, "is_dry_run", lambda: True)
+    assert handed_inputs._handable(resource, False, False)  # noqa: SLF001
+    assert not handed_inputs._handable(resource, True, False)  # noqa: SLF001
+    monkeypatch.setattr(handed_inputs.sdk_settings, "is_legacy_apply_enabled", lambda: True)
+    assert not handed_inputs._handable(resource, False, False)  # noqa: SLF001

@@ -20,6 +20,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
+from infra.offline import handed_inputs
 from infra.offline.gcp_mocks import GCP_MOCK_OUTPUTS
 from infra.offline.speedups import answered_outputs, offline_speedups, recorded_inputs
 
@@ -91,8 +92,8 @@ class _RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         mocks._ensure_event_loop()
-        inputs = recorded_inputs(request.object)
-        state = request.object
+        handed = handed_inputs.take(request.object)
+        inputs, state = handed if handed is not None else (recorded_inputs(request.object), request.object)
         computed = MOCK_OUTPUTS.get(request.type)
         if computed is not None:
             state = struct_pb2.Struct()

@@ -29,7 +29,7 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop
 
-from infra.offline import wire
+from infra.offline import handed_inputs, wire
 from infra.offline.plain_trees import NOT_PLAIN, serialized_plain_tree
 
 
@@ -46,6 +46,7 @@ def offline_speedups() -> Iterator[None]:
         remembered_type_unwrapping(),
         urns_created_at_once(),
         one_future_per_output_property(),
+        kubernetes_inputs_handed_over(),
         collector_paused(),
         monitor_calls_inline(),
         monitor_shortcuts(),
@@ -315,6 +316,10 @@ def _resolve_output_data(
 
 def one_future_per_output_property() -> contextlib.AbstractContextManager[None]:
     return replaced(rpc, "transfer_properties", transfer_properties)
+
+
+def kubernetes_inputs_handed_over() -> contextlib.AbstractContextManager[None]:
+    return replaced(rpc, "serialize_properties", handed_inputs.serialize_properties)
 
 
 KUBERNETES_IDENTITY = ("apiVersion", "kind")
