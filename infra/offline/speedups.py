@@ -208,23 +208,38 @@ def iterative_cycle_check() -> Iterator[None]:
         yield
 
 
+# The run's tracked-output set, read once: each SETTINGS attribute is a context variable behind a descriptor,
+# two lookups a read, and a stack tracks some 4,000 outputs.
+_tracked_outputs: list[set[Any]] = []
+
+
+def _tracked() -> set[Any]:
+    return _tracked_outputs[-1] if _tracked_outputs else SETTINGS.outputs
+
+
 def _forget_when_resolved(data: Any) -> None:
     # As the SDK's own: an output that failed or was cancelled stays tracked, for the program's end to report.
     if not data.cancelled() and data.exception() is None:
-        SETTINGS.outputs.discard(data)
+        _tracked().discard(data)
 
 
 def track_output(output: Any) -> None:
-    """Output._track without a new closure and two settings lookups per output: a stack creates some 7,000
-    outputs. The SDK takes a lock around the tracked set for its thread pool; offline, outputs are created and
-    resolved on the event loop's thread only (the monitor calls beside it create none), and a set's add and
-    discard are atomic anyway."""
-    SETTINGS.outputs.add(output._data)
+    """Output._track without a new closure and two settings lookups per output. The SDK takes a lock around the
+    tracked set for its thread pool; offline, outputs are created and resolved on the event loop's thread only
+    (the monitor calls beside it create none), and a set's add and discard are atomic anyway."""
+    _tracked().add(output._data)
     output._data.add_done_callback(_forget_when_resolved)
 
 
-def lighter_output_tracking() -> contextlib.AbstractContextManager[None]:
-    return replaced(pulumi_output.Output, "_track", track_output)
+@contextlib.contextmanager
+def lighter_output_tracking() -> Iterator[None]:
+    """Within a run (its settings configured): the run's set is the one SETTINGS holds now."""
+    _tracked_outputs.append(SETTINGS.outputs)
+    try:
+        with replaced(pulumi_output.Output, "_track", track_output):
+            yield
+    finally:
+        _tracked_outputs.pop()
 
 
 _sdk_resolve_depends_on = sdk_depends_on._resolve_depends_on
