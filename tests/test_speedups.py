@@ -490,3 +490,25 @@ def test_outside_a_preview_nothing_is_handed_over(monkeypatch: pytest.MonkeyPatc
     assert not handed_inputs._handable(resource, True, False)  # noqa: SLF001
     monkeypatch.setattr(handed_inputs.sdk_settings, "is_legacy_apply_enabled", lambda: True)
     assert not handed_inputs._handable(resource, False, False)  # noqa: SLF001
+
+
+def test_inputs_handed_over_but_never_taken_are_forgotten_after_the_run() -> None:
+    """A registration that fails between serialising and reaching the monitor leaves nothing behind."""
+
+    def program() -> None:
+        handed_inputs._handed["stale"] = ({}, struct_pb2.Struct())  # noqa: SLF001
+        k8s.core.v1.ConfigMap("config", metadata={"name": "c", "namespace": "n"})
+
+    engine.run_program("handed", {}, program)
+    assert not handed_inputs._handed  # noqa: SLF001
+
+
+def test_mock_outputs_for_an_object_handed_over_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mock outputs are computed from the whole state, which a handed-over object does not pass along."""
+    monkeypatch.setitem(engine.MOCK_OUTPUTS, "kubernetes:core/v1:ConfigMap", lambda _name, _inputs: {})
+
+    def program() -> None:
+        k8s.core.v1.ConfigMap("config", metadata={"name": "c", "namespace": "n"})
+
+    with pytest.raises(Exception, match="only identity was handed over"):
+        engine.run_program("handed", {}, program)

@@ -82,6 +82,10 @@ def take(struct: struct_pb2.Struct) -> tuple[dict[str, Any], struct_pb2.Struct] 
     return _handed.pop(struct.fields[MARKER].string_value)
 
 
+def forget() -> None:
+    _handed.clear()
+
+
 def _handable(resource_obj: Any, keep_output_values: bool, exclude_resource_refs: bool) -> bool:
     kind = getattr(resource_obj, "_type", None)
     return (

@@ -333,8 +333,13 @@ def one_future_per_output_property() -> contextlib.AbstractContextManager[None]:
     return replaced(rpc, "transfer_properties", transfer_properties)
 
 
-def kubernetes_inputs_handed_over() -> contextlib.AbstractContextManager[None]:
-    return replaced(rpc, "serialize_properties", handed_inputs.serialize_properties)
+@contextlib.contextmanager
+def kubernetes_inputs_handed_over() -> Iterator[None]:
+    try:
+        with replaced(rpc, "serialize_properties", handed_inputs.serialize_properties):
+            yield
+    finally:
+        handed_inputs.forget()  # what a failed registration handed over and no monitor took
 
 
 KUBERNETES_IDENTITY = ("apiVersion", "kind")
