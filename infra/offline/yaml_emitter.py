@@ -27,6 +27,7 @@ _MULTI_LINE_PRINTABLE = re.compile(r"[\x20-\x7e\n]+")
 _LEADING_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
 _INDICATORS_BEFORE_A_SPACE = frozenset("?:-")
 _SIMPLE_KEY_LIMIT = 128
+_RUNS = re.compile(r" +|[^ ]+")
 _RESOLVER = yaml.resolver.Resolver()
 
 
@@ -174,30 +175,26 @@ def _plain_allowed(text: str) -> bool:
 
 def _broken(text: str, column: int, indent: int, quoted: bool) -> str:
     """The scalar written from `column` with libyaml's line breaks: a single space (for a quoted scalar, not
-    its first or last character) becomes a line break once the line is past WIDTH."""
+    its first or last character) becomes a line break once the line is past WIDTH. A run of spaces never breaks,
+    so the text is walked a run at a time."""
     out: list[str] = []
     if quoted:
         out.append("'")
         column += 1
-    after_space = False
     last = len(text) - 1
-    for index, char in enumerate(text):
-        if char == " ":
-            breaks = not after_space and column > WIDTH and (index + 1 > last or text[index + 1] != " ")
+    for run in _RUNS.finditer(text):
+        piece = run.group()
+        if piece[0] != " ":
             if quoted:
-                breaks = breaks and 0 < index < last
-            if breaks:
-                out.append("\n" + " " * indent)
-                column = indent
-            else:
-                out.append(" ")
-                column += 1
-            after_space = True
-        else:
-            piece = "''" if quoted and char == "'" else char
+                piece = piece.replace("'", "''")
             out.append(piece)
             column += len(piece)
-            after_space = False
+        elif len(piece) == 1 and column > WIDTH and (not quoted or 0 < run.start() < last):
+            out.append("\n" + " " * indent)
+            column = indent
+        else:
+            out.append(piece)
+            column += len(piece)
     if quoted:
         out.append("'")
     return "".join(out)
