@@ -9,13 +9,13 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from infra.catalog import CATALOG, Chart
 from infra.config.model import SyncWindow
 from infra.platform import labels
 from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT, sync_policy
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.config_text import yaml_text
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
@@ -118,7 +118,7 @@ class ArgoCD(PlatformComponent):
         }
         if settings.sso is not None:
             sso = settings.sso
-            cm["oidc.config"] = yaml.safe_dump(
+            cm["oidc.config"] = yaml_text(
                 {
                     "name": sso.display_name,
                     "issuer": sso.issuer,

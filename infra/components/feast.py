@@ -8,11 +8,11 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.config_text import yaml_text
 from infra.platform.labels import component_labels
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
@@ -80,7 +80,7 @@ class Feast(PlatformComponent):
             },
             "entity_key_serialization_version": 3,
         }
-        return yaml.safe_dump(config, sort_keys=False)
+        return yaml_text(config, sort_keys=False)
 
     def values(self) -> dict[str, Any]:
         store = self.ctx.facts.object_store

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
+from infra.platform.config_text import yaml_text
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
@@ -199,8 +198,8 @@ class Knative(PlatformComponent):
             }
         }
         config: dict[str, Any] = {
-            "br-defaults": {"default-br-config": yaml.safe_dump(cluster_default, sort_keys=True)},
-            "br-default-channel": {"channel-template-spec": yaml.safe_dump(channel, sort_keys=True)},
+            "br-defaults": {"default-br-config": yaml_text(cluster_default)},
+            "br-default-channel": {"channel-template-spec": yaml_text(channel)},
             "observability": {"metrics-protocol": "prometheus"},
         }
         spec: dict[str, Any] = {
@@ -224,7 +223,7 @@ class Knative(PlatformComponent):
             release = f"knative-v{self.ctx.chart_version(self.spec.name).removeprefix('v')}"
             base = f"https://github.com/knative-extensions/eventing-natss/releases/download/{release}"
             spec["additionalManifests"] = [{"URL": f"{base}/eventing-jsm.yaml"}]
-            config["nats"] = {"eventing-nats": yaml.safe_dump({"url": broker.endpoint}, sort_keys=True)}
+            config["nats"] = {"eventing-nats": yaml_text({"url": broker.endpoint})}
         self.custom_resource(OPERATOR_API, "KnativeEventing", EVENTING_NAMESPACE, spec, namespace=EVENTING_NAMESPACE)
 
 

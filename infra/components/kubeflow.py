@@ -9,7 +9,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from infra import compat
 from infra.catalog import KUBEFLOW_PARTS
@@ -26,6 +25,7 @@ from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.config_text import yaml_text
 from infra.platform.database import iam_grant_advisory
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch
@@ -173,7 +173,7 @@ class Kubeflow(PlatformComponent):
         """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
         images = list(self.env.components.kubeflow.notebook_images)
         form = {"spawnerFormDefaults": spawner_form(images)}
-        ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml.safe_dump(form)}]
+        ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml_text(form)}]
         return {"patches": [json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
 
     def team(self, team: Team) -> None:
