@@ -21,7 +21,7 @@ from pulumi import _types as pulumi_types
 from pulumi.runtime import rpc
 
 NOT_PLAIN = object()
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+SCALARS = frozenset({str, int, float, bool, type(None)})
 _DICT_TYPES = (dict, typing.Dict, abc.Mapping, typing.Mapping)  # noqa: UP006 (the SDK compares with these)
 
 Translate = Callable[[str], str] | None
@@ -44,7 +44,7 @@ def serialized_plain_tree(value: Any, transformer: Translate, typ: Any) -> Any:
 
 def _walk(value: Any, transformer: Translate, typ: Any) -> Any:
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return value
     typ = pulumi_types.unwrap_type(typ) if typ else typ
     if typ is Any:

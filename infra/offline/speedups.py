@@ -30,7 +30,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop
 
 from infra.offline import handed_inputs, wire
-from infra.offline.plain_trees import NOT_PLAIN, serialized_plain_tree
+from infra.offline.plain_trees import NOT_PLAIN, SCALARS, serialized_plain_tree
 
 
 @contextlib.contextmanager
@@ -39,7 +39,7 @@ def offline_speedups() -> Iterator[None]:
         without_source_positions(),
         without_debug_logs(),
         acyclic_unknowns_check(),
-        scalars_serialized_at_once(),
+        plain_values_serialized_at_once(),
         iterative_cycle_check(),
         lighter_output_tracking(),
         plain_dependency_lists_read_directly(),
@@ -116,12 +116,9 @@ def contains_unknowns(value: Any) -> bool:
     return _contains_unknowns(value, set())
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def _contains_unknowns(value: Any, seen: set[int]) -> bool:
     # Nearly every value checked is a plain scalar: answered before any call.
-    if type(value) in _SCALARS:
+    if type(value) in SCALARS:
         return False
     if known_types.is_unknown(value):
         return True
@@ -148,12 +145,12 @@ _SERIALIZE_OPTIONS_BEFORE_PROTOBUF = 5
 
 
 async def serialize_property(value: Any, deps: Any, property_key: Any, *options: Any, **named: Any) -> Any:
-    """rpc.serialize_property, answering a plain scalar at once: the SDK would return it unchanged after a dozen
-    type checks (sequence, unknown, resource, asset, archive, awaitable, output, input type, mapping, protobuf
-    value), and a stack serialises tens of thousands of them."""
+    """rpc.serialize_property, answering a plain scalar at once (the SDK would return it unchanged after a dozen
+    type checks, and a stack serialises tens of thousands of them) and a plain tree in one synchronous walk
+    (plain_trees)."""
     if len(options) <= _SERIALIZE_OPTIONS_BEFORE_PROTOBUF and not named.get("return_protobuf_value"):
         kind = type(value)
-        if kind in _SCALARS:
+        if kind in SCALARS:
             return value
         if kind is dict or kind is list or kind is tuple:
             transformer = options[1] if len(options) > 1 else named.get("input_transformer")
@@ -164,7 +161,7 @@ async def serialize_property(value: Any, deps: Any, property_key: Any, *options:
     return await _sdk_serialize_property(value, deps, property_key, *options, **named)
 
 
-def scalars_serialized_at_once() -> contextlib.AbstractContextManager[None]:
+def plain_values_serialized_at_once() -> contextlib.AbstractContextManager[None]:
     return replaced(rpc, "serialize_property", serialize_property)
 
 
