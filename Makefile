@@ -8,8 +8,14 @@ OUT        ?= build/render
 # CRD schemas for `check`: the shared copy beside the repository when present (offline), else the public catalog.
 CRD_SCHEMAS ?= $(if $(wildcard ../shared/schemas/crds),../shared/schemas/crds,https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{group}/{kind}_{version}.json)
 export MLOPS_CRD_SCHEMAS := $(CRD_SCHEMAS)
+# Upstream sources of the expansion (what Argo CD applies): the shared copies beside the repository when present
+# (offline), else caches in .cache/ that `make sources` fills from the network.
+CHART_CACHE ?= $(if $(wildcard ../shared/charts/*.tgz),../shared/charts,.cache/charts)
+GIT_CACHE   ?= $(if $(wildcard ../shared/kubeflow-manifests),../shared,.cache/git)
+export MLOPS_CHART_CACHE := $(CHART_CACHE)
+export MLOPS_GIT_CACHE := $(GIT_CACHE)
 
-.PHONY: install render check test bench lint docs clean
+.PHONY: install sources render check test bench lint docs clean
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -25,13 +31,17 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-render: $(VENV)/.installed
-	$(PY) -m infra.cli render --env $(ENV) --out $(OUT)
+# Every pinned chart and git source the environments use; whatever the caches hold already is not fetched again.
+sources: $(VENV)/.installed
+	$(PY) -m infra.cli charts pull
 
-check: install
+render: sources
+	$(PY) -m infra.cli render --expand --env $(ENV) --out $(OUT)
+
+check: install sources
 	$(PY) -m infra.cli check
 
-test: install
+test: install sources
 	$(PY) -m pytest -q
 
 bench: install

@@ -13,6 +13,13 @@ from infra.platform.namespace import declared_allowances
 REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
 ENV_NAMES = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files(ENVIRONMENTS)]
+SHARED = REPO.parent / "shared"
+# The upstream sources the expansion reads, as `make` points at them: the shared copies beside the repository when
+# there are any. Without them (and without MLOPS_*_CACHE set) the expansion fails naming the missing source.
+if (SHARED / "charts").is_dir():
+    os.environ.setdefault("MLOPS_CHART_CACHE", str(SHARED / "charts"))
+if (SHARED / "kubeflow-manifests").is_dir():
+    os.environ.setdefault("MLOPS_GIT_CACHE", str(SHARED))
 
 
 def crd_schema_location() -> str:

@@ -16,6 +16,7 @@ import yaml
 from infra.cli import commands
 from infra.cli.__main__ import main
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file
+from infra.expand import kustomize
 from infra.gitops import apps
 from infra.gitops import diff as rendered_diff
 from infra.gitops.docs import DELIVERY_DOCS, delivery_text
@@ -467,11 +468,14 @@ def test_e2e_stack_file_is_a_valid_small_onprem_environment(tmp_path: Path) -> N
     assert env.target == "onprem" and not env.high_availability and not env.components.monitoring.enabled
 
 
-def test_check_without_kustomize_skips_the_apps_stage_visibly(
+def test_check_without_kustomize_fails_naming_what_to_install(
     tmp_path: Path, crd_schemas: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The Kubeflow paths and the app overlays are kustomize builds: without kustomize the platform cannot be
+    checked, and check says so instead of skipping them."""
     monkeypatch.delenv("MLOPS_KUSTOMIZE", raising=False)
-    monkeypatch.setattr(apps.shutil, "which", lambda _: None)
-    assert commands.check(REPO / "environments", ["dev"], tmp_path, crd_schemas, with_checkov=False) == 0
-    out = capsys.readouterr().out
-    assert "apps        skipped" in out and "no kustomize found" in out
+    monkeypatch.setattr(kustomize.shutil, "which", lambda _: None)
+    monkeypatch.setenv("MLOPS_EXPANSION_CACHE", "off")
+    code = main(["check", "--env", "dev", "--out", str(tmp_path), "--crd-schemas", crd_schemas, "--skip-checkov"])
+    assert code == 1
+    assert "no kustomize found: install kubectl" in capsys.readouterr().err

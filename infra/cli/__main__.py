@@ -17,6 +17,7 @@ from pathlib import Path
 from infra.cli import commands
 from infra.cli.commands import REPO
 from infra.config import InvalidEnvironment
+from infra.expand.caches import Caches
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,9 +28,23 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--env", action="append", default=[], help="environment name (repeatable); default: all")
         p.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
 
+    def with_caches(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--chart-cache", type=Path, help="chart archives (env MLOPS_CHART_CACHE; else .cache/charts)")
+        p.add_argument("--git-cache", type=Path, help="git sources by tag (env MLOPS_GIT_CACHE; else .cache/git)")
+
     render = sub.add_parser("render", help="render environments to manifests and an inventory")
     with_envs(render)
     render.add_argument("--out", type=Path, default=REPO / "build" / "render")
+    render.add_argument(
+        "--expand", action="store_true", help="also write what every Application and Helm release applies (expanded/)"
+    )
+    with_caches(render)
+
+    charts = sub.add_parser("charts", help="the chart and git source caches")
+    charts_sub = charts.add_subparsers(dest="charts_command", required=True)
+    charts_pull = charts_sub.add_parser("pull", help="download every chart and git source the environments use")
+    with_envs(charts_pull)
+    with_caches(charts_pull)
 
     check = sub.add_parser("check", help="render, then validate schemas, ordering, policies and checkov")
     with_envs(check)
@@ -41,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
         "with {group}, {kind}, {version} (env MLOPS_CRD_SCHEMAS)",
     )
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
+    with_caches(check)
 
     sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
 
@@ -62,9 +78,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "render":
-            return commands.render(args.environments, args.env, args.out)
+            caches = Caches.from_environment(args.chart_cache, args.git_cache) if args.expand else None
+            return commands.render(args.environments, args.env, args.out, caches)
+        if args.command == "charts":
+            return commands.pull(args.environments, args.env, Caches.from_environment(args.chart_cache, args.git_cache))
         if args.command == "check":
-            return commands.check(args.environments, args.env, args.out, args.crd_schemas, not args.skip_checkov)
+            return commands.check(
+                args.environments,
+                args.env,
+                args.out,
+                args.crd_schemas,
+                not args.skip_checkov,
+                Caches.from_environment(args.chart_cache, args.git_cache),
+            )
         if args.command == "promote":
             return commands.promote(args.environments, args.source, args.target, args.dry_run, args.force)
         if args.command == "diff":

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import yaml
 
 from infra.config import Environment, InvalidEnvironment, load_stack_file, stack_name
+from infra.expand.caches import Caches
+from infra.expand.expansion import Expander
+from infra.expand.output import expansion_summary
 from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
@@ -29,7 +32,7 @@ CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
 APPS_DIR = REPO / "apps"
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
 SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
-STAGES = ("kubernetes", "crd", "ordering", "policy", "apps", "secrets", "checkov")
+STAGES = ("expand", "kubernetes", "crd", "ordering", "policy", "integrity", "apps", "secrets", "checkov")
 REPOSITORY = "repository"
 REPOSITORY_STAGES = ("secrets",)
 SIDE_NICENESS = 5
@@ -49,12 +52,34 @@ def render_all(environments: Path, names: Sequence[str]) -> Iterator[Rendered]:
         yield render_stack(path)
 
 
-def render(environments: Path, names: Sequence[str], out: Path) -> int:
+def render(environments: Path, names: Sequence[str], out: Path, caches: Caches | None = None) -> int:
+    """Render (and, with `caches`, expand) every requested environment; 1 if an expansion has problems."""
+    expander = Expander(caches) if caches is not None else None
+    problems = 0
     with DiskWriter() as writer:
         for rendered in render_all(environments, names):
-            target = write(rendered, out, writer)
+            expansion = expander.expand(rendered) if expander is not None else None
+            target = write(rendered, out, writer, expansion)
             print(summary(rendered))
+            if expansion is not None:
+                print(expansion_summary(expansion))
+                problems += sum(problem.severity == "error" for problem in expansion.problems)
             print(f"  written to {target}")
+    if problems:
+        print(f"render: {problems} expansion problem(s): what Argo CD would apply is not what was rendered here")
+    return 1 if problems else 0
+
+
+def pull(environments: Path, names: Sequence[str], caches: Caches) -> int:
+    """Fill the chart and git caches with every source the requested environments use."""
+    from infra.expand.pull import pull_sources
+    from infra.expand.sources import deployers
+
+    sources = [s for rendered in render_all(environments, names) for d in deployers(rendered) for s in d.sources]
+    pulled = pull_sources(sources, caches)
+    for item in pulled:
+        print(f"{'pulled ' if item.fetched else 'present'} {item.label} -> {item.where}")
+    print(f"charts pull: {sum(p.fetched for p in pulled)} fetched, {sum(not p.fetched for p in pulled)} already cached")
     return 0
 
 
@@ -93,11 +118,19 @@ def preinstalled_crds(env: Environment) -> list[str]:
     return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env))]
 
 
-def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str, with_checkov: bool = True) -> int:
+def check(
+    environments: Path,
+    names: Sequence[str],
+    out: Path,
+    crd_schemas: str,
+    with_checkov: bool = True,
+    caches: Caches | None = None,
+) -> int:
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
 
     validate_all(environments, names)
+    expander = Expander(caches or Caches.from_environment())
     paths = stack_files(environments, list(names))
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
@@ -121,7 +154,9 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
             secret_scans: dict[str, Future[tuple[list[Finding], int]]] = {}
             for path in paths:
                 stack = render_stack(path)
-                reports[stack.stack] = _check_rendered(stack, out, crd_schemas, builds[stack.stack], manifest_dirs)
+                reports[stack.stack] = _check_rendered(
+                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs
+                )
                 for key in (stack.stack, f"{stack.stack}/apps"):
                     if key in manifest_dirs:
                         secret_scans[key] = side.submit(_directory_secrets, manifest_dirs[key])
@@ -166,16 +201,33 @@ def check(environments: Path, names: Sequence[str], out: Path, crd_schemas: str,
 
 
 def _check_rendered(
-    stack: Rendered, out: Path, crd_schemas: str, overlays: Future[list[Overlay]], manifest_dirs: dict[str, Path]
+    stack: Rendered,
+    expander: Expander,
+    out: Path,
+    crd_schemas: str,
+    overlays: Future[list[Overlay]],
+    manifest_dirs: dict[str, Path],
 ) -> EnvironmentReport:
-    """The stages that need only the rendered stack: schemas, ordering, policies, and the app overlays."""
-    from infra.gitops.apps import KustomizeMissing, check_overlays
+    """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
+    ordering, policies, integrity, and the app overlays."""
+    from infra.expand.integrity import integrity_findings
+    from infra.expand.platform import Platform
+    from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
-    manifest_dirs[stack.stack] = write(stack, out) / "manifests"
+    expansion = expander.expand(stack)
+    platform = Platform(stack, expansion)
+    manifest_dirs[stack.stack] = write(stack, out, expansion=expansion) / "manifests"
     report = EnvironmentReport(stack.stack)
+    report.findings += [
+        Finding("expand", f"{problem.deployer}: {problem.subject}", problem.message, problem.severity)
+        for problem in expansion.problems
+    ]
+    report.checked["expand"] = len(expansion.all_objects())
+    integrity, report.checked["integrity"] = integrity_findings(platform)
+    report.findings += integrity
     validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())
     objects = [manifest.object for manifest in stack.manifests]
     for manifest in stack.manifests:
@@ -190,14 +242,10 @@ def _check_rendered(
     report.checked["policy"] = len(stack.run.resources)
     # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
     apps_out = out / stack.stack / "apps"
-    try:
-        app_findings, report.checked["apps"] = check_overlays(
-            APPS_DIR, stack.stack, objects, validator, apps_out, overlays.result()
-        )
-        report.findings += app_findings
-    except KustomizeMissing as missing:
-        # Shown as a skipped stage: a machine without kubectl can still check the platform itself.
-        report.findings.append(Finding("apps", "apps/", str(missing), severity="advisory"))
+    app_findings, report.checked["apps"] = check_overlays(
+        APPS_DIR, stack.stack, objects, validator, apps_out, overlays.result()
+    )
+    report.findings += app_findings
     if apps_out.is_dir():
         manifest_dirs[f"{stack.stack}/apps"] = apps_out
     return report

@@ -152,3 +152,8 @@ CLUSTER_LAYER = "cluster"
 def cluster_crd_groups(cni: str) -> tuple[str, ...]:
     """The Cilium agent creates the cilium.io CRDs at start, so they exist once the CNI is ready."""
     return ("cilium.io",) if cni == "cilium" else ()
+
+
+def cluster_api_versions(cni: str) -> tuple[str, ...]:
+    """The API versions of those CRDs, as a cluster's discovery lists them (`group/version`)."""
+    return ("cilium.io/v2", "cilium.io/v2alpha1") if cni == "cilium" else ()

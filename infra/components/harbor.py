@@ -13,6 +13,21 @@ from infra.platform.resources import resources
 NAMESPACE = "harbor"
 ADMIN_SECRET = "harbor-admin"
 """Secret (key HARBOR_ADMIN_PASSWORD) the adopter provides out of git: the chart's default password is public."""
+INTERNAL_SECRET = "harbor-internal"
+"""Secret the adopter provides out of git with the keys Harbor's parts share (INTERNAL_SECRET_KEYS). Left to the chart
+they are drawn at random on every render (it keeps them only through Helm's `lookup`, which Argo CD does not run), so
+every sync would rotate them and restart Harbor; its `secretKey` default is public."""
+INTERNAL_SECRET_KEYS = (
+    "secretKey",  # encrypts stored credentials (16 characters)
+    "secret",  # core's secret for the other parts
+    "tls.crt",  # token service certificate and key
+    "tls.key",
+    "CSRF_KEY",  # 32 characters
+    "JOBSERVICE_SECRET",
+    "REGISTRY_HTTP_SECRET",
+    "REGISTRY_PASSWD",  # the registry's own login, and its htpasswd line
+    "REGISTRY_HTPASSWD",
+)
 
 
 def harbor_host(domain: str) -> str:
@@ -60,6 +75,7 @@ class Harbor(PlatformComponent):
             },
             "externalURL": f"https://{host}",
             "existingSecretAdminPassword": ADMIN_SECRET,
+            "existingSecretSecretKey": INTERNAL_SECRET,
             "persistence": {
                 "enabled": True,
                 "resourcePolicy": "keep",
@@ -71,13 +87,21 @@ class Harbor(PlatformComponent):
             },
             "metrics": {"enabled": self.ctx.monitoring_enabled},
             "portal": {"replicas": replicas, "resources": small},
-            "core": {"replicas": replicas, "resources": resources("100m", "256Mi", "500m", "512Mi")},
+            "core": {
+                "replicas": replicas,
+                "resources": resources("100m", "256Mi", "500m", "512Mi"),
+                "existingSecret": INTERNAL_SECRET,
+                "secretName": INTERNAL_SECRET,
+                "existingXsrfSecret": INTERNAL_SECRET,
+            },
             # The registry and job service keep data on ReadWriteOnce volumes: one replica each.
-            "jobservice": {"replicas": 1, "resources": small},
+            "jobservice": {"replicas": 1, "resources": small, "existingSecret": INTERNAL_SECRET},
             "registry": {
                 "replicas": 1,
                 "registry": {"resources": resources("100m", "256Mi", "500m", "512Mi")},
                 "controller": {"resources": small},
+                "existingSecret": INTERNAL_SECRET,
+                "credentials": {"existingSecret": INTERNAL_SECRET},
             },
             "trivy": {"resources": resources("200m", "512Mi", "1", "1Gi")},
             "database": {"internal": {"resources": resources("100m", "256Mi", "500m", "512Mi")}},

@@ -28,6 +28,9 @@ DASHBOARD_LABEL = "grafana_dashboard"
 GRAFANA_OAUTH_SECRET = "grafana-oauth-client"
 # The Grafana subchart is named after the release.
 GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+"""Secret (keys admin-user, admin-password) the adopter provides out of git: without it the chart generates a new
+admin password at every render, so Argo CD would see drift on every refresh and reset it on every sync."""
 
 
 class Monitoring(PlatformComponent):
@@ -163,6 +166,7 @@ class Monitoring(PlatformComponent):
                 }
             },
             "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         }
         if grafana.enabled and grafana.sso is not None:
             secret = self.secret_ref(grafana.sso.client_secret, GRAFANA_OAUTH_SECRET)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import os
-import shlex
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,14 +19,11 @@ from typing import Any
 import yaml
 
 from infra.components.argocd import ML_PROJECT, ml_namespace
+from infra.expand.kustomize import kustomize_command
 from infra.offline.serialize import dump_yaml
 from infra.offline.validate import Finding, ManifestValidator, object_ref
 
 STAGE = "apps"
-
-
-class KustomizeMissing(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -42,19 +36,6 @@ class Overlay:
     @property
     def name(self) -> str:
         return f"apps/{self.app}/overlays/{self.path.name}"
-
-
-def kustomize_command() -> list[str]:
-    configured = os.environ.get("MLOPS_KUSTOMIZE")
-    if configured:
-        return shlex.split(configured)
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize"]
-    raise KustomizeMissing(
-        "no kustomize found: install kubectl (it bundles kustomize) or kustomize, or set MLOPS_KUSTOMIZE"
-    )
 
 
 def overlays(apps_dir: Path, env: str) -> list[Path]:

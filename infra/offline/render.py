@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.config import Environment, load_stack_file, read_stack_file
 from infra.config.loader import pulumi_config_values
@@ -14,6 +14,9 @@ from infra.offline.engine import Recorded, Run, run_program
 from infra.offline.serialize import dump_yaml, plain
 from infra.offline.speedups import collector_paused
 from infra.program import main as program_main
+
+if TYPE_CHECKING:  # the expansion imports this module
+    from infra.expand.expansion import Expansion
 
 
 class RenderError(Exception):
@@ -82,12 +85,15 @@ def render_stack(stack_file: Path) -> Rendered:
         return Rendered(env.name, env, run, _manifests(run))
 
 
-def write(rendered: Rendered, out_dir: Path, writer: DiskWriter | None = None) -> Path:
-    """The stack's manifests and inventory under `out_dir/<stack>/`, replacing what was there: here, or by
-    `writer` (a writer process, so that the next stack renders meanwhile)."""
+def write(
+    rendered: Rendered, out_dir: Path, writer: DiskWriter | None = None, expansion: Expansion | None = None
+) -> Path:
+    """The stack's manifests and inventory (and, with `expansion`, what its Applications apply, under expanded/)
+    under `out_dir/<stack>/`, replacing what was there: here, or by `writer` (a writer process, so that the next
+    stack renders meanwhile)."""
     target = out_dir / rendered.stack
     with collector_paused():
-        files = files_of(rendered)
+        files = files_of(rendered, expansion)
         if writer is None:
             put_on_disk(target, files)
         else:
@@ -95,9 +101,15 @@ def write(rendered: Rendered, out_dir: Path, writer: DiskWriter | None = None) -
     return target
 
 
-def files_of(rendered: Rendered) -> list[tuple[str, str]]:
+def files_of(rendered: Rendered, expansion: Expansion | None = None) -> list[tuple[str, str]]:
     files = [(f"manifests/{manifest.path}", dump_yaml(manifest.object)) for manifest in rendered.manifests]
-    files.append(("inventory.yaml", dump_yaml(rendered.inventory())))
+    inventory = rendered.inventory()
+    if expansion is not None:
+        from infra.expand.output import expanded_files, inventory_section
+
+        files += expanded_files(expansion)
+        inventory["expanded"] = inventory_section(expansion)
+    files.append(("inventory.yaml", dump_yaml(inventory)))
     return files
 
 

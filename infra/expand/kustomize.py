@@ -1,0 +1,183 @@
+"""kustomize, and only here: building a kustomize path of a git source the way Argo CD's repo server does.
+
+Argo CD copies the repository at the Application's revision, writes the Application's `kustomize` options into
+the path's kustomization (its `patches` are appended to the kustomization's own), and runs `kustomize build`.
+Remote bases (`https://github.com/<owner>/<repo>/<path>?ref=<tag>`) are fetched with git at build time; offline they
+are served from the git cache's `vendor/<repo>/<ref>/` folders, through git's `url.<base>.insteadOf`, so kustomize
+resolves them exactly as it would online and the cached tree stays as upstream wrote it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.expand.caches import PULL_COMMAND, SourceMissing
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SUPPORTED_OPTIONS = frozenset({"patches"})
+# https://github.com/<owner>/<repo>[.git]/<path>?ref=<ref>, and kustomize's other spelling with `//` before the path.
+_REMOTE_BASE = re.compile(
+    r"(?:https://)?github\.com/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?(?://|/)[^\s?'\"]*\?ref=(?P<ref>[\w./-]+)"
+)
+
+
+class KustomizeMissing(RuntimeError):
+    pass
+
+
+class BuildFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RemoteBase:
+    owner: str
+    repo: str
+    ref: str
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.owner}/{self.repo}"
+
+
+def kustomize_command() -> list[str]:
+    """`kustomize build`, or `kubectl kustomize`, or the command in MLOPS_KUSTOMIZE."""
+    configured = os.environ.get("MLOPS_KUSTOMIZE")
+    if configured:
+        return shlex.split(configured)
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    raise KustomizeMissing(
+        "no kustomize found: install kubectl (it bundles kustomize) or kustomize, or set MLOPS_KUSTOMIZE"
+    )
+
+
+@cache
+def kustomize_version() -> str:
+    """What the expansion cache keys on: the command and the version it reports."""
+    command = kustomize_command()
+    probe = [command[0], "version"] if command[:2] == ["kustomize", "build"] else [*command[:1], "version", "--client"]
+    result = subprocess.run(probe, capture_output=True, text=True, check=False)
+    return f"{shlex.join(command)}: {' '.join(result.stdout.split())}"
+
+
+def remote_bases(tree: Path, path: str) -> set[RemoteBase]:
+    """The remote bases the kustomization at `path` reads, directly or through the local bases it reads."""
+    found: set[RemoteBase] = set()
+    seen: set[Path] = set()
+    pending = [(tree / path).resolve()]
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        kustomization = next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
+        if kustomization is None:
+            continue
+        data = yaml.safe_load(kustomization.read_text(encoding="utf-8")) or {}
+        for entry in [*(data.get("resources") or []), *(data.get("bases") or []), *(data.get("components") or [])]:
+            match = _REMOTE_BASE.fullmatch(str(entry))
+            if match:
+                found.add(RemoteBase(match["owner"], match["repo"], match["ref"]))
+            elif (directory / str(entry)).is_dir():
+                pending.append((directory / str(entry)).resolve())
+    return found
+
+
+def build(tree: Path, path: str, options: Mapping[str, Any], vendor: Path) -> str:
+    """`kustomize build <tree>/<path>` with Argo CD's kustomize `options` applied; the YAML text it prints."""
+    unsupported = sorted(set(options) - SUPPORTED_OPTIONS)
+    if unsupported:
+        raise BuildFailed(
+            f"kustomize option(s) {', '.join(unsupported)} of the Application are not applied by the offline "
+            f"expansion (it applies: {', '.join(sorted(SUPPORTED_OPTIONS))}); extend infra/expand/kustomize.py"
+        )
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    bases = remote_bases(tree, path)
+    if bases:
+        environment["GIT_CONFIG_GLOBAL"] = str(_git_redirects(vendor, frozenset(bases)))
+    with tempfile.TemporaryDirectory(prefix="mlops-kustomize-") as scratch:
+        root = tree
+        if options:
+            root = Path(scratch) / "tree"
+            shutil.copytree(tree, root, symlinks=True)
+            _add_patches(root / path, list(options.get("patches") or []))
+        result = subprocess.run(
+            [*kustomize_command(), str(root / path)], capture_output=True, text=True, env=environment, check=False
+        )
+    if result.returncode != 0:
+        message = " ".join(result.stderr.split())[-1500:] or f"exit code {result.returncode}"
+        raise BuildFailed(f"kustomize build {path} failed: {message}")
+    return result.stdout
+
+
+def _add_patches(directory: Path, patches: list[Any]) -> None:
+    if not patches:
+        return
+    kustomization = next((directory / name for name in KUSTOMIZATION_FILES if (directory / name).is_file()), None)
+    if kustomization is None:
+        raise BuildFailed(f"{directory}: no kustomization file to add the Application's patches to")
+    data = yaml.safe_load(kustomization.read_text()) or {}
+    data["patches"] = [*(data.get("patches") or []), *patches]
+    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+_redirect_lock = threading.Lock()
+_redirects: dict[tuple[Path, frozenset[RemoteBase]], Path] = {}
+
+
+def _git_redirects(vendor: Path, bases: frozenset[RemoteBase]) -> Path:
+    """A git config that sends each remote base's repository to a local repository made from its vendored files,
+    one commit tagged per vendored ref; made once per process and removed at exit."""
+    key = (vendor, bases)
+    with _redirect_lock:
+        if key in _redirects:
+            return _redirects[key]
+        scratch = Path(tempfile.mkdtemp(prefix="mlops-remote-bases-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        lines = ['[protocol "file"]', "\tallow = always"]
+        for repo in sorted({(base.owner, base.repo) for base in bases}):
+            local = scratch / f"{repo[0]}-{repo[1]}"
+            _git(["init", "-q", str(local)])
+            for base in sorted((b for b in bases if (b.owner, b.repo) == repo), key=lambda b: b.ref):
+                source = vendor / base.repo / base.ref
+                if not source.is_dir():
+                    raise SourceMissing(
+                        f"remote kustomize base {base.url} at {base.ref} is not in the git cache (looked for "
+                        f"{source}); fill it with `{PULL_COMMAND}`"
+                    )
+                for entry in local.iterdir():
+                    if entry.name != ".git":
+                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                shutil.copytree(source, local, dirs_exist_ok=True, symlinks=True)
+                _git(["-C", str(local), "add", "-A"])
+                _git(["-C", str(local), "commit", "-q", "--allow-empty", "-m", f"{base.url} {base.ref} (vendored)"])
+                _git(["-C", str(local), "tag", "-f", base.ref])
+            lines += [f'[url "file://{local}"]', f"\tinsteadOf = https://github.com/{repo[0]}/{repo[1]}"]
+        config = scratch / "gitconfig"
+        config.write_text("\n".join(lines) + "\n")
+        _redirects[key] = config
+        return config
+
+
+def _git(arguments: list[str]) -> None:
+    identity = ["-c", "user.name=mlops-offline", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
+    result = subprocess.run(["git", *identity, *arguments], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildFailed(f"git {' '.join(arguments)} failed: {' '.join(result.stderr.split())}")
