@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from infra.cluster import ClusterFacts, Database, ObjectStore, StorageClasses, WorkloadIdentity
+from infra.expand.expansion import Expander
+from infra.expand.platform import Platform
 from infra.offline.render import Rendered, render_stack, stack_files
 from infra.platform.namespace import declared_allowances
 
@@ -30,6 +32,18 @@ def crd_schema_location() -> str:
 def rendered() -> dict[str, Rendered]:
     """Every real environment rendered once under the mock engine."""
     return {name: render_stack(ENVIRONMENTS / f"Pulumi.{name}.yaml") for name in ENV_NAMES}
+
+
+@pytest.fixture(scope="session")
+def expander() -> Expander:
+    """One expander for the session: charts, trees and rendered sources are loaded once."""
+    return Expander()
+
+
+@pytest.fixture(scope="session")
+def platforms(rendered: dict[str, Rendered], expander: Expander) -> dict[str, Platform]:
+    """Every real environment with what its Applications and Helm releases apply."""
+    return {name: Platform(stack, expander.expand(stack)) for name, stack in rendered.items()}
 
 
 @pytest.fixture(scope="session")
