@@ -163,13 +163,26 @@ class Expander:
         self._lock = threading.Lock()
 
     def expand(self, rendered: Rendered) -> Expansion:
-        found = deployers(rendered)
-        env = rendered.env
-        expansion = Expansion(rendered.stack, found)
-        base_api = cluster_api_versions(cni_of(env))
+        stack_crds = [m.object for m in rendered.manifests if is_crd(m.object)]
+        base_api = cluster_api_versions(cni_of(rendered.env))
+        return self.expand_deployers(
+            rendered.stack, deployers(rendered), rendered.env.kubernetes_version, base_api, stack_crds
+        )
+
+    def expand_deployers(
+        self,
+        stack: str,
+        found: Sequence[Deployer],
+        kubernetes_version: str,
+        base_api: Sequence[str] = (),
+        stack_crds: Sequence[Mapping[str, Any]] = (),
+    ) -> Expansion:
+        """What `found` apply on a cluster of `kubernetes_version` that serves `base_api` before the platform, and
+        whose stack creates `stack_crds`."""
+        expansion = Expansion(stack, list(found))
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             first = {
-                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, env.kubernetes_version, base_api))
+                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, kubernetes_version, tuple(base_api)))
                 for d in found
                 for i, s in enumerate(d.sources)
             }
@@ -178,14 +191,14 @@ class Expander:
             api_versions = tuple(sorted({*base_api, *crd_api_versions(crds)}))
             # Charts that read .Capabilities.APIVersions render again, now that the platform's APIs are known.
             again = {
-                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, env.kubernetes_version, api_versions))
+                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, kubernetes_version, api_versions))
                 for d in found
                 for i, s in enumerate(d.sources)
                 if s.kind == "chart" and self._reads_api_versions(s)
             }
             results.update({key: future.result() for key, future in again.items()})
         expansion.api_versions = api_versions
-        scopes = Scopes([*crds, *(m.object for m in rendered.manifests if is_crd(m.object))])
+        scopes = Scopes([*crds, *stack_crds])
         for deployer in found:
             objects: list[ExpandedObject] = []
             for index, _ in enumerate(deployer.sources):
