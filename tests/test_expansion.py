@@ -383,12 +383,12 @@ def test_expanded_files_are_named_by_kind_namespace_and_name_with_secrets_masked
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "s", "namespace": "n"},
-        "data": {"password": "c2VjcmV0"},
-        "stringData": {"token": "t"},
+        "data": {"key": "dmFsdWU="},
+        "stringData": {"other": "t"},
     }
     assert object_file(secret) == "secret-n-s.yaml"
     assert object_file({"kind": "ClusterRole", "metadata": {"name": "r"}}) == "clusterrole-_cluster-r.yaml"
-    assert json.dumps(masked(secret)).count("[secret]") == 2 and "c2VjcmV0" not in json.dumps(masked(secret))
+    assert json.dumps(masked(secret)).count("[secret]") == 2 and "dmFsdWU=" not in json.dumps(masked(secret))
 
 
 def test_rendered_stacks_name_their_releases(rendered: dict[str, Rendered]) -> None:

@@ -44,6 +44,24 @@ def test_the_writer_process_writes_what_is_written_here(rendered: dict[str, Rend
     assert tree(tmp_path / "by-process") == tree(tmp_path / "here")
 
 
+def test_shared_texts_cross_to_the_writer_once_and_are_linked_after(tmp_path: Path) -> None:
+    """A fleet's expanded objects are the same text objects in every environment: written once, then hard links,
+    and written in full again where the first copy is gone."""
+    shared_text = "kind: CustomResourceDefinition\n" * 1000
+    with DiskWriter() as writer:
+        writer.write(tmp_path / "one", [("own.yaml", "a: 1\n")], [("expanded/crd.yaml", shared_text)])
+        writer.write(tmp_path / "two", [("own.yaml", "a: 2\n")], [("expanded/crd.yaml", shared_text)])
+    assert (tmp_path / "two/expanded/crd.yaml").read_text() == shared_text
+    assert (tmp_path / "two/expanded/crd.yaml").stat().st_nlink == 2
+    assert (tmp_path / "two/own.yaml").read_text() == "a: 2\n"
+    with DiskWriter() as writer:
+        writer.write(tmp_path / "three", [], [("expanded/crd.yaml", shared_text)])
+        writer.write(tmp_path / "three", [], [])  # the first copy's directory is written again: gone
+        writer.write(tmp_path / "four", [], [("expanded/crd.yaml", shared_text)])
+    assert (tmp_path / "four/expanded/crd.yaml").read_text() == shared_text
+    assert not (tmp_path / "three/expanded").exists()
+
+
 def test_a_failed_write_is_an_error_naming_it_not_a_traceback(tmp_path: Path, capsys) -> None:
     (tmp_path / "a-file").write_text("")
     with pytest.raises(WriterFailed, match="Not a directory"):

@@ -219,7 +219,8 @@ def _check_rendered(
 
     expansion = expander.expand(stack)
     platform = Platform(stack, expansion)
-    manifest_dirs[stack.stack] = write(stack, out, expansion=expansion) / "manifests"
+    # The expanded objects are checked in memory; `render --expand` writes them for people to read.
+    manifest_dirs[stack.stack] = write(stack, out) / "manifests"
     report = EnvironmentReport(stack.stack)
     report.findings += [
         Finding("expand", f"{problem.deployer}: {problem.subject}", problem.message, problem.severity)

@@ -160,6 +160,7 @@ class Expander:
         self.results = results if results is not None else ResultCache.default()
         self._charts: dict[Path, helm.Chart] = {}
         self._trees: dict[Path, str] = {}
+        self._placed: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def expand(self, rendered: Rendered) -> Expansion:
@@ -208,10 +209,18 @@ class Expander:
                     for p in result["problems"]
                 ]
                 for origin, obj in result["objects"]:
-                    objects.append(ExpandedObject(deployer.name, _placed(obj, deployer.namespace, scopes), origin))
+                    objects.append(ExpandedObject(deployer.name, self._place(obj, deployer.namespace, scopes), origin))
             expansion.objects[deployer.name] = objects
             expansion.problems += _duplicates(deployer.name, objects)
         return expansion
+
+    def _place(self, obj: dict[str, Any], namespace: str, scopes: Scopes) -> dict[str, Any]:
+        """`_placed`, once per object and namespace: environments that share a rendered source share its objects
+        (and so what is derived from them, such as their file text)."""
+        key = (id(obj), namespace)
+        if key not in self._placed:
+            self._placed[key] = (obj, _placed(obj, namespace, scopes))  # the source object is kept: ids stay unique
+        return self._placed[key][1]
 
     # --- one source -------------------------------------------------------------------------------------------
 

@@ -38,8 +38,15 @@ def expanded_files(expansion: Expansion) -> list[tuple[str, str]]:
     return sorted(files)
 
 
+_texts: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+
 def _text(expanded: ExpandedObject) -> str:
-    return dump_yaml(masked(expanded.object))
+    """An object's file text, written once per object: environments that share a rendered source share its objects."""
+    key = id(expanded.object)
+    if key not in _texts:
+        _texts[key] = (expanded.object, dump_yaml(masked(expanded.object)))  # the object is kept: ids stay unique
+    return _texts[key][1]
 
 
 def inventory_section(expansion: Expansion) -> dict[str, Any]:

@@ -5,10 +5,15 @@ machine, more than serialising them), and a thread cannot take it off the render
 costs it the interpreter lock. The writer is a plain `python -m infra.offline.disk_writer` reading pickled
 (directory, files) records from its stdin; it imports nothing but the standard library, so it starts at once.
 The render itself stays one process: only finished text crosses the pipe.
+
+A text the writer has been sent before (the same string object: an expanded object that several environments of a
+fleet share) crosses the pipe once; later files with it are hard links to the first, so a fleet's expanded objects
+cost the disk one copy.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import subprocess
@@ -19,16 +24,33 @@ from typing import IO
 
 Files = Sequence[tuple[str, str]]
 """(path relative to the directory, text) pairs."""
+Shared = tuple[int, str]
+"""A text sent before: (its number, the text the first time; an empty string after)."""
 
 
-def put_on_disk(directory: Path, files: Files) -> None:
-    """`directory` holding exactly `files`: whatever was there before is removed first."""
+def put_on_disk(
+    directory: Path, files: Files, shared: Sequence[tuple[str, Shared]] = (), known: dict | None = None
+) -> None:
+    """`directory` holding exactly `files` (and `shared`, texts known by number: written once, hard-linked after;
+    `known` remembers them across calls): whatever was there before is removed first."""
     if directory.exists():
         shutil.rmtree(directory)
-    for folder in {(directory / relative).parent for relative, _ in files}:
+    for folder in {(directory / relative).parent for relative, _ in [*files, *shared]}:
         folder.mkdir(parents=True, exist_ok=True)
     for relative, text in files:
         (directory / relative).write_text(text)
+    known = {} if known is None else known
+    for relative, (number, text) in shared:
+        target = directory / relative
+        if text:
+            known[number] = (text, target)
+            target.write_text(text)
+            continue
+        first_text, first = known[number]
+        try:
+            os.link(first, target)
+        except OSError:  # the first copy is gone (its directory written again) or links are not possible here
+            target.write_text(first_text)
 
 
 class WriterFailed(Exception):
@@ -47,11 +69,22 @@ class DiskWriter:
             cwd=Path(__file__).resolve().parents[2],
         )
         self._errors: bytes | None = None
+        self._sent: dict[int, tuple[str, int]] = {}
 
-    def write(self, directory: Path, files: Files) -> None:
+    def write(self, directory: Path, files: Files, shared: Files = ()) -> None:
+        """Put `files` (and `shared`: files whose text objects may recur in later calls) in `directory`."""
         assert self._process.stdin is not None
+        numbered: list[tuple[str, Shared]] = []
+        for relative, text in shared:
+            seen = self._sent.get(id(text))
+            if seen is None:
+                self._sent[id(text)] = (text, len(self._sent))  # the text is kept: ids stay unique
+                numbered.append((relative, (len(self._sent) - 1, text)))
+            else:
+                numbered.append((relative, (seen[1], "")))
+        record = (str(directory.resolve()), list(files), numbered)
         try:
-            pickle.dump((str(directory.resolve()), list(files)), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(record, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._process.stdin.flush()
         except BrokenPipeError:
             self.close()  # raises the writer's own error
@@ -71,12 +104,13 @@ class DiskWriter:
 
 
 def serve(records: IO[bytes]) -> None:
+    known: dict[int, tuple[str, Path]] = {}
     while True:
         try:
-            directory, files = pickle.load(records)
+            directory, files, shared = pickle.load(records)
         except EOFError:
             return
-        put_on_disk(Path(directory), files)
+        put_on_disk(Path(directory), files, shared, known)
 
 
 if __name__ == "__main__":

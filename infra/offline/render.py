@@ -93,24 +93,33 @@ def write(
     stack renders meanwhile)."""
     target = out_dir / rendered.stack
     with collector_paused():
-        files = files_of(rendered, expansion)
+        inventory = inventory_of(rendered, expansion) if expansion is not None else None
+        files = files_of(rendered, inventory)
+        shared = expansion_files(expansion) if expansion is not None else []
         if writer is None:
-            put_on_disk(target, files)
+            put_on_disk(target, [*files, *shared])
         else:
-            writer.write(target, files)
+            writer.write(target, files, shared)
     return target
 
 
-def files_of(rendered: Rendered, expansion: Expansion | None = None) -> list[tuple[str, str]]:
+def files_of(rendered: Rendered, inventory: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    """The stack's manifests, and its inventory (`inventory`, else the stack's own)."""
     files = [(f"manifests/{manifest.path}", dump_yaml(manifest.object)) for manifest in rendered.manifests]
-    inventory = rendered.inventory()
-    if expansion is not None:
-        from infra.expand.output import expanded_files, inventory_section
-
-        files += expanded_files(expansion)
-        inventory["expanded"] = inventory_section(expansion)
-    files.append(("inventory.yaml", dump_yaml(inventory)))
+    files.append(("inventory.yaml", dump_yaml(inventory if inventory is not None else rendered.inventory())))
     return files
+
+
+def inventory_of(rendered: Rendered, expansion: Expansion) -> dict[str, Any]:
+    from infra.expand.output import inventory_section
+
+    return {**rendered.inventory(), "expanded": inventory_section(expansion)}
+
+
+def expansion_files(expansion: Expansion) -> list[tuple[str, str]]:
+    from infra.expand.output import expanded_files
+
+    return expanded_files(expansion)
 
 
 def summary(rendered: Rendered) -> str:
