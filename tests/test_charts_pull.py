@@ -91,3 +91,8 @@ def test_a_git_source_and_its_remote_bases_are_cloned_at_their_tags(tmp_path: Pa
         False,
     ]
     shutil.rmtree(tmp_path / "upstream")
+
+
+def test_sources_in_this_repository_need_no_pull(tmp_path: Path) -> None:
+    local = Source("git", "https://github.com/example-org/mlops-platform.git", "main", path="apps/x", tree="/repo")
+    assert pull_sources([local], Caches(tmp_path, tmp_path)) == []

@@ -396,3 +396,38 @@ def test_rendered_stacks_name_their_releases(rendered: dict[str, Rendered]) -> N
 
     releases = {env: sorted(d.name for d in deployers(r) if d.kind == "Release") for env, r in rendered.items()}
     assert releases["dev"] == ["argo-cd"] and releases["onprem"] == ["argo-cd", "cilium"]
+
+
+def test_the_ml_applications_the_application_set_generates_are_expanded(platforms: dict[str, Platform]) -> None:
+    """Argo CD's ApplicationSet makes one Application per apps/<app>/overlays/<env>; they are part of the platform."""
+    for env, platform in platforms.items():
+        generated = {d.name: d for d in platform.deployers if d.sources[0].tree}
+        assert sorted(generated) == ["model-serving", "scheduled-notebooks"], env
+        assert generated["model-serving"].namespace == "ml-model-serving"
+        assert generated["model-serving"].sources[0].path == f"apps/model-serving/overlays/{env}"
+        assert platform.expansion.counts()["model-serving"] > 0
+
+
+def test_an_application_set_template_the_expansion_cannot_evaluate_is_refused(tmp_path: Path) -> None:
+    from infra.expand.sources import application_set
+
+    (tmp_path / "apps" / "x" / "overlays" / "dev").mkdir(parents=True)
+    appset = {
+        "metadata": {"name": "ml-apps"},
+        "spec": {
+            "generators": [{"git": {"repoURL": "https://git/repo", "directories": [{"path": "apps/*/overlays/dev"}]}}],
+            "template": {
+                "metadata": {"name": "{{ .path.basename | upper }}"},
+                "spec": {
+                    "destination": {"namespace": "n"},
+                    "source": {"repoURL": "https://git/repo", "path": "p", "targetRevision": "main"},
+                },
+            },
+        },
+    }
+    with pytest.raises(ValueError, match="does not evaluate"):
+        application_set(appset, "https://git/repo", tmp_path)
+    appset["spec"]["template"]["metadata"]["name"] = "{{ index .path.segments 1 }}"
+    assert [d.name for d in application_set(appset, "https://git/repo", tmp_path)] == ["x"]
+    with pytest.raises(ValueError, match="only git directories generators over this repository"):
+        application_set(appset, "https://elsewhere", tmp_path)

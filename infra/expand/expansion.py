@@ -242,9 +242,12 @@ class Expander:
             identity = ["chart", helm.ENGINE, self._chart(source).digest, source.release]
             api_versions: Sequence[str] = job.api_versions if self._reads_api_versions(source) else ()
         else:
-            tree = self.caches.git_tree(source.repo_url, source.version)
-            identity = ["git", kustomize.kustomize_version(), self._tree_digest(tree), source.path]
-            identity.append(self._tree_digest(self.caches.vendor_root(source.repo_url)))
+            tree = self._git_tree(source)
+            identity = ["git", kustomize.kustomize_version(), source.path]
+            if source.tree:  # this repository: its folder that holds the path (apps/), not the whole checkout
+                identity.append(self._tree_digest(tree / source.path.split("/")[0]))
+            else:
+                identity += [self._tree_digest(tree), self._tree_digest(self.caches.vendor_root(source.repo_url))]
             api_versions = ()
         parts = [CODE_DIGEST, *identity, source.values_json, job.namespace, job.kubernetes_version, list(api_versions)]
         return hashlib.sha256(canonical(parts).encode()).hexdigest()
@@ -296,9 +299,12 @@ class Expander:
         problems = [] if first == second else _unstable(first, second, chart.files)
         return {"objects": objects, "problems": problems}
 
+    def _git_tree(self, source: Source) -> Path:
+        return Path(source.tree) if source.tree else self.caches.git_tree(source.repo_url, source.version)
+
     def _git_result(self, job: _Job) -> dict[str, Any]:
         source = job.source
-        tree = self.caches.git_tree(source.repo_url, source.version)
+        tree = self._git_tree(source)
         text = kustomize.build(tree, source.path, source.values, self.caches.vendor_root(source.repo_url))
         return {"objects": [(source.path, obj) for obj in parse_objects(text, source.path)], "problems": []}
 

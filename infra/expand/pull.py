@@ -34,7 +34,8 @@ class Pulled:
 
 def pull_sources(sources: Iterable[Source], caches: Caches) -> list[Pulled]:
     done: list[Pulled] = []
-    unique = sorted(set(sources), key=lambda s: (s.kind, s.repo_url, s.chart, s.path, s.version))
+    # Sources in this repository (the ML applications' overlays) are here already.
+    unique = sorted({s for s in sources if not s.tree}, key=lambda s: (s.kind, s.repo_url, s.chart, s.path, s.version))
     for source in unique:
         if source.kind == "chart":
             done.append(_pull_chart(source, caches))

@@ -4,8 +4,10 @@ Helm release (Argo CD itself, the on-prem CNI), read off the rendered stack."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from infra.offline.render import Rendered
@@ -13,6 +15,9 @@ from infra.offline.serialize import plain
 
 APPLICATION_API = "argoproj.io/v1alpha1"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+REPO = Path(__file__).resolve().parents[2]
+# The template expressions of an ApplicationSet's git directories generator that the expansion evaluates.
+_PATH_EXPRESSION = re.compile(r"\{\{\s*(index \.path\.segments (\d+)|\.path\.path|\.path\.basename)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Source:
     values_json: str = "{}"
     """Helm values (a chart), or Argo CD's kustomize options (a git path), as canonical JSON."""
     release: str = ""
+    tree: str = ""
+    """A directory that holds the revision already: the platform's own repository, for the ML applications."""
 
     @property
     def values(self) -> dict[str, Any]:
@@ -53,10 +60,55 @@ def canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def deployers(rendered: Rendered) -> list[Deployer]:
+def deployers(rendered: Rendered, repository: Path = REPO) -> list[Deployer]:
+    """The stack's Applications, its Helm releases, and the Applications its ApplicationSets generate from this
+    repository (`repository`: the checkout at the revision they name)."""
     found = [application(m.object) for m in rendered.manifests if _is_application(m.object)]
     found += [release(plain(r.inputs)) for r in rendered.run.resources if r.type == RELEASE_TYPE]
+    for manifest in rendered.manifests:
+        if manifest.object.get("apiVersion") == APPLICATION_API and manifest.object.get("kind") == "ApplicationSet":
+            found += application_set(manifest.object, rendered.env.gitops.repo_url, repository)
     return sorted(found, key=lambda d: d.name)
+
+
+def application_set(obj: Mapping[str, Any], own_repo_url: str, repository: Path) -> list[Deployer]:
+    """The Applications a git directories generator over this repository makes, as Argo CD would template them."""
+    spec = obj["spec"]
+    made: list[Deployer] = []
+    for generator in spec.get("generators") or []:
+        git = generator.get("git")
+        if set(generator) != {"git"} or not git or git.get("repoURL") != own_repo_url or "files" in git:
+            raise ValueError(
+                f"ApplicationSet {obj['metadata']['name']}: only git directories generators over this repository "
+                f"({own_repo_url}) are expanded offline; extend infra/expand/sources.py"
+            )
+        for pattern in git.get("directories") or []:
+            for directory in sorted(p for p in repository.glob(pattern["path"]) if p.is_dir()):
+                path = str(directory.relative_to(repository))
+                generated = _templated(spec["template"], path)
+                deployer = application({"metadata": generated["metadata"], "spec": generated["spec"]})
+                local = tuple(Source(**{**vars(s), "tree": str(repository)}) for s in deployer.sources)
+                made.append(Deployer(deployer.name, deployer.kind, deployer.namespace, local))
+    return made
+
+
+def _templated(template: Any, path: str) -> Any:
+    if isinstance(template, Mapping):
+        return {key: _templated(value, path) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_templated(item, path) for item in template]
+    if not isinstance(template, str) or "{{" not in template:
+        return template
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(2) is not None:
+            return path.split("/")[int(match.group(2))]
+        return path if match.group(1) == ".path.path" else path.rsplit("/", 1)[-1]
+
+    result = _PATH_EXPRESSION.sub(value, template)
+    if "{{" in result:
+        raise ValueError(f"ApplicationSet template {template!r}: an expression the offline expansion does not evaluate")
+    return result
 
 
 def _is_application(obj: Mapping[str, Any]) -> bool:
