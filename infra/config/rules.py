@@ -256,21 +256,16 @@ def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]
 
 @rule
 def gke_ranges_do_not_overlap(env: Environment) -> Iterator[Violation]:
-    """Subnet, pod, service and control-plane ranges must be valid networks that share no address."""
+    """Subnet, pod, service and control-plane ranges share no address (each is a network: formats.py)."""
     if env.gke is None:
         return
     ranges = env.gke.network
     networks: dict[str, ipaddress.IPv4Network] = {}
     for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
-        path = at("gke", "network", to_camel(field))
-        try:
-            network = ipaddress.IPv4Network(getattr(ranges, field))
-        except ValueError as error:
-            yield Violation(path, f"is not a network address: {error}")
-            continue
+        network = ipaddress.IPv4Network(getattr(ranges, field))
         for other, seen in networks.items():
             if network.overlaps(seen):
-                yield Violation(path, f"{network} overlaps {to_camel(other)} {seen}")
+                yield Violation(at("gke", "network", to_camel(field)), f"{network} overlaps {to_camel(other)} {seen}")
         networks[field] = network
 
 
