@@ -15,17 +15,21 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from infra.cli.__main__ import main
 from infra.config import InvalidEnvironment, load_environment
 from infra.config.errors import CONFIG_KEY, config_path
+from infra.config.formats import FORMATS
 
 from .conftest import ENV_NAMES, ENVIRONMENTS
+from .format_values import FORMAT_VALUES
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "infra/config/environment.schema.json").read_text())
 STACKS = {name: yaml.safe_load((ENVIRONMENTS / f"Pulumi.{name}.yaml").read_text()) for name in ENV_NAMES}
@@ -153,3 +157,239 @@ def test_the_cli_exits_2_with_the_path_and_renders_nothing(case: tuple[str, Path
         assert code == 2, stderr.getvalue()
         assert CONFIG_KEY in stderr.getvalue() and "Traceback" not in stderr.getvalue()
         assert not out.exists()
+
+
+# --- formats: every value of the right type that its consumer would refuse is refused at load ---------------
+
+# Real stacks with every optional section set, so that every setting that has a format is somewhere to break.
+FULL_GKE: dict[str, Any] = {
+    "gke": {
+        "network": {
+            "subnetCidr": "10.10.0.0/20",
+            "podsCidr": "10.20.0.0/14",
+            "servicesCidr": "10.24.0.0/20",
+            "masterCidr": "172.16.0.0/28",
+        },
+        "pubsubTopics": ["model-events", "feature-updates"],
+    },
+    "components": {
+        "certManager": {"acmeSolver": "dns01", "cloudDnsProject": "mlops-dev-123456", "cloudDnsZone": "dev-ml"},
+        "externalDns": {
+            "provider": "google",
+            "googleProject": "mlops-dev-123456",
+            "domainFilters": ["ml.example.com"],
+        },
+        "monitoring": {
+            "grafana": {
+                "sso": {
+                    "clientId": "grafana-dev",
+                    "clientSecret": {"existingSecret": "grafana-oauth", "key": "client-secret"},
+                    "authUrl": "https://login.example.com/oauth2/authorize",
+                    "tokenUrl": "https://login.example.com/oauth2/token",
+                    "apiUrl": "https://login.example.com/oauth2/userinfo",
+                    "allowedGroups": ["ml-platform"],
+                    "adminGroups": ["ml-platform"],
+                    "scopes": "openid email profile groups",
+                }
+            },
+            "alerting": {
+                "defaultReceiver": "platform-slack",
+                "receivers": [
+                    {
+                        "name": "platform-slack",
+                        "type": "slack",
+                        "channel": "#ml-platform-alerts",
+                        "secret": {"existingSecret": "alertmanager-slack", "key": "webhook-url"},
+                    },
+                    {"name": "platform-hook", "type": "webhook", "secret": {"configKey": "alertWebhook"}},
+                ],
+                "routes": [{"receiver": "platform-hook", "components": ["argo-cd"]}],
+            },
+        },
+        "logging": {
+            "enabled": True,
+            "version": "9.4.3",
+            "retention": "14d",
+            "elasticsearch": {"heap": "1g", "memory": "2Gi", "cpu": "1", "storageSize": "50Gi"},
+            "snapshots": {"schedule": "0 30 1 * * ?", "retention": "30d"},
+        },
+        "longhorn": {
+            "snapshots": {"cron": "0 */6 * * *", "retain": 8},
+            "backups": {"cron": "30 2 * * *", "retain": 14},
+        },
+        "keda": {
+            "exampleWorker": {
+                "enabled": True,
+                "image": "registry.k8s.io/pause:3.10@sha256:" + "0" * 64,
+                "redisAddress": "redis.ml-examples.svc.cluster.local:6379",
+            }
+        },
+        "velero": {"schedules": [{"name": "nightly", "schedule": "0 3 * * *", "includeNamespaces": ["ml-serving"]}]},
+        "feast": {"project": "platform"},
+        "kubeflow": {
+            "auth": {
+                "emailClaim": "email",
+                "groupsClaim": "groups",
+                "requestedScopes": ["openid", "email", "groups"],
+                "refreshInterval": "4m",
+            }
+        },
+    },
+    "gitops": {"repoUrl": "https://github.com/example-org/mlops-platform.git", "revision": "main"},
+    "argocd": {
+        "sso": {
+            "issuer": "https://idp.example.com/realms/platform",
+            "clientId": "argocd-dev",
+            "clientSecret": {"name": "argocd-oidc", "key": "clientSecret"},
+            "requestedScopes": ["openid", "groups"],
+            "groupsClaim": "groups",
+        },
+        "rbac": {"bindings": [{"group": "platform-admins", "role": "admin"}]},
+        "syncWindows": [
+            {
+                "kind": "deny",
+                "schedule": "0 18 * * 5",
+                "duration": "60h",
+                "timeZone": "Europe/Berlin",
+                "applications": ["model-*"],
+            }
+        ],
+        "apps": ["model-serving"],
+    },
+}
+FULL_ONPREM: dict[str, Any] = {
+    "onprem": {
+        "loadBalancer": {
+            "mode": "bgp",
+            "addresses": ["192.168.50.200-192.168.50.250", "fd00:50::/64"],
+            "peers": [{"address": "192.168.50.1", "asn": 64512, "myAsn": 64513}],
+        },
+        "registry": {"provider": "existing", "url": "registry.corp.example.net/mlops"},
+    },
+    "objectStore": {"provider": "s3", "endpoint": "https://s3.corp.example.net:9000"},
+    "ingress": {"forwardAuthUrl": "http://oauth2-proxy.auth.svc.cluster.local/oauth2/auth"},
+    "components": {
+        "externalSecrets": {"onpremStore": "vault", "vault": {"server": "https://vault.corp.example.net:8200"}},
+        "externalDns": {"rfc2136": {"tsigKeyName": "mlops-platform.", "tsigSecret": "external-dns-tsig"}},
+    },
+}
+
+
+def merged(base: Any, extra: Any) -> Any:
+    """`base` with `extra` laid over it: mappings merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {**base, **{key: merged(base.get(key), value) for key, value in extra.items()}}
+    return copy.deepcopy(extra)
+
+
+def full_stack(name: str, extra: dict[str, Any]) -> dict[str, Any]:
+    stack = copy.deepcopy(STACKS[name])
+    stack["config"][CONFIG_KEY] = merged(stack["config"][CONFIG_KEY], extra)
+    return stack
+
+
+def with_pool_labels(stack: dict[str, Any]) -> dict[str, Any]:
+    pool = stack["config"][CONFIG_KEY]["gke"]["nodePools"][1]
+    pool["labels"] = {"example.com/team": "batch"}
+    pool["taints"] = [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]
+    return stack
+
+
+FULL_STACKS = {"dev": with_pool_labels(full_stack("dev", FULL_GKE)), "onprem": full_stack("onprem", FULL_ONPREM)}
+
+# (stack, path, format, what): where each format can be broken. `what` is "value" for a string setting or list
+# item, "key" or "map-value" for the keys and values of a map such as a node pool's labels.
+FORMAT_NODES = sorted(
+    {
+        (name, path, fmt, what)
+        for name, stack in FULL_STACKS.items()
+        for path, _, schema in nodes(stack["config"][CONFIG_KEY], SCHEMA)
+        for fmt, what in [
+            (schema.get("format"), "value"),
+            (schema.get("propertyNames", {}).get("format"), "key"),
+            (resolve(schema.get("additionalProperties") or {}).get("format"), "map-value"),
+        ]
+        if fmt is not None
+    },
+    key=str,
+)
+
+
+def placed(stack: dict[str, Any], path: Path_, what: str, value: str) -> tuple[dict[str, Any], Path_]:
+    """The stack with `value` at `path` (as a new key or a new key's value for maps), and the path it has."""
+    if what == "value":
+        return mutate(stack, path, value), path
+    node = stack["config"][CONFIG_KEY]
+    for key in path:
+        node = node[key]
+    if what == "key":
+        return mutate(stack, path, {**node, value: "batch"}), (*path, value)
+    return mutate(stack, path, {**node, "example.com/tier": value}), (*path, "example.com/tier")
+
+
+def refusal(value: str, fmt: str) -> str:
+    return f"{value!r} is not {FORMATS[fmt].description}: "
+
+
+def test_every_format_has_generated_values_and_a_place_to_break() -> None:
+    assert set(FORMAT_VALUES) == set(FORMATS), "tests/format_values.py needs values for every format, and only those"
+    assert {fmt for _, _, fmt, _ in FORMAT_NODES} == set(FORMATS), "FULL_GKE/FULL_ONPREM must set every format"
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STACKS))
+def test_the_full_stacks_are_valid(name: str) -> None:
+    load_environment(FULL_STACKS[name]["config"][CONFIG_KEY], name)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_valid_values_of_a_format_are_accepted(fmt: str, data: st.DataObject) -> None:
+    value = data.draw(FORMAT_VALUES[fmt].valid, label="value")
+    assert TypeAdapter(Annotated[str, FORMATS[fmt]]).validate_python(value) == value
+    # Where the format is used in a stack, the value passes too (a rule relating it to others may still object).
+    name, path, _, what = data.draw(st.sampled_from([node for node in FORMAT_NODES if node[2] == fmt]), label="at")
+    stack, where = placed(FULL_STACKS[name], path, what, value)
+    try:
+        load_environment(stack["config"][CONFIG_KEY], name)
+    except InvalidEnvironment as error:
+        refused = [v for v in error.violations if v.path == config_path(where) and refusal(value, fmt) in v.message]
+        assert not refused, refused
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_invalid_values_of_a_format_are_refused_naming_the_key(fmt: str, data: st.DataObject) -> None:
+    value = data.draw(FORMAT_VALUES[fmt].invalid, label="value")
+    name, path, _, what = data.draw(st.sampled_from([node for node in FORMAT_NODES if node[2] == fmt]), label="at")
+    stack, where = placed(FULL_STACKS[name], path, what, value)
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment(stack["config"][CONFIG_KEY], name)
+    messages = [str(v) for v in caught.value.violations]
+    assert f"{config_path(where)}: {refusal(value, fmt)}" in "\n".join(messages), messages
+    assert "Traceback" not in caught.value.report()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_cli_refuses_a_format_with_exit_2_naming_the_key(data: st.DataObject) -> None:
+    name, path, fmt, what = data.draw(st.sampled_from(FORMAT_NODES), label="at")
+    value = data.draw(FORMAT_VALUES[fmt].invalid, label="value")
+    stack, where = placed(FULL_STACKS[name], path, what, value)
+    code, stderr, rendered = run_render(name, stack)
+    assert code == 2, stderr
+    assert f"{config_path(where)}: " in stderr and "Traceback" not in stderr, stderr
+    assert not rendered
+
+
+def run_render(name: str, stack: dict[str, Any]) -> tuple[int, str, bool]:
+    """Exit code, stderr and whether anything was written, of `render` on a directory holding only `stack`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        environments, out = Path(tmp) / "environments", Path(tmp) / "out"
+        environments.mkdir()
+        (environments / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack))
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["render", "--environments", str(environments), "--out", str(out)])
+        return code, stderr.getvalue(), out.exists()
