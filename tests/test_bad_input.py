@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import ipaddress
 import json
 import re
 import tempfile
@@ -393,3 +394,209 @@ def run_render(name: str, stack: dict[str, Any]) -> tuple[int, str, bool]:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             code = main(["render", "--environments", str(environments), "--out", str(out)])
         return code, stderr.getvalue(), out.exists()
+
+
+# --- relations: well-formed values that cannot work together are refused at load, naming the key ----------
+
+
+def platform(name: str) -> dict[str, Any]:
+    """A fresh copy of a full stack's platform settings, to edit."""
+    return copy.deepcopy(FULL_STACKS[name]["config"][CONFIG_KEY])
+
+
+def refused_at(raw: dict[str, Any], name: str, path: Path_, fragment: str) -> None:
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment(raw, name)
+    where = config_path(path)
+    found = [str(v) for v in caught.value.violations]
+    assert any(v.startswith(f"{where}: ") and fragment in v for v in found), (where, fragment, found)
+
+
+RELATIONS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@RELATIONS
+@given(st.integers(0, 2**32 - 256), st.integers(24, 30), st.integers(0, 255))
+def test_overlapping_address_pools_are_refused(start: int, prefix: int, offset: int) -> None:
+    network = ipaddress.IPv4Network((start, prefix), strict=False)
+    inside = network.network_address + offset % network.num_addresses
+    raw = platform("onprem")
+    raw["onprem"]["loadBalancer"]["addresses"] = [str(network), f"{inside}-{inside}"]
+    refused_at(raw, "onprem", ("onprem", "loadBalancer", "addresses", 1), f"overlaps {network}")
+    if network.broadcast_address < ipaddress.IPv4Address(2**32 - 1):
+        raw["onprem"]["loadBalancer"]["addresses"] = [str(network), f"{network.broadcast_address + 1}/32"]
+        load_environment(raw, "onprem")
+
+
+def test_two_bgp_peers_at_one_address_are_refused() -> None:
+    raw = platform("onprem")
+    peer = raw["onprem"]["loadBalancer"]["peers"][0]
+    raw["onprem"]["loadBalancer"]["peers"] = [peer, {**peer, "asn": 64600}]
+    refused_at(raw, "onprem", ("onprem", "loadBalancer", "peers", 1, "address"), "is used twice")
+
+
+@RELATIONS
+@given(st.integers(1, 64), st.integers(0, 64))
+def test_an_elasticsearch_heap_must_stay_below_its_memory(memory_gi: int, extra_gi: int) -> None:
+    raw = platform("dev")
+    raw["components"]["logging"]["elasticsearch"] |= {"memory": f"{memory_gi}Gi", "heap": f"{memory_gi + extra_gi}g"}
+    refused_at(raw, "dev", ("components", "logging", "elasticsearch", "heap"), "not below memory")
+    raw["components"]["logging"]["elasticsearch"]["heap"] = f"{memory_gi * 512}m"
+    load_environment(raw, "dev")
+
+
+@RELATIONS
+@given(st.sampled_from([2, 3]), st.integers(1, 16))
+def test_a_minio_pool_needs_enough_volumes_to_erasure_code(servers: int, volumes: int) -> None:
+    raw = platform("onprem")
+    raw["objectStore"] = {"provider": "minio", "bucketPrefix": "mlops"}
+    raw["onprem"]["minio"] = {"servers": servers, "volumesPerServer": volumes}
+    if servers * volumes < {2: 4, 3: 6}[servers]:
+        refused_at(raw, "onprem", ("onprem", "minio", "volumesPerServer"), f"{servers} servers need at least")
+    else:
+        load_environment(raw, "onprem")
+
+
+@RELATIONS
+@given(st.integers(0, 100), st.integers(0, 1000))
+def test_knative_min_scale_is_not_above_max_scale(min_scale: int, max_scale: int) -> None:
+    raw = platform("dev")
+    raw["components"]["knative"]["autoscaling"] |= {"minScale": min_scale, "maxScale": max_scale}
+    if max_scale and min_scale > max_scale:
+        refused_at(raw, "dev", ("components", "knative", "autoscaling", "minScale"), f"above maxScale {max_scale}")
+    else:
+        load_environment(raw, "dev")
+
+
+@RELATIONS
+@given(FORMAT_VALUES["domain"].valid.filter(lambda domain: domain != "example.com"), st.booleans())
+def test_team_members_need_an_allowed_e_mail_domain(domain: str, owner: bool) -> None:
+    raw = platform("dev")
+    team = raw["components"]["kubeflow"]["teams"][0]
+    if owner:
+        team["owner"] = f"dana@{domain}"
+        path: Path_ = ("components", "kubeflow", "teams", 0, "owner")
+    else:
+        team["members"] = [*team["members"], f"dana@{domain}"]
+        path = ("components", "kubeflow", "teams", 0, "members", len(team["members"]) - 1)
+    refused_at(raw, "dev", path, "is not in an allowed e-mail domain (example.com)")
+    raw["components"]["kubeflow"]["auth"]["allowedEmailDomains"] = ["example.com", domain]
+    load_environment(raw, "dev")
+
+
+def test_a_team_member_listed_twice_is_refused() -> None:
+    raw = platform("dev")
+    raw["components"]["kubeflow"]["teams"][0]["members"] = ["bob@example.com", "Bob@example.com"]
+    refused_at(raw, "dev", ("components", "kubeflow", "teams", 0, "members", 1), "is used twice")
+
+
+def test_a_team_gpu_quota_needs_a_gpu_pool() -> None:
+    raw = platform("dev")
+    raw["gke"]["nodePools"] = [pool for pool in raw["gke"]["nodePools"] if pool["role"] != "gpu"]
+    refused_at(raw, "dev", ("components", "kubeflow", "teams", 0, "quota", "gpu"), "no node pool has role gpu")
+
+
+@pytest.mark.parametrize(
+    ("path", "items"),
+    [
+        (("gke", "pubsubTopics"), ["model-events", "model-events"]),
+        (("argocd", "apps"), ["model-serving", "model-serving"]),
+    ],
+)
+def test_names_that_become_one_resource_each_are_unique(path: Path_, items: list[str]) -> None:
+    raw = platform("dev")
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = items
+    refused_at(raw, "dev", (*path, 1), "is used twice (also at [0])")
+
+
+def test_argocd_sign_in_asks_for_openid() -> None:
+    raw = platform("dev")
+    raw["argocd"]["sso"]["requestedScopes"] = ["profile", "groups"]
+    refused_at(raw, "dev", ("argocd", "sso", "requestedScopes"), "must include openid")
+
+
+@RELATIONS
+@given(st.integers(10, 99), st.integers(1, 12))
+def test_a_chart_is_pinned_by_a_semantic_version_and_a_git_source_by_its_tag(year: int, month: int) -> None:
+    tag = f"{year}.{month:02d}"
+    raw = platform("dev")
+    raw["versions"] = {"kube-prometheus-stack": tag}
+    refused_at(raw, "dev", ("versions", "kube-prometheus-stack"), "is a Helm chart, pinned by a semantic version")
+    raw["versions"] = {"kube-prometheus-stack": "88.5.3"}
+    load_environment(raw, "dev")
+
+
+def test_node_pools_keep_their_role_label_and_unique_taints() -> None:
+    raw = platform("dev")
+    raw["gke"]["nodePools"][1]["labels"] = {"mlops.io/pool-role": "gpu"}
+    refused_at(raw, "dev", ("gke", "nodePools", 1, "labels", "mlops.io/pool-role"), "set by the platform")
+    raw = platform("dev")
+    taint = {"key": "dedicated", "value": "a", "effect": "NoSchedule"}
+    raw["gke"]["nodePools"][1]["taints"] = [taint, {**taint, "value": "b"}]
+    refused_at(raw, "dev", ("gke", "nodePools", 1, "taints", 1, "key"), "is used twice")
+    raw = platform("dev")
+    raw["gke"]["nodePools"][2]["taints"] = [{"key": "nvidia.com/gpu", "value": "yes", "effect": "NoSchedule"}]
+    refused_at(raw, "dev", ("gke", "nodePools", 2, "taints", 1, "key"), "is used twice")
+
+
+@pytest.mark.parametrize(
+    ("gpu", "machine", "count", "field", "fragment"),
+    [
+        ("nvidia-l4", "a2-highgpu-1g", 1, "machineType", "nvidia-l4 needs a machine type of g2-*"),
+        ("nvidia-tesla-a100", "g2-standard-8", 1, "machineType", "a2-highgpu-* or a2-megagpu-*"),
+        ("nvidia-tesla-t4", "e2-standard-8", 1, "machineType", "n1-*"),
+        ("nvidia-l4", "g2-standard-24", 1, "count", "g2-standard-24 comes with 2 GPUs"),
+        ("nvidia-tesla-a100", "a2-highgpu-4g", 2, "count", "a2-highgpu-4g comes with 4 GPUs"),
+        ("nvidia-h100-80gb", "a3-highgpu-8g", 4, "count", "a3-highgpu-8g comes with 8 GPUs"),
+    ],
+)
+def test_a_gpu_fits_its_machine_type(gpu: str, machine: str, count: int, field: str, fragment: str) -> None:
+    raw = platform("dev")
+    raw["gke"]["nodePools"][2] |= {"machineType": machine, "gpu": {"type": gpu, "count": count}}
+    path: Path_ = ("gke", "nodePools", 2, field) if field == "machineType" else ("gke", "nodePools", 2, "gpu", field)
+    refused_at(raw, "dev", path, fragment)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw_edit", "path", "fragment"),
+    [
+        ("Dev_1", {}, ("name",), "the stack name 'Dev_1' (from the file name) is not usable"),
+        ("d" * 35, {}, ("name",), "longer than 40 characters"),
+        (
+            "production",
+            {"objectStore": {"bucketPrefix": "p" * 41}},
+            ("objectStore", "bucketPrefix"),
+            "bucket names have",
+        ),
+    ],
+)
+def test_the_stack_name_fits_the_names_made_from_it(
+    name: str, raw_edit: dict[str, Any], path: Path_, fragment: str
+) -> None:
+    refused_at(merged(platform("dev"), raw_edit), name, path, fragment)
+
+
+def test_dns_settings_cover_the_domain() -> None:
+    raw = platform("dev")
+    raw["components"]["externalDns"]["domainFilters"] = ["other.example.com"]
+    refused_at(raw, "dev", ("components", "externalDns", "domainFilters"), "no platform record would be written")
+    raw = platform("onprem")
+    raw["components"]["externalDns"]["rfc2136"]["zone"] = "other.example.net"
+    refused_at(raw, "onprem", ("components", "externalDns", "rfc2136", "zone"), "does not hold ml.corp.example.net")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 64))
+def test_the_cli_refuses_a_relation_with_exit_2_naming_the_key(memory_gi: int) -> None:
+    stack = copy.deepcopy(FULL_STACKS["dev"])
+    stack["config"][CONFIG_KEY]["components"]["logging"]["elasticsearch"] |= {
+        "memory": f"{memory_gi}Gi",
+        "heap": f"{memory_gi}g",
+    }
+    code, stderr, rendered = run_render("dev", stack)
+    assert code == 2, stderr
+    assert f"{config_path(('components', 'logging', 'elasticsearch', 'heap'))}: " in stderr
+    assert not rendered

@@ -85,7 +85,7 @@ BAD_INPUTS = [
     ("gke.nodePools.1.minNodes", 9, "platform.gke.nodePools[1].minNodes: is 9, above maxNodes 4"),
     ("gke.nodePools.2.gpu", None, "platform.gke.nodePools[2].gpu: is required for role gpu"),
     ("gke.nodePools.2.gpu.type", "tpu", "platform.gke.nodePools[2].gpu.type: 'tpu' is not allowed; allowed: nvidia-l4"),
-    ("gke.nodePools.1.name", "system", "platform.gke.nodePools[0].name: 'system' is used by 2 node pools"),
+    ("gke.nodePools.1.name", "system", "platform.gke.nodePools[1].name: 'system' is used twice (also at [0])"),
     ("gke.nodePools.0.role", "general", "platform.gke.nodePools: needs exactly one pool with role system, found 0"),
     ("gke.project", "X", "platform.gke.project: 'X' is not a GCP project id"),
     ("gke", DELETE, "platform.gke: is required when target is gke"),

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from infra.catalog import CATALOG
+from infra.config.derived import BUCKET_PURPOSES
 from infra.config.formats import (
     AddressPoolRange,
     ApplicationPattern,
@@ -144,7 +145,7 @@ class GcsBuckets(Settings):
     """Days after which Kubeflow Pipelines run artifacts (`pipelines/` in the artifacts bucket) are deleted, as
     any deleted object is: kept as a noncurrent version for `noncurrentDays`, and not before a retention
     policy of the bucket allows. Unset: kept until deleted by hand."""
-    retention_days: dict[Literal["artifacts", "dvc", "backups", "log-snapshots"], Annotated[int, Field(ge=1)]] = {}
+    retention_days: dict[Literal[BUCKET_PURPOSES], Annotated[int, Field(ge=1)]] = {}  # type: ignore[valid-type]
     """Retention policy (objects cannot be deleted or overwritten before this many days) by bucket purpose.
     Cloud Storage does not allow versioning together with a retention policy, so such a bucket is unversioned."""
 
