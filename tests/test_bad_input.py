@@ -13,6 +13,7 @@ import io
 import ipaddress
 import json
 import re
+import string
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from infra.cli.__main__ import main
 from infra.config import InvalidEnvironment, load_environment
@@ -370,6 +371,29 @@ def test_invalid_values_of_a_format_are_refused_naming_the_key(fmt: str, data: s
     messages = [str(v) for v in caught.value.violations]
     assert f"{config_path(where)}: {refusal(value, fmt)}" in "\n".join(messages), messages
     assert "Traceback" not in caught.value.report()
+
+
+ANY_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.text("0123456789.-/:@*,?eEimkMGT ", max_size=40),
+    st.text(string.digits, min_size=4301, max_size=4400),  # past Python's limit on converting digits to int
+    st.tuples(
+        st.text(string.digits, min_size=1, max_size=3),
+        st.sampled_from(["e", "E", "e-", "e+"]),
+        st.text(string.digits, min_size=1, max_size=12),
+    ).map("".join),
+)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=ANY_TEXT)
+def test_no_text_makes_a_format_check_fail_other_than_by_refusing(fmt: str, value: str) -> None:
+    """Whatever is written, the check accepts it or refuses it with a message: never a traceback."""
+    try:
+        TypeAdapter(Annotated[str, FORMATS[fmt]]).validate_python(value)
+    except ValidationError as error:
+        assert [detail["type"] for detail in error.errors()] == ["format"], error
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

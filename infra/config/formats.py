@@ -42,7 +42,8 @@ class Format:
     def validate(self, value: str) -> str:
         try:
             self.check(value)
-        except FormatError as error:
+        # FormatError, or a number beyond what Python converts (int() stops at 4300 digits): refused alike.
+        except ValueError as error:
             message = f"{value!r} is not {self.description}: {error}"
             raise PydanticCustomError(FORMAT_ERROR, "{message}", {"message": message}) from None
         return value

@@ -116,8 +116,6 @@ def _violation(detail: ErrorDetails) -> Violation:
         message = f"{value!r}{key_note} is not allowed; allowed: {_plain_choices(ctx.get('expected', ''))}"
     elif kind == FORMAT_ERROR:
         message = detail["msg"]  # infra/config/formats.py words it: the value, what it should be, and why not
-    elif kind == "string_pattern_mismatch":
-        message = f"{value!r} is not of the form {ctx.get('pattern', '')}"
     elif kind == "model_type" or kind == "dict_type":
         message = f"must be a mapping of settings, got {type(value).__name__}"
     else:

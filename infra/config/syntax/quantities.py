@@ -11,7 +11,10 @@ _QUANTITY = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10**3), "M": Decimal(10**6)}
 _DECIMAL |= {"G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18)}
-_JVM_SIZE = re.compile(r"^(\d+)([kmg])$")
+_JVM_SIZE = re.compile(r"^(\d{1,12})([kmg])$")
+# Kubernetes keeps quantities in 64-bit integers (of milli-units for CPU): anything larger does not fit.
+_LARGEST = Decimal(2**63 - 1)
+_EXPONENT_MAX = 30
 
 
 def quantity(text: str) -> Decimal:
@@ -24,10 +27,16 @@ def quantity(text: str) -> Decimal:
     if sign == "-" and number != 0:
         raise FormatError("must not be negative")
     if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number * Decimal(10) ** int(suffix[1:])
+        value = number * _BINARY[suffix]
+    elif suffix in _DECIMAL:
+        value = number * _DECIMAL[suffix]
+    elif len(suffix) > 4 or abs(int(suffix[1:])) > _EXPONENT_MAX:
+        raise FormatError(f"the exponent {suffix} is beyond what Kubernetes stores")
+    else:
+        value = number * Decimal(10) ** int(suffix[1:])
+    if value > _LARGEST:
+        raise FormatError("is larger than Kubernetes can store (a 64-bit integer)")
+    return value
 
 
 def byte_size(text: str, *, zero: bool = False) -> Decimal:
