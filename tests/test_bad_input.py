@@ -624,3 +624,16 @@ def test_the_cli_refuses_a_relation_with_exit_2_naming_the_key(memory_gi: int) -
     assert code == 2, stderr
     assert f"{config_path(('components', 'logging', 'elasticsearch', 'heap'))}: " in stderr
     assert not rendered
+
+
+def test_a_refused_item_of_a_list_that_needs_items_is_reported_once() -> None:
+    """pydantic drops the refused item and then finds the list too short; only the item is the one to fix."""
+    raw = platform("onprem")
+    raw["onprem"]["loadBalancer"]["addresses"] = ["192.168.50.250-192.168.50.200"]
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment(raw, "onprem")
+    assert [v.path for v in caught.value.violations] == [
+        config_path(("onprem", "loadBalancer", "addresses", 0)),
+    ]
+    raw["onprem"]["loadBalancer"]["addresses"] = []
+    refused_at(raw, "onprem", ("onprem", "loadBalancer", "addresses"), "should have at least 1 item")

@@ -31,7 +31,9 @@ def load_environment(raw: Any, name: str, source: str | None = None) -> Environm
     try:
         env = Environment.model_validate({**raw, "name": name})
     except ValidationError as error:
-        raise InvalidEnvironment(source, [_violation(detail) for detail in error.errors()]) from None
+        details = error.errors()
+        violations = [_violation(detail) for detail in details if not _echo_of_a_bad_item(detail, details)]
+        raise InvalidEnvironment(source, violations) from None
     violations = check_rules(env)
     if violations:
         raise InvalidEnvironment(source, violations)
@@ -121,6 +123,15 @@ def _violation(detail: ErrorDetails) -> Violation:
     else:
         message = f"{detail['msg']} (got {value!r})"
     return Violation(config_path(loc), message)
+
+
+def _echo_of_a_bad_item(detail: ErrorDetails, details: list[ErrorDetails]) -> bool:
+    """pydantic drops a refused item from a list and then finds the list too short: the item's own error is
+    the one to fix, so the list's is not reported."""
+    loc = detail["loc"]
+    return detail["type"] == "too_short" and any(
+        len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == loc for other in details
+    )
 
 
 def _plain_choices(expected: str) -> str:
