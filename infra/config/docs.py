@@ -37,7 +37,8 @@ def docs_text() -> str:
         "",
         f"Each stack file `environments/Pulumi.<env>.yaml` describes one environment under the config key "
         f"`{CONFIG_KEY}`. The JSON Schema is `infra/config/environment.schema.json`; the formats of values "
-        "(`infra/config/formats.py`) and the rules that relate several settings (`infra/config/rules.py`) are "
+        "(`infra/config/formats.py`) and the rules that relate several settings (`infra/config/rules.py` and "
+        "`relations.py`) are "
         "listed after the settings. A stack file that breaks any of them is refused when it loads (exit code 2), "
         "with the config path of each value to fix, and nothing is rendered.",
         "",

@@ -199,8 +199,8 @@ def knative_scale_bounds_are_ordered(env: Environment) -> Iterator[Violation]:
 
 @rule
 def team_members_can_sign_in(env: Environment) -> Iterator[Violation]:
-    """A team's owner and members are distinct people (each member is one RoleBinding named after the address),
-    and with sign-in they have addresses in an allowed e-mail domain, or they could never get in."""
+    """A team lists each member once (each is one RoleBinding named after the address, in any case), and with
+    sign-in its owner and members have addresses in an allowed e-mail domain, or they could never get in."""
     kubeflow = env.components.kubeflow
     # No sign-in admits anyone; no domain at all is kubeflow_has_sign_in's to report.
     domains = {domain.lower() for domain in kubeflow.auth.allowed_email_domains} if kubeflow.auth else set()
