@@ -541,12 +541,24 @@ def test_onprem_facts_point_at_the_replacements() -> None:
 def test_overlapping_gke_ranges_are_named() -> None:
     document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
     raw = copy.deepcopy(document["config"][CONFIG_KEY])
-    raw["gke"]["network"] = {"podsCidr": "10.10.0.0/16", "servicesCidr": "10.24.0.1/20"}
+    raw["gke"]["network"] = {"podsCidr": "10.10.0.0/16", "servicesCidr": "10.20.0.0/20"}
     with pytest.raises(InvalidEnvironment) as caught:
         load_environment(raw, "dev")
     assert [str(v) for v in caught.value.violations] == [
         "mlops-platform:platform.gke.network.podsCidr: 10.10.0.0/16 overlaps subnetCidr 10.10.0.0/20",
-        "mlops-platform:platform.gke.network.servicesCidr: is not a network address: 10.24.0.1/20 has host bits set",
+    ]
+
+
+def test_a_gke_range_with_host_bits_is_refused_at_load() -> None:
+    """GCP takes a range by its network address; a range that is no network never reaches the overlap rule."""
+    document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
+    raw = copy.deepcopy(document["config"][CONFIG_KEY])
+    raw["gke"]["network"] = {"servicesCidr": "10.24.0.1/20"}
+    with pytest.raises(InvalidEnvironment) as caught:
+        load_environment(raw, "dev")
+    assert [str(v) for v in caught.value.violations] == [
+        "mlops-platform:platform.gke.network.servicesCidr: '10.24.0.1/20' is not an IPv4 subnet range such as "
+        "10.10.0.0/20: 10.24.0.1/20 has host bits set",
     ]
 
 

@@ -653,7 +653,7 @@ def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> N
         ),
         (
             lambda p: p["components"]["kubeflow"]["teams"].append({"name": "team-vision", "owner": "x@example.com"}),
-            "mlops-platform:platform.components.kubeflow.teams[1].name: 'team-vision' is used twice",
+            "mlops-platform:platform.components.kubeflow.teams[1].name: 'team-vision' is used twice (also at [0])",
         ),
     ],
 )

@@ -30,14 +30,6 @@ class StorageClasses:
     """ReadWriteMany class where one exists (Longhorn on-prem, Filestore on GKE)."""
 
 
-BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots")
-
-
-def bucket_names(prefix: str, environment: str) -> dict[str, str]:
-    """Bucket name by purpose, the same on every target: `<prefix>-<environment>-<purpose>`."""
-    return {purpose: f"{prefix}-{environment}-{purpose}" for purpose in BUCKET_PURPOSES}
-
-
 @dataclass(frozen=True)
 class ObjectStore:
     kind: Literal["gcs", "s3"]

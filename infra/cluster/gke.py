@@ -19,7 +19,6 @@ from infra.cluster.facts import (
     ObjectStore,
     StorageClasses,
     WorkloadIdentity,
-    bucket_names,
 )
 from infra.cluster.gcp_identity import build_identities
 from infra.cluster.gcp_network import PODS_RANGE, SERVICES_RANGE, build_network
@@ -27,11 +26,12 @@ from infra.cluster.gcp_pubsub import build_pubsub
 from infra.cluster.gcp_sql import build_database
 from infra.cluster.gcp_storage import build_buckets, build_registry
 from infra.config import Environment
+from infra.config.derived import bucket_names, gke_cluster_name
 from infra.config.model import NodePool
+from infra.platform.labels import GPU_TAINT_KEY, POOL_ROLE_LABEL
 from infra.platform.network import Allow, Peer
 
-POOL_ROLE_LABEL = "mlops.io/pool-role"
-GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+GPU_TAINT = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}
 NODE_ROLES = (
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
@@ -55,7 +55,7 @@ class GkeStack(pulumi.ComponentResource):
 
 def build(env: Environment) -> ClusterFacts:
     assert env.gke is not None  # guaranteed by rules.target_section_matches
-    gke, name = env.gke, f"mlops-{env.name}"
+    gke, name = env.gke, gke_cluster_name(env.name)
     group = GkeStack(name)
     gcp_provider = gcp.Provider(
         "gcp", project=gke.project, region=gke.region, opts=pulumi.ResourceOptions(parent=group)
@@ -110,8 +110,10 @@ def build(env: Environment) -> ClusterFacts:
 
 def _node_service_account(name: str, project: str, opts: pulumi.ResourceOptions) -> gcp.serviceaccount.Account:
     """Nodes run as a minimal account instead of the Compute Engine default (project Editor)."""
+    # Account ids have at most 30 characters and end in a letter or digit: a cut after a '-' would be refused.
+    account_id = f"{name}-nodes"[:30].rstrip("-")
     account = gcp.serviceaccount.Account(
-        f"{name}-nodes", account_id=f"{name}-nodes"[:30], project=project, display_name="GKE nodes", opts=opts
+        f"{name}-nodes", account_id=account_id, project=project, display_name="GKE nodes", opts=opts
     )
     member = account.email.apply(lambda email: f"serviceAccount:{email}")
     for role in NODE_ROLES:

@@ -15,8 +15,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
-from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses, bucket_names
+from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
 from infra.config import Environment
+from infra.config.derived import bucket_names
 
 if TYPE_CHECKING:
     from infra.platform.component import PlatformComponent

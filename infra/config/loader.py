@@ -13,47 +13,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from infra.config.errors import CONFIG_KEY, PROJECT, InvalidEnvironment, PathPart, Violation, config_path
-from infra.config.model import (
-    CIDR,
-    CPU_QUANTITY,
-    CRON,
-    DNS_NAME,
-    DURATION,
-    EMAIL,
-    EMAIL_DOMAIN,
-    HTTPS_URL,
-    IMAGE_REF,
-    IP_RANGE,
-    K8S_NAME,
-    PINNED_VERSION,
-    QUANTITY,
-    REFRESH_MINUTES,
-    SYNC_DURATION,
-    Environment,
-)
+from infra.config.formats import FORMAT_ERROR
+from infra.config.model import Environment
 from infra.config.rules import check_rules, secret_sources
 
 SECRET_PLACEHOLDER = "[secret]"
 NAME_FROM_FILE = "is taken from the stack file name (Pulumi.<name>.yaml); remove it"
-
-# Friendlier words for the patterns of model.py than the regular expression itself.
-PATTERN_NAMES = {
-    PINNED_VERSION: "an exact version such as 1.2.3, v1.2.3 or a release tag such as 26.03 (no 'latest', no ranges)",
-    CPU_QUANTITY: "a CPU quantity such as 8 or 500m",
-    EMAIL: "an e-mail address such as alice@example.com",
-    IMAGE_REF: "an image reference with a tag or digest, such as ghcr.io/org/image:v1.0",
-    QUANTITY: "a storage quantity such as 50Gi",
-    DURATION: "a duration such as 12h, 15d, 2w or 1y",
-    K8S_NAME: "a lowercase name of letters, digits and '-' (at most 40)",
-    DNS_NAME: "a lowercase DNS domain such as ml.example.com",
-    CIDR: "an IPv4 CIDR such as 10.0.0.0/16",
-    IP_RANGE: "an IPv4 CIDR or an address range such as 192.168.10.240-192.168.10.250",
-    CRON: "a five-field cron expression such as '0 18 * * 5'",
-    SYNC_DURATION: "a duration in minutes or hours such as 30m or 60h",
-    HTTPS_URL: "an https:// URL",
-    EMAIL_DOMAIN: "an e-mail domain such as example.com, or * for any domain",
-    REFRESH_MINUTES: "a number of minutes from 1m to 99m, such as 4m",
-}
 
 
 def load_environment(raw: Any, name: str, source: str | None = None) -> Environment:
@@ -66,7 +31,9 @@ def load_environment(raw: Any, name: str, source: str | None = None) -> Environm
     try:
         env = Environment.model_validate({**raw, "name": name})
     except ValidationError as error:
-        raise InvalidEnvironment(source, [_violation(detail) for detail in error.errors()]) from None
+        details = error.errors()
+        violations = [_violation(detail) for detail in details if not _echo_of_a_bad_item(detail, details)]
+        raise InvalidEnvironment(source, violations) from None
     violations = check_rules(env)
     if violations:
         raise InvalidEnvironment(source, violations)
@@ -149,14 +116,22 @@ def _violation(detail: ErrorDetails) -> Violation:
     elif kind == "literal_error":
         key_note = " (as a key)" if "[key]" in detail["loc"] else ""
         message = f"{value!r}{key_note} is not allowed; allowed: {_plain_choices(ctx.get('expected', ''))}"
-    elif kind == "string_pattern_mismatch":
-        pattern = str(ctx.get("pattern", ""))
-        message = f"{value!r} is not {PATTERN_NAMES.get(pattern, f'of the form {pattern}')}"
+    elif kind == FORMAT_ERROR:
+        message = detail["msg"]  # infra/config/formats.py words it: the value, what it should be, and why not
     elif kind == "model_type" or kind == "dict_type":
         message = f"must be a mapping of settings, got {type(value).__name__}"
     else:
         message = f"{detail['msg']} (got {value!r})"
     return Violation(config_path(loc), message)
+
+
+def _echo_of_a_bad_item(detail: ErrorDetails, details: list[ErrorDetails]) -> bool:
+    """pydantic drops a refused item from a list and then finds the list too short: the item's own error is
+    the one to fix, so the list's is not reported."""
+    loc = detail["loc"]
+    return detail["type"] == "too_short" and any(
+        len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == loc for other in details
+    )
 
 
 def _plain_choices(expected: str) -> str:

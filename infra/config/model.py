@@ -14,17 +14,69 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from infra.catalog import CATALOG
-
-DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-K8S_NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
-# An exact release: no "latest", no ranges, so every environment deploys what it names.
-# Calendar release tags (Kubeflow's 26.03) are exact too.
-PINNED_VERSION = r"^(v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?|\d{2}\.\d{2}(\.\d+)?)$"
-QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$"
-DURATION = r"^\d+(h|d|w|y)$"
-CIDR = r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"
-LABEL_KEY = r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
-IP_RANGE = r"^(\d{1,3}(\.\d{1,3}){3}/\d{1,2}|\d{1,3}(\.\d{1,3}){3}-\d{1,3}(\.\d{1,3}){3})$"
+from infra.config.derived import BUCKET_PURPOSES
+from infra.config.formats import (
+    AddressPoolRange,
+    ApplicationPattern,
+    BucketPrefix,
+    ByteQuantity,
+    ByteQuota,
+    Claim,
+    CloudDnsZone,
+    CloudSqlTier,
+    CnpgRetention,
+    ComponentLabel,
+    CpuQuantity,
+    DataKey,
+    DnsName,
+    Domain,
+    ElasticAge,
+    ElasticCron,
+    ElasticVersion,
+    Email,
+    EmailDomain,
+    FeastProject,
+    FiveFieldCron,
+    GcpProjectId,
+    GcpRegion,
+    GcpSubnetRange,
+    GitRepository,
+    GitRevision,
+    GkeControlPlaneRange,
+    GkePodRange,
+    GoDuration,
+    GrafanaGroup,
+    Group,
+    Host,
+    HostPort,
+    HttpsUrl,
+    HttpUrl,
+    Image,
+    ImageByDigest,
+    IPAddress,
+    IPv4Network,
+    JvmHeap,
+    KubernetesName,
+    LabelKey,
+    LabelValue,
+    MachineType,
+    Namespace,
+    NodePoolName,
+    ObjectName,
+    PinnedVersion,
+    PrometheusDuration,
+    PubSubTopic,
+    PulumiConfigKey,
+    RefreshMinutes,
+    RegistryAddress,
+    S3Endpoint,
+    Scope,
+    Scopes,
+    SlackChannel,
+    StandardCron,
+    TimeOfDay,
+    TimeZone,
+)
 
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
 ComponentName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
@@ -56,29 +108,29 @@ class Gpu(Settings):
 
 
 class NodeTaint(Settings):
-    key: Annotated[str, Field(pattern=LABEL_KEY)]
+    key: LabelKey
     """Taint key, e.g. `workload`."""
-    value: Annotated[str, Field(max_length=63)] = ""
+    value: LabelValue = ""
     """Taint value."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
     """What happens to pods that do not tolerate the taint."""
 
 
 class GkeNetwork(Settings):
-    subnet_cidr: Annotated[str, Field(pattern=CIDR)] = "10.10.0.0/20"
+    subnet_cidr: GcpSubnetRange = "10.10.0.0/20"
     """Primary range of the subnet: node addresses."""
-    pods_cidr: Annotated[str, Field(pattern=CIDR)] = "10.20.0.0/14"
+    pods_cidr: GkePodRange = "10.20.0.0/14"
     """Secondary range for pod addresses."""
-    services_cidr: Annotated[str, Field(pattern=CIDR)] = "10.24.0.0/20"
+    services_cidr: GcpSubnetRange = "10.24.0.0/20"
     """Secondary range for Service cluster IPs."""
-    master_cidr: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/28$")] = "172.16.0.0/28"
+    master_cidr: GkeControlPlaneRange = "172.16.0.0/28"
     """/28 range of the private control plane endpoint; must not overlap the ranges above."""
 
 
 class AuthorizedNetwork(Settings):
     name: Annotated[str, Field(min_length=1, max_length=60)]
     """Label shown in the GKE console, e.g. `ci-runners`."""
-    cidr: Annotated[str, Field(pattern=CIDR)]
+    cidr: IPv4Network
     """Address range allowed to reach the control plane."""
 
 
@@ -93,13 +145,13 @@ class GcsBuckets(Settings):
     """Days after which Kubeflow Pipelines run artifacts (`pipelines/` in the artifacts bucket) are deleted, as
     any deleted object is: kept as a noncurrent version for `noncurrentDays`, and not before a retention
     policy of the bucket allows. Unset: kept until deleted by hand."""
-    retention_days: dict[Literal["artifacts", "dvc", "backups", "log-snapshots"], Annotated[int, Field(ge=1)]] = {}
+    retention_days: dict[Literal[BUCKET_PURPOSES], Annotated[int, Field(ge=1)]] = {}  # type: ignore[valid-type]
     """Retention policy (objects cannot be deleted or overwritten before this many days) by bucket purpose.
     Cloud Storage does not allow versioning together with a retention policy, so such a bucket is unversioned."""
 
 
 class CloudSql(Settings):
-    tier: str = "db-custom-2-7680"
+    tier: CloudSqlTier = "db-custom-2-7680"
     """Machine tier of the instance, e.g. `db-custom-4-15360`."""
     postgres_version: Literal["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
     """PostgreSQL major version."""
@@ -112,14 +164,14 @@ class CloudSql(Settings):
 class MetalLB(Settings):
     mode: Literal["l2", "bgp"] = "l2"
     """How addresses are announced: layer 2 (ARP/NDP, one subnet) or BGP to your routers."""
-    addresses: Annotated[tuple[Annotated[str, Field(pattern=IP_RANGE)], ...], Field(min_length=1)]
+    addresses: Annotated[tuple[AddressPoolRange, ...], Field(min_length=1)]
     """Free address ranges (CIDR or `first-last`) MetalLB may assign to LoadBalancer services."""
     peers: tuple[BgpPeer, ...] = ()
     """BGP routers to peer with; required with mode `bgp`, unused with `l2`."""
 
 
 class BgpPeer(Settings):
-    address: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}$")]
+    address: IPAddress
     """Router address."""
     asn: Annotated[int, Field(ge=1, le=4294967294)]
     """The router's AS number."""
@@ -130,23 +182,23 @@ class BgpPeer(Settings):
 class Registry(Settings):
     provider: Literal["harbor", "existing"] = "harbor"
     """Install Harbor in the cluster, or use an existing registry."""
-    url: str | None = None
+    url: RegistryAddress | None = None
     """Host (and path) of the existing registry, e.g. `registry.corp.example.net/mlops`; only with `existing`."""
 
 
 class PostgresCluster(Settings):
     instances: Annotated[int, Field(ge=1, le=9)] = 1
     """PostgreSQL instances (one primary, the rest streaming replicas); highly available environments need 3."""
-    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "20Gi"
+    storage_size: ByteQuantity = "20Gi"
     """Volume size of each instance."""
-    backup_retention: Annotated[str, Field(pattern=r"^\d+[dwm]$")] = "30d"
+    backup_retention: CnpgRetention = "30d"
     """How long base backups and WAL are kept in the object store, e.g. `30d`."""
 
 
 class OnPremEventing(Settings):
     broker: Literal["none", "nats"] = "none"
     """`nats`: a NATS JetStream cluster, the backing store of Knative's NatsJetStreamChannel; `none`: no broker."""
-    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "10Gi"
+    storage_size: ByteQuantity = "10Gi"
     """JetStream file store volume per NATS server."""
 
 
@@ -155,17 +207,17 @@ class MinioTenant(Settings):
     """MinIO server pods; highly available environments need at least 4 (erasure coding)."""
     volumes_per_server: Annotated[int, Field(ge=1, le=16)] = 1
     """Volumes per server."""
-    volume_size: Annotated[str, Field(pattern=QUANTITY)] = "100Gi"
+    volume_size: ByteQuantity = "100Gi"
     """Size of each volume."""
 
 
 class NodePool(Settings):
-    name: Annotated[str, Field(pattern=K8S_NAME)]
+    name: NodePoolName
     """Node pool name, unique within the cluster."""
     role: Literal["system", "general", "gpu"]
     """What the pool runs: `system` (platform add-ons), `general` (CPU workloads) or `gpu` (training and serving
     on accelerators; tainted so only GPU workloads land there)."""
-    machine_type: str = "e2-standard-4"
+    machine_type: MachineType = "e2-standard-4"
     """Compute Engine machine type of the nodes."""
     min_nodes: Annotated[int, Field(ge=0, le=1000)] = 1
     """Autoscaler lower bound per zone. GPU pools may scale to zero."""
@@ -179,16 +231,16 @@ class NodePool(Settings):
     """Accelerators of a `gpu` pool; leave unset for other roles."""
     image_type: Literal["COS_CONTAINERD", "UBUNTU_CONTAINERD"] = "COS_CONTAINERD"
     """Node OS image. Longhorn on GKE needs `UBUNTU_CONTAINERD`, which ships open-iscsi (COS does not)."""
-    labels: dict[Annotated[str, Field(pattern=LABEL_KEY)], Annotated[str, Field(max_length=63)]] = {}
+    labels: dict[LabelKey, LabelValue] = {}
     """Extra Kubernetes node labels, on top of `mlops.io/pool-role: <role>` that every pool gets."""
     taints: tuple[NodeTaint, ...] = ()
     """Extra node taints. GPU pools always get `nvidia.com/gpu=present:NoSchedule` in addition."""
 
 
 class GkeCluster(Settings):
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    project: GcpProjectId
     """GCP project that holds the cluster and every cloud resource of this environment."""
-    region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]$")]
+    region: GcpRegion
     """GCP region of the regional cluster, its network and buckets."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel that drives control-plane and node upgrades."""
@@ -200,7 +252,7 @@ class GkeCluster(Settings):
     """Networks allowed to reach the control plane endpoint (CI runners, VPN). Empty: only the subnet itself."""
     private_endpoint: bool = False
     """Give the control plane no public endpoint at all; `pulumi up` must then run from inside the VPC."""
-    maintenance_window_start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "03:00"
+    maintenance_window_start: TimeOfDay = "03:00"
     """Start (UTC, `HH:MM`) of the daily 4-hour window in which GKE may upgrade the cluster."""
     managed_prometheus: bool = False
     """Enable Google Managed Service for Prometheus collection besides the in-cluster Prometheus."""
@@ -208,7 +260,7 @@ class GkeCluster(Settings):
     """Lifecycle and retention of the Cloud Storage buckets."""
     database: CloudSql = CloudSql()
     """The Cloud SQL for PostgreSQL instance used by MLflow and Kubeflow Pipelines."""
-    pubsub_topics: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,62}$")], ...] = ()
+    pubsub_topics: tuple[PubSubTopic, ...] = ()
     """Pub/Sub topics for event-driven workloads; the `eventing` workload identity may publish and subscribe."""
 
 
@@ -246,7 +298,7 @@ class Ingress(Settings):
     """Traefik only: requests per second each client may send to a platform UI, on average."""
     rate_limit_burst: Annotated[int, Field(ge=1, le=100000)] = 200
     """Traefik only: requests a client may send in a burst above the average."""
-    forward_auth_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    forward_auth_url: HttpUrl | None = None
     """Traefik only: URL of an authentication service (e.g. oauth2-proxy's `/oauth2/auth`) every platform UI
     asks before serving a request; unset, the UIs use their own login."""
 
@@ -255,9 +307,9 @@ class ObjectStore(Settings):
     provider: Literal["gcs", "minio", "s3"]
     """Where ML artifacts, backups and log snapshots go: Cloud Storage (GKE), an in-cluster MinIO, or an
     existing S3-compatible endpoint (on-prem)."""
-    endpoint: str | None = None
+    endpoint: S3Endpoint | None = None
     """URL of an existing S3-compatible endpoint; only with provider `s3`."""
-    bucket_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$")] = "mlops"
+    bucket_prefix: BucketPrefix = "mlops"
     """Prefix of every bucket name, so environments sharing an endpoint do not collide."""
 
 
@@ -269,36 +321,32 @@ class CertManager(Settings):
     """Install cert-manager, which issues the TLS certificates of every platform endpoint."""
     issuer: Literal["acme", "self-signed"] = "acme"
     """ClusterIssuer used for platform certificates: ACME (Let's Encrypt) or a self-signed CA for labs."""
-    acme_email: str | None = None
+    acme_email: Email | None = None
     """Contact address registered with the ACME server; required with issuer `acme`."""
-    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    acme_server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"
     """ACME directory URL; use the staging URL while testing."""
     acme_solver: Literal["http01", "dns01"] = "http01"
     """How ACME proves control of the domain: `http01` (a challenge served through the ingress; the domain must
     be reachable from the internet) or `dns01` (a TXT record in Cloud DNS, written with Workload Identity)."""
-    cloud_dns_project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    cloud_dns_project: GcpProjectId | None = None
     """GCP project of the Cloud DNS zone that holds the domain; required with acmeSolver `dns01`."""
-    cloud_dns_zone: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    cloud_dns_zone: CloudDnsZone | None = None
     """Cloud DNS managed zone name of the domain; unset, cert-manager finds the zone itself."""
 
 
 # --- observability (used by Monitoring and Components below) ---------------------------------------------
-
-CONFIG_KEY_NAME = r"^[a-zA-Z][a-zA-Z0-9]{2,62}$"
-ES_HEAP = r"^\d+[mg]$"
-HTTPS_URL = r"^https://[^\s]+$"
 
 
 class SecretSource(Settings):
     """Where a credential comes from. Never the value itself: set exactly one of `existingSecret` and
     `configKey`."""
 
-    existing_secret: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    existing_secret: ObjectName | None = None
     """Name of a Secret that already exists in the namespace of the consumer (e.g. created by External Secrets)."""
-    config_key: Annotated[str, Field(pattern=CONFIG_KEY_NAME)] | None = None
+    config_key: PulumiConfigKey | None = None
     """Name of a Pulumi secret config value (`pulumi config set --secret mlops-platform:<configKey> ...`); the
     stack turns it into a Secret, so the value is encrypted in the stack file and masked in every preview."""
-    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "value"
+    key: DataKey = "value"
     """Key inside the Secret that holds the credential."""
 
 
@@ -307,42 +355,42 @@ class GrafanaSso(Settings):
     """OAuth2 client id Grafana was registered with at the identity provider."""
     client_secret: SecretSource
     """The OAuth2 client secret, from an existing Secret or a Pulumi secret config value."""
-    auth_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    auth_url: HttpsUrl
     """Authorization endpoint of the identity provider."""
-    token_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    token_url: HttpsUrl
     """Token endpoint of the identity provider."""
-    api_url: Annotated[str, Field(pattern=HTTPS_URL)]
+    api_url: HttpsUrl
     """Userinfo endpoint of the identity provider."""
-    allowed_groups: tuple[str, ...] = ()
+    allowed_groups: tuple[GrafanaGroup, ...] = ()
     """Only members of these groups may sign in; empty allows every authenticated user."""
-    admin_groups: tuple[str, ...] = ()
+    admin_groups: tuple[GrafanaGroup, ...] = ()
     """Members of these groups become Grafana admins; everyone else is a viewer."""
-    scopes: str = "openid email profile groups"
+    scopes: Scopes = "openid email profile groups"
     """OAuth2 scopes requested at sign-in."""
 
 
 class Receiver(Settings):
-    name: Annotated[str, Field(pattern=K8S_NAME)]
+    name: KubernetesName
     """Receiver name that routes refer to."""
     type: Literal["slack", "pagerduty", "webhook"]
     """Where alerts go: a Slack incoming webhook, a PagerDuty Events v2 integration, or a generic webhook."""
     secret: SecretSource
     """The Slack webhook URL, PagerDuty routing key or webhook URL: credentials, so never written here."""
-    channel: str | None = None
+    channel: SlackChannel | None = None
     """Slack channel, e.g. `#platform-alerts`; only for type `slack`."""
 
 
 class AlertRoute(Settings):
-    receiver: Annotated[str, Field(pattern=K8S_NAME)]
+    receiver: KubernetesName
     """Receiver (by name) that gets the alerts this route matches."""
     severities: tuple[Literal["critical", "warning", "info"], ...] = ()
     """Match alerts of these severities; empty matches any severity."""
-    components: tuple[str, ...] = ()
+    components: tuple[ComponentLabel, ...] = ()
     """Match alerts of these platform components (their `component` label); empty matches any component."""
 
 
 class Alerting(Settings):
-    default_receiver: Annotated[str, Field(pattern=K8S_NAME)] | None = None
+    default_receiver: KubernetesName | None = None
     """Receiver of every alert no route matches; unset keeps unmatched alerts in the Alertmanager UI only."""
     receivers: tuple[Receiver, ...] = ()
     """Notification targets."""
@@ -362,20 +410,20 @@ class Aiops(Settings):
 class Elasticsearch(Settings):
     count: Annotated[int, Field(ge=1, le=50)] = 1
     """Elasticsearch nodes (all roles). Highly available environments need at least 3 for a master quorum."""
-    heap: Annotated[str, Field(pattern=ES_HEAP)] = "1g"
+    heap: JvmHeap = "1g"
     """JVM heap of each node, e.g. `1g` or `512m`; keep it at most half of `memory`."""
-    memory: Annotated[str, Field(pattern=QUANTITY)] = "2Gi"
+    memory: ByteQuantity = "2Gi"
     """Memory request and limit of each node."""
-    cpu: Annotated[str, Field(pattern=r"^\d+(\.\d+)?$|^\d+m$")] = "1"
+    cpu: CpuQuantity = "1"
     """CPU request of each node."""
-    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "50Gi"
+    storage_size: ByteQuantity = "50Gi"
     """Data volume size of each node."""
 
 
 class LogSnapshots(Settings):
-    schedule: str = "0 30 1 * * ?"
+    schedule: ElasticCron = "0 30 1 * * ?"
     """When the snapshot lifecycle policy takes a snapshot (Elasticsearch cron syntax, UTC)."""
-    retention: Annotated[str, Field(pattern=DURATION)] = "30d"
+    retention: ElasticAge = "30d"
     """How long snapshots are kept in the object store."""
 
 
@@ -383,11 +431,11 @@ class Logging(Settings):
     enabled: bool | None = None
     """Install ELK. Unset: on where the cluster has no built-in log pipeline (on-prem), off where it has one
     (GKE ships container logs to Cloud Logging already; a second collector would double the log volume)."""
-    version: Annotated[str, Field(pattern=PINNED_VERSION)] = "9.4.3"
+    version: ElasticVersion = "9.4.3"
     """Elastic Stack version of Elasticsearch, Kibana, Beats and Logstash."""
     elasticsearch: Elasticsearch = Elasticsearch()
     """Elasticsearch sizing."""
-    retention: Annotated[str, Field(pattern=DURATION)] = "14d"
+    retention: ElasticAge = "14d"
     """How long log indices are kept before the index lifecycle policy deletes them."""
     snapshots: LogSnapshots = LogSnapshots()
     """Snapshots of the log indices into the object store."""
@@ -403,9 +451,9 @@ class Logging(Settings):
 class Prometheus(Settings):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     """Prometheus replicas; highly available environments need at least 2."""
-    retention: Annotated[str, Field(pattern=DURATION)] = "15d"
+    retention: PrometheusDuration = "15d"
     """How long samples are kept, e.g. `15d`."""
-    storage_size: Annotated[str, Field(pattern=QUANTITY)] = "50Gi"
+    storage_size: ByteQuantity = "50Gi"
     """Persistent volume size of each Prometheus replica."""
 
 
@@ -438,21 +486,17 @@ class Monitoring(Settings):
 
 # --- gitops delivery -------------------------------------------------------------------------------------
 
-CRON = r"^(\S+\s+){4}\S+$"
-SYNC_DURATION = r"^\d+(m|h)$"
-HTTPS_URL = r"^https://[^\s]+$"
-
 
 class SecretKeyRef(Settings):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    name: ObjectName
     """Name of a Secret in the `argocd` namespace. Create it out of band (e.g. by External Secrets) and label it
     `app.kubernetes.io/part-of: argocd` so Argo CD may read it."""
-    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+    key: DataKey
     """Key in that Secret holding the value."""
 
 
 class ArgoCdOidc(Settings):
-    issuer: Annotated[str, Field(pattern=HTTPS_URL)]
+    issuer: HttpsUrl
     """OIDC issuer URL of the identity provider, e.g. `https://accounts.google.com`."""
     client_id: Annotated[str, Field(min_length=1)]
     """OAuth client ID registered for Argo CD (redirect URL `https://argocd.<domain>/auth/callback`)."""
@@ -460,14 +504,14 @@ class ArgoCdOidc(Settings):
     """Where the OAuth client secret is: a reference to a Secret key, never the secret itself."""
     display_name: str = "SSO"
     """Label of the login button."""
-    requested_scopes: tuple[str, ...] = ("openid", "profile", "email", "groups")
+    requested_scopes: tuple[Scope, ...] = ("openid", "profile", "email", "groups")
     """Scopes requested from the identity provider."""
-    groups_claim: str = "groups"
+    groups_claim: Claim = "groups"
     """Token claim that carries the user's groups, which the RBAC bindings match."""
 
 
 class RbacBinding(Settings):
-    group: Annotated[str, Field(min_length=1)]
+    group: Group
     """Group name as the identity provider reports it in the groups claim."""
     role: Literal["admin", "readonly", "ml-deployer"]
     """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync,
@@ -484,17 +528,17 @@ class ArgoCdRbac(Settings):
 class SyncWindow(Settings):
     kind: Literal["allow", "deny"]
     """`allow`: syncs happen only inside this window (and other allow windows); `deny`: no syncs inside it."""
-    schedule: Annotated[str, Field(pattern=CRON)]
+    schedule: FiveFieldCron
     """Start of the window as a five-field cron expression, e.g. `0 22 * * 5` (Friday 22:00)."""
-    duration: Annotated[str, Field(pattern=SYNC_DURATION)]
+    duration: GoDuration
     """Length of the window, e.g. `1h` or `60h`."""
     projects: tuple[Literal["platform", "ml-apps"], ...] = ("platform", "ml-apps")
     """Argo CD projects the window applies to: the platform add-ons and/or the ML applications."""
-    applications: tuple[str, ...] = ("*",)
+    applications: tuple[ApplicationPattern, ...] = ("*",)
     """Application name patterns the window applies to."""
     manual_sync: bool = False
     """Allow a person to sync by hand while automated syncs are blocked (e.g. an emergency fix)."""
-    time_zone: str = "UTC"
+    time_zone: TimeZone = "UTC"
     """Time zone of the schedule."""
 
 
@@ -507,7 +551,7 @@ class ArgoCdSettings(Settings):
     """Who may do what in Argo CD, by identity-provider group."""
     sync_windows: tuple[SyncWindow, ...] = ()
     """When Argo CD may sync automatically (prod typically denies weekends and nights)."""
-    apps: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ("model-serving", "scheduled-notebooks")
+    apps: tuple[KubernetesName, ...] = ("model-serving", "scheduled-notebooks")
     """ML applications of this environment: `apps/<name>/overlays/<env>` is synced into the namespace
     `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
     apps_sync: Literal["automated", "manual"] = "automated"
@@ -516,13 +560,9 @@ class ArgoCdSettings(Settings):
 
 # --- storage, serverless, autoscaling ---------------------------------------------------------------------
 
-CRON = r"^(\S+\s+){4}\S+$"
-DURATION_SECONDS = r"^\d+s$"
-IMAGE_BY_DIGEST = r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}$"
-
 
 class RecurringJob(Settings):
-    cron: Annotated[str, Field(pattern=CRON)]
+    cron: StandardCron
     """When the job runs, as a five-field cron expression in the cluster's time zone (UTC unless changed)."""
     retain: Annotated[int, Field(ge=1, le=100)]
     """How many snapshots or backups this job keeps per volume; older ones are deleted."""
@@ -542,7 +582,7 @@ class Longhorn(Settings):
 class Autoscaling(Settings):
     scale_to_zero: bool = True
     """Let idle Knative services scale down to no pods (the activator buffers the first request)."""
-    scale_to_zero_grace_period: Annotated[str, Field(pattern=DURATION_SECONDS)] = "30s"
+    scale_to_zero_grace_period: GoDuration = "30s"
     """How long the last pod of an idle service is kept before it is removed, e.g. `30s`."""
     min_scale: Annotated[int, Field(ge=0, le=100)] = 0
     """Default lower bound of pods per revision; services may set their own."""
@@ -573,11 +613,11 @@ class ExampleWorker(Settings):
     enabled: bool = False
     """Declare an example queue-driven worker in namespace `ml-examples`: a Deployment that KEDA scales (from
     zero) on the length of a Redis list."""
-    image: Annotated[str, Field(pattern=IMAGE_BY_DIGEST)] = (
+    image: ImageByDigest = (
         "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
     )
     """Worker image, pinned by digest. The default is a placeholder that does nothing; use your worker's image."""
-    redis_address: str = "redis.ml-examples.svc.cluster.local:6379"
+    redis_address: HostPort = "redis.ml-examples.svc.cluster.local:6379"
     """`host:port` of the Redis server holding the work queue."""
     list_name: Annotated[str, Field(min_length=1)] = "jobs"
     """Redis list the worker consumes."""
@@ -596,17 +636,15 @@ class Keda(Settings):
 
 # --- policy and data safety ------------------------------------------------------------------------------
 
-HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
-
 
 class BackupSchedule(Settings):
-    name: Annotated[str, Field(pattern=K8S_NAME)]
+    name: KubernetesName
     """Schedule name; its backups are named `<name>-<timestamp>`."""
-    schedule: Annotated[str, Field(pattern=CRON)] = "0 2 * * *"
+    schedule: StandardCron = "0 2 * * *"
     """Cron expression (UTC) of when a backup starts, e.g. `0 2 * * *` for 02:00 every day."""
     ttl_hours: Annotated[int, Field(ge=1, le=87600)] = 720
     """How long each backup is kept, in hours (720 = 30 days)."""
-    include_namespaces: tuple[Annotated[str, Field(pattern=K8S_NAME)], ...] = ()
+    include_namespaces: tuple[Namespace, ...] = ()
     """Namespaces to back up; empty means every namespace."""
     snapshot_volumes: bool = True
     """Also snapshot persistent volumes (Compute Engine disk snapshots on GKE, CSI snapshots on-prem)."""
@@ -620,7 +658,7 @@ class Velero(Settings):
 
 
 class VaultStore(Settings):
-    server: Annotated[str, Field(pattern=HTTP_URL)]
+    server: HttpUrl
     """URL of the Vault server, e.g. `https://vault.example.internal:8200`."""
     path: Annotated[str, Field(min_length=1)] = "secret"
     """Mount path of the KV secrets engine."""
@@ -647,17 +685,17 @@ class ExternalSecrets(Settings):
 
 
 class Rfc2136(Settings):
-    host: Annotated[str, Field(min_length=1)]
+    host: Host
     """Address of the authoritative DNS server that accepts dynamic updates (RFC 2136)."""
     port: Annotated[int, Field(ge=1, le=65535)] = 53
     """DNS port of that server."""
-    zone: Annotated[str, Field(pattern=DNS_NAME)]
+    zone: Domain
     """Zone external-dns updates, e.g. the environment's domain."""
-    tsig_key_name: Annotated[str, Field(min_length=1)]
+    tsig_key_name: DnsName
     """Name of the TSIG key the server accepts updates signed with."""
     tsig_algorithm: Literal["hmac-sha256", "hmac-sha512"] = "hmac-sha256"
     """TSIG algorithm of that key."""
-    tsig_secret: Annotated[str, Field(pattern=K8S_NAME)] = "external-dns-tsig"
+    tsig_secret: ObjectName = "external-dns-tsig"
     """Secret in the external-dns namespace whose key `tsig-secret` holds the TSIG secret (never in git)."""
 
 
@@ -665,9 +703,9 @@ class ExternalDns(Settings):
     provider: Literal["google", "rfc2136", "none"] = "none"
     """Who serves the environment's DNS zone: Cloud DNS (`google`, with Workload Identity), a server that accepts
     RFC 2136 dynamic updates (on-prem), or `none` (records are managed by hand; external-dns is not installed)."""
-    domain_filters: tuple[Annotated[str, Field(pattern=DNS_NAME)], ...] = ()
+    domain_filters: tuple[Domain, ...] = ()
     """Domains external-dns may write records in; empty means the environment's domain only."""
-    google_project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    google_project: GcpProjectId | None = None
     """GCP project of the Cloud DNS zone; required with provider `google`."""
     google_zone_visibility: Literal["public", "private"] = "public"
     """Which Cloud DNS zones of that project external-dns manages."""
@@ -679,9 +717,6 @@ class ExternalDns(Settings):
 
 # --- ML platform ------------------------------------------------------------------------------------------
 
-EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$"
-CPU_QUANTITY = r"^\d+(\.\d+)?m?$"
-IMAGE_REF = r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
 NOTEBOOK_IMAGES = (
     "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
     "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-pytorch-full:v1.10.0",
@@ -691,41 +726,37 @@ NOTEBOOK_IMAGES = (
 
 
 class TeamQuota(Settings):
-    cpu: Annotated[str, Field(pattern=CPU_QUANTITY)] = "8"
+    cpu: CpuQuantity = "8"
     """CPU the team's namespace may request in total, e.g. `8` or `500m`."""
-    memory: Annotated[str, Field(pattern=QUANTITY)] = "32Gi"
+    memory: ByteQuantity = "32Gi"
     """Memory the team's namespace may request in total."""
     gpu: Annotated[int, Field(ge=0, le=512)] = 0
     """GPUs (`nvidia.com/gpu`) the team's namespace may request in total."""
-    storage: Annotated[str, Field(pattern=QUANTITY)] = "200Gi"
+    storage: ByteQuota = "200Gi"
     """Persistent volume storage the team's namespace may claim in total."""
 
 
 class Team(Settings):
-    name: Annotated[str, Field(pattern=K8S_NAME)]
+    name: KubernetesName
     """Team name; also the name of its Kubeflow Profile and of the namespace the Profile creates."""
-    owner: Annotated[str, Field(pattern=EMAIL)]
+    owner: Email
     """E-mail of the team's owner, as the identity provider reports it; owns the Profile."""
-    members: tuple[Annotated[str, Field(pattern=EMAIL)], ...] = ()
+    members: tuple[Email, ...] = ()
     """E-mails of the other members; each becomes a contributor (edit access) of the team's namespace."""
     quota: TeamQuota = TeamQuota()
     """Compute and storage the team may use: the Profile's ResourceQuota."""
 
 
-EMAIL_DOMAIN = r"^(\*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$"
-REFRESH_MINUTES = r"^[1-9][0-9]?m$"
-
-
 class ProxySecretKeyRef(Settings):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")]
+    name: ObjectName
     """Name of a Secret in the `oauth2-proxy` namespace. Create it out of band (e.g. with External Secrets); its
     value never appears in a stack file or a rendered manifest."""
-    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+    key: DataKey
     """Key in that Secret holding the value."""
 
 
 class KubeflowAuth(Settings):
-    issuer: Annotated[str, Field(pattern=HTTPS_URL)]
+    issuer: HttpsUrl
     """OIDC issuer URL of the identity provider, exactly as it appears in the `iss` claim of its tokens (mind a
     trailing slash), e.g. `https://idp.example.com/realms/platform`. oauth2-proxy and istiod fetch its discovery
     document and signing keys, so it must be reachable from the cluster."""
@@ -737,21 +768,21 @@ class KubeflowAuth(Settings):
     cookie_secret: ProxySecretKeyRef
     """Where the key that encrypts the session cookie is: 16, 24 or 32 random bytes, e.g. the 32 characters
     `openssl rand -hex 16` prints. Changing it signs everybody out."""
-    allowed_email_domains: tuple[Annotated[str, Field(pattern=EMAIL_DOMAIN)], ...]
+    allowed_email_domains: tuple[EmailDomain, ...]
     """Only users whose e-mail address is in one of these domains may sign in, e.g. `example.com`; `*` admits any
     domain (then restrict with allowedGroups). At least one is needed."""
     allowed_groups: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     """Only members of these identity-provider groups (read from the ID token's groups claim) may sign in; empty
     admits every user of the allowed domains."""
-    email_claim: Annotated[str, Field(min_length=1)] = "email"
+    email_claim: Claim = "email"
     """ID token claim with the user's e-mail address: it becomes the Kubeflow user (`kubeflow-userid`) that team
     owners and members are matched against."""
-    groups_claim: Annotated[str, Field(min_length=1)] = "groups"
+    groups_claim: Claim = "groups"
     """ID token claim with the user's groups, which allowedGroups is checked against."""
-    requested_scopes: tuple[Annotated[str, Field(pattern=r"^[\x21-\x7e]+$")], ...] = ("openid", "email", "profile")
+    requested_scopes: tuple[Scope, ...] = ("openid", "email", "profile")
     """Scopes requested at sign-in; `openid` is required. Add the scope your identity provider needs to put groups
     into the ID token (often `groups`) when you set allowedGroups."""
-    refresh_interval: Annotated[str, Field(pattern=REFRESH_MINUTES)] = "4m"
+    refresh_interval: RefreshMinutes = "4m"
     """How often oauth2-proxy renews a session's ID token with its refresh token, e.g. `4m`. The gateway verifies
     that token on every request, so keep this below the identity provider's ID token lifetime; the provider must
     issue refresh tokens to the client (without them users sign in again when the token expires)."""
@@ -761,9 +792,7 @@ class Kubeflow(Settings):
     enabled: bool = False
     """Install Kubeflow (Pipelines, Notebooks, Katib, training operator, dashboard, Profiles) from the upstream
     kubeflow/manifests release. Needs the Istio ingress provider."""
-    notebook_images: Annotated[tuple[Annotated[str, Field(pattern=IMAGE_REF)], ...], Field(min_length=1)] = (
-        NOTEBOOK_IMAGES
-    )
+    notebook_images: Annotated[tuple[Image, ...], Field(min_length=1)] = NOTEBOOK_IMAGES
     """Images offered when a user starts a notebook server; the first is the default."""
     teams: tuple[Team, ...] = ()
     """Teams: one Kubeflow Profile (namespace, members, ResourceQuota) each."""
@@ -790,9 +819,9 @@ class Feast(Settings):
     enabled: bool = False
     """Install the Feast feature server, with its registry in the object store and a Redis online store in
     the cluster."""
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = "platform"
+    project: FeastProject = "platform"
     """Feast project name."""
-    online_store_size: Annotated[str, Field(pattern=QUANTITY)] = "10Gi"
+    online_store_size: ByteQuantity = "10Gi"
     """Persistent volume size of the in-cluster Redis online store."""
 
 
@@ -829,9 +858,9 @@ class Components(Settings):
 
 
 class GitOps(Settings):
-    repo_url: str = "https://github.com/example-org/mlops-platform.git"
+    repo_url: GitRepository = "https://github.com/example-org/mlops-platform.git"
     """Git repository Argo CD syncs the ML applications (`apps/`) from: this repository, where adopters host it."""
-    revision: str = "main"
+    revision: GitRevision = "main"
     """Branch or tag of that repository the environment follows."""
 
 
@@ -844,7 +873,7 @@ class Environment(Settings):
     """Where the platform runs: a GKE cluster this stack creates, or an existing on-premises cluster."""
     kubernetes_version: Literal[KUBERNETES_VERSIONS]  # type: ignore[valid-type]
     """Kubernetes minor version of the cluster; manifests are validated against it."""
-    domain: Annotated[str, Field(pattern=DNS_NAME)]
+    domain: Domain
     """DNS domain under which every platform UI is exposed, e.g. `grafana.<domain>`."""
     high_availability: bool = False
     """Run replicated control components (Argo CD, Prometheus, Alertmanager) across nodes."""
@@ -860,7 +889,7 @@ class Environment(Settings):
     """Optional components and their settings."""
     gitops: GitOps = GitOps()
     """Where Argo CD finds this repository."""
-    versions: dict[ComponentName, Annotated[str, Field(pattern=PINNED_VERSION)]] = {}  # type: ignore[valid-type]
+    versions: dict[ComponentName, PinnedVersion] = {}  # type: ignore[valid-type]
     """Chart versions this environment pins where it differs from the catalog, by component. Promotion copies
     these from one environment to the next."""
     argocd: ArgoCdSettings = ArgoCdSettings()

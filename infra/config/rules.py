@@ -6,8 +6,7 @@ Each rule takes a structurally valid Environment and yields Violations at the co
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from pydantic.alias_generators import to_camel
 
@@ -27,6 +26,16 @@ def rule(fn: Rule) -> Rule:
 
 def check_rules(env: Environment) -> list[Violation]:
     return [violation for check in RULES for violation in check(env)]
+
+
+def repeats(values: Sequence[Hashable]) -> Iterator[tuple[int, str]]:
+    """(index, message) for every entry that repeats an earlier one: the entry to rename or remove."""
+    first: dict[Hashable, int] = {}
+    for index, value in enumerate(values):
+        if value in first:
+            yield index, f"{value!r} is used twice (also at [{first[value]}])"
+        else:
+            first[value] = index
 
 
 def set_exactly_when(needed: bool, present: bool, path: str, condition: str) -> Iterator[Violation]:
@@ -95,10 +104,8 @@ def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
     if env.gke is None:
         return
     pools = env.gke.node_pools
-    for name, count in Counter(pool.name for pool in pools).items():
-        if count > 1:
-            index = next(i for i, pool in enumerate(pools) if pool.name == name)
-            yield Violation(at("gke", "nodePools", index, "name"), f"{name!r} is used by {count} node pools")
+    for index, message in repeats([pool.name for pool in pools]):
+        yield Violation(at("gke", "nodePools", index, "name"), message)
     system_pools = sum(pool.role == "system" for pool in pools)
     if system_pools != 1:
         yield Violation(at("gke", "nodePools"), f"needs exactly one pool with role system, found {system_pools}")
@@ -151,9 +158,8 @@ def alert_routes_name_receivers(env: Environment) -> Iterator[Violation]:
     alerting = env.components.monitoring.alerting
     names = [receiver.name for receiver in alerting.receivers]
     base = ("components", "monitoring", "alerting")
-    for name, count in Counter(names).items():
-        if count > 1:
-            yield Violation(at(*base, "receivers", names.index(name), "name"), f"{name!r} is used {count} times")
+    for index, message in repeats(names):
+        yield Violation(at(*base, "receivers", index, "name"), message)
     known = ", ".join(names) or "none defined"
     if alerting.default_receiver is not None and alerting.default_receiver not in names:
         yield Violation(
@@ -256,33 +262,24 @@ def onprem_services_follow_availability(env: Environment) -> Iterator[Violation]
 
 @rule
 def gke_ranges_do_not_overlap(env: Environment) -> Iterator[Violation]:
-    """Subnet, pod, service and control-plane ranges must be valid networks that share no address."""
+    """Subnet, pod, service and control-plane ranges share no address (each is a network: formats.py)."""
     if env.gke is None:
         return
     ranges = env.gke.network
     networks: dict[str, ipaddress.IPv4Network] = {}
     for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
-        path = at("gke", "network", to_camel(field))
-        try:
-            network = ipaddress.IPv4Network(getattr(ranges, field))
-        except ValueError as error:
-            yield Violation(path, f"is not a network address: {error}")
-            continue
+        network = ipaddress.IPv4Network(getattr(ranges, field))
         for other, seen in networks.items():
             if network.overlaps(seen):
-                yield Violation(path, f"{network} overlaps {to_camel(other)} {seen}")
+                yield Violation(at("gke", "network", to_camel(field)), f"{network} overlaps {to_camel(other)} {seen}")
         networks[field] = network
 
 
 @rule
 def backup_schedules_are_unique(env: Environment) -> Iterator[Violation]:
     """Velero Schedule objects are named after their schedule, so two with one name would be one object."""
-    schedules = env.components.velero.schedules
-    seen: set[str] = set()
-    for index, schedule in enumerate(schedules):
-        if schedule.name in seen:
-            yield Violation(at("components", "velero", "schedules", index, "name"), f"{schedule.name!r} is used twice")
-        seen.add(schedule.name)
+    for index, message in repeats([schedule.name for schedule in env.components.velero.schedules]):
+        yield Violation(at("components", "velero", "schedules", index, "name"), message)
 
 
 @rule
@@ -462,9 +459,9 @@ def mlflow_follows_availability(env: Environment) -> Iterator[Violation]:
 @rule
 def team_names_are_unique(env: Environment) -> Iterator[Violation]:
     """Each team is one Profile and one namespace, so names must differ."""
-    teams = env.components.kubeflow.teams
-    seen: set[str] = set()
-    for index, team in enumerate(teams):
-        if team.name in seen:
-            yield Violation(at("components", "kubeflow", "teams", index, "name"), f"{team.name!r} is used twice")
-        seen.add(team.name)
+    for index, message in repeats([team.name for team in env.components.kubeflow.teams]):
+        yield Violation(at("components", "kubeflow", "teams", index, "name"), message)
+
+
+# The rules between well-formed values that their consumers check later; imported last, as they use `rule`.
+from infra.config import relations  # noqa: E402, F401

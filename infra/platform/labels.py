@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 PART_OF = "mlops-platform"
+# On every GKE node: the role of its pool (system, general, gpu); a pool's own labels may not replace it.
+POOL_ROLE_LABEL = "mlops.io/pool-role"
+# On every GKE GPU node, as a NoSchedule taint: only pods that tolerate it (GPU workloads) land there.
+GPU_TAINT_KEY = "nvidia.com/gpu"
 COMPONENT = "mlops.dev/component"
 LAYER = "mlops.dev/layer"
 DEPENDS_ON = "mlops.dev/depends-on"
