@@ -49,6 +49,12 @@ CLUSTER_DOMAIN = ".svc.cluster.local"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # MinIO answers to any region; the S3 client needs one.
 S3_REGION = "us-east-1"
+CACHE_STEP_IMAGE = "ghcr.io/containerd/busybox:1.36"
+"""The image the cache server's webhook runs in place of a step whose result it reuses (its one container only
+prints that the outputs come from the cache). KFP 2.16.0 names `ghcr.io/containerd/busybox` without a tag everywhere
+(pipeline-install-config `cacheImage`, backend/src/cache/server/mutation.go), so each node would run whatever
+`latest` is when it pulls; the tag is the one containerd, who publishes the image, uses in its own tests
+(integration/images/image_list.go)."""
 
 
 def team_pipeline_root(store: ObjectStore, team: str) -> str:
@@ -88,6 +94,7 @@ def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[
     settings = {
         "bucketName": store.buckets["artifacts"],
         "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
+        "cacheImage": CACHE_STEP_IMAGE,
     }
     patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)), *ui_patches(facts)]
     if login is not None:

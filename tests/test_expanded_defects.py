@@ -1,0 +1,120 @@
+"""Defects of issue #15 that only show in what the Applications apply, each checked on the expanded platform."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from infra.expand.platform import STACK, Platform
+from infra.expand.sources import Deployer
+
+GKE_ENVS = ("dev", "staging", "prod")
+KUBEFLOW_ENVS = GKE_ENVS
+HARBOR_DATABASE = "harbor"
+PUBLIC_DEFAULTS = ("changeit", "not-a-secure-key", "harbor_registry_password", "Harbor12345")
+SEAWEEDFS_BUCKET = "mlpipeline"
+"""The one bucket the SeaweedFS bundled with Kubeflow Pipelines creates (its Deployment's `s3.bucket.create`), and
+the one its profile controller grants each team (sync.py `S3_BUCKET_NAME`)."""
+GKE_CNI_BIN = "/home/kubernetes/bin"
+MIRROR = "https://git.example.com/mirrors/github/"
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def owned(platform: Platform, owner: str, kind: str | None = None) -> list[Mapping[str, Any]]:
+    return [o.object for o in platform.owned_by(owner) if kind is None or o.kind == kind]
+
+
+def named(platform: Platform, owner: str, kind: str, name: str) -> Mapping[str, Any]:
+    found = [o for o in owned(platform, owner, kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{owner}: expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def config_map(platform: Platform, owner: str, name: str) -> Mapping[str, Any]:
+    """A ConfigMap by name, also when kustomize's generator appended a hash to it."""
+    found = [o for o in owned(platform, owner, "ConfigMap") if o["metadata"]["name"] in (name, *_hashed(o, name))]
+    assert len(found) == 1, f"{owner}: expected one ConfigMap {name}, found {len(found)}"
+    return found[0]
+
+
+def _hashed(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    actual = obj["metadata"]["name"]
+    return (actual,) if actual.startswith(f"{name}-") and len(actual) == len(name) + 11 else ()
+
+
+def pod_specs(obj: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Pod":
+        yield spec
+    elif obj.get("kind") == "CronJob":
+        yield spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif "template" in spec:
+        yield spec["template"]["spec"]
+
+
+def containers(obj: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for pod in pod_specs(obj):
+        yield from pod.get("initContainers") or []
+        yield from pod.get("containers") or []
+
+
+def container(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    return next(c for c in containers(obj) if c["name"] == name)
+
+
+def env_value(platform: Platform, owner: str, variable: Mapping[str, Any]) -> str:
+    """What an environment variable holds: its value, or the ConfigMap key it refers to."""
+    if "value" in variable:
+        return str(variable["value"])
+    ref = variable["valueFrom"]["configMapKeyRef"]
+    return str(config_map(platform, owner, ref["name"])["data"][ref["key"]])
+
+
+def texts(obj: Mapping[str, Any]) -> Iterator[str]:
+    """The object as text, and a Secret's data decoded."""
+    yield json.dumps(obj)
+    if obj.get("kind") == "Secret":
+        for value in (obj.get("data") or {}).values():
+            yield base64.b64decode(value).decode(errors="replace")
+
+
+def pinned(image: str) -> bool:
+    last = image.rsplit("/", 1)[-1]
+    return "@sha256:" in last or ":" in last
+
+
+def deployer(platform: Platform, name: str) -> Deployer:
+    return next(d for d in platform.deployers if d.name == name)
+
+
+def application(platform: Platform, name: str) -> Mapping[str, Any]:
+    return next(o for o in owned(platform, STACK, "Application") if o["metadata"]["name"] == name)
+
+
+# --- 11. KFP: every image pinned ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", KUBEFLOW_ENVS)
+def test_every_pipelines_image_has_a_tag_or_digest(platforms: dict[str, Platform], env: str) -> None:
+    platform = platforms[env]
+    owner = "kubeflow-pipelines"
+    images: dict[str, str] = {}
+    for obj in owned(platform, owner):
+        for c in containers(obj):
+            images[f"{obj['kind']} {obj['metadata']['name']} {c['name']}"] = c["image"]
+            # Images a container starts elsewhere (the cache server's step image) are passed in its environment.
+            for variable in c.get("env") or []:
+                if variable["name"].endswith("IMAGE") and (
+                    "value" in variable or "configMapKeyRef" in variable.get("valueFrom", {})
+                ):
+                    images[f"{obj['metadata']['name']} {c['name']} ${variable['name']}"] = env_value(
+                        platform, owner, variable
+                    )
+    assert any("CACHE_IMAGE" in where for where in images)
+    assert {where: image for where, image in images.items() if not pinned(image)} == {}
