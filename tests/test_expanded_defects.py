@@ -8,7 +8,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import yaml
 
+from infra.cluster.facts import bucket_names
 from infra.expand.platform import STACK, Platform
 from infra.expand.sources import Deployer
 
@@ -95,6 +97,42 @@ def deployer(platform: Platform, name: str) -> Deployer:
 
 def application(platform: Platform, name: str) -> Mapping[str, Any]:
     return next(o for o in owned(platform, STACK, "Application") if o["metadata"]["name"] == name)
+
+
+# --- 3. Kubeflow Pipelines: each consumer sees the bucket it uses --------------------------------------------
+
+
+@pytest.mark.parametrize("env", KUBEFLOW_ENVS)
+def test_each_pipelines_consumer_sees_its_own_bucket(platforms: dict[str, Platform], env: str) -> None:
+    platform = platforms[env]
+    owner = "kubeflow-pipelines"
+    # The API server's object store is the bundled SeaweedFS, which holds only its own bucket.
+    api = {
+        v["name"]: v
+        for v in container(named(platform, owner, "Deployment", "ml-pipeline"), "ml-pipeline-api-server")["env"]
+    }
+    assert env_value(platform, owner, api["OBJECTSTORECONFIG_HOST"]).startswith("seaweedfs")
+    assert env_value(platform, owner, api["OBJECTSTORECONFIG_BUCKETNAME"]) == SEAWEEDFS_BUCKET
+    # The workflow controller's default artifact repository (pipeline logs) is SeaweedFS too.
+    workflows = yaml.safe_load(
+        config_map(platform, owner, "workflow-controller-configmap")["data"]["artifactRepository"]
+    )
+    assert workflows["s3"]["endpoint"].startswith("seaweedfs")
+    assert workflows["s3"]["bucket"] == SEAWEEDFS_BUCKET
+    # The profile controller grants each team that same bucket.
+    code = config_map(platform, owner, "kubeflow-pipelines-profile-controller-code")["data"]["sync.py"]
+    assert f"S3_BUCKET_NAME = '{SEAWEEDFS_BUCKET}'" in code
+    # The teams' runs write their artifacts to the cluster's bucket, through the ConfigMap the stack writes.
+    bucket = bucket_names(platform.env.object_store.bucket_prefix, env)["artifacts"]
+    teams = [team.name for team in platform.env.components.kubeflow.teams]
+    launchers = {
+        o["metadata"]["namespace"]: o
+        for o in owned(platform, STACK, "ConfigMap")
+        if o["metadata"]["name"] == "kfp-launcher"
+    }
+    assert sorted(launchers) == sorted(teams)
+    for team, launcher in launchers.items():
+        assert launcher["data"]["defaultPipelineRoot"] == f"gs://{bucket}/pipelines/{team}"
 
 
 # --- 11. KFP: every image pinned ------------------------------------------------------------------------------

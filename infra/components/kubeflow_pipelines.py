@@ -9,6 +9,10 @@ What stays upstream's, and why (README, "ML platform"):
 - SeaweedFS stays: the multi-user profile controller (sync.py) creates each team's object store credentials through
   SeaweedFS' IAM API. What it writes into each team's `kfp-launcher` ConfigMap (a `minio://mlpipeline/...` pipeline
   root) is replaced by `launcher_config`: the team's runs keep their artifacts in the cluster's bucket.
+- So the install config's `bucketName` stays upstream's `mlpipeline`: it names a bucket of SeaweedFS, not of the
+  cluster's store. The API server keeps uploaded pipelines there (`OBJECTSTORECONFIG_BUCKETNAME`, with SeaweedFS as
+  `OBJECTSTORECONFIG_HOST`), the workflow controller's default artifact repository (run logs) points there, and
+  SeaweedFS creates only that bucket, which the profile controller grants each team (sync.py `S3_BUCKET_NAME`).
 """
 
 from __future__ import annotations
@@ -89,10 +93,11 @@ def launcher_config(store: ObjectStore, team: str) -> dict[str, str]:
 
 def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[dict[str, Any]]:
     """Patches of the Pipelines part: the install config, and ML Metadata on the cluster database when there
-    is one (`login`, from `metadata_login`)."""
+    is one (`login`, from `metadata_login`). The install config's `bucketName` is left alone (module docstring).
+    Its pipeline root reaches `kfp-launcher` of the `kubeflow` namespace (and the profile controller's
+    KFP_DEFAULT_PIPELINE_ROOT, which 26.03's sync.py does not read); each team's `kfp-launcher` is the stack's."""
     store = facts.object_store
     settings = {
-        "bucketName": store.buckets["artifacts"],
         "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
         "cacheImage": CACHE_STEP_IMAGE,
     }
