@@ -135,6 +135,28 @@ def test_each_pipelines_consumer_sees_its_own_bucket(platforms: dict[str, Platfo
         assert launcher["data"]["defaultPipelineRoot"] == f"gs://{bucket}/pipelines/{team}"
 
 
+# --- 4. Kubeflow notebooks: each server type offers its own images -------------------------------------------
+
+
+@pytest.mark.parametrize("env", KUBEFLOW_ENVS)
+def test_notebook_server_types_offer_their_own_images(platforms: dict[str, Platform], env: str) -> None:
+    platform = platforms[env]
+    owner = "kubeflow-jupyter-web-app"
+    form = yaml.safe_load(config_map(platform, owner, "jupyter-web-app-config")["data"]["spawner_ui_config.yaml"])
+    defaults = form["spawnerFormDefaults"]
+    jupyter = list(platform.env.components.kubeflow.notebook_images)
+    assert defaults["image"] == {"value": jupyter[0], "options": jupyter}
+    web_app = container(named(platform, owner, "Deployment", "jupyter-web-app-deployment"), "jupyter-web-app")
+    release_tag = web_app["image"].rsplit(":", 1)[1]
+    for group, server in (("imageGroupOne", "codeserver"), ("imageGroupTwo", "rstudio")):
+        options = defaults[group]["options"]
+        assert options and defaults[group]["value"] in options
+        for image in options:
+            name, tag = image.rsplit(":", 1)
+            assert name.rsplit("/", 1)[1].startswith(f"{server}-"), f"{group} offers {image}"
+            assert tag == release_tag, f"{group} offers {image}, the web app is {web_app['image']}"
+
+
 # --- 11. KFP: every image pinned ------------------------------------------------------------------------------
 
 

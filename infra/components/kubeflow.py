@@ -68,6 +68,15 @@ CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
 DASHBOARD_HOST_LABEL = sign_in.HOST_LABEL
 DASHBOARD_TLS_SECRET = "kubeflow-tls"
+# The notebook form's other two server types, with the images kubeflow/manifests 26.03 offers for them (its
+# jupyter-web-app spawner_ui_config.yaml): kubeflow/kubeflow's notebook-servers at the web app's own tag, v1.10.0.
+# The web app shows all three types whatever the config holds (v1.10.0 has no setting that hides one), so each
+# needs images of its kind: for both, the notebook's annotations make Istio rewrite request paths to `/` (and, for
+# RStudio, send the X-RStudio-Root-Path header), where a Jupyter image, serving under its NB_PREFIX, has nothing.
+NOTEBOOK_SERVERS = "ghcr.io/kubeflow/kubeflow/notebook-servers"
+NOTEBOOK_SERVERS_TAG = "v1.10.0"
+CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_TAG}",)
+RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}",)
 
 
 class Kubeflow(PlatformComponent):
@@ -170,7 +179,8 @@ class Kubeflow(PlatformComponent):
         return {"patches": [json_patch("Gateway", "kubeflow-gateway", ops)]}
 
     def notebooks(self) -> dict[str, Any]:
-        """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
+        """The Jupyter images users may pick (the environment's, first one preselected), replacing upstream's
+        spawner form; VS Code and RStudio keep upstream's images."""
         images = list(self.env.components.kubeflow.notebook_images)
         form = {"spawnerFormDefaults": spawner_form(images)}
         ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml_text(form)}]
@@ -271,16 +281,18 @@ class Kubeflow(PlatformComponent):
 
 
 def spawner_form(images: list[str]) -> dict[str, Any]:
-    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape)."""
+    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape): `images` for JupyterLab, the
+    code-server and RStudio images for the VS Code (`imageGroupOne`) and RStudio (`imageGroupTwo`) types."""
     editable = lambda value: {"readOnly": False, "value": value}  # noqa: E731
+    choice = lambda options: {"value": options[0], "options": list(options)}  # noqa: E731
     return {
         "allowCustomImage": False,
         "hideRegistry": True,
         "hideTag": False,
         "imagePullPolicy": editable("IfNotPresent"),
-        "image": {"value": images[0], "options": images},
-        "imageGroupOne": {"value": images[0], "options": images},
-        "imageGroupTwo": {"value": images[0], "options": images},
+        "image": choice(images),
+        "imageGroupOne": choice(CODE_SERVER_IMAGES),
+        "imageGroupTwo": choice(RSTUDIO_IMAGES),
         "cpu": {**editable("0.5"), "limitFactor": "1.2"},
         "memory": {**editable("1.0Gi"), "limitFactor": "1.2"},
         "gpus": editable(
