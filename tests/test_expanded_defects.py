@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from infra.cluster.facts import bucket_names
+from infra.expand.expansion import Expander
 from infra.expand.platform import STACK, Platform
 from infra.expand.sources import Deployer
 
@@ -155,6 +156,38 @@ def test_notebook_server_types_offer_their_own_images(platforms: dict[str, Platf
             name, tag = image.rsplit(":", 1)
             assert name.rsplit("/", 1)[1].startswith(f"{server}-"), f"{group} offers {image}"
             assert tag == release_tag, f"{group} offers {image}, the web app is {web_app['image']}"
+
+
+# --- 5. istio-cni on GKE: the node's CNI directory, whatever the version string ------------------------------
+
+
+def cni_bin_dir(daemon_set: Mapping[str, Any]) -> str:
+    (pod,) = pod_specs(daemon_set)
+    return next(v["hostPath"]["path"] for v in pod["volumes"] if v["name"] == "cni-bin-dir")
+
+
+@pytest.mark.parametrize("env", GKE_ENVS)
+def test_istio_cni_on_gke_mounts_the_gke_cni_directory(
+    platforms: dict[str, Platform], expander: Expander, env: str
+) -> None:
+    platform = platforms[env]
+    assert cni_bin_dir(named(platform, "istio-cni", "DaemonSet", "istio-cni-node")) == GKE_CNI_BIN
+    cni = deployer(platform, "istio-cni")
+    (source,) = cni.sources
+    chart = expander._chart(source)
+    minor = platform.env.kubernetes_version
+    # As Argo CD or Helm may report the cluster's version: with and without GKE's suffix.
+    for version in (minor, f"{minor}.5", f"{minor}.5-gke.1200"):
+        rendered = chart.render(
+            source.values, release=source.release, namespace=cni.namespace, kubernetes_version=version, api_versions=()
+        )
+        daemon_sets = [
+            obj
+            for template in rendered
+            for obj in yaml.safe_load_all(template.text)
+            if obj and obj.get("kind") == "DaemonSet"
+        ]
+        assert [cni_bin_dir(d) for d in daemon_sets] == [GKE_CNI_BIN], version
 
 
 # --- 11. KFP: every image pinned ------------------------------------------------------------------------------
