@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from infra.cluster.facts import bucket_names
+from infra.components.cloudnative_pg import APP_SECRET, HOST
 from infra.expand.expansion import Expander
 from infra.expand.platform import STACK, Platform
 from infra.expand.sources import Deployer
@@ -98,6 +99,57 @@ def deployer(platform: Platform, name: str) -> Deployer:
 
 def application(platform: Platform, name: str) -> Mapping[str, Any]:
     return next(o for o in owned(platform, STACK, "Application") if o["metadata"]["name"] == name)
+
+
+# --- 1. Harbor: no public default, the same objects on every render ------------------------------------------
+
+
+def test_harbor_carries_no_public_default(platforms: dict[str, Platform]) -> None:
+    platform = platforms["onprem"]
+    harbor = list(platform.owned_by("harbor"))
+    assert harbor
+    found = [(o.ref, d) for o in harbor for text in texts(o.object) for d in PUBLIC_DEFAULTS if d in text]
+    assert found == []
+
+
+def test_harbor_renders_the_same_every_time(platforms: dict[str, Platform], expander: Expander) -> None:
+    platform = platforms["onprem"]
+    assert [p for p in platform.expansion.problems if p.deployer == "harbor"] == []
+    harbor = deployer(platform, "harbor")
+    (source,) = harbor.sources
+    chart = expander._chart(source)
+
+    def render() -> list[Any]:
+        return chart.render(
+            source.values,
+            release=source.release,
+            namespace=harbor.namespace,
+            kubernetes_version=platform.env.kubernetes_version,
+            api_versions=platform.expansion.api_versions,
+        )
+
+    assert render() == render()
+
+
+def test_harbor_keeps_its_data_in_the_cluster_database(platforms: dict[str, Platform]) -> None:
+    platform = platforms["onprem"]
+    # No database of its own: no StatefulSet with a password of the chart's.
+    assert sorted(o["metadata"]["name"] for o in owned(platform, "harbor", "StatefulSet")) == [
+        "harbor-redis",
+        "harbor-trivy",
+    ]
+    settings = config_map(platform, "harbor", "harbor-core")["data"]
+    assert settings["POSTGRESQL_HOST"] == HOST
+    assert settings["POSTGRESQL_DATABASE"] == HARBOR_DATABASE
+    assert settings["POSTGRESQL_SSLMODE"] == "require"
+    core = container(named(platform, "harbor", "Deployment", "harbor-core"), "core")
+    password = next(v for v in core["env"] if v["name"] == "POSTGRESQL_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"] == {"name": APP_SECRET, "key": "password"}
+    # The database exists, and the login Secret is copied into Harbor's namespace.
+    databases = owned(platform, STACK, "Database")
+    assert any(d["spec"]["name"] == HARBOR_DATABASE for d in databases)
+    copies = [o for o in owned(platform, STACK, "ExternalSecret") if o["metadata"]["namespace"] == "harbor"]
+    assert [c["spec"]["target"]["name"] for c in copies] == [APP_SECRET]
 
 
 # --- 3. Kubeflow Pipelines: each consumer sees the bucket it uses --------------------------------------------
