@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from infra.cluster.facts import bucket_names
+from infra.components.argocd import GIT_CONFIG_CHECKSUM
 from infra.components.cloudnative_pg import APP_SECRET, HOST
+from infra.config.errors import InvalidEnvironment
+from infra.config.loader import load_stack_file
 from infra.expand.expansion import Expander
 from infra.expand.platform import STACK, Platform
 from infra.expand.sources import Deployer
+from infra.offline.render import render_stack
+from infra.platform.labels import ADVISORY
+from tests.conftest import ENVIRONMENTS
 
 GKE_ENVS = ("dev", "staging", "prod")
 KUBEFLOW_ENVS = GKE_ENVS
@@ -240,6 +248,90 @@ def test_istio_cni_on_gke_mounts_the_gke_cni_directory(
             if obj and obj.get("kind") == "DaemonSet"
         ]
         assert [cni_bin_dir(d) for d in daemon_sets] == [GKE_CNI_BIN], version
+
+
+# --- 10. Air-gapped: Argo CD's git traffic through a mirror ---------------------------------------------------
+
+
+def repo_server(platform: Platform) -> Mapping[str, Any]:
+    return named(platform, "argo-cd", "Deployment", "argo-cd-argocd-repo-server")
+
+
+def system_git_config(platform: Platform) -> str | None:
+    """The /etc/gitconfig the repo server mounts, if it mounts one."""
+    deployment = repo_server(platform)
+    mounts = [
+        m for m in container(deployment, "repo-server").get("volumeMounts") or [] if m["mountPath"] == "/etc/gitconfig"
+    ]
+    if not mounts:
+        return None
+    (mount,) = mounts
+    (pod,) = pod_specs(deployment)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return str(config_map(platform, "argo-cd", volume["configMap"]["name"])["data"][mount["subPath"]])
+
+
+def test_without_git_mirrors_the_repo_server_is_unchanged_and_pipelines_say_what_they_fetch(
+    platforms: dict[str, Platform],
+) -> None:
+    platform = platforms["dev"]
+    assert system_git_config(platform) is None
+    assert GIT_CONFIG_CHECKSUM not in (repo_server(platform)["spec"]["template"]["metadata"].get("annotations") or {})
+    advisory = application(platform, "kubeflow-pipelines")["metadata"]["annotations"][ADVISORY]
+    assert "github.com/argoproj/argo-workflows" in advisory and "argocd.gitMirrors" in advisory
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory: pytest.TempPathFactory, expander: Expander) -> Platform:
+    document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
+    settings = document["config"]["mlops-platform:platform"]
+    settings.setdefault("argocd", {})["gitMirrors"] = {"https://github.com/": MIRROR}
+    path: Path = tmp_path_factory.mktemp("mirrored") / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document))
+    rendered = render_stack(path)
+    return Platform(rendered, expander.expand(rendered))
+
+
+def test_git_mirrors_reach_the_repo_server_and_the_kubeflow_applications(mirrored: Platform) -> None:
+    config = system_git_config(mirrored)
+    assert config is not None
+    assert f'[url "{MIRROR}"]\n\tinsteadOf = https://github.com/\n' in config
+    # Argo CD resolves an Application's tag with its own git library, which reads no git config: the Kubeflow
+    # Applications name the mirror themselves, and the platform project admits it.
+    pipelines = application(mirrored, "kubeflow-pipelines")
+    assert pipelines["spec"]["source"]["repoURL"] == f"{MIRROR}kubeflow/manifests"
+    assert "github.com" not in pipelines["metadata"]["annotations"].get(ADVISORY, "")
+    project = named(mirrored, STACK, "AppProject", "platform")
+    assert f"{MIRROR}kubeflow/manifests" in project["spec"]["sourceRepos"]
+    assert "https://github.com/kubeflow/manifests" not in project["spec"]["sourceRepos"]
+    # So does the ML applications' repository when it lies under the prefix (the default one is on github.com).
+    (apps,) = owned(mirrored, STACK, "ApplicationSet")
+    assert apps["spec"]["generators"][0]["git"]["repoURL"] == f"{MIRROR}example-org/mlops-platform.git"
+    assert apps["spec"]["template"]["spec"]["source"]["repoURL"] == f"{MIRROR}example-org/mlops-platform.git"
+    # A changed mirror list restarts the repo server (a subPath mount is never refreshed).
+    annotations = repo_server(mirrored)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[GIT_CONFIG_CHECKSUM] == hashlib.sha256(config.encode()).hexdigest()
+    # The expansion still builds the Kubeflow paths from the mirrored repository's cache.
+    assert [p for p in mirrored.expansion.problems if p.deployer.startswith("kubeflow")] == []
+    assert owned(mirrored, "kubeflow-pipelines")
+
+
+@pytest.mark.parametrize(
+    "mirrors",
+    [
+        {"https://github.com": MIRROR},  # no trailing slash: would also rewrite https://github.company.example/
+        {"https://github.com/": 'https://git.example.com/"x/'},  # a quote ends git's section name
+        {"github.com/": MIRROR},  # not a URL
+    ],
+)
+def test_a_git_mirror_that_is_not_a_url_prefix_is_refused(tmp_path: Path, mirrors: dict[str, str]) -> None:
+    document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
+    document["config"]["mlops-platform:platform"].setdefault("argocd", {})["gitMirrors"] = mirrors
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(InvalidEnvironment) as refused:
+        load_stack_file(path)
+    assert "argocd.gitMirrors" in str(refused.value)
 
 
 # --- 11. KFP: every image pinned ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from infra.components.kubeflow_pipelines import (
     launcher_config,
     metadata_login,
     pipelines_patches,
+    remote_bases_advisory,
     ui_endpoint_problem,
 )
 from infra.config import Environment
@@ -120,7 +121,10 @@ class Kubeflow(PlatformComponent):
                 f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
                 "it is sent; keep this environment off public networks"
             )
-        pipeline_notes = [UPSTREAM_STORES, *filter(None, [ui_endpoint_problem(self.ctx.facts.object_store)])]
+        pipeline_notes = [UPSTREAM_STORES]
+        pipeline_notes += filter(
+            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.argocd.git_mirrors)]
+        )
         if metadata is None:
             pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")
         elif metadata.credentials_secret is None:

@@ -18,10 +18,12 @@ What stays upstream's, and why (README, "ML platform"):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from infra.cluster.facts import PIPELINE_RUNS_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
+from infra.platform.argocd_app import mirrored_url
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
 from infra.platform.object_store import object_store_url
@@ -59,6 +61,20 @@ prints that the outputs come from the cache). KFP 2.16.0 names `ghcr.io/containe
 (pipeline-install-config `cacheImage`, backend/src/cache/server/mutation.go), so each node would run whatever
 `latest` is when it pulls; the tag is the one containerd, who publishes the image, uses in its own tests
 (integration/images/image_list.go)."""
+REMOTE_BASES = "https://github.com/argoproj/argo-workflows"
+"""The repository of the remote kustomize bases the Pipelines path reads (kubeflow/manifests 26.03,
+third-party/argo: three paths of argo-workflows at v3.7.3); Argo CD's repo server clones it at every build."""
+
+
+def remote_bases_advisory(mirrors: Mapping[str, str]) -> str | None:
+    """What reviewers must know when no git mirror (argocd.gitMirrors) serves those bases."""
+    if mirrored_url(REMOTE_BASES, mirrors) != REMOTE_BASES:
+        return None
+    location = REMOTE_BASES.removeprefix("https://")
+    return (
+        f"Argo CD builds this path from remote kustomize bases it clones from {location} (v3.7.3) at every sync: "
+        "the repo server needs github.com, or a mirror in argocd.gitMirrors"
+    )
 
 
 def team_pipeline_root(store: ObjectStore, team: str) -> str:

@@ -441,6 +441,9 @@ class Monitoring(Settings):
 CRON = r"^(\S+\s+){4}\S+$"
 SYNC_DURATION = r"^\d+(m|h)$"
 HTTPS_URL = r"^https://[^\s]+$"
+# A URL prefix git can rewrite: ending in `/`, and nothing that would break a git config section name (quotes,
+# backslashes) or the chart's templating (braces).
+GIT_URL_PREFIX = r"^(https?|ssh)://[^\s\"\\{}]+/$"
 
 
 class SecretKeyRef(Settings):
@@ -512,6 +515,17 @@ class ArgoCdSettings(Settings):
     `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
     apps_sync: Literal["automated", "manual"] = "automated"
     """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
+    git_mirrors: dict[Annotated[str, Field(pattern=GIT_URL_PREFIX)], Annotated[str, Field(pattern=GIT_URL_PREFIX)]] = {}
+    """Git mirrors for a cluster without access to the upstream git hosts, by upstream URL prefix, e.g.
+    `{"https://github.com/": "https://git.example.com/github/"}`. Both end with `/`, and the mirror keeps each
+    repository at the same `<owner>/<repo>` path and with its tags. Argo CD's repo server gets
+    `url.<mirror>.insteadOf <upstream>` in its system git config (`/etc/gitconfig`), so every git command it runs
+    goes to the mirror, including the remote kustomize bases Kubeflow Pipelines reads at sync
+    (`github.com/argoproj/argo-workflows` at v3.7.3). Argo CD resolves an Application's tag with a built-in git
+    client that reads no git config, so Applications of git repositories under a prefix (Kubeflow's
+    `github.com/kubeflow/manifests`, and `gitops.repoUrl` if it is there) name the mirror themselves. Mirror what
+    the platform reads: `kubeflow/manifests` and `argoproj/argo-workflows` with Kubeflow on. Helm charts are not
+    fetched with git: their repositories need a mirror of their own. Empty: Argo CD reaches the upstream hosts."""
 
 
 # --- storage, serverless, autoscaling ---------------------------------------------------------------------
