@@ -448,6 +448,15 @@ FORMAT_VALUES: dict[str, Values] = {
             url(st.just("ftp")),
         ),
     ),
+    "git-url-prefix": Values(
+        joined(url(st.sampled_from(["https", "http", "ssh"]), st.just("")), st.just("/"), dns_label(10), st.just("/")),
+        st.one_of(
+            joined(url(st.just("https"), st.just("")), st.just("/"), dns_label(10)),  # no trailing slash
+            joined(url(st.just("ftp"), st.just("")), st.just("/")),
+            joined(url(st.just("https"), st.just("")), st.just('/a"b/')),
+            joined(domain(), st.just("/org/")),
+        ),
+    ),
     "git-revision": Values(
         st.one_of(subdomain(), st.lists(dns_label(10), min_size=1, max_size=3).map("/".join), version(True)).filter(
             lambda ref: not any(part.endswith(".lock") for part in ref.split("/"))

@@ -247,6 +247,7 @@ FULL_GKE: dict[str, Any] = {
             "groupsClaim": "groups",
         },
         "rbac": {"bindings": [{"group": "platform-admins", "role": "admin"}]},
+        "gitMirrors": {"https://github.com/": "https://git.example.com/github/"},
         "syncWindows": [
             {
                 "kind": "deny",

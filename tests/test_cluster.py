@@ -389,7 +389,8 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert backup["destinationPath"] == "s3://mlops-onprem-backups/postgres"
     assert backup["endpointURL"] == "http://minio.minio.svc.cluster.local"
     assert database["spec"]["storage"]["storageClass"] == "longhorn-fast"
-    assert {db["spec"]["name"] for db in objects(r, "Database")} == set(PLATFORM_DATABASES)
+    # Harbor (the registry here) keeps its data there too.
+    assert {db["spec"]["name"] for db in objects(r, "Database")} == {*PLATFORM_DATABASES, "harbor"}
     assert objects(r, "ScheduledBackup")
 
 

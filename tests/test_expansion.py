@@ -328,12 +328,12 @@ def test_a_remote_base_missing_from_the_cache_is_an_error_naming_it(tmp_path: Pa
 
 
 def test_application_patches_are_applied_as_argo_cd_applies_them(platforms: dict[str, Platform]) -> None:
-    config = next(
+    account = next(
         o.object
         for o in platforms["dev"].owned_by("kubeflow-pipelines")
-        if o.kind == "ConfigMap" and o.name == "pipeline-install-config"
+        if o.kind == "ServiceAccount" and o.name == "ml-pipeline-ui"
     )
-    assert config["data"]["bucketName"] == "mlops-dev-artifacts"
+    assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith("wi-kubeflow-pipelines-ui@")
 
 
 # --- the real environments -----------------------------------------------------------------------------------------

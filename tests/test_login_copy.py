@@ -1,6 +1,6 @@
-"""On-prem, the CloudNativePG login Secret reaches the namespaces of MLflow and ML Metadata through External Secrets
-(infra/platform/login_copy.py, the login store of infra/components/cloudnative_pg.py); without External Secrets the
-hand copy is stated on the Applications. On GKE (IAM login) nothing is copied."""
+"""On-prem, the CloudNativePG login Secret reaches the namespaces of MLflow, ML Metadata and Harbor through External
+Secrets (infra/platform/login_copy.py, the login store of infra/components/cloudnative_pg.py); without External
+Secrets the hand copy is stated on the Applications. On GKE (IAM login) nothing is copied."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def with_kubeflow(tmp_path: Path, external_secrets: bool = True) -> Rendered:
 
 def test_mlflow_gets_the_login_it_reads_through_a_store_of_that_one_secret(rendered: dict[str, Rendered]) -> None:
     r = rendered["onprem"]
-    [(namespace, copy)] = copies(r).items()
-    assert namespace == "mlflow"
+    # Harbor, the registry of this environment, logs in too (tests/test_expanded_defects.py).
+    assert set(copies(r)) == {"harbor", "mlflow"}
+    copy = copies(r)["mlflow"]
     # The copy is the Secret the chart reads, with only the keys a login needs, from CloudNativePG's Secret.
     assert copy["spec"]["target"]["name"] == mlflow_values(r)["backendStore"]["existingDatabaseSecret"]["name"]
     assert copy["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": STORE}
@@ -70,7 +71,7 @@ def test_mlflow_gets_the_login_it_reads_through_a_store_of_that_one_secret(rende
     assert kubernetes["remoteNamespace"] == "cnpg-system"
     assert kubernetes["auth"] == {"serviceAccount": {"name": READER, "namespace": "cnpg-system"}}
     # Only the namespaces of enabled users may copy it (Kubeflow is off here).
-    assert store["conditions"] == [{"namespaces": ["mlflow"]}]
+    assert store["conditions"] == [{"namespaces": ["harbor", "mlflow"]}]
     # The reader may get that one Secret, nothing else.
     role = named(r, "Role", READER, "cnpg-system")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [SOURCE], "verbs": ["get"]}]
@@ -97,12 +98,14 @@ def test_the_copy_waits_for_its_crd_but_not_for_the_application_that_needs_it(re
 
 def test_ml_metadata_gets_its_copy_too(tmp_path: Path, crd_schemas: str) -> None:
     r = with_kubeflow(tmp_path)
-    assert set(copies(r)) == {"kubeflow", "mlflow"}
+    assert set(copies(r)) == {"harbor", "kubeflow", "mlflow"}
     # No real environment runs Kubeflow on-prem, so `check` does not see these: validate them here.
     validator = ManifestValidator(r.env.kubernetes_version, crd_schemas, load_crd_allowlist())
     for found in (*copies(r).values(), named(r, "ClusterSecretStore", STORE)):
         assert validator.validate(found) == [], found["metadata"]["name"]
-    assert named(r, "ClusterSecretStore", STORE)["spec"]["conditions"] == [{"namespaces": ["kubeflow", "mlflow"]}]
+    assert named(r, "ClusterSecretStore", STORE)["spec"]["conditions"] == [
+        {"namespaces": ["harbor", "kubeflow", "mlflow"]}
+    ]
     assert "by hand" not in advisory(r, "kubeflow-pipelines")
 
 

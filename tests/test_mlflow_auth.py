@@ -80,7 +80,7 @@ def test_on_prem_the_auth_database_uses_the_copied_cloudnativepg_login(rendered:
         "/mlflow_auth",
     )
     databases = {o["spec"]["name"]: o["metadata"]["name"] for o in objects(r, "Database")}
-    assert databases == {"mlflow": "mlflow", "mlflow_auth": "mlflow-auth", "metadb": "metadb"}
+    assert databases == {"mlflow": "mlflow", "mlflow_auth": "mlflow-auth", "metadb": "metadb", "harbor": "harbor"}
 
 
 def test_the_iam_user_survives_uri_and_ini_escaping() -> None:

@@ -68,7 +68,8 @@ class Database:
     port: int = 5432
     credentials_secret: str = "platform-db-credentials"
     databases: tuple[str, ...] = PLATFORM_DATABASES
-    """Databases created for the platform: MLflow tracking and basic auth, Kubeflow Pipelines' ML Metadata."""
+    """Databases created for the platform: MLflow tracking and basic auth, Kubeflow Pipelines' ML Metadata (and
+    Harbor's, on-prem with Harbor as the registry)."""
     iam_authentication: bool = False
     """Workloads log in as their Workload Identity service account (Cloud SQL IAM database authentication,
     through the Cloud SQL Auth Proxy; infra/platform/database.py); credentials_secret is then unused."""

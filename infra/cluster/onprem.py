@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
-from infra.cluster.facts import ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
+from infra.cluster.facts import PLATFORM_DATABASES, ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
 from infra.config import Environment
 from infra.config.derived import bucket_names
 
@@ -36,7 +36,7 @@ def build(env: Environment) -> ClusterFacts:
         enable_server_side_apply=True,
     )
     cni = ClusterNetwork(env, provider)
-    services, database = _replacements(env.components.external_secrets.enabled)
+    services, database = _replacements(env)
     store = env.object_store
     registry = env.onprem.registry
     return ClusterFacts(
@@ -61,10 +61,11 @@ def build(env: Environment) -> ClusterFacts:
     )
 
 
-def _replacements(copies_by_external_secrets: bool) -> tuple[tuple[type[PlatformComponent], ...], Database]:
-    """The replacement components and the database they provide. Imported here, when called: components
-    import the cluster package, so a module-level import would be circular."""
-    from infra.components import cloudnative_pg
+def _replacements(env: Environment) -> tuple[tuple[type[PlatformComponent], ...], Database]:
+    """The replacement components and the database they provide (Harbor's too, when it is the registry).
+    Imported here, when called: components import the cluster package, so a module-level import would be
+    circular."""
+    from infra.components import cloudnative_pg, harbor
     from infra.components.harbor import Harbor
     from infra.components.metallb import MetalLB
     from infra.components.minio import MinIO
@@ -76,8 +77,9 @@ def _replacements(copies_by_external_secrets: bool) -> tuple[tuple[type[Platform
         credentials_secret=cloudnative_pg.APP_SECRET,
         credentials_namespace=cloudnative_pg.NAMESPACE,
         # Without External Secrets the copies are made by hand (README, "On-prem target").
-        credentials_store=cloudnative_pg.LOGIN_STORE if copies_by_external_secrets else None,
+        credentials_store=cloudnative_pg.LOGIN_STORE if env.components.external_secrets.enabled else None,
         credentials_readers=cloudnative_pg.LOGIN_READERS,
+        databases=(*PLATFORM_DATABASES, *((harbor.DATABASE,) if Harbor.enabled(env) else ())),
     )
     return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor, Nats), database
 

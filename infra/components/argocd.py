@@ -4,7 +4,9 @@ from the environment, and the ApplicationSet that syncs `apps/*/overlays/<env>` 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -13,7 +15,14 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart
 from infra.config.model import SyncWindow
 from infra.platform import labels
-from infra.platform.argocd_app import ARGOCD_NAMESPACE, IN_CLUSTER, PLATFORM_PROJECT, sync_policy
+from infra.platform.argocd_app import (
+    ARGOCD_NAMESPACE,
+    IN_CLUSTER,
+    PLATFORM_PROJECT,
+    mirrored_source,
+    mirrored_url,
+    sync_policy,
+)
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.namespace import secured_namespace
@@ -41,6 +50,12 @@ def ml_namespace(app: str) -> str:
 
 # The chart names the server after its release ("argo-cd"); port 80 serves plain HTTP when insecure.
 SERVER_SERVICE = "argo-cd-server"
+GIT_CONFIG = "argocd-git-mirrors"
+"""ConfigMap (key GIT_CONFIG_KEY) with the repo server's system git config when argocd.gitMirrors is set."""
+GIT_CONFIG_KEY = "gitconfig"
+# Argo CD runs git with HOME=/dev/null, so only the system file is read (its docs, "Git Configuration").
+SYSTEM_GIT_CONFIG = "/etc/gitconfig"
+GIT_CONFIG_CHECKSUM = "mlops.dev/git-mirrors-sha256"
 
 
 class ArgoCD(PlatformComponent):
@@ -100,12 +115,18 @@ class ArgoCD(PlatformComponent):
             },
             "controller": {"replicas": 1, "resources": resources("250m", "512Mi", "1", "1Gi"), **metrics},
             "server": {"replicas": replicas, "resources": resources("100m", "128Mi", "500m", "256Mi"), **metrics},
-            "repoServer": {"replicas": replicas, "resources": resources("100m", "256Mi", "1", "512Mi"), **metrics},
+            "repoServer": {
+                "replicas": replicas,
+                "resources": resources("100m", "256Mi", "1", "512Mi"),
+                **metrics,
+                **git_mirror_mount(self.env.argocd.git_mirrors),
+            },
             "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
             "dex": {"enabled": False},
             "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
             "redis-ha": {"enabled": ha},
+            **git_mirror_config(self.env.argocd.git_mirrors),
         }
 
     def config_map(self) -> dict[str, Any]:
@@ -152,9 +173,16 @@ class ArgoCD(PlatformComponent):
         )
 
     def enabled_sources(self) -> list[Chart]:
-        """Catalog entries of the enabled components (a component may deliver several)."""
+        """Catalog entries of the enabled components (a component may deliver several), as their Applications name
+        them (git sources from their mirror, if any)."""
         keys = {key for charts in self.ctx.charts.values() for key in charts}
-        return [CATALOG[key] for key in sorted(keys) if key in CATALOG]
+        return [mirrored_source(CATALOG[key], self.env.argocd.git_mirrors) for key in sorted(keys) if key in CATALOG]
+
+    @property
+    def gitops_repo(self) -> str:
+        """The repository of `apps/`, from its mirror when it is under a mirrored prefix (as Argo CD's git would
+        fetch it there anyway)."""
+        return mirrored_url(self.env.gitops.repo_url, self.env.argocd.git_mirrors)
 
     def oci_repositories(self) -> list[pulumi.Resource]:
         """Argo CD reads a Helm chart from an OCI registry only when the registry is declared with enableOCI;
@@ -189,7 +217,7 @@ class ArgoCD(PlatformComponent):
     def ml_project(self) -> dict[str, Any]:
         return {
             "description": "ML applications from apps/ in this repository; namespaced objects only.",
-            "sourceRepos": [self.env.gitops.repo_url],
+            "sourceRepos": [self.gitops_repo],
             # Exactly the namespaces the platform created: an app nobody declared has nowhere to go.
             "destinations": [
                 {"server": IN_CLUSTER, "namespace": ml_namespace(app)} for app in sorted(self.env.argocd.apps)
@@ -241,7 +269,7 @@ class ArgoCD(PlatformComponent):
                 "generators": [
                     {
                         "git": {
-                            "repoURL": gitops.repo_url,
+                            "repoURL": self.gitops_repo,
                             "revision": gitops.revision,
                             "directories": [{"path": f"{APPS_DIR}/*/overlays/{self.env.name}"}],
                         }
@@ -256,7 +284,7 @@ class ArgoCD(PlatformComponent):
                     "spec": {
                         "project": ML_PROJECT,
                         "source": {
-                            "repoURL": gitops.repo_url,
+                            "repoURL": self.gitops_repo,
                             "targetRevision": gitops.revision,
                             "path": "{{ .path.path }}",
                         },
@@ -271,6 +299,39 @@ class ArgoCD(PlatformComponent):
             },
             opts=self.opts(depends_on=[self.release, *self.projects, *namespaces]),
         )
+
+
+def git_config(mirrors: Mapping[str, str]) -> str:
+    """Git's `url.<mirror>.insteadOf <upstream>` for each mirrored prefix."""
+    return "".join(f'[url "{mirror}"]\n\tinsteadOf = {upstream}\n' for upstream, mirror in sorted(mirrors.items()))
+
+
+def git_mirror_config(mirrors: Mapping[str, str]) -> dict[str, Any]:
+    """Chart values adding the ConfigMap that holds the repo server's git config; none without mirrors."""
+    if not mirrors:
+        return {}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": GIT_CONFIG, "namespace": ARGOCD_NAMESPACE},
+        "data": {GIT_CONFIG_KEY: git_config(mirrors)},
+    }
+    return {"extraObjects": [config_map]}
+
+
+def git_mirror_mount(mirrors: Mapping[str, str]) -> dict[str, Any]:
+    """Repo server values mounting that git config as the system one. A file mounted by subPath is never updated
+    in place, so the pods carry its checksum: a changed mirror list rolls them."""
+    if not mirrors:
+        return {}
+    checksum = hashlib.sha256(git_config(mirrors).encode()).hexdigest()
+    return {
+        "volumes": [{"name": GIT_CONFIG, "configMap": {"name": GIT_CONFIG}}],
+        "volumeMounts": [
+            {"name": GIT_CONFIG, "mountPath": SYSTEM_GIT_CONFIG, "subPath": GIT_CONFIG_KEY, "readOnly": True}
+        ],
+        "podAnnotations": {GIT_CONFIG_CHECKSUM: checksum},
+    }
 
 
 def _sync_window(window: SyncWindow) -> dict[str, Any]:

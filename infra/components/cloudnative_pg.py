@@ -20,8 +20,8 @@ APP_SECRET = f"{CLUSTER}-app"
 LOGIN_STORE = f"{CLUSTER}-login"
 """ClusterSecretStore through which External Secrets copies APP_SECRET into the namespaces of LOGIN_READERS."""
 LOGIN_READER = f"{CLUSTER}-login-reader"
-LOGIN_READERS = ("mlflow", "kubeflow")
-"""Namespaces whose pods log in with APP_SECRET (MLflow; Kubeflow Pipelines' ML Metadata): only these may copy
+LOGIN_READERS = ("mlflow", "kubeflow", "harbor")
+"""Namespaces whose pods log in with APP_SECRET (MLflow; Kubeflow Pipelines' ML Metadata; Harbor): only these may copy
 it. Listed here, beside the Secret they may read, so that granting the database password is one reviewed line."""
 API = "postgresql.cnpg.io/v1"
 OWNER = "platform"

@@ -1,12 +1,16 @@
-"""Harbor: the container registry on-prem (replacement for Artifact Registry), with Trivy image scanning."""
+"""Harbor: the container registry on-prem (replacement for Artifact Registry), with Trivy image scanning; its data in
+the cluster's PostgreSQL (CloudNativePG), like every other workload of the platform."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from infra.components import cloudnative_pg
 from infra.components.cert_manager import PLATFORM_ISSUER
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.database import DatabaseLogin, database_login
+from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 
@@ -28,6 +32,13 @@ INTERNAL_SECRET_KEYS = (
     "REGISTRY_PASSWD",  # the registry's own login, and its htpasswd line
     "REGISTRY_HTPASSWD",
 )
+DATABASE = "harbor"
+"""Harbor's database in the cluster's PostgreSQL (the cluster layer creates it). Not the chart's own PostgreSQL:
+chart 1.19 sets its superuser password from `database.internal.password` only (public default `changeit`, no
+existing Secret), and keeping it stable would take Helm's `lookup`, which Argo CD does not run."""
+# The cluster database serves TLS with a certificate of CloudNativePG's own CA, which Harbor's pods do not hold:
+# `require` encrypts the connection without verifying the server.
+DATABASE_SSL_MODE = "require"
 
 
 def harbor_host(domain: str) -> str:
@@ -39,7 +50,8 @@ class Harbor(PlatformComponent):
         name="harbor",
         layer="platform",
         namespace=NAMESPACE,
-        depends_on=("longhorn", "cert-manager"),
+        # CloudNativePG: the database, and the store its login is copied through.
+        depends_on=("longhorn", "cert-manager", "cloudnative-pg"),
         network=(
             KUBE_API,
             # Trivy downloads its vulnerability database; replication pulls from upstream registries.
@@ -54,11 +66,13 @@ class Harbor(PlatformComponent):
         return env.onprem is not None and env.onprem.registry.provider == "harbor"
 
     def build(self) -> None:
-        self.namespace()
-        self.application(self.values())
+        login = database_login(self.ctx.facts, DATABASE, self.spec.name)
+        self.namespace(login.egress)
+        notes = copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
+        self.application(self.values(login), advisories=notes)
         self.scrape("harbor", {"app": "harbor"}, "http-metrics")
 
-    def values(self) -> dict[str, Any]:
+    def values(self, login: DatabaseLogin) -> dict[str, Any]:
         host = harbor_host(self.env.domain)
         storage = self.ctx.facts.storage.default
         replicas = 2 if self.env.high_availability else 1
@@ -81,7 +95,7 @@ class Harbor(PlatformComponent):
                 "resourcePolicy": "keep",
                 "persistentVolumeClaim": {
                     part: {"storageClass": storage, "size": size}
-                    for part, size in (("registry", "200Gi"), ("database", "10Gi"), ("redis", "2Gi"), ("trivy", "10Gi"))
+                    for part, size in (("registry", "200Gi"), ("redis", "2Gi"), ("trivy", "10Gi"))
                 }
                 | {"jobservice": {"jobLog": {"storageClass": storage, "size": "2Gi"}}},
             },
@@ -104,8 +118,26 @@ class Harbor(PlatformComponent):
                 "credentials": {"existingSecret": INTERNAL_SECRET},
             },
             "trivy": {"resources": resources("200m", "512Mi", "1", "1Gi")},
-            "database": {"internal": {"resources": resources("100m", "256Mi", "500m", "512Mi")}},
+            "database": database_values(login),
             "redis": {"internal": {"resources": small}},
             "exporter": {"resources": small},
             "nginx": {"resources": small},
         }
+
+
+def database_values(login: DatabaseLogin) -> dict[str, Any]:
+    """The chart's external database: the cluster's, as the owner of its databases (the user name is a value in
+    this chart; only the password can come from a Secret, under the key `password`, which the login Secret has)."""
+    if login.credentials_secret is None:
+        raise ValueError("harbor: its chart logs in with a password; the cluster database offers IAM login only")
+    return {
+        "type": "external",
+        "external": {
+            "host": login.host,
+            "port": str(login.port),
+            "username": cloudnative_pg.OWNER,
+            "coreDatabase": login.database,
+            "existingSecret": login.credentials_secret,
+            "sslmode": DATABASE_SSL_MODE,
+        },
+    }

@@ -42,6 +42,12 @@ INGRESS_CLASS = "istio"
 GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
 # Istio's platform profile by the cluster's CNI: GKE nodes keep CNI binaries in a non-standard directory.
 ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
+# That directory, set explicitly: the CNI chart's `gke` profile leaves it to detection from a `-gke` suffix in the
+# cluster's Kubernetes version (templates/daemonset.yaml), which the version string Argo CD or Helm renders with
+# need not carry; without it the agent would install its plugin into /opt/cni/bin, where GKE's kubelet never looks.
+# Set under `cni`: the chart copies `cni.*` over the top-level values after applying the platform profile
+# (templates/zzy_descope_legacy.yaml), and the `gke` profile's empty `cni.cniBinDir` would erase a top-level one.
+CNI_BIN_DIR_BY_PLATFORM = {"gke": "/home/kubernetes/bin"}
 
 
 class Istio(PlatformComponent):
@@ -98,11 +104,15 @@ class Istio(PlatformComponent):
         return {"defaultRevision": "default", "global": {"istioNamespace": self.spec.namespace}}
 
     def cni_values(self) -> dict[str, Any]:
-        return {
-            "global": {"platform": ISTIO_PLATFORM_BY_CNI.get(self.ctx.facts.cni, "")},
+        platform = ISTIO_PLATFORM_BY_CNI.get(self.ctx.facts.cni, "")
+        values: dict[str, Any] = {
+            "global": {"platform": platform},
             "resources": resources("50m", "100Mi", "200m", "200Mi"),
             "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
         }
+        if platform in CNI_BIN_DIR_BY_PLATFORM:
+            values["cni"] = {"cniBinDir": CNI_BIN_DIR_BY_PLATFORM[platform]}
+        return values
 
     def istiod_values(self) -> dict[str, Any]:
         ha = self.env.high_availability

@@ -18,6 +18,7 @@ from infra.components.kubeflow_pipelines import (
     launcher_config,
     metadata_login,
     pipelines_patches,
+    remote_bases_advisory,
     ui_endpoint_problem,
 )
 from infra.config import Environment
@@ -68,6 +69,15 @@ CRD_PART = "kubeflow-profiles"
 OBJECT_STORE_LABEL = "access-object-store"
 DASHBOARD_HOST_LABEL = sign_in.HOST_LABEL
 DASHBOARD_TLS_SECRET = "kubeflow-tls"
+# The notebook form's other two server types, with the images kubeflow/manifests 26.03 offers for them (its
+# jupyter-web-app spawner_ui_config.yaml): kubeflow/kubeflow's notebook-servers at the web app's own tag, v1.10.0.
+# The web app shows all three types whatever the config holds (v1.10.0 has no setting that hides one), so each
+# needs images of its kind: for both, the notebook's annotations make Istio rewrite request paths to `/` (and, for
+# RStudio, send the X-RStudio-Root-Path header), where a Jupyter image, serving under its NB_PREFIX, has nothing.
+NOTEBOOK_SERVERS = "ghcr.io/kubeflow/kubeflow/notebook-servers"
+NOTEBOOK_SERVERS_TAG = "v1.10.0"
+CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_TAG}",)
+RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}",)
 
 
 class Kubeflow(PlatformComponent):
@@ -111,7 +121,10 @@ class Kubeflow(PlatformComponent):
                 f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
                 "it is sent; keep this environment off public networks"
             )
-        pipeline_notes = [UPSTREAM_STORES, *filter(None, [ui_endpoint_problem(self.ctx.facts.object_store)])]
+        pipeline_notes = [UPSTREAM_STORES]
+        pipeline_notes += filter(
+            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.argocd.git_mirrors)]
+        )
         if metadata is None:
             pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")
         elif metadata.credentials_secret is None:
@@ -170,7 +183,8 @@ class Kubeflow(PlatformComponent):
         return {"patches": [json_patch("Gateway", "kubeflow-gateway", ops)]}
 
     def notebooks(self) -> dict[str, Any]:
-        """The notebook images users may pick, first one preselected, replacing upstream's spawner form."""
+        """The Jupyter images users may pick (the environment's, first one preselected), replacing upstream's
+        spawner form; VS Code and RStudio keep upstream's images."""
         images = list(self.env.components.kubeflow.notebook_images)
         form = {"spawnerFormDefaults": spawner_form(images)}
         ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml_text(form)}]
@@ -271,16 +285,18 @@ class Kubeflow(PlatformComponent):
 
 
 def spawner_form(images: list[str]) -> dict[str, Any]:
-    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape)."""
+    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape): `images` for JupyterLab, the
+    code-server and RStudio images for the VS Code (`imageGroupOne`) and RStudio (`imageGroupTwo`) types."""
     editable = lambda value: {"readOnly": False, "value": value}  # noqa: E731
+    choice = lambda options: {"value": options[0], "options": list(options)}  # noqa: E731
     return {
         "allowCustomImage": False,
         "hideRegistry": True,
         "hideTag": False,
         "imagePullPolicy": editable("IfNotPresent"),
-        "image": {"value": images[0], "options": images},
-        "imageGroupOne": {"value": images[0], "options": images},
-        "imageGroupTwo": {"value": images[0], "options": images},
+        "image": choice(images),
+        "imageGroupOne": choice(CODE_SERVER_IMAGES),
+        "imageGroupTwo": choice(RSTUDIO_IMAGES),
         "cpu": {**editable("0.5"), "limitFactor": "1.2"},
         "memory": {**editable("1.0Gi"), "limitFactor": "1.2"},
         "gpus": editable(

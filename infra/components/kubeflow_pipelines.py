@@ -9,15 +9,21 @@ What stays upstream's, and why (README, "ML platform"):
 - SeaweedFS stays: the multi-user profile controller (sync.py) creates each team's object store credentials through
   SeaweedFS' IAM API. What it writes into each team's `kfp-launcher` ConfigMap (a `minio://mlpipeline/...` pipeline
   root) is replaced by `launcher_config`: the team's runs keep their artifacts in the cluster's bucket.
+- So the install config's `bucketName` stays upstream's `mlpipeline`: it names a bucket of SeaweedFS, not of the
+  cluster's store. The API server keeps uploaded pipelines there (`OBJECTSTORECONFIG_BUCKETNAME`, with SeaweedFS as
+  `OBJECTSTORECONFIG_HOST`), the workflow controller's default artifact repository (run logs) points there, and
+  SeaweedFS creates only that bucket, which the profile controller grants each team (sync.py `S3_BUCKET_NAME`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from infra.cluster.facts import PIPELINE_RUNS_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
+from infra.platform.argocd_app import mirrored_url
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
 from infra.platform.object_store import object_store_url
@@ -49,6 +55,26 @@ CLUSTER_DOMAIN = ".svc.cluster.local"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # MinIO answers to any region; the S3 client needs one.
 S3_REGION = "us-east-1"
+CACHE_STEP_IMAGE = "ghcr.io/containerd/busybox:1.36"
+"""The image the cache server's webhook runs in place of a step whose result it reuses (its one container only
+prints that the outputs come from the cache). KFP 2.16.0 names `ghcr.io/containerd/busybox` without a tag everywhere
+(pipeline-install-config `cacheImage`, backend/src/cache/server/mutation.go), so each node would run whatever
+`latest` is when it pulls; the tag is the one containerd, who publishes the image, uses in its own tests
+(integration/images/image_list.go)."""
+REMOTE_BASES = "https://github.com/argoproj/argo-workflows"
+"""The repository of the remote kustomize bases the Pipelines path reads (kubeflow/manifests 26.03,
+third-party/argo: three paths of argo-workflows at v3.7.3); Argo CD's repo server clones it at every build."""
+
+
+def remote_bases_advisory(mirrors: Mapping[str, str]) -> str | None:
+    """What reviewers must know when no git mirror (argocd.gitMirrors) serves those bases."""
+    if mirrored_url(REMOTE_BASES, mirrors) != REMOTE_BASES:
+        return None
+    location = REMOTE_BASES.removeprefix("https://")
+    return (
+        f"Argo CD builds this path from remote kustomize bases it clones from {location} (v3.7.3) at every sync: "
+        "the repo server needs github.com, or a mirror in argocd.gitMirrors"
+    )
 
 
 def team_pipeline_root(store: ObjectStore, team: str) -> str:
@@ -83,11 +109,13 @@ def launcher_config(store: ObjectStore, team: str) -> dict[str, str]:
 
 def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[dict[str, Any]]:
     """Patches of the Pipelines part: the install config, and ML Metadata on the cluster database when there
-    is one (`login`, from `metadata_login`)."""
+    is one (`login`, from `metadata_login`). The install config's `bucketName` is left alone (module docstring).
+    Its pipeline root reaches `kfp-launcher` of the `kubeflow` namespace (and the profile controller's
+    KFP_DEFAULT_PIPELINE_ROOT, which 26.03's sync.py does not read); each team's `kfp-launcher` is the stack's."""
     store = facts.object_store
     settings = {
-        "bucketName": store.buckets["artifacts"],
         "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
+        "cacheImage": CACHE_STEP_IMAGE,
     }
     patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)), *ui_patches(facts)]
     if login is not None:

@@ -203,6 +203,15 @@ GitRepository = Annotated[
         web.git_repository,
     ),
 ]
+GitUrlPrefix = Annotated[
+    str,
+    text_format(
+        "git-url-prefix",
+        "a repository URL prefix ending in / such as https://github.com/",
+        "git's url.<base>.insteadOf",
+        web.git_url_prefix,
+    ),
+]
 GitRevision = Annotated[
     str,
     text_format("git-revision", "a branch, tag or commit such as main", "git and Argo CD", web.git_ref),

@@ -42,6 +42,7 @@ from infra.config.formats import (
     GcpSubnetRange,
     GitRepository,
     GitRevision,
+    GitUrlPrefix,
     GkeControlPlaneRange,
     GkePodRange,
     GoDuration,
@@ -556,6 +557,17 @@ class ArgoCdSettings(Settings):
     `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
     apps_sync: Literal["automated", "manual"] = "automated"
     """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
+    git_mirrors: dict[GitUrlPrefix, GitUrlPrefix] = {}
+    """Git mirrors for a cluster without access to the upstream git hosts, by upstream URL prefix, e.g.
+    `{"https://github.com/": "https://git.example.com/github/"}`. Both end with `/`, and the mirror keeps each
+    repository at the same `<owner>/<repo>` path and with its tags. Argo CD's repo server gets
+    `url.<mirror>.insteadOf <upstream>` in its system git config (`/etc/gitconfig`), so every git command it runs
+    goes to the mirror, including the remote kustomize bases Kubeflow Pipelines reads at sync
+    (`github.com/argoproj/argo-workflows` at v3.7.3). Argo CD resolves an Application's tag with a built-in git
+    client that reads no git config, so Applications of git repositories under a prefix (Kubeflow's
+    `github.com/kubeflow/manifests`, and `gitops.repoUrl` if it is there) name the mirror themselves. Mirror what
+    the platform reads: `kubeflow/manifests` and `argoproj/argo-workflows` with Kubeflow on. Helm charts are not
+    fetched with git: their repositories need a mirror of their own. Empty: Argo CD reaches the upstream hosts."""
 
 
 # --- storage, serverless, autoscaling ---------------------------------------------------------------------

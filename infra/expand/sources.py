@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from infra.offline.render import Rendered
 from infra.offline.serialize import plain
+from infra.platform.argocd_app import mirrored_url
 
 APPLICATION_API = "argoproj.io/v1alpha1"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -65,9 +66,11 @@ def deployers(rendered: Rendered, repository: Path = REPO) -> list[Deployer]:
     repository (`repository`: the checkout at the revision they name)."""
     found = [application(m.object) for m in rendered.manifests if _is_application(m.object)]
     found += [release(plain(r.inputs)) for r in rendered.run.resources if r.type == RELEASE_TYPE]
+    # The ApplicationSets read this repository, under the name Argo CD reaches it by (its mirror, if any).
+    own_url = mirrored_url(rendered.env.gitops.repo_url, rendered.env.argocd.git_mirrors)
     for manifest in rendered.manifests:
         if manifest.object.get("apiVersion") == APPLICATION_API and manifest.object.get("kind") == "ApplicationSet":
-            found += application_set(manifest.object, rendered.env.gitops.repo_url, repository)
+            found += application_set(manifest.object, own_url, repository)
     return sorted(found, key=lambda d: d.name)
 
 

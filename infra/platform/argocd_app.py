@@ -5,6 +5,7 @@ options such as patches computed in Python)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import pulumi
@@ -19,6 +20,23 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 
 SyncMode = Literal["automated", "automated-no-prune", "manual"]
 RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+
+
+def mirrored_url(url: str, mirrors: Mapping[str, str]) -> str:
+    """`url` with its upstream prefix replaced by that prefix's git mirror (argocd.gitMirrors), the longest prefix
+    winning as in git's `insteadOf`; unchanged when no prefix matches."""
+    prefixes = [prefix for prefix in mirrors if url.startswith(prefix)]
+    if not prefixes:
+        return url
+    prefix = max(prefixes, key=len)
+    return mirrors[prefix] + url[len(prefix) :]
+
+
+def mirrored_source(chart: Chart, mirrors: Mapping[str, str]) -> Chart:
+    """A catalog entry as an Application names it: a git source under a mirrored prefix from its mirror (Argo CD
+    resolves an Application's tag with a git client that ignores the repo server's `insteadOf`); a Helm chart as
+    it is, since git mirrors do not serve charts."""
+    return replace(chart, repo_url=mirrored_url(chart.repo_url, mirrors)) if chart.is_git else chart
 
 
 def sync_policy(mode: SyncMode, sync_options: list[str]) -> dict[str, Any]:

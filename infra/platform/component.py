@@ -18,7 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import SecretSource
-from infra.platform.argocd_app import SyncMode, chart_application
+from infra.platform.argocd_app import SyncMode, chart_application, mirrored_source
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
@@ -257,7 +257,7 @@ class PlatformComponent(pulumi.ComponentResource):
             name=key,
             component=self.spec.name,
             layer=self.spec.layer,
-            chart=CATALOG[key],
+            chart=mirrored_source(CATALOG[key], self.env.argocd.git_mirrors),
             version=self.ctx.chart_version(key),
             namespace=namespace or self.spec.namespace,
             values=values,

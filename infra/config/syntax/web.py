@@ -105,6 +105,16 @@ def git_repository(text: str) -> str:
     return text
 
 
+def git_url_prefix(text: str) -> str:
+    """A URL prefix git's `url.<base>.insteadOf` rewrites: ends in `/`, and holds nothing that would break a git
+    config section name (quotes, backslashes) or the argo-cd chart's templating (braces)."""
+    if not text.endswith("/"):
+        raise FormatError("must end with / (a prefix of repository URLs)")
+    if any(character in text for character in '"\\{}'):
+        raise FormatError("must not contain quotes, backslashes or braces")
+    return url(text, ("https", "http", "ssh"))
+
+
 def git_ref(text: str) -> str:
     """A branch or tag name git accepts (git check-ref-format), or a commit hash."""
     if (
