@@ -102,6 +102,9 @@ def test_longhorn_is_off_on_gke_unless_asked(rendered: dict[str, Rendered], tmp_
     # GCS is reached by Workload Identity, which Longhorn cannot use: snapshots only, no backup target.
     assert "defaultBackupStore" not in values(r, "longhorn")
     assert {job["spec"]["task"] for job in objects(r, "RecurringJob")} == {"snapshot"}
+    # The pools run the image the stack file asks for (Longhorn needs open-iscsi, which COS lacks).
+    pools = [res.inputs for res in r.run.resources if res.type == "gcp:container/nodePool:NodePool"]
+    assert pools and {pool["nodeConfig"]["imageType"] for pool in pools} == {"UBUNTU_CONTAINERD"}
 
 
 def test_longhorn_on_gke_needs_ubuntu_nodes(tmp_path: Path) -> None:

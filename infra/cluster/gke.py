@@ -226,7 +226,7 @@ def _node_pool(
             "machine_type": pool.machine_type,
             "disk_size_gb": pool.disk_size_gb,
             "disk_type": "pd-balanced",
-            "image_type": "COS_CONTAINERD",
+            "image_type": pool.image_type,
             "spot": pool.spot,
             "service_account": node_account.email,
             "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
