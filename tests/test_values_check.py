@@ -397,6 +397,22 @@ def container_args(deployment: dict[str, Any]) -> list[str]:
     return deployment["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
+def test_metrics_server_prefers_only_internal_addresses(platforms: dict[str, Platform]) -> None:
+    """Defect 6: a second --kubelet-preferred-address-types adds to the chart's default list (ExternalIP stays);
+    the chart's defaultArgs must carry the one the platform means."""
+    args = container_args(expanded(platforms["onprem"], "metrics-server", "Deployment", "metrics-server"))
+    address_types = [arg for arg in args if arg.startswith("--kubelet-preferred-address-types")]
+    assert address_types == ["--kubelet-preferred-address-types=InternalIP,Hostname"]
+    # The rest of the chart's defaultArgs stay as the pinned chart has them.
+    chart_defaults = chart("metrics-server", "3.13.1").files.defaults["defaultArgs"]
+    kept = [arg for arg in chart_defaults if not arg.startswith("--kubelet-preferred-address-types")]
+    assert [arg for arg in args if arg in chart_defaults or arg.startswith("--kubelet-preferred")] == [
+        chart_defaults[0],
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+        *kept[1:],
+    ]
+
+
 def test_external_dns_gets_its_flags_in_the_shape_the_chart_expects(
     platforms: dict[str, Platform], expander: Expander
 ) -> None:
