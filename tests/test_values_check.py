@@ -444,6 +444,21 @@ def test_external_dns_gets_its_flags_in_the_shape_the_chart_expects(
         assert not [f for f in findings if "external-dns" in f.object_ref]
 
 
+def test_longhorn_leaves_network_policy_to_the_platform(platforms: dict[str, Platform]) -> None:
+    """Defect 8: `networkPolicies.enabled: false` alone still renders six chart NetworkPolicies
+    (restrictInternalTraffic defaults to true in 1.12). longhorn-system is isolated by the platform's own
+    default-deny and declared allowances, so the chart renders none."""
+    platform = platforms["onprem"]
+    chart_policies = [
+        o.object["metadata"]["name"]
+        for o in platform.expansion.objects["longhorn"]
+        if o.object["kind"] == "NetworkPolicy"
+    ]
+    assert chart_policies == []
+    own = {o.name for o in platform.owned_by("stack") if o.kind == "NetworkPolicy" and o.namespace == "longhorn-system"}
+    assert {"default-deny", "allow"} <= own
+
+
 def test_each_value_a_schema_refuses_is_named_under_its_chart() -> None:
     files = chart("kube-prometheus-stack", "88.5.3").files
     problem = Problem(
