@@ -18,6 +18,7 @@ from infra.expand import helm
 from infra.expand.caches import Caches
 from infra.expand.expansion import EXPANSION, TEMPLATE, VALUES_SCHEMA, Expander, Problem
 from infra.expand.platform import Platform
+from infra.expand.sources import RELEASE_TYPE
 from infra.expand.values import patches
 from infra.expand.values.allowlist import (
     VALUES_ALLOWLIST,
@@ -121,6 +122,25 @@ def test_a_typo_under_a_structured_map_is_an_error_naming_the_key(
     ]
     assert {f.object_ref for f in findings} == {"stack: argoproj.io/v1alpha1 Application argocd/kube-prometheus-stack"}
     assert {f.stage for f in findings} == {"values"}
+
+
+def test_a_helm_release_of_the_stack_is_checked_like_an_application(
+    rendered: dict[str, Rendered], expander: Expander
+) -> None:
+    dev = rendered["dev"]
+    release = next(r for r in dev.run.resources if r.type == RELEASE_TYPE and r.inputs["chart"] == "argo-cd")
+    inputs = copy.deepcopy(dict(release.inputs))
+    inputs["values"]["server"]["replicaz"] = 2
+    stack = dataclasses.replace(
+        dev, manifests=(), run=dataclasses.replace(dev.run, resources=[dataclasses.replace(release, inputs=inputs)])
+    )
+    findings, _ = values_findings(Platform(stack, expander.expand(stack)), expander)
+    assert [(f.object_ref, f.message) for f in findings] == [
+        (
+            "stack: Helm release (Pulumi kubernetes:helm.sh/v3:Release) argocd/argo-cd",
+            "values.server.replicaz: chart argo-cd 10.1.1 neither declares nor reads this key",
+        )
+    ]
 
 
 def test_declared_keys_and_subchart_keys_are_known(models: dict[str, ChartModel]) -> None:

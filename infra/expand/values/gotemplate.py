@@ -107,13 +107,7 @@ class Call:
     pipeline: Pipeline | None
 
 
-@dataclass(frozen=True)
-class Define:
-    name: str
-    body: tuple[Node, ...]
-
-
-Node = Action | Control | Call | Define
+Node = Action | Control | Call
 
 
 @dataclass

@@ -27,7 +27,6 @@ from infra.expand.values.gotemplate import (
     Action,
     Call,
     Control,
-    Define,
     Field,
     Function,
     Group,
@@ -250,8 +249,6 @@ class _Reader:
             elif isinstance(node, Call):
                 argument = self.pipeline(node.pipeline, dot, scopes) if node.pipeline else ()
                 self.include(node.name, argument)
-            elif isinstance(node, Define):  # pragma: no cover - the parser keeps defines apart
-                continue
 
     def control(self, node: Control, dot: Value, scopes: list[dict[str, Value]]) -> None:
         inner = [*scopes, {}]
