@@ -313,7 +313,7 @@ def test_external_dns_writes_records_where_dns_is_managed(variants: dict[str, Re
     onprem = values(variants["onprem-traefik"], "external-dns")
     assert onprem["provider"] == {"name": "rfc2136"}
     assert "traefik-proxy" in onprem["sources"] and "istio-gateway" not in onprem["sources"]
-    assert "--traefik-disable-legacy" in onprem["extraArgs"]
+    assert onprem["extraArgs"]["traefik-disable-legacy"] is True
     assert onprem["domainFilters"] == ["ml.corp.example.net"]
     assert onprem["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "external-dns-tsig"
     onprem_istio = values(variants["onprem-istio"], "external-dns")
@@ -325,7 +325,7 @@ def test_external_dns_writes_records_where_dns_is_managed(variants: dict[str, Re
 def test_external_dns_uses_cloud_dns_on_gke(rendered: dict[str, Rendered]) -> None:
     staging = values(rendered["staging"], "external-dns")
     assert staging["provider"] == {"name": "google"}
-    assert "--google-project=mlops-staging-234567" in staging["extraArgs"]
+    assert staging["extraArgs"]["google-project"] == "mlops-staging-234567"
     assert staging["txtOwnerId"] == "mlops-staging"
 
 

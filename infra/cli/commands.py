@@ -32,9 +32,10 @@ CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
 APPS_DIR = REPO / "apps"
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
 SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
-STAGES = ("expand", "kubernetes", "crd", "ordering", "policy", "integrity", "apps", "secrets", "checkov")
+STAGES = ("expand", "values", "kubernetes", "crd", "ordering", "policy", "integrity", "apps", "secrets", "checkov")
 REPOSITORY = "repository"
-REPOSITORY_STAGES = ("secrets",)
+# `values` here: allow-list entries that no environment needs (judged when every environment is checked).
+REPOSITORY_STAGES = ("secrets", "values")
 SIDE_NICENESS = 5
 
 
@@ -126,12 +127,15 @@ def check(
     with_checkov: bool = True,
     caches: Caches | None = None,
 ) -> int:
+    from infra.expand.values import default_allowlist, unused_entries
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
 
     validate_all(environments, names)
+    allowlist = default_allowlist()  # a malformed allow-list stops `check` before any render
     expander = Expander(caches or Caches.from_environment())
     paths = stack_files(environments, list(names))
+    every_environment = set(paths) == set(stack_files(environments, []))
     reports: dict[str, EnvironmentReport] = {}
     manifest_dirs: dict[str, Path] = {}
     repository = EnvironmentReport(REPOSITORY, stages=REPOSITORY_STAGES)
@@ -177,6 +181,9 @@ def check(
                 report.checked["secrets"] = report.checked.get("secrets", 0) + files
             repository.findings += repository_scan.result()[0]
             repository.checked["secrets"] = repository_scan.result()[1]
+            if every_environment:
+                repository.findings += unused_entries(allowlist)
+                repository.checked["values"] = len(allowlist.entries)
             workflow_findings: list[Finding] = []
             if checkov is not None:
                 by_directory, workflow_findings = checkov_run.result()
@@ -210,8 +217,10 @@ def _check_rendered(
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
     ordering, policies, integrity, and the app overlays."""
+    from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
+    from infra.expand.values import values_findings
     from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
     from infra.offline.validate import ManifestValidator
@@ -225,8 +234,11 @@ def _check_rendered(
     report.findings += [
         Finding("expand", f"{problem.deployer}: {problem.subject}", problem.message, problem.severity)
         for problem in expansion.problems
+        if problem.kind == EXPANSION  # the chart's schema and template errors are the values stage's
     ]
     report.checked["expand"] = len(expansion.all_objects())
+    values, report.checked["values"] = values_findings(platform, expander)
+    report.findings += values
     integrity, report.checked["integrity"] = integrity_findings(platform)
     report.findings += integrity
     validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())

@@ -16,7 +16,7 @@ DNS_UPDATES_OUT = Allow("dns-updates", "egress", (ANYWHERE,), ((53, "UDP"), (53,
 # (Plain Ingresses are left out: the only ones are cert-manager's short-lived HTTP-01 solvers.)
 SOURCES = {"istio": ["service", "istio-gateway"], "traefik": ["service", "traefik-proxy"]}
 # Traefik v3 has only the traefik.io CRDs; without this external-dns also watches the retired group.
-TRAEFIK_V3_ONLY = "--traefik-disable-legacy"
+TRAEFIK_V3_ONLY = "traefik-disable-legacy"
 TSIG_SECRET_KEY = "tsig-secret"
 
 
@@ -61,27 +61,29 @@ class ExternalDns(PlatformComponent):
             "resources": resources("50m", "64Mi", "100m", "128Mi"),
         }
 
-    def extra_args(self) -> list[str]:
-        source_args = [TRAEFIK_V3_ONLY] if self.env.ingress.provider == "traefik" else []
-        return [*self.provider_args(), *source_args]
+    def extra_args(self) -> dict[str, Any]:
+        """Flags beyond the chart's own, in the chart's map form (external-dns 1.21.1 renders each entry as
+        `--name=value`, and `true` as a bare `--name`); its default is a map, which a list cannot merge into."""
+        source_args = {TRAEFIK_V3_ONLY: True} if self.env.ingress.provider == "traefik" else {}
+        return {**self.provider_args(), **source_args}
 
-    def provider_args(self) -> list[str]:
+    def provider_args(self) -> dict[str, Any]:
         settings = self.env.components.external_dns
         if settings.provider == "google":
-            return [
-                f"--google-project={settings.google_project}",
-                f"--google-zone-visibility={settings.google_zone_visibility}",
-            ]
+            return {
+                "google-project": settings.google_project,
+                "google-zone-visibility": settings.google_zone_visibility,
+            }
         server = settings.rfc2136
         assert server is not None  # guaranteed by rules.external_dns_has_its_provider_settings
-        return [
-            f"--rfc2136-host={server.host}",
-            f"--rfc2136-port={server.port}",
-            f"--rfc2136-zone={server.zone}",
-            f"--rfc2136-tsig-keyname={server.tsig_key_name}",
-            f"--rfc2136-tsig-secret-alg={server.tsig_algorithm}",
-            "--rfc2136-tsig-axfr",
-        ]
+        return {
+            "rfc2136-host": server.host,
+            "rfc2136-port": server.port,
+            "rfc2136-zone": server.zone,
+            "rfc2136-tsig-keyname": server.tsig_key_name,
+            "rfc2136-tsig-secret-alg": server.tsig_algorithm,
+            "rfc2136-tsig-axfr": True,
+        }
 
     def provider_env(self) -> list[dict[str, Any]]:
         server = self.env.components.external_dns.rfc2136

@@ -97,8 +97,12 @@ class Longhorn(PlatformComponent):
                 "resizerReplicaCount": 2 if ha else 1,
                 "snapshotterReplicaCount": 2 if ha else 1,
             },
-            # The namespace helper already isolates longhorn-system; the ServiceMonitor comes from self.scrape.
-            "networkPolicies": {"enabled": False},
+            # longhorn-system is isolated by the platform itself (default-deny, then the allowances declared above:
+            # same-namespace traffic, the webhooks, the API server, the backup store), so the chart adds no
+            # NetworkPolicy of its own. `enabled` governs only the UI's ingress policy; the chart's six other
+            # policies follow `restrictInternalTraffic`, true by default since 1.12.
+            "networkPolicies": {"enabled": False, "restrictInternalTraffic": False},
+            # The ServiceMonitor comes from self.scrape.
             "metrics": {"serviceMonitor": {"enabled": False}},
         }
         if self.backup_target is not None:

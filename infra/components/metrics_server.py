@@ -14,6 +14,15 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
 
 KUBE_SYSTEM = "kube-system"
+# The chart's `defaultArgs` (metrics-server 3.13.1) with one change: kubelets are reached by their InternalIP or
+# host name, never an ExternalIP (on-prem nodes' external addresses need not route from the pod network). The
+# flag is a list that accumulates when repeated, so it must replace the chart's own, not follow it in `args`.
+DEFAULT_ARGS = (
+    "--cert-dir=/tmp",
+    "--kubelet-preferred-address-types=InternalIP,Hostname",
+    "--kubelet-use-node-status-port",
+    "--metric-resolution=15s",
+)
 
 
 class MetricsServer(PlatformComponent):
@@ -42,5 +51,5 @@ class MetricsServer(PlatformComponent):
             "resources": resources("100m", "200Mi", "500m", "400Mi"),
             # Serves /metrics without a token (the chart adds --authorization-always-allow-paths=/metrics).
             "metrics": {"enabled": self.ctx.monitoring_enabled},
-            "args": ["--kubelet-preferred-address-types=InternalIP,Hostname"],
+            "defaultArgs": list(DEFAULT_ARGS),
         }

@@ -76,6 +76,13 @@ class ExpandedObject:
         return f"{self.object.get('apiVersion')} {self.object.get('kind')} {where}{meta.get('name')}"
 
 
+# What kind of problem: the chart refuses the values (its values.schema.json) or a template fails with them (both
+# shown by the `values` stage, which names the value path), or anything else that keeps a source from expanding.
+EXPANSION = "expansion"
+VALUES_SCHEMA = "values-schema"
+TEMPLATE = "template"
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something that keeps a source from expanding as Argo CD needs: it fails to render, or renders differently
@@ -86,6 +93,8 @@ class Problem:
     message: str
     severity: str = "error"
     """`advisory` for a sync hook that renders differently: Argo CD does not compare hooks, it replaces them."""
+    kind: str = EXPANSION
+    """EXPANSION, VALUES_SCHEMA or TEMPLATE."""
 
 
 @dataclass
@@ -205,7 +214,9 @@ class Expander:
             for index, _ in enumerate(deployer.sources):
                 result = results[(deployer.name, index)]
                 expansion.problems += [
-                    Problem(deployer.name, p["subject"], p["message"], p.get("severity", "error"))
+                    Problem(
+                        deployer.name, p["subject"], p["message"], p.get("severity", "error"), p.get("kind", EXPANSION)
+                    )
                     for p in result["problems"]
                 ]
                 for origin, obj in result["objects"]:
@@ -231,8 +242,12 @@ class Expander:
             return cached
         try:
             result = self._chart_result(job) if job.source.kind == "chart" else self._git_result(job)
-        except (helm.ChartError, kustomize.BuildFailed, DocumentError) as error:
-            result = {"objects": [], "problems": [{"subject": job.source.label, "message": str(error)}]}
+        except helm.ValuesRefused as error:
+            result = _failed(job.source, error, VALUES_SCHEMA)
+        except helm.ChartError as error:
+            result = _failed(job.source, error, TEMPLATE)
+        except (kustomize.BuildFailed, DocumentError) as error:
+            result = _failed(job.source, error, EXPANSION)
         self.results.put(key, result)
         return result
 
@@ -307,6 +322,10 @@ class Expander:
         tree = self._git_tree(source)
         text = kustomize.build(tree, source.path, source.values, self.caches.vendor_root(source.repo_url))
         return {"objects": [(source.path, obj) for obj in parse_objects(text, source.path)], "problems": []}
+
+
+def _failed(source: Source, error: Exception, kind: str) -> dict[str, Any]:
+    return {"objects": [], "problems": [{"subject": source.label, "message": str(error), "kind": kind}]}
 
 
 def crd_api_versions(crds: Iterable[Mapping[str, Any]]) -> set[str]:
