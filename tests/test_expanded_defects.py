@@ -125,7 +125,7 @@ def test_harbor_renders_the_same_every_time(platforms: dict[str, Platform], expa
     assert [p for p in platform.expansion.problems if p.deployer == "harbor"] == []
     harbor = deployer(platform, "harbor")
     (source,) = harbor.sources
-    chart = expander._chart(source)
+    chart = expander.chart(source)
 
     def render() -> list[Any]:
         return chart.render(
@@ -234,7 +234,7 @@ def test_istio_cni_on_gke_mounts_the_gke_cni_directory(
     assert cni_bin_dir(named(platform, "istio-cni", "DaemonSet", "istio-cni-node")) == GKE_CNI_BIN
     cni = deployer(platform, "istio-cni")
     (source,) = cni.sources
-    chart = expander._chart(source)
+    chart = expander.chart(source)
     minor = platform.env.kubernetes_version
     # As Argo CD or Helm may report the cluster's version: with and without GKE's suffix.
     for version in (minor, f"{minor}.5", f"{minor}.5-gke.1200"):

@@ -49,6 +49,7 @@ def models() -> dict[str, ChartModel]:
         "cert-manager": "v1.21.1",
         "external-dns": "1.21.1",
         "metrics-server": "3.13.1",
+        "cni": "1.30.3",
     }
     return {name: ChartModel(chart(name, version).files) for name, version in pins.items()}
 
@@ -190,6 +191,14 @@ def test_istio_charts_declare_their_internal_defaults(models: dict[str, ChartMod
     # istiod keeps its defaults under _internal_defaults_do_not_set and merges them onto .Values at render time.
     assert istiod.knows(("meshConfig", "accessLogFile")) and istiod.knows(("autoscaleEnabled",))
     assert not istiod.knows(("autoscaleEnabledd",))
+
+
+def test_a_block_merged_onto_the_values_takes_the_charts_keys(models: dict[str, ChartModel]) -> None:
+    """istio-cni merges `cni.*` onto its values (`mustMergeOverwrite $.Values (index $.Values "cni")`)."""
+    cni = models["cni"]
+    assert cni.reads.aliased == {("cni",): ()}
+    assert cni.knows(("cni", "cniBinDir")) and cni.knows(("cniBinDir",))
+    assert not cni.knows(("cni", "cniBinDirr"))
 
 
 # --- shapes -----------------------------------------------------------------------------------------------------

@@ -254,10 +254,10 @@ class Expander:
     def _key(self, job: _Job) -> str:
         source = job.source
         if source.kind == "chart":
-            identity = ["chart", helm.ENGINE, self._chart(source).digest, source.release]
+            identity = ["chart", helm.ENGINE, self.chart(source).digest, source.release]
             api_versions: Sequence[str] = job.api_versions if self._reads_api_versions(source) else ()
         else:
-            tree = self._git_tree(source)
+            tree = self.git_tree(source)
             identity = ["git", kustomize.kustomize_version(), source.path]
             if source.tree:  # this repository: its folder that holds the path (apps/), not the whole checkout
                 identity.append(self._tree_digest(tree / source.path.split("/")[0]))
@@ -267,7 +267,8 @@ class Expander:
         parts = [CODE_DIGEST, *identity, source.values_json, job.namespace, job.kubernetes_version, list(api_versions)]
         return hashlib.sha256(canonical(parts).encode()).hexdigest()
 
-    def _chart(self, source: Source) -> helm.Chart:
+    def chart(self, source: Source) -> helm.Chart:
+        """The chart archive of a chart source, loaded once."""
         archive = self.caches.chart_archive(source.chart, source.version)
         with self._lock:
             if archive not in self._charts:
@@ -275,7 +276,7 @@ class Expander:
             return self._charts[archive]
 
     def _reads_api_versions(self, source: Source) -> bool:
-        chart = self._chart(source)
+        chart = self.chart(source)
 
         def reads(files: helm.ChartFiles) -> bool:
             return any("APIVersions" in text for text in files.templates.values()) or any(
@@ -298,7 +299,7 @@ class Expander:
 
     def _chart_result(self, job: _Job) -> dict[str, Any]:
         source = job.source
-        chart = self._chart(source)
+        chart = self.chart(source)
 
         def render() -> list[helm.Template]:
             return chart.render(
@@ -314,12 +315,13 @@ class Expander:
         problems = [] if first == second else _unstable(first, second, chart.files)
         return {"objects": objects, "problems": problems}
 
-    def _git_tree(self, source: Source) -> Path:
+    def git_tree(self, source: Source) -> Path:
+        """Where a git source's revision is: this checkout for the ML applications, else the git cache."""
         return Path(source.tree) if source.tree else self.caches.git_tree(source.repo_url, source.version)
 
     def _git_result(self, job: _Job) -> dict[str, Any]:
         source = job.source
-        tree = self._git_tree(source)
+        tree = self.git_tree(source)
         text = kustomize.build(tree, source.path, source.values, self.caches.vendor_root(source.repo_url))
         return {"objects": [(source.path, obj) for obj in parse_objects(text, source.path)], "problems": []}
 

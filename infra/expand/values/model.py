@@ -70,6 +70,9 @@ class ChartModel:
         return lookup(self.defaults, path)
 
     def knows(self, path: ValuePath) -> bool:
+        for block, chart in self.reads.aliased.items():
+            if path[: len(block)] == block and len(path) > len(block) and self.knows((*chart, *path[len(block) :])):
+                return True
         if self.default(path) is not MISSING:
             return True
         reached = self._trie.nodes(path)

@@ -11,7 +11,9 @@ variables, `with`, `range`, `index`/`get`/`dig`, `dict`/`set`, `default`/`merge`
   (`toYaml`, `toJson`, ...) and printed or handed to `tpl`/`include`, or given to `tpl` itself;
 - `printed`: value paths printed as they are (whole, unless the chart's default there is a map);
 - `rebased`: a chart that moves a block of its defaults onto its values at render time (Istio's
-  `_internal_defaults_do_not_set`, merged by its `zzz_profile.yaml` with `set $ "Values" ...`).
+  `_internal_defaults_do_not_set`, merged by its `zzz_profile.yaml` with `set $ "Values" ...`);
+- `aliased`: a block of the given values a chart merges onto its values (istio-cni's `zzy_descope_legacy.yaml`:
+  `mustMergeOverwrite $.Values (index $.Values "cni")`), so a key under it is the chart's key of that name.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ PASS_ANY = frozenset(
         "omit",
     }
 )
+MERGES = frozenset({"merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"})
 ELEMENT_OF = frozenset({"first", "last", "mustFirst", "mustLast", "initial", "rest", "reverse", "uniq", "compact"})
 _MAX_DEPTH = 60
 
@@ -136,6 +139,8 @@ class ChartReads:
     `map[...]`, which no chart means: such a line serves the value's string form, e.g. a legacy spelling)."""
     rebased: dict[ValuePath, ValuePath] = field(default_factory=dict)
     """Chart key path -> the path of the defaults block moved onto that chart's values."""
+    aliased: dict[ValuePath, ValuePath] = field(default_factory=dict)
+    """Path of a block of the values -> the chart key path it is merged onto."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Template path -> why it could not be read (Helm reports such a chart when rendering it)."""
 
@@ -146,6 +151,7 @@ def to_json(reads: ChartReads) -> dict[str, Any]:
         "whole": sorted(map(list, reads.whole)),
         "printed": sorted(map(list, reads.printed)),
         "rebased": sorted([list(chart), list(moved)] for chart, moved in reads.rebased.items()),
+        "aliased": sorted([list(block), list(chart)] for block, chart in reads.aliased.items()),
         "unreadable": dict(reads.unreadable),
     }
 
@@ -156,6 +162,7 @@ def from_json(data: Mapping[str, Any]) -> ChartReads:
         whole={tuple(path) for path in data["whole"]},
         printed={tuple(path) for path in data["printed"]},
         rebased={tuple(chart): tuple(moved) for chart, moved in data["rebased"]},
+        aliased={tuple(block): tuple(chart) for block, chart in data.get("aliased", [])},
         unreadable=dict(data["unreadable"]),
     )
 
@@ -380,6 +387,8 @@ class _Reader:
         if name in PARSERS:
             return _union(symbol.of for value in values for symbol in value if isinstance(symbol, Text))
         if name in PASS_ANY:
+            if name in MERGES and values:
+                self.note_aliases(values[0], values[1:])
             return _union(values)
         if name == "required":
             return values[-1] if values else ()
@@ -431,6 +440,15 @@ class _Reader:
                 self.chain(value, [WILDCARD])
             return ()
         return _union(self.elements(value) for value in values)  # values
+
+    def note_aliases(self, target: Value, sources: list[Value]) -> None:
+        """A merge onto a chart's values (`$.Values`) of a block of those values: the block's keys are the chart's."""
+        for symbol in target:
+            if isinstance(symbol, At) and symbol.path in self.roots:
+                for source in sources:
+                    for block in source:
+                        if isinstance(block, At) and block.path[: len(symbol.path)] == symbol.path != block.path:
+                            self.result.aliased[block.path] = symbol.path
 
     def assign(self, name: str, values: list[Value], texts: list[str | None]) -> Value:
         if name == "set" and len(values) >= 3 and texts[1] is not None:

@@ -101,7 +101,7 @@ def values_findings(
         for index, source in enumerate(deployer.sources):
             field = _field(deployer, application, index, source)
             if source.kind == "chart":
-                chart = expander._chart(source)
+                chart = expander.chart(source)
                 model = chart_model(chart, expander.results)
                 deployed.setdefault(source.chart, []).append(model)
                 result = _check_chart(chart.digest, model, source, allowlist)
@@ -268,7 +268,7 @@ def refusal_findings(
             ((i, s) for i, s in enumerate(deployer.sources) if s.label == problem.subject), (0, deployer.sources[0])
         )
         field = _field(deployer, application, index, source)
-        files = expander._chart(source).files
+        files = expander.chart(source).files
         for path, message in refusals(problem, files, f"chart {source.chart} {source.version}"):
             findings.append(Finding(STAGE, _ref(deployer, application), f"{joined(field, path)}: {message}"))
     return findings
@@ -332,7 +332,7 @@ def _field(deployer: Deployer, application: Mapping[str, Any] | None, index: int
 
 def _name_affixes(expander: Expander, source: Source) -> tuple[str, str]:
     """The top-level kustomization's namePrefix and nameSuffix, which apply after its patches."""
-    return _affixes(expander.caches.git_tree(source.repo_url, source.version) / source.path)
+    return _affixes(expander.git_tree(source) / source.path)
 
 
 @cache
