@@ -735,3 +735,34 @@ def test_katib_ui_with_its_injected_sidecar_passes_the_restricted_kubeflow_names
     [katib_ui] = [o for o in platform.objects if o.kind == "Deployment" and o.name == "katib-ui"]
     findings, judged = judge([*platform.objects], platform.env.kubernetes_version)
     assert [f.message for f in findings if f.object_ref == katib_ui.ref] == []
+
+
+def test_kubeflow_team_namespaces_enforce_baseline_at_the_environments_version_and_warn_restricted(
+    platforms: dict[str, Platform],
+) -> None:
+    """Defect 9, on the expanded profile controller config: enforce baseline (notebooks, pipeline steps and Katib
+    trials run user images that set no restricted securityContext), pinned to the environment's Kubernetes version,
+    with warn and audit at restricted like every other namespace of the platform."""
+    caches = Caches.from_environment()
+    for name, platform in platforms.items():
+        if not any(o.kind == "Profile" for o in platform.objects):
+            continue
+        tag = effective_version("kubeflow-profiles", dict(platform.env.versions))
+        tree = caches.git_tree(CATALOG["kubeflow-profiles"].repo_url, tag)
+        upstream = yaml.safe_load((tree / "applications/profiles/upstream/base/namespace-labels.yaml").read_text())
+        labels = profile_namespace_labels(platform.objects)
+        version = f"v{platform.env.kubernetes_version}"
+        assert labels is not None, name
+        assert {k: v for k, v in labels.items() if k.startswith("pod-security.kubernetes.io/")} == {
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/enforce-version": version,
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/warn-version": version,
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/audit-version": version,
+        }, name
+        assert labels["istio-injection"] == "enabled"
+        assert upstream.items() <= labels.items(), f"{name}: upstream's team namespace labels must be kept"
+        policies, _ = namespace_policies(platform.objects, int(platform.env.kubernetes_version.split(".")[1]))
+        teams = [o.name for o in platform.objects if o.kind == "Profile"]
+        assert {policies[team].level for team in teams} == {BASELINE}
