@@ -450,9 +450,17 @@ def test_custom_resources_with_pod_specs_are_counted_as_not_judged() -> None:
         "metadata": {"name": "logs", "namespace": "logging"},
         "spec": {"nodeSets": [{"podTemplate": {"spec": {"containers": [{"name": "elasticsearch"}]}}}]},
     }
-    findings, judged = judge([PlatformObject(STACK, es, "t")], "1.34")
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris", "namespace": "serving"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://models/iris"}}},
+    }
+    findings, judged = judge([PlatformObject(STACK, es, "t"), PlatformObject("serving", isvc, "t")], "1.34")
     assert judged == 0
-    assert [(f.severity, f.message.split(": ")[-1]) for f in findings] == [("advisory", "1 Elasticsearch")]
+    assert [(f.severity, f.message.split(": ")[-1]) for f in findings] == [
+        ("advisory", "1 Elasticsearch, 1 InferenceService")
+    ]
 
 
 # Istio's injection.

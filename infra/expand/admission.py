@@ -284,7 +284,8 @@ def _default_advisory(namespace: str, items: list[PlatformObject], policies: Map
 
 
 def _custom_pod_specs(objects: Iterable[PlatformObject]) -> dict[str, int]:
-    """Custom resources (by kind) that embed a pod spec: somewhere a `containers` list of named containers."""
+    """Custom resources (by kind) that embed a pod spec: somewhere a `containers` list of named containers, or a
+    KServe predictor."""
     counts: dict[str, int] = defaultdict(int)
     for item in objects:
         group = group_of(str(item.object.get("apiVersion", "")))
@@ -298,6 +299,8 @@ def _has_containers(node: Any) -> bool:
     if isinstance(node, Mapping):
         containers = node.get("containers")
         if isinstance(containers, list) and any(isinstance(c, Mapping) and "name" in c for c in containers):
+            return True
+        if isinstance(node.get("predictor"), Mapping):  # KServe: the predictor is a pod spec with a model
             return True
         return any(_has_containers(value) for value in node.values())
     if isinstance(node, list):
