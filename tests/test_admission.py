@@ -665,7 +665,18 @@ def test_a_webhook_without_its_configuration_is_an_error() -> None:
     with pytest.raises(SidecarModelError, match="istio-system/istio-sidecar-injector"):
         Injector.find([hook], "1.34")
     findings, _ = judge([PlatformObject("istiod", hook, "t")], "1.34")
-    assert any("istio-sidecar-injector" in message for message in errors(findings))
+    [message] = errors(findings)
+    assert message.startswith(
+        "istiod: admissionregistration.k8s.io/v1 MutatingWebhookConfiguration istio-sidecar-injector: webhooks: "
+    )
+    assert "ConfigMap istio-system/istio-sidecar-injector that configures the injection" in message
+
+
+def test_an_unreadable_injector_configuration_is_an_error_naming_the_config_map_key(dev_injector: Injector) -> None:
+    broken = Injector(dev_injector.revision, dev_injector.webhooks_json, dev_injector.config_yaml, "{not json", "", 34)
+    objects = [PlatformObject("istiod", o, "t") for o in injector_objects(broken)]
+    [message] = errors(judge(objects, "1.34")[0])
+    assert "ConfigMap istio-system/istio-sidecar-injector data.values cannot be read" in message
 
 
 # The guard: the model against the pinned injection templates.
@@ -721,7 +732,9 @@ def test_the_check_reports_template_drift_of_the_applied_injector(dev_injector: 
         34,
     )
     objects = [PlatformObject("istiod", o, "t") for o in injector_objects(drifted)]
-    assert any(MODEL in message and "securityContext#1" in message for message in errors(judge(objects, "1.34")[0]))
+    [message] = errors(judge(objects, "1.34")[0])
+    assert message.startswith("istiod: v1 ConfigMap istio-system/istio-sidecar-injector: data.config.templates: ")
+    assert MODEL in message and "securityContext#1" in message
 
 
 # The real environments.
@@ -741,8 +754,25 @@ def test_katib_ui_with_its_injected_sidecar_passes_the_restricted_kubeflow_names
     platform = platforms["dev"]
     assert injector_of(platform).seccomp_profile() == {"type": "RuntimeDefault"}
     [katib_ui] = [o for o in platform.objects if o.kind == "Deployment" and o.name == "katib-ui"]
-    findings, judged = judge([*platform.objects], platform.env.kubernetes_version)
+    findings, _ = judge(platform.objects, platform.env.kubernetes_version)
     assert [f.message for f in findings if f.object_ref == katib_ui.ref] == []
+    # The same platform with the istiod values of before the fix: the stage names both injected containers.
+    before = [without_proxy_seccomp(o) for o in platform.objects]
+    findings, _ = judge(before, platform.env.kubernetes_version)
+    assert [f.message.split(": ")[0] for f in findings if f.object_ref == katib_ui.ref] == [
+        "spec.template.spec.initContainers[istio-validation].securityContext.seccompProfile",
+        "spec.template.spec.initContainers[istio-proxy].securityContext.seccompProfile",
+    ]
+
+
+def without_proxy_seccomp(item: PlatformObject) -> PlatformObject:
+    """`item`, or the injector's ConfigMap with the istiod values setting no `global.proxy.seccompProfile`."""
+    if item.kind != "ConfigMap" or item.name != "istio-sidecar-injector":
+        return item
+    values = json.loads(item.object["data"]["values"])
+    values["global"]["proxy"].pop("seccompProfile")
+    changed = {**item.object, "data": {**item.object["data"], "values": json.dumps(values)}}
+    return PlatformObject(item.owner, changed, item.origin)
 
 
 def test_kubeflow_team_namespaces_enforce_baseline_at_the_environments_version_and_warn_restricted(

@@ -3,7 +3,7 @@ with the containers Istio injects where injection is on.
 
 Pod templates are those of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs
 and CronJobs (their job template), of the stack and of every Application. Not judged: core PodTemplates (never
-admitted as pods themselves) and the pod specs inside custom resources (Elasticsearch, Beats, serving runtimes, ...):
+admitted as pods themselves) and the pod specs inside custom resources (Elasticsearch, Beats, InferenceServices, ...):
 their operators build the pods and add to them at run time; one advisory per environment counts them.
 
 A namespace's level is its `pod-security.kubernetes.io/enforce` label at `enforce-version` (`latest`, or a version
@@ -30,7 +30,7 @@ import yaml
 from infra.expand import pod_security
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.expand.scope import group_of
-from infra.expand.sidecar import Injector, SidecarModelError
+from infra.expand.sidecar import INJECTOR_WEBHOOK_SUFFIX, Injector, SidecarModelError
 from infra.offline.validate import Finding
 
 STAGE = "admission"
@@ -107,7 +107,10 @@ def profile_namespace_labels(objects: Iterable[PlatformObject]) -> dict[str, str
         return None
     if len(found) > 1:
         raise ValueError(f"several ConfigMaps hold {PROFILE_LABELS_KEY}: " + ", ".join(o.ref for o in found))
-    configured = yaml.safe_load(found[0].object["data"][PROFILE_LABELS_KEY]) or {}
+    try:
+        configured = yaml.safe_load(found[0].object["data"][PROFILE_LABELS_KEY]) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{found[0].ref}: data.{PROFILE_LABELS_KEY} is not YAML: {error}") from None
     if not isinstance(configured, dict):
         raise ValueError(f"{found[0].ref}: data.{PROFILE_LABELS_KEY} is not a map of labels")
     labels = dict(PROFILE_CONTROLLER_LABELS)
@@ -130,7 +133,7 @@ def namespace_policies(
         key = (group_of(str(item.object.get("apiVersion", ""))), item.kind)
         if key == ("", "Namespace"):
             source = "created by the stack" if item.owner == STACK else f"created by Application {item.owner}"
-            labels = (item.object.get("metadata") or {}).get("labels") or {}
+            labels = {str(k): str(v) for k, v in ((item.object.get("metadata") or {}).get("labels") or {}).items()}
             policies[item.name] = policy_from_labels(item.name, labels, cluster_minor, source)
         elif key == PROFILE:
             profiles.append(item)
@@ -199,9 +202,16 @@ def judge(objects: Sequence[PlatformObject], kubernetes_version: str) -> tuple[l
         injectors = Injector.find((o.object for o in objects), kubernetes_version)
     except SidecarModelError as error:
         injectors = []
-        findings.append(Finding(STAGE, "istio sidecar injection", str(error)))
+        webhooks = [
+            o.ref
+            for o in objects
+            if o.kind == "MutatingWebhookConfiguration"
+            and any(str(h.get("name", "")).endswith(INJECTOR_WEBHOOK_SUFFIX) for h in o.object.get("webhooks") or ())
+        ]
+        findings.append(Finding(STAGE, webhooks[0] if webhooks else "sidecar injection", f"webhooks: {error}"))
+    config_maps = {f"{o.namespace}/{o.name}": o.ref for o in objects if o.kind == "ConfigMap"}
     findings += [
-        Finding(STAGE, f"injector {i.revision}", f"data.config.templates: {line}")
+        Finding(STAGE, config_maps.get(i.config_map, i.config_map), f"data.config.templates: {line}")
         for i in injectors
         for line in i.drift()
     ]

@@ -176,6 +176,8 @@ class Injector:
     values_json: str
     mesh_yaml: str
     kubernetes_minor: int
+    config_map: str = f"istio-system/{INJECTOR_CONFIG_MAP}"
+    """`namespace/name` of the ConfigMap the configuration is read from."""
 
     @classmethod
     def find(cls, objects: Iterable[Mapping[str, Any]], kubernetes_version: str) -> list[Injector]:
@@ -199,28 +201,43 @@ class Injector:
             revision = str((_meta(hook_config).get("labels") or {}).get("istio.io/rev") or "default")
             namespace = str((hooks[0].get("clientConfig") or {}).get("service", {}).get("namespace") or "istio-system")
             suffix = "" if revision == "default" else f"-{revision}"
-            injector_map = by_name.get((namespace, INJECTOR_CONFIG_MAP + suffix))
-            mesh_map = by_name.get((namespace, MESH_CONFIG_MAP + suffix))
-            for name, found in ((INJECTOR_CONFIG_MAP + suffix, injector_map), (MESH_CONFIG_MAP + suffix, mesh_map)):
-                if found is None:
+            data: dict[str, Mapping[str, Any]] = {}
+            for base in (INJECTOR_CONFIG_MAP, MESH_CONFIG_MAP):
+                config_map = by_name.get((namespace, base + suffix))
+                if config_map is None:
                     raise SidecarModelError(
                         f"MutatingWebhookConfiguration {_meta(hook_config).get('name')} injects sidecars, but the "
-                        f"ConfigMap {namespace}/{name} that configures the injection is not applied by the platform"
+                        f"ConfigMap {namespace}/{base + suffix} that configures the injection is not applied by the "
+                        "platform"
                     )
-            assert injector_map is not None and mesh_map is not None
-            data = injector_map.get("data") or {}
+                data[base] = config_map.get("data") or {}
             selectors = [(h.get("namespaceSelector") or {}, h.get("objectSelector") or {}) for h in hooks]
-            injectors.append(
-                cls(
-                    revision=revision,
-                    webhooks_json=json.dumps(selectors, sort_keys=True),
-                    config_yaml=str(data.get("config") or ""),
-                    values_json=str(data.get("values") or "{}"),
-                    mesh_yaml=str((mesh_map.get("data") or {}).get("mesh") or ""),
-                    kubernetes_minor=int(kubernetes_version.split(".")[1]),
-                )
+            injector = cls(
+                revision=revision,
+                webhooks_json=json.dumps(selectors, sort_keys=True),
+                config_yaml=str(data[INJECTOR_CONFIG_MAP].get("config") or ""),
+                values_json=str(data[INJECTOR_CONFIG_MAP].get("values") or "{}"),
+                mesh_yaml=str(data[MESH_CONFIG_MAP].get("mesh") or ""),
+                kubernetes_minor=int(kubernetes_version.split(".")[1]),
+                config_map=f"{namespace}/{INJECTOR_CONFIG_MAP + suffix}",
             )
+            injector.parse(f"{namespace}/{MESH_CONFIG_MAP + suffix}")
+            injectors.append(injector)
         return injectors
+
+    def parse(self, mesh_map: str) -> None:
+        """Read the configuration once; SidecarModelError naming the ConfigMap key that is not what istiod reads."""
+        for where, read in (
+            (f"ConfigMap {self.config_map} data.config", lambda: self.config),
+            (f"ConfigMap {self.config_map} data.values", lambda: self.values),
+            (f"ConfigMap {mesh_map} data.mesh", lambda: self.proxy_config),
+        ):
+            try:
+                parsed = read()
+            except (yaml.YAMLError, json.JSONDecodeError, AttributeError) as error:
+                raise SidecarModelError(f"{where} cannot be read: {error}") from None
+            if not isinstance(parsed, dict):
+                raise SidecarModelError(f"{where} is not a map")
 
     @cached_property
     def config(self) -> dict[str, Any]:
@@ -331,8 +348,9 @@ class Injector:
     def privileged(self) -> bool:
         return self.value("global", "proxy", "privileged") is True
 
-    def validation_context(self, tproxy: bool) -> dict[str, Any]:
-        """The securityContext of `istio-validation` (CNI) or `istio-init` (iptables set up by the pod itself)."""
+    def validation_context(self) -> dict[str, Any]:
+        """The securityContext of `istio-validation` (CNI) or `istio-init` (iptables set up by the pod itself). With
+        the CNI the user is the proxy's in either interception mode (the template's TPROXY branch also gives 1337)."""
         cni = self.value("pilot", "cni", "enabled") is True
         context: dict[str, Any] = {
             "allowPrivilegeEscalation": self.privileged(),
@@ -417,16 +435,14 @@ def _sidecar(injector: Injector, pod: dict[str, Any], annotations: Mapping[str, 
     spec = pod.setdefault("spec", {})
     mode = injector.interception_mode(annotations)
     tproxy = mode == "TPROXY"
-    net_bind = (
-        str(annotations.get(NET_BIND_ANNOTATION, injector.value("global", "proxy", "capNetBindService"))).lower()
-        == "true"
-    )
+    asked = annotations.get(NET_BIND_ANNOTATION, injector.value("global", "proxy", "capNetBindService"))
+    net_bind = _go_text(asked) == "true"
     native = injector.native_sidecar(annotations)
     added: set[str] = set()
     init_containers: list[dict[str, Any]] = []
     if mode != "NONE":
         name = "istio-validation" if injector.value("pilot", "cni", "enabled") is True else "istio-init"
-        init_containers.append({"name": name, "securityContext": injector.validation_context(tproxy)})
+        init_containers.append({"name": name, "securityContext": injector.validation_context()})
         added.add(name)
     proxy: dict[str, Any] = {
         "name": PROXY,
@@ -490,6 +506,13 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _go_text(value: Any) -> str:
+    """A value as Istio's `annotation` template function prints it (Go's fmt: booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
