@@ -32,7 +32,19 @@ CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"
 APPS_DIR = REPO / "apps"
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
 SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
-STAGES = ("expand", "values", "kubernetes", "crd", "ordering", "policy", "integrity", "apps", "secrets", "checkov")
+STAGES = (
+    "expand",
+    "values",
+    "kubernetes",
+    "crd",
+    "ordering",
+    "policy",
+    "integrity",
+    "admission",
+    "apps",
+    "secrets",
+    "checkov",
+)
 REPOSITORY = "repository"
 # `values` here: allow-list entries that no environment needs (judged when every environment is checked).
 REPOSITORY_STAGES = ("secrets", "values")
@@ -216,7 +228,8 @@ def _check_rendered(
     manifest_dirs: dict[str, Path],
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
-    ordering, policies, integrity, and the app overlays."""
+    ordering, policies, integrity, Pod Security admission, and the app overlays."""
+    from infra.expand.admission import admission_findings
     from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
@@ -241,6 +254,8 @@ def _check_rendered(
     report.findings += values
     integrity, report.checked["integrity"] = integrity_findings(platform)
     report.findings += integrity
+    admission, report.checked["admission"] = admission_findings(platform)
+    report.findings += admission
     validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())
     objects = [manifest.object for manifest in stack.manifests]
     for manifest in stack.manifests:

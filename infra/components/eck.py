@@ -57,6 +57,8 @@ class Eck(PlatformComponent):
             "installCRDs": True,
             "replicaCount": 1,
             "resources": resources("100m", "256Mi", "1", "512Mi"),
+            # The chart's operator pod sets runAsNonRoot but no seccomp profile, which `restricted` requires.
+            "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             # Manage only the platform's stack namespace, not every namespace of the cluster.
             "managedNamespaces": [LOGGING_NAMESPACE],
             "createClusterScopedResources": True,

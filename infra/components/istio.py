@@ -137,7 +137,13 @@ class Istio(PlatformComponent):
             "global": {
                 "istioNamespace": self.spec.namespace,
                 "defaultPodDisruptionBudget": {"enabled": ha},
-                "proxy": {"resources": resources("50m", "128Mi", "500m", "256Mi")},
+                "proxy": {
+                    "resources": resources("50m", "128Mi", "500m", "256Mi"),
+                    # The injected istio-validation and istio-proxy containers carry the runtime's seccomp profile
+                    # themselves (as upstream Kubeflow sets it): a pod that sets seccomp per container and not for
+                    # the whole pod (Kubeflow's katib-ui) is otherwise refused in a `restricted` namespace.
+                    "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
+                },
             },
         }
 

@@ -66,9 +66,23 @@ PARTS: tuple[tuple[str, int], ...] = (
     ("kubeflow-central-dashboard", 3),
 )
 CRD_PART = "kubeflow-profiles"
+# The labels the profile controller gives each team namespace (kubeflow/manifests 26.03
+# applications/profiles/upstream/base/namespace-labels.yaml), kept: the file is replaced as a whole.
+UPSTREAM_TEAM_LABELS = {
+    "katib.kubeflow.org/metrics-collector-injection": "enabled",
+    "serving.kubeflow.org/inferenceservice": "enabled",
+    "pipelines.kubeflow.org/enabled": "true",
+    "app.kubernetes.io/part-of": "kubeflow-profile",
+}
+# Team namespaces run what users start: notebooks (the Jupyter web app's pods set no restricted securityContext),
+# pipeline steps (component images, often root) and Katib trials. `restricted` would refuse them, so they enforce
+# `baseline` (upstream's choice) and warn and audit at `restricted`, every level pinned to the cluster's version like
+# the platform's own namespaces.
+TEAM_POD_SECURITY = {"enforce": "baseline", "warn": "restricted", "audit": "restricted"}
 OBJECT_STORE_LABEL = "access-object-store"
 DASHBOARD_HOST_LABEL = sign_in.HOST_LABEL
 DASHBOARD_TLS_SECRET = "kubeflow-tls"
+TEAM_LABELS_FILE = "namespace-labels.yaml"
 # The notebook form's other two server types, with the images kubeflow/manifests 26.03 offers for them (its
 # jupyter-web-app spawner_ui_config.yaml): kubeflow/kubeflow's notebook-servers at the web app's own tag, v1.10.0.
 # The web app shows all three types whatever the config holds (v1.10.0 has no setting that hides one), so each
@@ -114,6 +128,7 @@ class Kubeflow(PlatformComponent):
             "kubeflow-pipelines": {"patches": pipelines_patches(self.ctx.facts, metadata)},
             "kubeflow-jupyter-web-app": self.notebooks(),
             "kubeflow-istio-resources": self.gateway(),
+            "kubeflow-profiles": self.team_namespaces(),
         }
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if sign_in.sign_in(self.env) is None:
@@ -181,6 +196,16 @@ class Kubeflow(PlatformComponent):
             )
         ops = [{"op": "replace", "path": "/spec/servers", "value": servers}]
         return {"patches": [json_patch("Gateway", "kubeflow-gateway", ops)]}
+
+    def team_namespaces(self) -> dict[str, Any]:
+        """The labels the profile controller puts on each team namespace: upstream's, with Pod Security levels
+        pinned to the environment's Kubernetes version (upstream enforces `baseline` at `latest` and says nothing
+        more). The controller adds only labels a namespace lacks: an existing team namespace gets the new version,
+        warn and audit labels, and keeps its `enforce` value."""
+        ops = [
+            {"op": "replace", "path": f"/data/{TEAM_LABELS_FILE}", "value": yaml_text(team_namespace_labels(self.env))}
+        ]
+        return {"patches": [json_patch("ConfigMap", "namespace-labels-data", ops)]}
 
     def notebooks(self) -> dict[str, Any]:
         """The Jupyter images users may pick (the environment's, first one preselected), replacing upstream's
@@ -318,3 +343,12 @@ def spawner_form(images: list[str]) -> dict[str, Any]:
         "configurations": editable([]),
         "environment": editable({}),
     }
+
+
+def team_namespace_labels(env: Environment) -> dict[str, str]:
+    """Every label the profile controller gives a team namespace."""
+    labels = dict(UPSTREAM_TEAM_LABELS)
+    for mode, level in TEAM_POD_SECURITY.items():
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = f"v{env.kubernetes_version}"
+    return labels

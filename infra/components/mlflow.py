@@ -118,6 +118,9 @@ class Mlflow(PlatformComponent):
             },
             "serverAllowedHosts": [f"mlflow.{self.env.domain}", f"mlflow.{self.spec.namespace}.svc"],
             "resources": resources("250m", "512Mi", "1", "1Gi"),
+            # The chart's containers set no seccomp profile and its pod only fsGroup (kept: maps merge): the runtime's
+            # profile for the whole pod, init containers included, or the `restricted` namespace refuses it.
+            "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
             # The chart turns on MLflow's Prometheus exporter only together with its own ServiceMonitor.
             "serviceMonitor": {
                 "enabled": self.ctx.monitoring_enabled,

@@ -45,7 +45,9 @@ class Nats(PlatformComponent):
         assert self.env.onprem is not None
         ha = self.env.high_availability
         return {
-            "promExporter": {"enabled": True},
+            # The exporter sidecar's container gets no securityContext from the chart (the pod's covers only user
+            # and seccomp): no privilege escalation and no capabilities, as `restricted` requires.
+            "promExporter": {"enabled": True, "merge": {"securityContext": NON_ROOT}},
             "config": {
                 # JetStream replication needs at least three servers.
                 "cluster": {"enabled": ha, "replicas": 3},
