@@ -17,6 +17,7 @@ from infra.config import Environment, InvalidEnvironment, load_stack_file, stack
 from infra.expand.caches import Caches
 from infra.expand.expansion import Expander
 from infra.expand.output import expansion_summary
+from infra.expand.schemas import AllowlistUse
 from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
@@ -34,8 +35,8 @@ WORKFLOWS_DIR = REPO / ".github" / "workflows"
 SECRETS_ALLOWLIST = REPO / "policies" / "secrets-allowlist.yaml"
 STAGES = ("expand", "values", "kubernetes", "crd", "ordering", "policy", "integrity", "apps", "secrets", "checkov")
 REPOSITORY = "repository"
-# `values` here: allow-list entries that no environment needs (judged when every environment is checked).
-REPOSITORY_STAGES = ("secrets", "values")
+# `values` and `crd` here: allow-list entries that no environment needs (judged when every environment is checked).
+REPOSITORY_STAGES = ("secrets", "values", "crd")
 SIDE_NICENESS = 5
 
 
@@ -133,6 +134,7 @@ def check(
 
     validate_all(environments, names)
     allowlist = default_allowlist()  # a malformed allow-list stops `check` before any render
+    crd_allowlist = load_crd_allowlist()
     expander = Expander(caches or Caches.from_environment())
     paths = stack_files(environments, list(names))
     every_environment = set(paths) == set(stack_files(environments, []))
@@ -156,10 +158,11 @@ def check(
             repository_scan = side.submit(_repository_secrets)
             builds = {stack_name(path): waits.submit(build_overlays, APPS_DIR, stack_name(path)) for path in paths}
             secret_scans: dict[str, Future[tuple[list[Finding], int]]] = {}
+            allowlist_use = AllowlistUse()
             for path in paths:
                 stack = render_stack(path)
                 reports[stack.stack] = _check_rendered(
-                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs
+                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs, allowlist_use
                 )
                 for key in (stack.stack, f"{stack.stack}/apps"):
                     if key in manifest_dirs:
@@ -184,6 +187,9 @@ def check(
             if every_environment:
                 repository.findings += unused_entries(allowlist)
                 repository.checked["values"] = len(allowlist.entries)
+                # A CRD allow-list entry that let nothing through in any environment has rotted.
+                repository.findings += allowlist_use.stale(crd_allowlist, str(CRD_ALLOWLIST.relative_to(REPO)))
+                repository.checked["crd"] = len(crd_allowlist)
             workflow_findings: list[Finding] = []
             if checkov is not None:
                 by_directory, workflow_findings = checkov_run.result()
@@ -214,16 +220,17 @@ def _check_rendered(
     crd_schemas: str,
     overlays: Future[list[Overlay]],
     manifest_dirs: dict[str, Path],
+    allowlist_use: AllowlistUse | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
     ordering, policies, integrity, and the app overlays."""
     from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
+    from infra.expand.schemas import PlatformValidator, schema_findings
     from infra.expand.values import values_findings
     from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
-    from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
     expansion = expander.expand(stack)
@@ -241,13 +248,13 @@ def _check_rendered(
     report.findings += values
     integrity, report.checked["integrity"] = integrity_findings(platform)
     report.findings += integrity
-    validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())
+    # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
+    # resources against the CRDs the platform installs (the app overlays' too).
+    validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())
+    for stage, (findings, count) in schema_findings(platform, validator).items():
+        report.findings += findings
+        report.checked[stage] = count
     objects = [manifest.object for manifest in stack.manifests]
-    for manifest in stack.manifests:
-        report.findings += validator.validate(manifest.object)
-    custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
-    report.checked["kubernetes"] = len(objects) - custom
-    report.checked["crd"] = custom
     problems = ordering_problems(objects, preinstalled_crds(stack.env))
     report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
     report.checked["ordering"] = len(objects)
@@ -261,6 +268,8 @@ def _check_rendered(
     report.findings += app_findings
     if apps_out.is_dir():
         manifest_dirs[f"{stack.stack}/apps"] = apps_out
+    if allowlist_use is not None:
+        allowlist_use.record(platform, validator)
     return report
 
 
@@ -303,14 +312,15 @@ def _print_workflows(findings: list[Finding]) -> None:
         print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
 
 
-def is_custom_resource(api_version: str) -> bool:
-    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-    return "." in group and not group.endswith(".k8s.io")
-
-
 def load_crd_allowlist() -> dict[str, str]:
+    """policies/crd-allowlist.yaml: `group/Kind: reason`; ValueError naming the file and entry when malformed."""
     data = yaml.safe_load(CRD_ALLOWLIST.read_text()) or {}
-    return {str(key): str(reason) for key, reason in data.items()}
+    if not isinstance(data, dict):
+        raise ValueError(f"{CRD_ALLOWLIST}: must map `group/Kind` to a reason, not {type(data).__name__}")
+    for key, reason in data.items():
+        if not isinstance(key, str) or "/" not in key or not isinstance(reason, str) or not reason.strip():
+            raise ValueError(f"{CRD_ALLOWLIST}: entry {key!r} must be `group/Kind: <reason>` with a reason")
+    return dict(data)
 
 
 def docs() -> int:
