@@ -302,8 +302,11 @@ class ManifestValidator:
         return self._validate_custom_resource(obj, ref, group, kind, api_version)
 
     def _core_digest(self, kind: str, api_version: str) -> str:
-        path = _core_schema_path(self._schema_dir, kind, api_version)
-        return _closure_digest(self._schema_dir, _load_json(path), path.name)
+        key = (self._schema_dir, f"{api_version} {kind}")
+        if key not in _schema_digests:
+            path = _core_schema_path(self._schema_dir, kind, api_version)
+            _schema_digests[key] = _closure_digest(self._schema_dir, _load_json(path), path.name)
+        return _schema_digests[key]
 
     def is_built_in(self, api_version: str) -> bool:
         """Whether objects of `api_version` are judged as built-in kinds (else as custom resources)."""
