@@ -17,12 +17,12 @@ from infra.config import Environment, InvalidEnvironment, load_stack_file, stack
 from infra.expand.caches import Caches
 from infra.expand.expansion import Expander
 from infra.expand.output import expansion_summary
-from infra.expand.schemas import AllowlistUse
 from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
-if TYPE_CHECKING:  # the apps stage is imported only when `check` runs
+if TYPE_CHECKING:  # the apps and schema stages are imported only when `check` runs
+    from infra.expand.schemas import AllowlistUse
     from infra.gitops.apps import Overlay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,6 +128,7 @@ def check(
     with_checkov: bool = True,
     caches: Caches | None = None,
 ) -> int:
+    from infra.expand.schemas import AllowlistUse
     from infra.expand.values import default_allowlist, unused_entries
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
