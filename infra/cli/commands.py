@@ -21,7 +21,8 @@ from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
-if TYPE_CHECKING:  # the apps stage is imported only when `check` runs
+if TYPE_CHECKING:  # the apps and schema stages are imported only when `check` runs
+    from infra.expand.schemas import AllowlistUse
     from infra.gitops.apps import Overlay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,8 +47,8 @@ STAGES = (
     "checkov",
 )
 REPOSITORY = "repository"
-# `values` here: allow-list entries that no environment needs (judged when every environment is checked).
-REPOSITORY_STAGES = ("secrets", "values")
+# `values` and `crd` here: allow-list entries that no environment needs (judged when every environment is checked).
+REPOSITORY_STAGES = ("secrets", "values", "crd")
 SIDE_NICENESS = 5
 
 
@@ -139,12 +140,14 @@ def check(
     with_checkov: bool = True,
     caches: Caches | None = None,
 ) -> int:
+    from infra.expand.schemas import AllowlistUse
     from infra.expand.values import default_allowlist, unused_entries
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
 
     validate_all(environments, names)
     allowlist = default_allowlist()  # a malformed allow-list stops `check` before any render
+    crd_allowlist = load_crd_allowlist()
     expander = Expander(caches or Caches.from_environment())
     paths = stack_files(environments, list(names))
     every_environment = set(paths) == set(stack_files(environments, []))
@@ -168,10 +171,11 @@ def check(
             repository_scan = side.submit(_repository_secrets)
             builds = {stack_name(path): waits.submit(build_overlays, APPS_DIR, stack_name(path)) for path in paths}
             secret_scans: dict[str, Future[tuple[list[Finding], int]]] = {}
+            allowlist_use = AllowlistUse()
             for path in paths:
                 stack = render_stack(path)
                 reports[stack.stack] = _check_rendered(
-                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs
+                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs, allowlist_use
                 )
                 for key in (stack.stack, f"{stack.stack}/apps"):
                     if key in manifest_dirs:
@@ -196,6 +200,9 @@ def check(
             if every_environment:
                 repository.findings += unused_entries(allowlist)
                 repository.checked["values"] = len(allowlist.entries)
+                # A CRD allow-list entry that let nothing through in any environment has rotted.
+                repository.findings += allowlist_use.stale(crd_allowlist, str(CRD_ALLOWLIST.relative_to(REPO)))
+                repository.checked["crd"] = len(crd_allowlist)
             workflow_findings: list[Finding] = []
             if checkov is not None:
                 by_directory, workflow_findings = checkov_run.result()
@@ -226,6 +233,7 @@ def _check_rendered(
     crd_schemas: str,
     overlays: Future[list[Overlay]],
     manifest_dirs: dict[str, Path],
+    allowlist_use: AllowlistUse | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
     ordering, policies, integrity, Pod Security admission, and the app overlays."""
@@ -233,10 +241,10 @@ def _check_rendered(
     from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
+    from infra.expand.schemas import PlatformValidator, schema_findings
     from infra.expand.values import values_findings
     from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
-    from infra.offline.validate import ManifestValidator
     from infra.platform.ordering import ordering_problems
 
     expansion = expander.expand(stack)
@@ -256,13 +264,13 @@ def _check_rendered(
     report.findings += integrity
     admission, report.checked["admission"] = admission_findings(platform)
     report.findings += admission
-    validator = ManifestValidator(stack.env.kubernetes_version, crd_schemas, load_crd_allowlist())
+    # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
+    # resources against the CRDs the platform installs (the app overlays' too).
+    validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())
+    for stage, (findings, count) in schema_findings(platform, validator).items():
+        report.findings += findings
+        report.checked[stage] = count
     objects = [manifest.object for manifest in stack.manifests]
-    for manifest in stack.manifests:
-        report.findings += validator.validate(manifest.object)
-    custom = sum(is_custom_resource(m.object["apiVersion"]) for m in stack.manifests)
-    report.checked["kubernetes"] = len(objects) - custom
-    report.checked["crd"] = custom
     problems = ordering_problems(objects, preinstalled_crds(stack.env))
     report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
     report.checked["ordering"] = len(objects)
@@ -276,6 +284,8 @@ def _check_rendered(
     report.findings += app_findings
     if apps_out.is_dir():
         manifest_dirs[f"{stack.stack}/apps"] = apps_out
+    if allowlist_use is not None:
+        allowlist_use.record(platform, validator)
     return report
 
 
@@ -318,14 +328,15 @@ def _print_workflows(findings: list[Finding]) -> None:
         print(f"  - [checkov/error] {finding.object_ref}: {finding.message}")
 
 
-def is_custom_resource(api_version: str) -> bool:
-    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-    return "." in group and not group.endswith(".k8s.io")
-
-
 def load_crd_allowlist() -> dict[str, str]:
+    """policies/crd-allowlist.yaml: `group/Kind: reason`; ValueError naming the file and entry when malformed."""
     data = yaml.safe_load(CRD_ALLOWLIST.read_text()) or {}
-    return {str(key): str(reason) for key, reason in data.items()}
+    if not isinstance(data, dict):
+        raise ValueError(f"{CRD_ALLOWLIST}: must map `group/Kind` to a reason, not {type(data).__name__}")
+    for key, reason in data.items():
+        if not isinstance(key, str) or "/" not in key or not isinstance(reason, str) or not reason.strip():
+            raise ValueError(f"{CRD_ALLOWLIST}: entry {key!r} must be `group/Kind: <reason>` with a reason")
+    return dict(data)
 
 
 def docs() -> int:

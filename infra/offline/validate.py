@@ -1,18 +1,22 @@
 """Schema validation of rendered Kubernetes objects, without a cluster.
 
 Built-in kinds are checked against kubernetes-validate's bundled "-strict" schemas (unknown fields are errors);
-custom resources against CRD JSON schemas in the datreeio CRDs-catalog layout. Compiled validators are cached at
-module level: kubernetes-validate re-reads a 1.4 MB definitions file on every call, and several environments are
-checked in one process.
+custom resources against CRD JSON schemas in the datreeio CRDs-catalog layout (infra/expand/schemas.py judges them
+by the CRDs the platform installs instead). Compiled validators are cached at module level: kubernetes-validate
+re-reads a 1.4 MB definitions file on every call, and several environments are checked in one process. So are the
+results, by the object's content and what judged it: the environments of a fleet share most objects (a large CRD
+takes 50 ms to validate).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +58,35 @@ _core_registries: dict[str, Registry] = {}
 _core_validators: dict[tuple[str, str, str], Validator | None] = {}
 _core_groups: dict[str, frozenset[str]] = {}
 _crd_validators: dict[str, Validator | _SchemaUnavailable | None] = {}
+_schema_digests: dict[tuple[str, str], str] = {}
+_results: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""Messages of a validation, by what judged it and the digest of the object judged."""
 
 
 def clear_caches() -> None:
-    for cache in (_json_cache, _core_registries, _core_validators, _core_groups, _crd_validators):
+    for cache in (
+        _json_cache,
+        _core_registries,
+        _core_validators,
+        _core_groups,
+        _crd_validators,
+        _schema_digests,
+        _results,
+    ):
         cache.clear()
+
+
+def content_digest(obj: Any) -> str:
+    """A digest of an object's content. Equal objects built alike (the same keys in the same order) share it; one
+    built otherwise only misses the cache."""
+    return hashlib.blake2b(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), digest_size=20).hexdigest()
+
+
+def memoized(key: tuple[str, ...], judge: Callable[[], list[str]]) -> list[str]:
+    """The messages `judge` gives, computed once per `key` (what judges, and the digest of what is judged)."""
+    if key not in _results:
+        _results[key] = tuple(judge())
+    return list(_results[key])
 
 
 def _read_json(path: Path) -> Any:
@@ -124,19 +152,59 @@ def _looks_builtin(group: str, schema_dir: str) -> bool:
     return group.endswith(".k8s.io") and _mangled_group(group) in _builtin_groups(schema_dir)
 
 
-def _core_registry(schema_dir: str) -> Registry:
+def _without_descriptions(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {
+            k: _without_descriptions(v) for k, v in schema.items() if not (k == "description" and isinstance(v, str))
+        }
+    if isinstance(schema, list):
+        return [_without_descriptions(v) for v in schema]
+    return schema
+
+
+def _closure_digest(schema_dir: str, schema: Mapping[str, Any], name: str) -> str:
+    """A digest of `schema` and every definition of `schema_dir` it reaches, descriptions left out: two Kubernetes
+    versions whose schemas of a kind agree judge its objects alike, so they share validation results."""
+    key = (schema_dir, name)
+    if key not in _schema_digests:
+        definitions = _load_json(_K8S_SCHEMAS / schema_dir / "_definitions.json")["$defs"]
+        reached: dict[str, Any] = {}
+        pending = [schema]
+        while pending:
+            text = json.dumps(pending.pop())
+            for ref in re.findall(r'"\$ref": "[^"]*#/\$defs/([^"]+)"', text):
+                if ref not in reached:
+                    reached[ref] = definitions.get(ref)
+                    pending.append(reached[ref])
+        content = [_without_descriptions(schema), sorted((k, _without_descriptions(v)) for k, v in reached.items())]
+        _schema_digests[key] = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return _schema_digests[key]
+
+
+def definition_digest(schema_dir: str, definition: str) -> str:
+    """The digest of a definition of `schema_dir` (e.g. ObjectMeta) with all it reaches (see _closure_digest)."""
+    return _closure_digest(schema_dir, {"$ref": f"#/$defs/{definition}"}, f"#/$defs/{definition}")
+
+
+def core_registry(schema_dir: str) -> Registry:
+    """The definitions of kubernetes-validate's `schema_dir` (ObjectMeta and the rest), for `$ref`s into them."""
     if schema_dir not in _core_registries:
         definitions = Resource.from_contents(_load_json(_K8S_SCHEMAS / schema_dir / "_definitions.json"))
         _core_registries[schema_dir] = definitions @ Registry()
     return _core_registries[schema_dir]
 
 
+def _core_schema_path(schema_dir: str, kind: str, api_version: str) -> Path:
+    group, version = _split_api_version(api_version)
+    stem = "-".join(part for part in (kind.lower(), _mangled_group(group), version) if part)
+    return _K8S_SCHEMAS / schema_dir / f"{stem}.json"
+
+
 def _core_validator(schema_dir: str, kind: str, api_version: str) -> Validator | None:
     key = (schema_dir, kind, api_version)
     if key not in _core_validators:
         group, version = _split_api_version(api_version)
-        stem = "-".join(part for part in (kind.lower(), _mangled_group(group), version) if part)
-        path = _K8S_SCHEMAS / schema_dir / f"{stem}.json"
+        path = _core_schema_path(schema_dir, kind, api_version)
         validator: Validator | None = None
         if path.is_file():
             schema = _load_json(path)
@@ -144,7 +212,7 @@ def _core_validator(schema_dir: str, kind: str, api_version: str) -> Validator |
             gvks = schema.get("x-kubernetes-group-version-kind", [])
             if {"group": group, "kind": kind, "version": version} in gvks:
                 resource = Resource.from_contents(schema)
-                validator = jsonschema.Draft202012Validator(schema, registry=resource @ _core_registry(schema_dir))
+                validator = jsonschema.Draft202012Validator(schema, registry=resource @ core_registry(schema_dir))
         _core_validators[key] = validator
     return _core_validators[key]
 
@@ -183,14 +251,15 @@ def _json_path(path: Iterable[Any]) -> str:
     return out
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """A message on one line, cut to a length a report can show."""
     text = " ".join(text.split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
 def _schema_errors(validator: Validator, obj: Mapping[str, Any]) -> list[str]:
     errors = sorted(validator.iter_errors(obj), key=lambda e: (_json_path(e.absolute_path), e.message))
-    return [_one_line(f"{_json_path(e.absolute_path) or '(root)'}: {e.message}") for e in errors]
+    return [one_line(f"{_json_path(e.absolute_path) or '(root)'}: {e.message}") for e in errors]
 
 
 def object_ref(obj: Mapping[str, Any]) -> str:
@@ -206,6 +275,8 @@ class ManifestValidator:
         self.kubernetes_version = kubernetes_version
         self.crd_schema_location = crd_schema_location
         self.crd_allowlist = dict(crd_allowlist)
+        self.allowlist_used: set[str] = set()
+        """The allow-list entries that let a custom resource through (an entry nothing needs is stale)."""
         self._schema_dir = bundled_schema_dir(kubernetes_version)
 
     def validate(self, obj: Mapping[str, Any]) -> list[Finding]:
@@ -225,8 +296,26 @@ class ManifestValidator:
                         f"(removed or unknown API; no schema in {self._schema_dir})",
                     )
                 ]
-            return [Finding("kubernetes", ref, message) for message in _schema_errors(validator, obj)]
+            key = ("kubernetes", self._core_digest(kind, api_version), content_digest(obj))
+            messages = memoized(key, lambda: _schema_errors(validator, obj))
+            return [Finding("kubernetes", ref, message) for message in messages]
         return self._validate_custom_resource(obj, ref, group, kind, api_version)
+
+    def _core_digest(self, kind: str, api_version: str) -> str:
+        key = (self._schema_dir, f"{api_version} {kind}")
+        if key not in _schema_digests:
+            path = _core_schema_path(self._schema_dir, kind, api_version)
+            _schema_digests[key] = _closure_digest(self._schema_dir, _load_json(path), path.name)
+        return _schema_digests[key]
+
+    def is_built_in(self, api_version: str) -> bool:
+        """Whether objects of `api_version` are judged as built-in kinds (else as custom resources)."""
+        return _looks_builtin(_split_api_version(api_version)[0], self._schema_dir)
+
+    @property
+    def schema_dir(self) -> str:
+        """kubernetes-validate's schema directory for this Kubernetes version."""
+        return self._schema_dir
 
     def _schema_location(self, group: str, kind: str, version: str) -> str:
         if "{" in self.crd_schema_location:
@@ -241,6 +330,7 @@ class ManifestValidator:
         if not isinstance(metadata, Mapping) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
             findings.append(Finding("crd", ref, "metadata.name: required, must be a non-empty string"))
         if f"{group}/{kind}" in self.crd_allowlist:
+            self.allowlist_used.add(f"{group}/{kind}")
             return findings
         _, version = _split_api_version(api_version)
         location = self._schema_location(group, kind, version)
@@ -264,5 +354,6 @@ class ManifestValidator:
                 )
             )
         else:
-            findings.extend(Finding("crd", ref, message) for message in _schema_errors(validator, obj))
+            messages = memoized(("catalog", location, content_digest(obj)), lambda: _schema_errors(validator, obj))
+            findings.extend(Finding("crd", ref, message) for message in messages)
         return findings
