@@ -246,7 +246,7 @@ def test_application_set_syncs_the_environments_overlays_into_declared_namespace
     appset = _objects(rendered, env, "ApplicationSet")["ml-apps"]
     settings = rendered[env].env
     (generator,) = appset["spec"]["generators"]
-    assert generator["git"]["directories"] == [{"path": f"apps/*/overlays/{env}"}]
+    assert generator["git"]["directories"] == [{"path": f"apps/{app}/overlays/{env}"} for app in settings.argocd.apps]
     assert generator["git"]["repoURL"] == settings.gitops.repo_url
     assert appset["spec"]["template"]["spec"]["project"] == "ml-apps"
     project = _objects(rendered, env, "AppProject")["ml-apps"]["spec"]
@@ -482,3 +482,18 @@ def test_check_without_kustomize_fails_naming_what_to_install(
     code = main(["check", "--env", "dev", "--out", str(tmp_path), "--crd-schemas", crd_schemas, "--skip-checkov"])
     assert code == 1
     assert "no kustomize found: install kubectl" in capsys.readouterr().err
+
+
+def test_an_overlay_of_an_app_the_environment_does_not_list_is_not_synced(tmp_path: Path, expander) -> None:
+    """dev has an overlay of model-serving; listed without it, dev generates no Application for it (it would sync
+    into a namespace the stack does not make)."""
+    from infra.expand.platform import Platform
+
+    stack = (REPO / "environments" / "Pulumi.dev.yaml").read_text()
+    assert "argocd:" not in stack and (REPO / "apps/model-serving/overlays/dev").is_dir()  # dev lists both apps
+    variant = tmp_path / "Pulumi.dev.yaml"
+    listed = "    highAvailability: false\n    argocd:\n      apps: [scheduled-notebooks]\n"
+    variant.write_text(stack.replace("    highAvailability: false\n", listed, 1))
+    platform = Platform(render_stack(variant), expander.expand(render_stack(variant)))
+    generated = sorted(d.name for d in platform.deployers if d.sources[0].tree)
+    assert generated == ["scheduled-notebooks"]

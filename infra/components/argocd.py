@@ -271,7 +271,11 @@ class ArgoCD(PlatformComponent):
                         "git": {
                             "repoURL": self.gitops_repo,
                             "revision": gitops.revision,
-                            "directories": [{"path": f"{APPS_DIR}/*/overlays/{self.env.name}"}],
+                            # The listed apps only: an overlay of an app this environment does not list would sync
+                            # into a namespace the stack never made, which the project does not allow.
+                            "directories": [
+                                {"path": f"{APPS_DIR}/{app}/overlays/{self.env.name}"} for app in self.env.argocd.apps
+                            ],
                         }
                     }
                 ],
