@@ -434,3 +434,19 @@ def test_an_application_set_template_the_expansion_cannot_evaluate_is_refused(tm
     assert [d.name for d in application_set(appset, "https://git/repo", tmp_path)] == ["x"]
     with pytest.raises(ValueError, match="only git directories generators over this repository"):
         application_set(appset, "https://elsewhere", tmp_path)
+
+
+def test_a_patched_build_leaves_the_cached_tree_as_it_was(tmp_path: Path) -> None:
+    """The build works on a copy of hard links; the kustomization it changes must not be written through them."""
+    base = tmp_path / "tree" / "app"
+    base.mkdir(parents=True)
+    (base / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    (base / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n")
+    before = {p.name: p.read_bytes() for p in base.iterdir()}
+    patch = {
+        "target": {"kind": "ConfigMap", "name": "settings"},
+        "patch": '[{"op": "add", "path": "/data/b", "value": "2"}]',
+    }
+    built = kustomize.build(tmp_path / "tree", "app", {"patches": [patch]}, tmp_path / "vendor")
+    assert next(parse_objects(built, "app"))["data"] == {"a": "1", "b": "2"}
+    assert {p.name: p.read_bytes() for p in base.iterdir()} == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,7 @@ import yaml
 
 from infra.config import Environment, InvalidEnvironment, load_stack_file, stack_name
 from infra.expand.caches import Caches
-from infra.expand.expansion import Expander
+from infra.expand.expansion import Expander, Expansion
 from infra.expand.output import expansion_summary
 from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
@@ -66,13 +66,31 @@ def render_all(environments: Path, names: Sequence[str]) -> Iterator[Rendered]:
         yield render_stack(path)
 
 
+def expanded_ahead(
+    stacks: Iterable[Rendered], expander: Expander | None
+) -> Iterator[tuple[Rendered, Expansion | None]]:
+    """Each rendered stack with its expansion, made in a thread while the next stack renders: the expansion waits
+    mostly on Helm's engine and kustomize, outside the interpreter lock, and the render is pure Python."""
+    if expander is None:
+        yield from ((stack, None) for stack in stacks)
+        return
+    with ThreadPoolExecutor(max_workers=1) as expanding:
+        pending: tuple[Rendered, Future[Expansion]] | None = None
+        for stack in stacks:
+            future = expanding.submit(expander.expand, stack)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (stack, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
 def render(environments: Path, names: Sequence[str], out: Path, caches: Caches | None = None) -> int:
     """Render (and, with `caches`, expand) every requested environment; 1 if an expansion has problems."""
     expander = Expander(caches) if caches is not None else None
     problems = 0
     with DiskWriter() as writer:
-        for rendered in render_all(environments, names):
-            expansion = expander.expand(rendered) if expander is not None else None
+        for rendered, expansion in expanded_ahead(render_all(environments, names), expander):
             target = write(rendered, out, writer, expansion)
             print(summary(rendered))
             if expansion is not None:
@@ -172,10 +190,10 @@ def check(
             builds = {stack_name(path): waits.submit(build_overlays, APPS_DIR, stack_name(path)) for path in paths}
             secret_scans: dict[str, Future[tuple[list[Finding], int]]] = {}
             allowlist_use = AllowlistUse()
-            for path in paths:
-                stack = render_stack(path)
+            for stack, expansion in expanded_ahead((render_stack(path) for path in paths), expander):
+                assert expansion is not None
                 reports[stack.stack] = _check_rendered(
-                    stack, expander, out, crd_schemas, builds[stack.stack], manifest_dirs, allowlist_use
+                    stack, expansion, expander, out, crd_schemas, builds[stack.stack], manifest_dirs, allowlist_use
                 )
                 for key in (stack.stack, f"{stack.stack}/apps"):
                     if key in manifest_dirs:
@@ -228,6 +246,7 @@ def check(
 
 def _check_rendered(
     stack: Rendered,
+    expansion: Expansion,
     expander: Expander,
     out: Path,
     crd_schemas: str,
@@ -247,7 +266,6 @@ def _check_rendered(
     from infra.offline.policy import run_policies
     from infra.platform.ordering import ordering_problems
 
-    expansion = expander.expand(stack)
     platform = Platform(stack, expansion)
     # The expanded objects are checked in memory; `render --expand` writes them for people to read.
     manifest_dirs[stack.stack] = write(stack, out) / "manifests"

@@ -34,11 +34,22 @@ def _has_content(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
+_parsed: dict[str, Any] = {}
+
+
+def _load(document: str) -> Any:
+    """A document's data, parsed once per text: the same CRDs and objects recur in every environment and render
+    (callers treat parsed objects as read-only)."""
+    if document not in _parsed:
+        _parsed[document] = yaml.load(document, Loader=ManifestLoader)  # noqa: S506 (a safe loader)
+    return _parsed[document]
+
+
 def parse_objects(text: str, origin: str) -> Iterator[dict[str, Any]]:
     """The Kubernetes objects in rendered text (a `kind: *List` is its items, as kubectl and Argo CD read it)."""
     for document in split_documents(text):
         try:
-            data = yaml.load(document, Loader=ManifestLoader)  # noqa: S506 (a safe loader)
+            data = _load(document)
         except yaml.YAMLError as error:
             raise DocumentError(f"{origin}: not valid YAML: {' '.join(str(error).split())}") from error
         if data is None:

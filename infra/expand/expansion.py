@@ -190,23 +190,24 @@ class Expander:
         """What `found` apply on a cluster of `kubernetes_version` that serves `base_api` before the platform, and
         whose stack creates `stack_crds`."""
         expansion = Expansion(stack, list(found))
+        sources = {(d.name, i): (d, s) for d in found for i, s in enumerate(d.sources)}
+        waiting = {key for key, (_, s) in sources.items() if s.kind == "chart" and self._reads_api_versions(s)}
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            first = {
-                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, kubernetes_version, tuple(base_api)))
-                for d in found
-                for i, s in enumerate(d.sources)
-            }
-            results = {key: future.result() for key, future in first.items()}
+
+            def job(key: tuple[str, int], api: Sequence[str]) -> _Job:
+                deployer, source = sources[key]
+                return _Job(source, deployer.namespace, kubernetes_version, tuple(api))
+
+            # A chart that reads .Capabilities.APIVersions is rendered once the platform's APIs are known: first
+            # the CRDs every source installs are collected (for it, without rendering it where it can be helped).
+            settled = {key: pool.submit(self._result, job(key, base_api)) for key in sources if key not in waiting}
+            early = {key: pool.submit(self._crds_before_apis, job(key, base_api)) for key in waiting}
+            results = {key: future.result() for key, future in settled.items()}
             crds = [obj for result in results.values() for _, obj in result["objects"] if is_crd(obj)]
+            crds += [crd for future in early.values() for crd in future.result()]
             api_versions = tuple(sorted({*base_api, *crd_api_versions(crds)}))
-            # Charts that read .Capabilities.APIVersions render again, now that the platform's APIs are known.
-            again = {
-                (d.name, i): pool.submit(self._result, _Job(s, d.namespace, kubernetes_version, api_versions))
-                for d in found
-                for i, s in enumerate(d.sources)
-                if s.kind == "chart" and self._reads_api_versions(s)
-            }
-            results.update({key: future.result() for key, future in again.items()})
+            later = {key: pool.submit(self._result, job(key, api_versions)) for key in waiting}
+            results.update({key: future.result() for key, future in later.items()})
         expansion.api_versions = api_versions
         scopes = Scopes([*crds, *stack_crds])
         for deployer in found:
@@ -224,6 +225,23 @@ class Expander:
             expansion.objects[deployer.name] = objects
             expansion.problems += _duplicates(deployer.name, objects)
         return expansion
+
+    def _crds_before_apis(self, job: _Job) -> list[dict[str, Any]]:
+        """The CRDs a chart installs, before the cluster's APIs are known: those of its `crds/` folders, unless its
+        templates make some too (then it is rendered as the cluster serves only the built-in APIs)."""
+        chart = self.chart(job.source)
+        if self._templates_make_crds(chart.files):
+            return [obj for _, obj in self._result(job)["objects"] if is_crd(obj)]
+        try:
+            texts = chart.enabled_crds(job.source.values)
+            return [obj for t in texts for obj in parse_objects(t.text, t.path) if is_crd(obj)]
+        except (helm.ChartError, DocumentError):
+            return []  # the final render reports it
+
+    def _templates_make_crds(self, files: helm.ChartFiles) -> bool:
+        return any("kind: CustomResourceDefinition" in text for text in files.templates.values()) or any(
+            self._templates_make_crds(sub) for sub in files.subcharts
+        )
 
     def _place(self, obj: dict[str, Any], namespace: str, scopes: Scopes) -> dict[str, Any]:
         """`_placed`, once per object and namespace: environments that share a rendered source share its objects

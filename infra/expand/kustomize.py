@@ -115,8 +115,10 @@ def build(tree: Path, path: str, options: Mapping[str, Any], vendor: Path) -> st
     with tempfile.TemporaryDirectory(prefix="mlops-kustomize-") as scratch:
         root = tree
         if options:
+            # A copy made of hard links (a tenth of a full copy); the one file changed is replaced, not written
+            # through, so the cached tree stays as upstream wrote it.
             root = Path(scratch) / "tree"
-            shutil.copytree(tree, root, symlinks=True)
+            shutil.copytree(tree, root, symlinks=True, copy_function=_link_or_copy)
             _add_patches(root / path, list(options.get("patches") or []))
         result = subprocess.run(
             [*kustomize_command(), str(root / path)], capture_output=True, text=True, env=environment, check=False
@@ -135,7 +137,15 @@ def _add_patches(directory: Path, patches: list[Any]) -> None:
         raise BuildFailed(f"{directory}: no kustomization file to add the Application's patches to")
     data = yaml.safe_load(kustomization.read_text()) or {}
     data["patches"] = [*(data.get("patches") or []), *patches]
+    kustomization.unlink()  # a hard link to the cached tree's file: the new text goes into a file of its own
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy
+        shutil.copy2(source, target)
 
 
 _redirect_lock = threading.Lock()
