@@ -450,3 +450,17 @@ def test_a_patched_build_leaves_the_cached_tree_as_it_was(tmp_path: Path) -> Non
     built = kustomize.build(tmp_path / "tree", "app", {"patches": [patch]}, tmp_path / "vendor")
     assert next(parse_objects(built, "app"))["data"] == {"a": "1", "b": "2"}
     assert {p.name: p.read_bytes() for p in base.iterdir()} == before
+
+
+def test_vendored_remote_bases_build_what_kustomize_fetches_with_git() -> None:
+    """The Pipelines path reads three remote bases: named as local folders, they build the same objects as when
+    kustomize clones them with git (from a repository made of the same vendored files)."""
+    tree, vendor = SHARED / "kubeflow-manifests" / "26.03", SHARED / "kubeflow-manifests" / "vendor"
+    patch = {
+        "target": {"kind": "ConfigMap", "name": "pipeline-install-config"},
+        "patch": '[{"op": "add", "path": "/data/x", "value": "y"}]',
+    }
+    for options in ({}, {"patches": [patch]}):
+        vendored = kustomize.build(tree, KUBEFLOW_PIPELINES, options, vendor)
+        assert vendored == kustomize.build(tree, KUBEFLOW_PIPELINES, options, vendor, remote="git")
+        assert "name: workflows.argoproj.io" in vendored  # a CRD of the remote base

@@ -2,9 +2,12 @@
 
 Argo CD copies the repository at the Application's revision, writes the Application's `kustomize` options into
 the path's kustomization (its `patches` are appended to the kustomization's own), and runs `kustomize build`.
-Remote bases (`https://github.com/<owner>/<repo>/<path>?ref=<tag>`) are fetched with git at build time; offline they
-are served from the git cache's `vendor/<repo>/<ref>/` folders, through git's `url.<base>.insteadOf`, so kustomize
-resolves them exactly as it would online and the cached tree stays as upstream wrote it.
+Remote bases (`https://github.com/<owner>/<repo>/<path>?ref=<tag>`) are fetched with git at build time. Offline they
+come from the git cache's `vendor/<repo>/<ref>/` folders, in one of two ways that build the same objects (a test holds
+them equal on the Pipelines path): by default the copy's kustomizations name the vendored folders instead (a local
+base), which spares kustomize a git clone per base; or, with `remote="git"`, kustomize fetches them with git itself,
+sent to a repository made of the vendored folder by git's `url.<base>.insteadOf`. The cached tree stays as upstream
+wrote it either way.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -31,7 +34,8 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 SUPPORTED_OPTIONS = frozenset({"patches"})
 # https://github.com/<owner>/<repo>[.git]/<path>?ref=<ref>, and kustomize's other spelling with `//` before the path.
 _REMOTE_BASE = re.compile(
-    r"(?:https://)?github\.com/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?(?://|/)[^\s?'\"]*\?ref=(?P<ref>[\w./-]+)"
+    r"(?:https://)?github\.com/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?(?://|/)(?P<path>[^\s?'\"]*)"
+    r"\?ref=(?P<ref>[\w./-]+)"
 )
 
 
@@ -79,7 +83,12 @@ def kustomize_version() -> str:
 
 def remote_bases(tree: Path, path: str) -> set[RemoteBase]:
     """The remote bases the kustomization at `path` reads, directly or through the local bases it reads."""
-    found: set[RemoteBase] = set()
+    return {base for _, _, base, _ in _remote_entries(tree, path)}
+
+
+def _remote_entries(tree: Path, path: str) -> list[tuple[Path, str, RemoteBase, str]]:
+    """(kustomization file, its entry, the remote base, the path inside it) of every remote base `path` reads."""
+    found: list[tuple[Path, str, RemoteBase, str]] = []
     seen: set[Path] = set()
     pending = [(tree / path).resolve()]
     while pending:
@@ -94,14 +103,18 @@ def remote_bases(tree: Path, path: str) -> set[RemoteBase]:
         for entry in [*(data.get("resources") or []), *(data.get("bases") or []), *(data.get("components") or [])]:
             match = _REMOTE_BASE.fullmatch(str(entry))
             if match:
-                found.add(RemoteBase(match["owner"], match["repo"], match["ref"]))
+                base = RemoteBase(match["owner"], match["repo"], match["ref"])
+                found.append((kustomization, str(entry), base, match["path"]))
             elif (directory / str(entry)).is_dir():
                 pending.append((directory / str(entry)).resolve())
     return found
 
 
-def build(tree: Path, path: str, options: Mapping[str, Any], vendor: Path) -> str:
-    """`kustomize build <tree>/<path>` with Argo CD's kustomize `options` applied; the YAML text it prints."""
+def build(
+    tree: Path, path: str, options: Mapping[str, Any], vendor: Path, remote: Literal["vendored", "git"] = "vendored"
+) -> str:
+    """`kustomize build <tree>/<path>` with Argo CD's kustomize `options` applied; the YAML text it prints. Remote
+    bases come from `vendor` (see the module's docstring for `remote`)."""
     unsupported = sorted(set(options) - SUPPORTED_OPTIONS)
     if unsupported:
         raise BuildFailed(
@@ -109,17 +122,25 @@ def build(tree: Path, path: str, options: Mapping[str, Any], vendor: Path) -> st
             f"expansion (it applies: {', '.join(sorted(SUPPORTED_OPTIONS))}); extend infra/expand/kustomize.py"
         )
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    bases = remote_bases(tree, path)
-    if bases:
-        environment["GIT_CONFIG_GLOBAL"] = str(_git_redirects(vendor, frozenset(bases)))
+    entries = _remote_entries(tree, path)
+    for base in {base for _, _, base, _ in entries}:
+        if not (vendor / base.repo / base.ref).is_dir():
+            raise SourceMissing(
+                f"remote kustomize base {base.url} at {base.ref} is not in the git cache (looked for "
+                f"{vendor / base.repo / base.ref}); fill it with `{PULL_COMMAND}`"
+            )
+    if entries and remote == "git":
+        environment["GIT_CONFIG_GLOBAL"] = str(_git_redirects(vendor, frozenset(base for _, _, base, _ in entries)))
     with tempfile.TemporaryDirectory(prefix="mlops-kustomize-") as scratch:
         root = tree
-        if options:
-            # A copy made of hard links (a tenth of a full copy); the one file changed is replaced, not written
+        if options or (entries and remote == "vendored"):
+            # A copy made of hard links (a tenth of a full copy); the files changed are replaced, never written
             # through, so the cached tree stays as upstream wrote it.
             root = Path(scratch) / "tree"
             shutil.copytree(tree, root, symlinks=True, copy_function=_link_or_copy)
             _add_patches(root / path, list(options.get("patches") or []))
+            if remote == "vendored":
+                _name_vendored_bases(root, tree, entries, vendor)
         result = subprocess.run(
             [*kustomize_command(), str(root / path)], capture_output=True, text=True, env=environment, check=False
         )
@@ -139,6 +160,22 @@ def _add_patches(directory: Path, patches: list[Any]) -> None:
     data["patches"] = [*(data.get("patches") or []), *patches]
     kustomization.unlink()  # a hard link to the cached tree's file: the new text goes into a file of its own
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _name_vendored_bases(
+    root: Path, tree: Path, entries: list[tuple[Path, str, RemoteBase, str]], vendor: Path
+) -> None:
+    """In the copy at `root`, each remote base entry names its vendored folder (a relative path, as a local base)."""
+    by_file: dict[Path, list[tuple[str, Path]]] = {}
+    for kustomization, entry, base, inside in entries:
+        copied = root / kustomization.relative_to(tree.resolve())
+        by_file.setdefault(copied, []).append((entry, (vendor / base.repo / base.ref / inside).resolve()))
+    for copied, replacements in by_file.items():
+        text = copied.read_text(encoding="utf-8")
+        for entry, folder in replacements:
+            text = text.replace(entry, os.path.relpath(folder, copied.parent))
+        copied.unlink()  # a hard link to the cached tree's file
+        copied.write_text(text, encoding="utf-8")
 
 
 def _link_or_copy(source: str, target: str) -> None:
