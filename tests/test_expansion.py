@@ -464,3 +464,17 @@ def test_vendored_remote_bases_build_what_kustomize_fetches_with_git() -> None:
         vendored = kustomize.build(tree, KUBEFLOW_PIPELINES, options, vendor)
         assert vendored == kustomize.build(tree, KUBEFLOW_PIPELINES, options, vendor, remote="git")
         assert "name: workflows.argoproj.io" in vendored  # a CRD of the remote base
+
+
+def test_the_values_that_pin_a_random_secret_are_found_through_named_templates() -> None:
+    """Grafana draws its admin password in a named template two calls away from its Secret's template."""
+    from infra.expand.randomness import random_value_keys
+
+    grafana = helm.Chart(SHARED / "charts" / "kube-prometheus-stack-88.5.3.tgz").files
+    keys = random_value_keys(grafana, "kube-prometheus-stack/charts/grafana/templates/secret.yaml")
+    assert {"grafana.adminPassword", "grafana.admin.existingSecret"} <= set(keys)
+    harbor = helm.Chart(SHARED / "charts" / "harbor-1.19.1.tgz").files
+    assert random_value_keys(harbor, "harbor/templates/core/core-secret.yaml") == ["core.secret", "core.xsrfKey"]
+    assert "registry.credentials.password" in random_value_keys(
+        harbor, "harbor/templates/registry/registry-secret.yaml"
+    )

@@ -159,7 +159,7 @@ def check(
     caches: Caches | None = None,
 ) -> int:
     from infra.expand.schemas import AllowlistUse
-    from infra.expand.values import default_allowlist, unused_entries
+    from infra.expand.values.stage import default_allowlist, unused_entries
     from infra.gitops.apps import build_overlays
     from infra.offline.checkov import WarmCheckov
 
@@ -261,7 +261,7 @@ def _check_rendered(
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
-    from infra.expand.values import values_findings
+    from infra.expand.values.stage import values_findings
     from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
     from infra.platform.ordering import ordering_problems

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,15 +30,17 @@ from infra.cluster.facts import cluster_api_versions
 from infra.expand import helm, kustomize
 from infra.expand.caches import Caches
 from infra.expand.documents import DocumentError, parse_objects
+from infra.expand.randomness import random_value_keys
 from infra.expand.scope import Scopes, group_of, is_crd
 from infra.expand.sources import Deployer, Source, canonical, deployers
 from infra.offline.render import Rendered
+from infra.offline.validate import object_ref
 
 # Cached results are keyed on the code that makes them too, so a change here never reads a stale result.
 CODE_DIGEST = hashlib.sha256(
     b"".join(
         (Path(__file__).parent / name).read_bytes()
-        for name in ("expansion.py", "helm.py", "kustomize.py", "documents.py")
+        for name in ("expansion.py", "helm.py", "kustomize.py", "documents.py", "randomness.py")
     )
 ).hexdigest()
 DEFAULT_RESULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "expanded"
@@ -52,13 +53,6 @@ APPLIED_HELM_HOOKS = frozenset(
     {"pre-install", "pre-upgrade", "post-install", "post-upgrade", "pre-delete", "post-delete"}
 )
 WORKERS = max(2, min(4, (os.cpu_count() or 2) * 2))
-_RANDOM = re.compile(
-    r"\b(rand(?:AlphaNum|Alpha|Numeric|Ascii|Bytes|Int)|uuidv4|gen(?:CA|PrivateKey|SelfSignedCert|SignedCert)\w*"
-    r"|htpasswd|bcrypt|now)\b"
-)
-_VALUES_REFERENCE = re.compile(r"\$?\.Values((?:\.[A-Za-z_][\w-]*)+)")
-_INCLUDE = re.compile(r"\b(?:include|template)\s+\"([^\"]+)\"")
-_ACTION = re.compile(r"\{\{-?\s*(define\s+\"([^\"]+)\"|(?:if|range|with|block|end)\b)[^}]*\}\}")
 
 
 @dataclass(frozen=True)
@@ -71,9 +65,7 @@ class ExpandedObject:
 
     @property
     def ref(self) -> str:
-        meta = self.object.get("metadata") or {}
-        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-        return f"{self.object.get('apiVersion')} {self.object.get('kind')} {where}{meta.get('name')}"
+        return object_ref(self.object)
 
 
 # What kind of problem: the chart refuses the values (its values.schema.json) or a template fails with them (both
@@ -453,66 +445,6 @@ def differing_fields(a: Any, b: Any, path: str = "") -> list[str]:
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return [f for i, (x, y) in enumerate(zip(a, b, strict=True)) for f in differing_fields(x, y, f"{path}[{i}]")]
     return [] if a == b else [path or "(root)"]
-
-
-def random_value_keys(files: helm.ChartFiles, template_path: str) -> list[str]:
-    """Value keys read where `template_path` draws random data: on its lines that call a random function, and in
-    the helpers (`include`/`template`) those lines call that do."""
-    defines: dict[str, str] = {}
-    charts = [files]
-    while charts:
-        chart = charts.pop()
-        charts += chart.subcharts
-        for text in chart.templates.values():
-            defines.update(template_defines(text))
-    random_helpers = {name for name, body in defines.items() if _RANDOM.search(body)}
-    while True:  # a helper that calls a random helper draws at random too
-        more = {
-            name
-            for name, body in defines.items()
-            if name not in random_helpers and set(_INCLUDE.findall(body)) & random_helpers
-        }
-        if not more:
-            break
-        random_helpers |= more
-    keys: list[str] = []
-    chart, text = _template_source(files, template_path)
-    for line in text.splitlines():
-        helpers = [helper for helper in _INCLUDE.findall(line) if helper in random_helpers]
-        if _RANDOM.search(line) or helpers:
-            keys += [match.lstrip(".") for match in _VALUES_REFERENCE.findall(line)]
-        while helpers:
-            helper = helpers.pop()
-            keys += [match.lstrip(".") for match in _VALUES_REFERENCE.findall(defines[helper])]
-            helpers += [h for h in _INCLUDE.findall(defines[helper]) if h in random_helpers and h != helper]
-    prefix = "".join(f"{key}." for key in chart.key_path)
-    return sorted(dict.fromkeys(prefix + key for key in keys))
-
-
-def template_defines(text: str) -> dict[str, str]:
-    """The `define` blocks of a template file, by name (nested if/range/with blocks balanced)."""
-    found: dict[str, str] = {}
-    stack: list[tuple[str, int]] = []
-    for action in _ACTION.finditer(text):
-        keyword = action.group(1)
-        if keyword == "end":
-            if stack:
-                name, start = stack.pop()
-                if name:
-                    found[name] = text[start : action.start()]
-        else:
-            stack.append((action.group(2) or "", action.end()))
-    return found
-
-
-def _template_source(files: helm.ChartFiles, template_path: str) -> tuple[helm.ChartFiles, str]:
-    """A rendered template's source: `<chart>/templates/x.yaml`, or `<chart>/charts/<sub>/templates/x.yaml`."""
-    parts = template_path.split("/")[1:]
-    chart = files
-    while len(parts) > 2 and parts[0] == "charts":
-        chart = next((sub for sub in chart.subcharts if sub.name == parts[1] or sub.key_path[-1] == parts[1]), chart)
-        parts = parts[2:]
-    return chart, chart.templates.get("/".join(parts), "")
 
 
 def expand(rendered: Rendered, expander: Expander | None = None) -> Expansion:

@@ -12,7 +12,7 @@ import io
 import json
 import tarfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -229,30 +229,13 @@ def _chart_files(members: Mapping[str, bytes], root: str, key_path: tuple[str, .
 def _keyed(sub: ChartFiles, parent_path: tuple[str, ...], dependencies: Sequence[Mapping[str, Any]]) -> ChartFiles:
     """A subchart placed where its values live: under its alias when the parent's Chart.yaml gives one."""
     entry = next((d for d in dependencies if d.get("name") == sub.name), {})
-    key = _dependency_key(entry) or sub.name
-    path = (*parent_path, key)
-    return ChartFiles(
-        name=sub.name,
-        key_path=path,
-        defaults=sub.defaults,
-        templates=sub.templates,
-        crds=sub.crds,
-        dependencies=sub.dependencies,
-        subcharts=tuple(_rekeyed(child, path) for child in sub.subcharts),
-    )
+    return _placed_under(sub, (*parent_path, _dependency_key(entry) or sub.name))
 
 
-def _rekeyed(chart: ChartFiles, parent_path: tuple[str, ...]) -> ChartFiles:
-    path = (*parent_path, chart.key_path[-1])
-    return ChartFiles(
-        name=chart.name,
-        key_path=path,
-        defaults=chart.defaults,
-        templates=chart.templates,
-        crds=chart.crds,
-        dependencies=chart.dependencies,
-        subcharts=tuple(_rekeyed(child, path) for child in chart.subcharts),
-    )
+def _placed_under(chart: ChartFiles, path: tuple[str, ...]) -> ChartFiles:
+    """`chart` with its values at `path`, its own subcharts under it."""
+    children = tuple(_placed_under(child, (*path, child.key_path[-1])) for child in chart.subcharts)
+    return replace(chart, key_path=path, subcharts=children)
 
 
 def pull(chart: str, repo_url: str, version: str, destination: Path) -> Path:
