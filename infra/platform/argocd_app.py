@@ -5,7 +5,7 @@ options such as patches computed in Python)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pulumi
@@ -20,6 +20,33 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 
 SyncMode = Literal["automated", "automated-no-prune", "manual"]
 RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences=true"
+
+
+@dataclass(frozen=True)
+class IgnoredDifference:
+    """One entry of an Application's `ignoreDifferences`: fields of one object that a controller other than Argo CD
+    writes after each sync (the table in infra/expand/writers.py says which and why). Argo CD leaves them out of
+    its comparison, and with RespectIgnoreDifferences a sync keeps the cluster's value instead of writing the
+    rendered one back. As narrow as Argo CD allows: one object by group, kind and name, and JSON pointers."""
+
+    application: str
+    """The Application that carries it (its catalog key: the chart's, or the Kubeflow part's)."""
+    group: str
+    """API group without version; "" for the core group."""
+    kind: str
+    name: str
+    json_pointers: tuple[str, ...]
+    writer: str
+    """Key of the runtime writer (infra/expand/writers.py) that changes these fields."""
+    namespace: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"group": self.group, "kind": self.kind, "name": self.name}
+        if self.namespace is not None:
+            entry["namespace"] = self.namespace
+        entry["jsonPointers"] = list(self.json_pointers)
+        return entry
 
 
 def mirrored_url(url: str, mirrors: Mapping[str, str]) -> str:
@@ -64,11 +91,16 @@ def chart_application(
     advisories: Sequence[str] = (),
     release_name: str | None = None,
     project: str = PLATFORM_PROJECT,
+    ignore_differences: Sequence[IgnoredDifference] = (),
     opts: pulumi.ResourceOptions,
 ) -> k8s.apiextensions.CustomResource:
     sync_options = ["CreateNamespace=false", "PruneLast=true"]
     if server_side_apply:
         sync_options.append("ServerSideApply=true")
+    if ignore_differences:
+        # Without it a sync applies the rendered value of an ignored field, and the controller that owns it has to
+        # write it again: a webhook without its CA bundle refuses requests until then.
+        sync_options.append(RESPECT_IGNORE_DIFFERENCES)
     annotations = {
         labels.SYNC_WAVE: str(wave),
         labels.WAIT_FOR: labels.HEALTHY,
@@ -79,6 +111,14 @@ def chart_application(
         annotations[labels.PROVIDES_CRDS] = ",".join(sorted(provides_crds))
     if advisories:
         annotations[labels.ADVISORY] = "; ".join(advisories)
+    spec: dict[str, Any] = {
+        "project": project,
+        "source": application_source(chart, version, values, release_name or name),
+        "destination": {"server": IN_CLUSTER, "namespace": namespace},
+        "syncPolicy": sync_policy(sync, sync_options),
+    }
+    if ignore_differences:
+        spec["ignoreDifferences"] = [entry.spec() for entry in ignore_differences]
     return k8s.apiextensions.CustomResource(
         f"{name}-application",
         api_version="argoproj.io/v1alpha1",
@@ -91,12 +131,7 @@ def chart_application(
             # Deleting the Application removes what it installed instead of orphaning it.
             "finalizers": ["resources-finalizer.argocd.argoproj.io"],
         },
-        spec={
-            "project": project,
-            "source": application_source(chart, version, values, release_name or name),
-            "destination": {"server": IN_CLUSTER, "namespace": namespace},
-            "syncPolicy": sync_policy(sync, sync_options),
-        },
+        spec=spec,
         opts=opts,
     )
 

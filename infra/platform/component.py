@@ -18,7 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import SecretSource
-from infra.platform.argocd_app import SyncMode, chart_application, mirrored_source
+from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
@@ -80,10 +80,21 @@ class ComponentSpec:
     mesh: bool = False
     """Its pods join the service mesh: with ingress provider istio, its namespace gets sidecar injection and
     the component syncs after Istio."""
+    ignore_differences: tuple[IgnoredDifference, ...] = ()
+    """Fields of its Applications' objects that a controller writes after each sync, which Argo CD must leave to
+    that controller (each names its Application and its writer; the `convergence` stage of `check` proves each
+    one needed). Prefer values that make the chart render what the controller writes."""
 
     def __post_init__(self) -> None:
         if self.sync != "automated" and not self.sync_reason:
             raise ValueError(f"{self.name}: sync {self.sync!r} needs a sync_reason")
+        applications = set(self.charts or (self.name,))
+        for entry in self.ignore_differences:
+            if entry.application not in applications:
+                raise ValueError(
+                    f"{self.name}: ignore_differences names Application {entry.application!r}, not one of "
+                    f"{sorted(applications)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -267,6 +278,7 @@ class PlatformComponent(pulumi.ComponentResource):
             server_side_apply=self.spec.server_side_apply,
             sync=self.spec.sync,
             advisories=advisories,
+            ignore_differences=[entry for entry in self.spec.ignore_differences if entry.application == key],
             opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
