@@ -4,21 +4,23 @@ self-heal, and what they change in the stack's own objects is not set back by `p
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
 
+from infra.components import BOOTSTRAP, COMPONENTS
 from infra.expand.convergence import (
     convergence_findings,
     differences,
     pointer_segments,
     remove_at,
+    touched,
 )
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.expand.sources import Deployer
-from infra.expand.writers import WRITERS, WRITERS_BY_KEY
+from infra.expand.writers import WRITERS, WRITERS_BY_KEY, group_kind
 from infra.offline.validate import Finding
 from infra.platform.argocd_app import RESPECT_IGNORE_DIFFERENCES, IgnoredDifference
 from infra.platform.component import ComponentSpec
@@ -416,7 +418,128 @@ def test_only_fields_the_manifest_sets_are_compared() -> None:
     assert list(differences(desired, {"spec": {"list": [1, 2]}})) == [("spec", "a")]
 
 
-# --- the Application helper ---
+# --- the platform itself -------------------------------------------------------------------------------------------
+
+
+def test_every_environment_converges(platforms: dict[str, Platform]) -> None:
+    for env, platform in platforms.items():
+        findings, checked = convergence_findings(platform)
+        assert findings == [], (env, [f"{f.object_ref}: {f.message}" for f in findings])
+        assert checked > 10, env
+
+
+def replaced(
+    platform: Platform, targets: Sequence[PlatformObject], change: Callable[[dict[str, Any]], Any]
+) -> FakePlatform:
+    """The platform with each of `targets` replaced by what `change` makes of a copy of it."""
+    chosen = {id(target) for target in targets}
+    objects = []
+    for item in platform.objects:
+        if id(item) in chosen:
+            obj = copy.deepcopy(dict(item.object))
+            change(obj)
+            item = PlatformObject(item.owner, obj, item.origin)
+        objects.append(item)
+    return FakePlatform(objects, platform.deployers)
+
+
+def test_istio_validators_render_what_istiod_sets(platforms: dict[str, Platform]) -> None:
+    """istio/istio#44285, #52785: the charts render `Ignore` unless told; istiod sets `Fail` once it serves."""
+    for env in ("dev", "staging", "prod"):
+        platform = platforms[env]
+        validators = [
+            o for o in platform.objects if o.kind == VWC and o.name.startswith(("istiod-", "istio-validator"))
+        ]
+        assert {o.owner for o in validators} == {"istio-base", "istiod"}, env
+        assert {w["failurePolicy"] for o in validators for w in o.object["webhooks"]} == {"Fail"}, env
+
+        def chart_default(obj: dict[str, Any]) -> None:
+            for webhook in obj["webhooks"]:
+                webhook["failurePolicy"] = "Ignore"
+
+        unfixed = replaced(platform, validators, chart_default)
+        findings = convergence_findings(cast(Platform, unfixed))[0]
+        assert sorted(f.object_ref.split(":")[0] for f in findings) == ["istio-base", "istiod"], env
+        assert all(f.message.startswith("webhooks[0].failurePolicy: istiod") for f in findings)
+
+
+def test_kube_prometheus_stack_patch_job_leaves_the_policy_it_renders(platforms: dict[str, Platform]) -> None:
+    """helm-charts#2516: a patch Job told `--patch-failure-policy=Fail` beside webhooks rendered `Ignore` fights Argo
+    CD. The pinned chart renders both from one value, left empty: the Job writes CA bundles only."""
+    platform = platforms["prod"]
+    job = next(o for o in platform.owned_by("kube-prometheus-stack") if o.name.endswith("admission-patch"))
+    args = job.object["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--patch-failure-policy=" in args
+    hooks = [o for o in platform.owned_by("kube-prometheus-stack") if o.kind in (VWC, MWC)]
+    assert {w["failurePolicy"] for o in hooks for w in o.object["webhooks"]} == {"Ignore"}
+
+    def told_to_fail(obj: dict[str, Any]) -> None:
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        container["args"] = [
+            a if not a.startswith("--patch-failure-policy") else "--patch-failure-policy=Fail"
+            for a in container["args"]
+        ]
+
+    fighting = [
+        f
+        for f in convergence_findings(cast(Platform, replaced(platform, [job], told_to_fail)))[0]
+        if f.object_ref.startswith("kube-prometheus-stack: ")
+    ]
+    assert {(f.object_ref.split(" ")[-2], f.message.split(":")[0]) for f in fighting} == {
+        (VWC, "webhooks[0].failurePolicy"),
+        (VWC, "webhooks[1].failurePolicy"),
+        (MWC, "webhooks[0].failurePolicy"),
+    }
+    assert all("(writer kube-webhook-certgen)" in f.message for f in fighting)
+
+
+def test_the_example_worker_leaves_its_replicas_to_keda(platforms: dict[str, Platform]) -> None:
+    for env, platform in platforms.items():
+        workers = [o for o in platform.owned_by(STACK) if o.kind == "Deployment" and o.name == "queue-worker"]
+        if not platform.env.components.keda.example_worker.enabled:
+            assert workers == [], env
+            continue
+        assert len(workers) == 1 and "replicas" not in workers[0].object["spec"], env
+        assert any(o.kind == "ScaledObject" and o.name == "queue-worker" for o in platform.owned_by(STACK)), env
+        pinned = replaced(platform, workers, lambda obj: obj["spec"].update(replicas=0))
+        findings = convergence_findings(cast(Platform, pinned))[0]
+        assert [f.object_ref for f in findings] == ["stack: apps/v1 Deployment ml-examples/queue-worker"], env
+        assert findings[0].message.startswith("spec.replicas: KEDA")
+
+
+def test_each_declared_ignore_names_the_writer_that_needs_it(platforms: dict[str, Platform]) -> None:
+    declared = [entry for component in (BOOTSTRAP, *COMPONENTS) for entry in component.spec.ignore_differences]
+    assert declared
+    seen: set[IgnoredDifference] = set()
+    for platform in platforms.values():
+        for judged in touched(platform.objects):
+            item = judged.item
+            for entry in declared:
+                if (item.owner, group_kind(item), item.name) == (
+                    entry.application,
+                    (entry.group, entry.kind),
+                    entry.name,
+                ):
+                    assert entry.writer in {writer.key for writer, _ in judged.writes}, entry
+                    seen.add(entry)
+    assert seen == set(declared)
+
+
+def test_applications_carry_their_ignores_with_respect_ignore_differences(platforms: dict[str, Platform]) -> None:
+    poddefaults = next(
+        o for o in platforms["dev"].owned_by(STACK) if o.kind == "Application" and o.name == "kubeflow-poddefaults"
+    )
+    spec = poddefaults.object["spec"]
+    assert {
+        "group": "admissionregistration.k8s.io",
+        "kind": MWC,
+        "name": "admission-webhook-mutating-webhook-configuration",
+        "jsonPointers": ["/webhooks/0/clientConfig/caBundle"],
+    } in spec["ignoreDifferences"]
+    assert RESPECT_IGNORE_DIFFERENCES in spec["syncPolicy"]["syncOptions"]
+    keda = next(o for o in platforms["dev"].owned_by(STACK) if o.kind == "Application" and o.name == "keda")
+    assert "ignoreDifferences" not in keda.object["spec"]
+    assert RESPECT_IGNORE_DIFFERENCES not in keda.object["spec"]["syncPolicy"]["syncOptions"]
 
 
 def test_an_ignored_difference_is_written_as_argo_cd_reads_it() -> None:

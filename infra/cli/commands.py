@@ -42,6 +42,7 @@ STAGES = (
     "policy",
     "integrity",
     "admission",
+    "convergence",
     "apps",
     "secrets",
     "checkov",
@@ -255,8 +256,9 @@ def _check_rendered(
     allowlist_use: AllowlistUse | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
-    ordering, policies, integrity, Pod Security admission, and the app overlays."""
+    ordering, policies, integrity, Pod Security admission, convergence with runtime writers, and the app overlays."""
     from infra.expand.admission import admission_findings
+    from infra.expand.convergence import convergence_findings
     from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
@@ -282,6 +284,8 @@ def _check_rendered(
     report.findings += integrity
     admission, report.checked["admission"] = admission_findings(platform)
     report.findings += admission
+    convergence, report.checked["convergence"] = convergence_findings(platform)
+    report.findings += convergence
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())

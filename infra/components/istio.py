@@ -48,6 +48,11 @@ ISTIO_PLATFORM_BY_CNI = {"dataplane-v2": "gke"}
 # Set under `cni`: the chart copies `cni.*` over the top-level values after applying the platform profile
 # (templates/zzy_descope_legacy.yaml), and the `gke` profile's empty `cni.cniBinDir` would erase a top-level one.
 CNI_BIN_DIR_BY_PLATFORM = {"gke": "/home/kubernetes/bin"}
+# istiod switches its validation webhooks to `Fail` once they serve (writer `istiod-validation`); rendering `Fail`
+# from the start keeps Argo CD from setting `Ignore` back at every sync. Both charts read the same value (their
+# values.yaml: "Set to Fail to avoid the flip-flop"). Nothing creates Istio configuration before istiod is healthy:
+# the stack's and Kubeflow's wait for the istiod Application.
+VALIDATION_FAILS_CLOSED = {"validationFailurePolicy": "Fail"}
 
 
 class Istio(PlatformComponent):
@@ -101,7 +106,11 @@ class Istio(PlatformComponent):
         return 2 if self.env.high_availability else 1
 
     def base_values(self) -> dict[str, Any]:
-        return {"defaultRevision": "default", "global": {"istioNamespace": self.spec.namespace}}
+        return {
+            "defaultRevision": "default",
+            "global": {"istioNamespace": self.spec.namespace},
+            "base": VALIDATION_FAILS_CLOSED,
+        }
 
     def cni_values(self) -> dict[str, Any]:
         platform = ISTIO_PLATFORM_BY_CNI.get(self.ctx.facts.cni, "")
@@ -119,6 +128,7 @@ class Istio(PlatformComponent):
         return {
             # Injected pods rely on the CNI node agent instead of a privileged init container.
             "cni": {"enabled": True},
+            "base": VALIDATION_FAILS_CLOSED,
             "autoscaleEnabled": ha,
             "autoscaleMin": self.replicas,
             "replicaCount": self.replicas,

@@ -103,8 +103,11 @@ class Keda(PlatformComponent):
                 },
             },
             spec={
-                # KEDA owns the replica count (from zero when the queue is empty).
-                "replicas": 0,
+                # No `replicas`: KEDA owns the count (writer `keda-scaler`), scaling to zero when the queue is empty.
+                # A count here would be applied again by every `pulumi up` that updates the Deployment, stopping
+                # workers mid-item. `ignore_changes` is no way out: it keeps the old value in the inputs, which
+                # server-side apply sends again (at best a field conflict with the scaler, pulumi-kubernetes#2542).
+                # Kubernetes creates the Deployment with one replica, which KEDA scales down after its cooldown.
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": labels},
@@ -132,7 +135,7 @@ class Keda(PlatformComponent):
                     },
                 },
             },
-            opts=self.opts(depends_on=self._own_namespace(), ignore_changes=["spec.replicas"]),
+            opts=self.opts(depends_on=self._own_namespace()),
         )
         self.custom_resource(
             "keda.sh/v1alpha1",

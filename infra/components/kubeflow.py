@@ -25,6 +25,7 @@ from infra.config import Environment
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform import sign_in
+from infra.platform.argocd_app import IgnoredDifference
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.database import iam_grant_advisory
@@ -94,6 +95,45 @@ CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_T
 RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}",)
 
 
+def aggregated_roles(application: str, *roles: str) -> tuple[IgnoredDifference, ...]:
+    """ClusterRoles that kubeflow/manifests 26.03 renders with `rules: []` beside an `aggregationRule`: Kubernetes
+    fills their rules from the roles they select (writer `clusterrole-aggregation`), so Argo CD leaves `rules` to it."""
+    return tuple(
+        IgnoredDifference(
+            application, "rbac.authorization.k8s.io", "ClusterRole", role, ("/rules",), "clusterrole-aggregation"
+        )
+        for role in roles
+    )
+
+
+# What controllers write into the parts' objects after each sync, which Argo CD must leave to them (the `convergence`
+# stage of `check` fails on each one missing and on each one no writer needs).
+CONTROLLER_WRITTEN: tuple[IgnoredDifference, ...] = (
+    *aggregated_roles("kubeflow-roles", "kubeflow-admin", "kubeflow-edit", "kubeflow-view"),
+    *aggregated_roles("kubeflow-istio-resources", "kubeflow-istio-admin"),
+    *aggregated_roles(
+        "kubeflow-poddefaults",
+        "admission-webhook-kubeflow-poddefaults-admin",
+        "admission-webhook-kubeflow-poddefaults-edit",
+    ),
+    *aggregated_roles("kubeflow-pipelines", "kubeflow-pipelines-edit", "kubeflow-pipelines-view"),
+    *aggregated_roles("kubeflow-notebook-controller", "notebook-controller-kubeflow-notebooks-admin"),
+    *aggregated_roles("kubeflow-katib", "kubeflow-katib-admin"),
+    *aggregated_roles("kubeflow-training-operator", "kubeflow-training-admin"),
+    # The PodDefaults webhook renders `caBundle: ""`, which cert-manager's CA injector fills (its
+    # `cert-manager.io/inject-ca-from` annotation); written back empty, the webhook (failurePolicy Fail) would refuse
+    # every pod it admits until the injector ran again.
+    IgnoredDifference(
+        "kubeflow-poddefaults",
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "admission-webhook-mutating-webhook-configuration",
+        ("/webhooks/0/clientConfig/caBundle",),
+        "cert-manager-cainjector",
+    ),
+)
+
+
 class Kubeflow(PlatformComponent):
     spec = ComponentSpec(
         name="kubeflow",
@@ -109,6 +149,7 @@ class Kubeflow(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, PODDEFAULTS_WEBHOOK, KUBEFLOW_OUT),
         # The Kubeflow Pipelines and Argo Workflows CRDs exceed the client-side apply annotation limit.
         server_side_apply=True,
+        ignore_differences=CONTROLLER_WRITTEN,
     )
 
     @classmethod
