@@ -82,6 +82,14 @@ def runtime_writers_text() -> list[str]:
             f"| `{writer.key}` | {_cell(writer.controller)} | {_cell(writer.objects)} | {_cell(writer.fields)} | "
             f"{_cell(writer.remedy)} | {sources} |"
         )
+    lines += [
+        "",
+        "Examined and not runtime writers of what the platform applies: metrics-server (its chart's APIService skips",
+        "TLS verification by default and nothing patches it; with `tls.type: cert-manager` it asks the CA injector",
+        "above), and Kubeflow Pipelines' profile controller, whose ConfigMaps in team namespaces (such as",
+        "`kfp-launcher`, which the stack declares) metacontroller creates when missing and never updates in place",
+        "(`updateStrategy: OnDelete` in kubeflow/manifests 26.03 `pipelines-profile-controller`).",
+    ]
     return lines
 
 
