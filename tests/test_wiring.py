@@ -263,6 +263,105 @@ PROMETHEUS = ("Prometheus", "monitoring", "kube-prometheus-stack-prometheus")
 STACK_MONITOR = "kube-prometheus-stack: monitoring.coreos.com/v1 ServiceMonitor monitoring/kube-prometheus-stack"
 
 
+def test_cert_manager_is_scraped_on_the_port_its_chart_names(platforms: dict[str, Platform]) -> None:
+    """Defect: the ServiceMonitor scraped `tcp-prometheus-servicemonitor`; cert-manager v1.21.1 names it
+    `http-metrics`, so Prometheus scraped nothing and the certificate alerts could never fire."""
+    for env, platform in platforms.items():
+        [monitor] = [o for o in platform.objects if o.ref == CERT_MANAGER_MONITOR]
+        [service] = [o for o in platform.owned_by("cert-manager") if o.kind == "Service" and o.name == "cert-manager"]
+        names = {p["name"] for p in service.object["spec"]["ports"]}
+        assert {e["port"] for e in monitor.object["spec"]["endpoints"]} <= names, env
+        assert about(wiring_findings(platform)[0], CERT_MANAGER_MONITOR) == [], env
+
+
+def test_a_monitor_no_prometheus_loads_is_refused(platforms: dict[str, Platform]) -> None:
+    elsewhere = lambda p: p["spec"].update(serviceMonitorSelector={"matchLabels": {"release": "other"}})  # noqa: E731
+    findings = errors(changed(platforms["dev"], *PROMETHEUS, elsewhere))
+    [message] = about(findings, CERT_MANAGER_MONITOR)
+    assert message.startswith("metadata.labels: no Prometheus of the platform loads this ServiceMonitor")
+    # A null namespace selector keeps a Prometheus to its own namespace.
+    own = lambda p: p["spec"].pop("serviceMonitorNamespaceSelector")  # noqa: E731
+    assert about(errors(changed(platforms["dev"], *PROMETHEUS, own)), CERT_MANAGER_MONITOR)
+
+
+def test_a_monitor_selecting_no_service_or_no_pods_is_refused(platforms: dict[str, Platform]) -> None:
+    dev = platforms["dev"]
+    wrong_label = lambda m: m["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/name": "cert-mgr"})  # noqa: E731
+    [message] = about(
+        errors(changed(dev, "ServiceMonitor", "cert-manager", "cert-manager", wrong_label)), CERT_MANAGER_MONITOR
+    )
+    assert message.startswith("spec.selector: selects no Service in cert-manager (app.kubernetes.io/name=cert-mgr)")
+    no_pods = lambda s: s["spec"]["selector"].update(app="nothing")  # noqa: E731
+    [message] = about(errors(changed(dev, "Service", "cert-manager", "cert-manager", no_pods)), CERT_MANAGER_MONITOR)
+    assert "Service cert-manager/cert-manager selects no pod of the platform" in message
+    wrong_target = lambda s: s["spec"]["ports"][0].update(targetPort="metrics")  # noqa: E731
+    [message] = about(
+        errors(changed(dev, "Service", "cert-manager", "cert-manager", wrong_target)), CERT_MANAGER_MONITOR
+    )
+    assert "targets the container port named 'metrics', which Deployment cert-manager/cert-manager does not" in message
+
+
+def test_a_pod_monitor_naming_a_port_no_container_declares_is_refused(platforms: dict[str, Platform]) -> None:
+    ref = "stack: monitoring.coreos.com/v1 PodMonitor feast/feast-redis"
+    renamed = lambda m: m["spec"]["podMetricsEndpoints"][0].update(port="exporter")  # noqa: E731
+    [message] = about(errors(changed(platforms["dev"], "PodMonitor", "feast", "feast-redis", renamed)), ref)
+    assert message.startswith("spec.podMetricsEndpoints[0].port: no pod it selects declares container port 'exporter'")
+    assert "StatefulSet feast/feast-redis: redis, metrics" in message
+
+
+def test_a_scrape_path_the_target_namespace_refuses_names_its_policies(platforms: dict[str, Platform]) -> None:
+    """The target's namespace must admit Prometheus' pods, as the operator labels them."""
+
+    def only_own_pods(allow: dict[str, Any]) -> None:
+        allow["spec"]["ingress"] = [r for r in allow["spec"]["ingress"] if "namespaceSelector" not in str(r)]
+
+    findings = errors(changed(platforms["dev"], "NetworkPolicy", "cert-manager", "allow", only_own_pods))
+    [message] = about(findings, CERT_MANAGER_MONITOR)
+    assert message == (
+        "spec.endpoints[0]: Prometheus monitoring/kube-prometheus-stack-prometheus cannot reach Deployment "
+        "cert-manager/cert-manager on TCP 9402 (http-metrics) (via Service cert-manager/cert-manager port "
+        "http-metrics): the policies of cert-manager selecting it for ingress (NetworkPolicy allow, NetworkPolicy "
+        "default-deny) admit none from its pods (monitoring, app.kubernetes.io/name=prometheus, "
+        "operator.prometheus.io/name=kube-prometheus-stack-prometheus) on TCP 9402 (http-metrics)"
+    )
+
+
+def test_a_scrape_path_prometheus_own_namespace_refuses_is_named(platforms: dict[str, Platform]) -> None:
+    def no_pod_egress(allow: dict[str, Any]) -> None:
+        allow["spec"]["egress"] = [r for r in allow["spec"]["egress"] if r.get("to") != [{"namespaceSelector": {}}]]
+
+    findings = errors(changed(platforms["dev"], "NetworkPolicy", "monitoring", "allow", no_pod_egress))
+    assert any(
+        "let none out to Deployment cert-manager/cert-manager" in m for m in about(findings, CERT_MANAGER_MONITOR)
+    )
+
+    # A policy narrowed to Prometheus' pods must select them by the labels the Prometheus Operator gives them.
+    def narrowed(labels: dict[str, str]) -> Change:
+        return lambda allow: allow["spec"].update(podSelector={"matchLabels": labels})
+
+    operator_labels = narrowed({"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/shard": "0"})
+    assert (
+        about(
+            errors(changed(platforms["dev"], "NetworkPolicy", "monitoring", "allow", operator_labels)),
+            CERT_MANAGER_MONITOR,
+        )
+        == []
+    )
+    chart_labels = narrowed({"app": "kube-prometheus-stack-prometheus"})  # the Prometheus resource's, not its pods'
+    assert about(
+        errors(changed(platforms["dev"], "NetworkPolicy", "monitoring", "allow", chart_labels)), CERT_MANAGER_MONITOR
+    )
+
+
+def test_host_network_targets_need_prometheus_egress_to_the_nodes(platforms: dict[str, Platform]) -> None:
+    """node-exporter runs on the nodes' network: on-prem only the Cilium entities reach it."""
+    ref = f"{STACK_MONITOR}-prometheus-node-exporter"
+    onprem = changed(platforms["onprem"], "CiliumNetworkPolicy", "monitoring", "allow-cluster-entities", None)
+    [message] = about(errors(onprem), ref)
+    assert "let none out to the nodes (Cilium entities host, remote-node) on TCP 9100" in message
+    assert about(errors(platforms["onprem"]), ref) == []
+
+
 # --- what the API server calls -----------------------------------------------------------------------------------
 
 CERT_MANAGER_WEBHOOK = (
@@ -272,3 +371,52 @@ CERT_MANAGER_WEBHOOK = (
 
 def without_webhook_allowance(allow: dict[str, Any]) -> None:
     allow["spec"]["ingress"] = [r for r in allow["spec"]["ingress"] if "ipBlock" not in str(r)]
+
+
+@pytest.mark.parametrize("env", ["dev", "onprem"])
+def test_a_webhook_the_api_server_cannot_reach_blocks_writes(platforms: dict[str, Platform], env: str) -> None:
+    platform = changed(platforms[env], "NetworkPolicy", "cert-manager", "allow", without_webhook_allowance)
+    if env == "onprem":  # Cilium: the entity rule admits the API server where the ipBlock cannot
+        assert about(errors(platform), CERT_MANAGER_WEBHOOK) == []
+        platform = changed(platform, "CiliumNetworkPolicy", "cert-manager", "allow-cluster-entities", None)
+    [message] = about(errors(platform), CERT_MANAGER_WEBHOOK)
+    assert message.startswith(
+        "webhooks[0].clientConfig.service: Service cert-manager/cert-manager-webhook port 443 leads to Deployment "
+        "cert-manager/cert-manager-webhook on TCP 10250 (https), where the policies of cert-manager selecting it for "
+        "ingress"
+    )
+    assert message.endswith("failurePolicy Fail: the API server refuses every request it intercepts")
+
+
+def test_webhook_backends_must_exist_with_their_port(platforms: dict[str, Platform]) -> None:
+    dev = platforms["dev"]
+    gone = changed(dev, "Service", "cert-manager", "cert-manager-webhook", None)
+    assert (
+        "Service cert-manager/cert-manager-webhook is not in the platform"
+        in about(errors(gone), CERT_MANAGER_WEBHOOK)[0]
+    )
+    moved = lambda s: s["spec"]["ports"][0].update(port=8443)  # noqa: E731
+    [message] = about(
+        errors(changed(dev, "Service", "cert-manager", "cert-manager-webhook", moved)), CERT_MANAGER_WEBHOOK
+    )
+    assert "Service cert-manager/cert-manager-webhook has no port 443 (it has https" in message
+
+
+def test_aggregated_apis_and_conversion_webhooks_are_reached_too(platforms: dict[str, Platform]) -> None:
+    dev = platforms["dev"]
+    keda = "keda: apiregistration.k8s.io/v1 APIService v1beta1.external.metrics.k8s.io"
+    closed = lambda a: a["spec"].update(ingress=[r for r in a["spec"]["ingress"] if "6443" not in str(r)])  # noqa: E731
+    [message] = about(errors(changed(dev, "NetworkPolicy", "keda", "allow", closed)), keda)
+    assert message.startswith("spec.service: Service keda/keda-operator-metrics-apiserver port 443 leads to")
+    assert "every request for v1beta1.external.metrics.k8s.io fails" in message
+    crd = "knative: apiextensions.k8s.io/v1 CustomResourceDefinition knativeservings.operator.knative.dev"
+    findings = errors(changed(dev, "NetworkPolicy", "knative-operator", "allow", without_webhook_allowance))
+    [message] = about(findings, crd)
+    assert message.startswith("spec.conversion.webhook.clientConfig.service: Service knative-operator/operator-webhook")
+
+
+def test_a_policy_with_a_selector_the_api_server_refuses_is_reported(platforms: dict[str, Platform]) -> None:
+    bad = lambda a: a["spec"].update(podSelector={"matchExpressions": [{"key": "a", "operator": "Is"}]})  # noqa: E731
+    findings = wiring_findings(changed(platforms["dev"], "NetworkPolicy", "cert-manager", "allow", bad))[0]
+    [message] = about(findings, "stack: networking.k8s.io/v1 NetworkPolicy cert-manager/allow")
+    assert message.startswith("spec.podSelector.matchExpressions[0].operator: 'Is' is none of In, NotIn")
