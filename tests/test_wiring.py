@@ -362,6 +362,19 @@ def test_host_network_targets_need_prometheus_egress_to_the_nodes(platforms: dic
     assert about(errors(platforms["onprem"]), ref) == []
 
 
+def test_ml_pipeline_is_scraped_through_the_sidecar_merged_metrics(platforms: dict[str, Platform]) -> None:
+    """Defect: the ServiceMonitor selected `app=ml-pipeline` Services, but upstream's Service has no such label;
+    and the pods carry a sidecar under STRICT mutual TLS, which Prometheus cannot speak."""
+    ref = "stack: monitoring.coreos.com/v1 PodMonitor kubeflow/ml-pipeline"
+    for env in ("dev", "staging", "prod"):
+        assert not [f for f in wiring_findings(platforms[env])[0] if "kubeflow/ml-pipeline" in f.object_ref], env
+        assert [o.ref for o in platforms[env].objects if o.namespace == "kubeflow" and "Monitor" in o.kind] == [ref]
+    # On the server's own port the mesh refuses Prometheus.
+    own_port = lambda m: m["spec"]["podMetricsEndpoints"][0].update(portNumber=8888)  # noqa: E731
+    [message] = about(errors(changed(platforms["dev"], "PodMonitor", "kubeflow", "ml-pipeline", own_port)), ref)
+    assert "its pods carry Istio's sidecar, and PeerAuthentication istio-system/default (STRICT)" in message
+
+
 # --- what the API server calls -----------------------------------------------------------------------------------
 
 CERT_MANAGER_WEBHOOK = (
@@ -400,6 +413,21 @@ def test_webhook_backends_must_exist_with_their_port(platforms: dict[str, Platfo
         errors(changed(dev, "Service", "cert-manager", "cert-manager-webhook", moved)), CERT_MANAGER_WEBHOOK
     )
     assert "Service cert-manager/cert-manager-webhook has no port 443 (it has https" in message
+
+
+def test_an_ignored_webhook_unreachable_is_an_advisory(platforms: dict[str, Platform]) -> None:
+    """Defect: the mesh-wide STRICT mode refused the API server at the Pipelines cache server's webhook, so
+    caching was silently off (failurePolicy Ignore); a workload PeerAuthentication now leaves that port plain."""
+    ref = "kubeflow-pipelines: admissionregistration.k8s.io/v1 MutatingWebhookConfiguration cache-webhook-kubeflow"
+    assert about(wiring_findings(platforms["dev"])[0], ref) == []
+    strict = changed(platforms["dev"], "PeerAuthentication", "kubeflow", "cache-server-webhook", None)
+    [finding] = [f for f in wiring_findings(strict)[0] if f.object_ref == ref]
+    assert finding.severity == "advisory"
+    assert (
+        "whose Istio sidecar accepts only mutual TLS there (PeerAuthentication istio-system/default, STRICT)"
+        in finding.message
+    )
+    assert finding.message.endswith("failurePolicy Ignore: its checks and defaults are silently skipped")
 
 
 def test_aggregated_apis_and_conversion_webhooks_are_reached_too(platforms: dict[str, Platform]) -> None:
