@@ -362,6 +362,46 @@ def test_host_network_targets_need_prometheus_egress_to_the_nodes(platforms: dic
     assert about(errors(platforms["onprem"]), ref) == []
 
 
+def test_cluster_pods_serve_only_their_ports(platforms: dict[str, Platform]) -> None:
+    """Defect: on GKE the chart's CoreDNS target scraped 9153 of kube-dns, which serves metrics on 10054/10055."""
+    ref = f"{STACK_MONITOR}-kube-dns"
+    for env in ("dev", "staging", "prod"):
+        findings = wiring_findings(platforms[env])[0]
+        assert [f.severity for f in findings if f.object_ref == ref] == ["advisory"], env
+        assert not any("coredns" in f.object_ref for f in findings)
+    coredns_port = lambda s: s["spec"]["ports"][0].update(targetPort=9153)  # noqa: E731
+    broken = changed(platforms["dev"], "Service", "kube-system", "kube-prometheus-stack-kube-dns", coredns_port)
+    [message] = about(errors(broken), ref)
+    assert (
+        "targets TCP 9153, which pods of kube-dns (the cluster's) do not serve (they serve 53, 10053, 10055, 10054)"
+        in message
+    )
+
+
+def test_onprem_prometheus_may_reach_the_control_plane(platforms: dict[str, Platform]) -> None:
+    """Defect: on-prem Prometheus' egress to the nodes allowed 9100 and 10250 only, so the control plane's
+    targets (10257, 10259, 2381, 10249) were refused and their alerts fired for ever."""
+    findings = wiring_findings(platforms["onprem"])[0]
+    for component in ("kube-controller-manager", "kube-scheduler", "kube-etcd", "kube-proxy"):
+        ref = f"{STACK_MONITOR}-{component}"
+        [advisory] = about(findings, ref)
+        assert "127.0.0.1" in advisory  # kubeadm's defaults, which the cluster must change
+    assert not [f for f in findings if f.severity == "error"]
+
+
+def test_metallb_is_scraped_where_its_metrics_are(platforms: dict[str, Platform]) -> None:
+    """Defect: the PodMonitor named port `monitoring`; MetalLB 0.16.1 names it `metricshttps`, serves it over HTTPS
+    to authorized callers only, and the speakers on the nodes' network (9120, which Prometheus could not reach)."""
+    onprem = platforms["onprem"]
+    monitors = [o for o in onprem.owned_by("metallb") if o.kind == "ServiceMonitor"]
+    assert {m.name for m in monitors} == {"metallb-speaker-monitor", "metallb-controller-monitor"}
+    for monitor in monitors:
+        [endpoint] = monitor.object["spec"]["endpoints"]
+        assert endpoint["port"] == "metricshttps" and endpoint["scheme"] == "https" and endpoint["bearerTokenFile"]
+        assert about(wiring_findings(onprem)[0], monitor.ref) == []
+    assert not [o for o in onprem.objects if o.kind == "PodMonitor" and o.namespace == "metallb-system"]
+
+
 def test_ml_pipeline_is_scraped_through_the_sidecar_merged_metrics(platforms: dict[str, Platform]) -> None:
     """Defect: the ServiceMonitor selected `app=ml-pipeline` Services, but upstream's Service has no such label;
     and the pods carry a sidecar under STRICT mutual TLS, which Prometheus cannot speak."""
