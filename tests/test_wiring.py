@@ -7,17 +7,23 @@ import copy
 import dataclasses
 import ipaddress
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.cli.commands import check
+from infra.expand.expansion import Expander, Expansion
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.expand.wiring import wiring_findings
 from infra.expand.wiring.cluster import cluster_endpoints
 from infra.expand.wiring.policies import ANY_ADDRESS, NetworkPolicies, Outside, Port
+from infra.expand.wiring.runtime import RESOURCE_MAKERS, cluster_pods
 from infra.expand.wiring.selectors import InvalidSelector, selects, validate
 from infra.expand.wiring.workloads import ContainerPort, Pod
 from infra.offline.validate import Finding
+
+from .conftest import ENV_NAMES, ENVIRONMENTS
 
 Change = Callable[[dict[str, Any]], None]
 RUNTIME = "resolve to what the platform's manifests do not contain"
@@ -263,6 +269,25 @@ PROMETHEUS = ("Prometheus", "monitoring", "kube-prometheus-stack-prometheus")
 STACK_MONITOR = "kube-prometheus-stack: monitoring.coreos.com/v1 ServiceMonitor monitoring/kube-prometheus-stack"
 
 
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_every_environment_is_wired(platforms: dict[str, Platform], env: str) -> None:
+    findings, checked = wiring_findings(platforms[env])
+    assert [f for f in findings if f.severity == "error"] == []
+    # Only what the platform cannot contain is advisory, each naming who makes it.
+    assert all(RUNTIME in f.message for f in findings), [f.message for f in findings]
+    assert checked > 60
+
+
+def test_runtime_entries_are_each_needed_by_a_real_environment(platforms: dict[str, Platform]) -> None:
+    """The one list of what operators and clusters make is no longer than the environments need."""
+    advisories = " ".join(f.message for p in platforms.values() for f in wiring_findings(p)[0])
+    for maker in RESOURCE_MAKERS:
+        assert f"from {maker.kind} " in advisories or f"of {maker.kind} " in advisories, maker.kind
+    for env in ("dev", "onprem"):
+        for pods in cluster_pods(platforms[env].env):
+            assert pods.made_by in advisories, pods.component
+
+
 def test_cert_manager_is_scraped_on_the_port_its_chart_names(platforms: dict[str, Platform]) -> None:
     """Defect: the ServiceMonitor scraped `tcp-prometheus-servicemonitor`; cert-manager v1.21.1 names it
     `http-metrics`, so Prometheus scraped nothing and the certificate alerts could never fire."""
@@ -272,6 +297,33 @@ def test_cert_manager_is_scraped_on_the_port_its_chart_names(platforms: dict[str
         names = {p["name"] for p in service.object["spec"]["ports"]}
         assert {e["port"] for e in monitor.object["spec"]["endpoints"]} <= names, env
         assert about(wiring_findings(platform)[0], CERT_MANAGER_MONITOR) == [], env
+
+
+def test_a_renamed_metrics_port_fails_check_naming_the_service_monitor(
+    tmp_path: Path, crd_schemas: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chart version that renames its metrics port fails `check` at the ServiceMonitor that scrapes it."""
+    expand = Expander.expand
+
+    def renamed(self: Expander, rendered: Any) -> Expansion:
+        expansion = expand(self, rendered)
+        platform = changed(
+            Platform(rendered, expansion),
+            "Service",
+            "cert-manager",
+            "cert-manager",
+            lambda s: s["spec"]["ports"][0].update(name="metrics"),
+        )
+        return platform.expansion
+
+    monkeypatch.setattr(Expander, "expand", renamed)
+    assert check(ENVIRONMENTS, ["dev"], tmp_path, crd_schemas, with_checkov=False) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"[wiring/error] {CERT_MANAGER_MONITOR}: spec.endpoints[0].port: no Service it selects has a port named "
+        "'http-metrics' (cert-manager/cert-manager: metrics)"
+    ) in out
+    assert "check: 0 of 1 environments clean; failing: dev" in out
 
 
 def test_a_monitor_no_prometheus_loads_is_refused(platforms: dict[str, Platform]) -> None:
@@ -319,8 +371,8 @@ def test_a_scrape_path_the_target_namespace_refuses_names_its_policies(platforms
     [message] = about(findings, CERT_MANAGER_MONITOR)
     assert message == (
         "spec.endpoints[0]: Prometheus monitoring/kube-prometheus-stack-prometheus cannot reach Deployment "
-        "cert-manager/cert-manager on TCP 9402 (http-metrics) (via Service cert-manager/cert-manager port "
-        "http-metrics): the policies of cert-manager selecting it for ingress (NetworkPolicy allow, NetworkPolicy "
+        "cert-manager/cert-manager on TCP 9402 (http-metrics), via Service cert-manager/cert-manager port "
+        "http-metrics: the policies of cert-manager selecting it for ingress (NetworkPolicy allow, NetworkPolicy "
         "default-deny) admit none from its pods (monitoring, app.kubernetes.io/name=prometheus, "
         "operator.prometheus.io/name=kube-prometheus-stack-prometheus) on TCP 9402 (http-metrics)"
     )
@@ -488,3 +540,15 @@ def test_a_policy_with_a_selector_the_api_server_refuses_is_reported(platforms: 
     findings = wiring_findings(changed(platforms["dev"], "NetworkPolicy", "cert-manager", "allow", bad))[0]
     [message] = about(findings, "stack: networking.k8s.io/v1 NetworkPolicy cert-manager/allow")
     assert message.startswith("spec.podSelector.matchExpressions[0].operator: 'Is' is none of In, NotIn")
+
+
+def test_a_prometheus_with_a_selector_the_api_server_refuses_is_reported(platforms: dict[str, Platform]) -> None:
+    bad = lambda p: p["spec"].update(podMonitorSelector={"matchExpressions": [{"key": "a", "operator": "Is"}]})  # noqa: E731
+    findings = wiring_findings(changed(platforms["dev"], *PROMETHEUS, bad))[0]
+    [message] = about(
+        findings, f"kube-prometheus-stack: monitoring.coreos.com/v1 Prometheus {'/'.join(PROMETHEUS[1:])}"
+    )
+    assert message.startswith("spec.podMonitorSelector.matchExpressions[0].operator: 'Is' is none of In, NotIn")
+    assert message.endswith(": it loads no monitor")
+    # Its monitors are then loaded by no Prometheus.
+    assert about(findings, CERT_MANAGER_MONITOR)[0].startswith("metadata.labels: no Prometheus of the platform loads")

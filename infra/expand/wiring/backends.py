@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.expand.platform import PlatformObject
-from infra.expand.wiring.index import WiringIndex
+from infra.expand.wiring.index import ServiceView, WiringIndex
 from infra.expand.wiring.runtime import ServicePort
 from infra.offline.validate import Finding
 
@@ -72,10 +72,9 @@ def _check(index: WiringIndex, backend: Backend) -> Iterator[Finding]:
     namespace, name = str(backend.service.get("namespace") or ""), str(backend.service.get("name") or "")
     number = backend.service.get("port", DEFAULT_PORT)
     severity = "error" if backend.blocking else "advisory"
-    where, ref = f"{backend.where}", backend.item.ref
 
     def finding(message: str) -> Finding:
-        return Finding(STAGE, ref, f"{where}: {message}; {backend.consequence}", severity)
+        return Finding(STAGE, backend.item.ref, f"{backend.where}: {message}; {backend.consequence}", severity)
 
     service = index.service(namespace, name)
     if service is None:
@@ -85,14 +84,12 @@ def _check(index: WiringIndex, backend: Backend) -> Iterator[Finding]:
     if port is None:
         yield finding(f"Service {namespace}/{name} has no port {number} (it has {service.port_names()})")
         return
-    yield from (finding(m) for m in _reachability(index, service.namespace, port, backend, str(service)))
+    yield from (finding(m) for m in _reachability(index, service, port))
 
 
-def _reachability(
-    index: WiringIndex, namespace: str, port: ServicePort, backend: Backend, described: str
-) -> Iterator[str]:
-    service = index.service(namespace, str(backend.service.get("name") or ""))
-    assert service is not None
+def _reachability(index: WiringIndex, service: ServiceView, port: ServicePort) -> Iterator[str]:
+    """Why the API server cannot reach `service` on `port`, if it cannot."""
+    described = str(service)
     resolution = index.resolve(service, port)
     yield from resolution.problems
     api_server = index.cluster.api_server

@@ -67,7 +67,7 @@ class Target:
 
     def describe(self) -> str:
         where = self.destination.source if isinstance(self.destination, Pod) else self.destination.description
-        return f"{where} on {self.port} (via {self.via})"
+        return f"{where} on {self.port}, via {self.via}"
 
 
 @dataclass

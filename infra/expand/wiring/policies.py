@@ -76,11 +76,11 @@ Peer = Pod | Outside
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    isolating: tuple[str, ...]
-    """The policies that select the pod in this direction (`Kind name`)."""
+    selecting: tuple[str, ...]
+    """The policies that select the pod with rules (or a default deny) in this direction (`Kind name`)."""
 
     def policies(self) -> str:
-        return ", ".join(self.isolating) if self.isolating else "none"
+        return ", ".join(self.selecting) if self.selecting else "none"
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,14 @@ class NetworkPolicies:
 
     def _verdict(self, pod: Pod, direction: Direction, port: Port, peer: Peer) -> Verdict:
         isolating: list[str] = []
+        selecting: list[str] = []
         admitted = denied = False
         for policy in self.kubernetes.get(pod.namespace, ()):
             spec = policy.object.get("spec") or {}
             if direction.capitalize() not in policy_types(spec) or not selects(spec.get("podSelector"), pod.labels):
                 continue
             isolating.append(f"NetworkPolicy {policy.name}")
+            selecting.append(isolating[-1])
             rules = spec.get(direction) or []
             admitted |= any(self._rule_admits(rule, direction, policy.namespace, port, peer) for rule in rules)
         for policy in self.cilium.get(pod.namespace, ()):
@@ -137,11 +139,13 @@ class NetworkPolicies:
                 rules = spec.get(direction) or []
                 deny_rules = spec.get(f"{direction}Deny") or []
                 default_deny = (spec.get("enableDefaultDeny") or {}).get(direction, True)
+                if rules or deny_rules:
+                    selecting.append(f"CiliumNetworkPolicy {policy.name}")
                 if (rules or deny_rules) and default_deny is not False:
-                    isolating.append(f"CiliumNetworkPolicy {policy.name}")
+                    isolating.append(selecting[-1])
                 admitted |= any(self._cilium_admits(r, direction, policy.namespace, port, peer) for r in rules)
                 denied |= any(self._cilium_admits(r, direction, policy.namespace, port, peer) for r in deny_rules)
-        return Verdict(not denied and (admitted or not isolating), tuple(isolating))
+        return Verdict(not denied and (admitted or not isolating), tuple(selecting))
 
     def _rule_admits(
         self, rule: Mapping[str, Any], direction: Direction, namespace: str, port: Port, peer: Peer

@@ -215,7 +215,7 @@ def runtime_objects(objects: Iterable[PlatformObject], env: Environment, cluster
                 continue
             made_by = maker.made_by.format(ref=f"{item.kind} {item.namespace}/{item.name}")
             labels = maker.labels(item)
-            pod = Pod(item.namespace, labels, (), made_by, ports_known=False, note=made_by, owner=item.owner)
+            pod = Pod(item.namespace, labels, (), made_by, ports_known=False, note=made_by)
             pods.append(pod)
             if maker.services:
                 services.append(RuntimeService(item.namespace, "", labels, made_by, pods=pod))

@@ -44,8 +44,7 @@ class Server:
 
 
 def scrape_findings(index: WiringIndex) -> tuple[list[Finding], int]:
-    servers = prometheus_servers(index)
-    findings: list[Finding] = []
+    servers, findings = prometheus_servers(index)
     checked = 0
     for kind, (endpoints_key, _, _) in MONITOR_KINDS.items():
         for monitor in index.of_kind(GROUP, kind):
@@ -56,19 +55,23 @@ def scrape_findings(index: WiringIndex) -> tuple[list[Finding], int]:
     return findings, checked
 
 
-def prometheus_servers(index: WiringIndex) -> list[Server]:
-    pods = list(operator_pods(index.of_kind(GROUP, "Prometheus")))
-    return [
-        Server(
-            item,
-            tuple(
-                p
-                for p in pods
-                if p.labels.get("operator.prometheus.io/name") == item.name and p.namespace == item.namespace
-            ),
-        )
-        for item in index.of_kind(GROUP, "Prometheus")
-    ]
+def prometheus_servers(index: WiringIndex) -> tuple[list[Server], list[Finding]]:
+    """Every Prometheus of the platform with its pods; one whose monitor selectors the API server would refuse is
+    reported and loads nothing."""
+    servers, findings = [], []
+    for item in index.of_kind(GROUP, "Prometheus"):
+        spec = item.object.get("spec") or {}
+        try:
+            for key in (k for _, selector, namespaces in MONITOR_KINDS.values() for k in (selector, namespaces)):
+                try:
+                    validate(spec.get(key))
+                except InvalidSelector as error:
+                    raise InvalidSelector(f"spec.{key}{error}") from None
+        except InvalidSelector as error:
+            findings.append(Finding(STAGE, item.ref, f"{error}: it loads no monitor"))
+            continue
+        servers.append(Server(item, tuple(operator_pods([item]))))
+    return servers, findings
 
 
 def loads(index: WiringIndex, server: Server, monitor: PlatformObject) -> bool:

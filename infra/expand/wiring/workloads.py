@@ -4,7 +4,7 @@ Operator makes from its Prometheus and Alertmanager resources (known from the op
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from infra.expand.platform import PlatformObject
@@ -54,7 +54,6 @@ class Pod:
     exhaustive_ports: bool = False
     """Its ports are every port it serves (a cluster component's, from its defaults), not only the declared ones
     (a container may listen on a port it does not declare)."""
-    owner: str = field(default="")
     template: Mapping[str, Any] | None = None
     """The pod template itself, where the platform has it (what Istio's injector decides on)."""
 
@@ -80,7 +79,6 @@ def pod_templates(objects: Iterable[PlatformObject]) -> Iterator[Pod]:
             ports=tuple(container_ports(spec)),
             source=f"{item.kind} {item.namespace}/{item.name}",
             host_network=bool(spec.get("hostNetwork")),
-            owner=item.owner,
             template=template,
         )
 
@@ -110,7 +108,8 @@ def operator_pods(objects: Iterable[PlatformObject]) -> Iterator[Pod]:
         reloader = () if local else (ContainerPort(8080, "reloader-web"),)
         if item.kind == "Prometheus":
             web = () if local else (ContainerPort(9090, str(spec.get("portName") or "web")),)
-            for shard in range(int(spec.get("shards") or 1)):
+            shards = spec.get("shards")
+            for shard in range(shards if isinstance(shards, int) and shards > 0 else 1):
                 reserved = {
                     **common,
                     "app.kubernetes.io/name": "prometheus",
@@ -124,7 +123,6 @@ def operator_pods(objects: Iterable[PlatformObject]) -> Iterator[Pod]:
                     (*web, *reloader),
                     f"pods of Prometheus {item.namespace}/{item.name} (made by the Prometheus Operator; "
                     f"{OPERATOR_SOURCE})",
-                    owner=item.owner,
                 )
         elif item.kind == "Alertmanager":
             web = () if local else (ContainerPort(9093, str(spec.get("portName") or "web")),)
@@ -136,7 +134,6 @@ def operator_pods(objects: Iterable[PlatformObject]) -> Iterator[Pod]:
                 (*web, *mesh, *reloader),
                 f"pods of Alertmanager {item.namespace}/{item.name} (made by the Prometheus Operator; "
                 f"{OPERATOR_SOURCE})",
-                owner=item.owner,
             )
 
 
