@@ -185,8 +185,12 @@ def test_pipelines_api_and_cache_servers_keep_upstreams_mysql_and_say_why(tmp_pa
     """KFP 2.16.0 cannot run its API server or cache server on PostgreSQL, so they are not patched towards it."""
     r = render_stack(stack_copy(tmp_path, env, enable("kubeflow")))
     targets = set(pipelines_patches(r))
-    # ML Metadata and the UI (its artifact credentials) are patched; the API server, cache server and MySQL not.
-    assert not {name for kind, name in targets if kind == "Deployment"} - {"metadata-grpc-deployment", "ml-pipeline-ui"}
+    # ML Metadata and the UI (its artifact credentials) are patched; the API server only where its metrics are
+    # (its pods' annotations, which Istio reads: test_wiring), the cache server and MySQL not.
+    patched = {name for kind, name in targets if kind == "Deployment"}
+    assert not patched - {"metadata-grpc-deployment", "ml-pipeline-ui", "ml-pipeline"}
+    api_server = pipelines_patches(r)[("Deployment", "ml-pipeline")]
+    assert list(api_server["spec"]["template"]) == ["metadata"] and list(api_server["spec"]) == ["template"]
     notes = application(r, "kubeflow-pipelines")["metadata"]["annotations"][labels.ADVISORY]
     assert UPSTREAM_STORES in notes
     assert ("docs/cloud-sql-iam.md" in notes) == (r.env.target == "gke")
@@ -353,8 +357,12 @@ def test_kubeflow_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest
     r = render_stack(stack_copy(tmp_path, "dev", kubeflow_only))
     annotations = application(r, "kubeflow-pipelines")["metadata"]["annotations"]
     assert "ML Metadata keeps the bundled MySQL too" in annotations[labels.ADVISORY]
-    # No ML Metadata patch: the install config, and the UI's identity for run artifacts, only.
-    assert set(pipelines_patches(r)) == {("ConfigMap", "pipeline-install-config"), ("ServiceAccount", "ml-pipeline-ui")}
+    # No ML Metadata patch: the install config, the UI's identity for run artifacts, and the API server's metrics.
+    assert set(pipelines_patches(r)) == {
+        ("ConfigMap", "pipeline-install-config"),
+        ("ServiceAccount", "ml-pipeline-ui"),
+        ("Deployment", "ml-pipeline"),
+    }
 
 
 # --- model serving -------------------------------------------------------------------------------------

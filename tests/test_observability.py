@@ -84,13 +84,20 @@ def test_every_installed_component_is_scraped_and_alerted_on(rendered: dict[str,
     # A component may scrape Services in its other namespaces (Knative's serving and eventing).
     scraped_by = {m["metadata"]["labels"][labels.COMPONENT] for m in objects(r, "ServiceMonitor", "PodMonitor")}
     alerted = {rule["labels"]["component"] for rule in rules(r) if "alert" in rule}
-    # A chart may declare its own ServiceMonitor where that switch also turns its exporter on (MLflow).
-    scraped_by |= {
-        app["metadata"]["labels"][labels.COMPONENT]
+    # A chart may declare its own ServiceMonitor where that switch also turns its exporter on (MLflow), or where
+    # only it can send Prometheus' token to metrics that need one (MetalLB, under `prometheus`).
+    chart_values = [
+        (
+            app["metadata"]["labels"][labels.COMPONENT],
+            (app["spec"]["source"].get("helm") or {}).get("valuesObject") or {},
+        )
         for app in objects(r, "Application")
-        if ((app["spec"]["source"].get("helm") or {}).get("valuesObject") or {})
-        .get("serviceMonitor", {})
-        .get("enabled")
+    ]
+    scraped_by |= {
+        component
+        for component, chart in chart_values
+        if chart.get("serviceMonitor", {}).get("enabled")
+        or chart.get("prometheus", {}).get("serviceMonitor", {}).get("enabled")
     }
     stack = values(r, "kube-prometheus-stack")
     # The chart monitors itself; these switches are its scrape targets.

@@ -43,6 +43,7 @@ STAGES = (
     "integrity",
     "admission",
     "convergence",
+    "wiring",
     "apps",
     "secrets",
     "checkov",
@@ -256,7 +257,8 @@ def _check_rendered(
     allowlist_use: AllowlistUse | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
-    ordering, policies, integrity, Pod Security admission, convergence with runtime writers, and the app overlays."""
+    ordering, policies, integrity, Pod Security admission, convergence with runtime writers, wiring, and the app
+    overlays."""
     from infra.expand.admission import admission_findings
     from infra.expand.convergence import convergence_findings
     from infra.expand.expansion import EXPANSION
@@ -264,6 +266,7 @@ def _check_rendered(
     from infra.expand.platform import Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
     from infra.expand.values.stage import values_findings
+    from infra.expand.wiring import wiring_findings
     from infra.gitops.apps import check_overlays
     from infra.offline.policy import run_policies
     from infra.platform.ordering import ordering_problems
@@ -286,6 +289,8 @@ def _check_rendered(
     report.findings += admission
     convergence, report.checked["convergence"] = convergence_findings(platform)
     report.findings += convergence
+    wiring, report.checked["wiring"] = wiring_findings(platform)
+    report.findings += wiring
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())

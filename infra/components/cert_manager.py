@@ -16,6 +16,7 @@ SELF_CHECK_HTTP = Allow("acme-self-check-http", "egress", (ANYWHERE,), (80,))
 SELF_CHECK_DNS = Allow("acme-self-check-dns", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))
 BOOTSTRAP_ISSUER = "selfsigned-bootstrap"
 CA_SECRET = "platform-ca"
+METRICS_PORT = "http-metrics"
 
 
 class CertManager(PlatformComponent):
@@ -37,7 +38,8 @@ class CertManager(PlatformComponent):
         self.namespace(extra_allows=self.self_check_allows())
         self.application(self.values())
         self.issuers()
-        self.scrape("cert-manager", {"app.kubernetes.io/name": "cert-manager"}, "tcp-prometheus-servicemonitor")
+        # The controller's Service names its metrics port `http-metrics` (chart v1.21.1, templates/service.yaml).
+        self.scrape("cert-manager", {"app.kubernetes.io/name": "cert-manager"}, METRICS_PORT)
 
     def values(self) -> dict[str, Any]:
         replicas = 2 if self.env.high_availability else 1

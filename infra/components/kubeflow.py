@@ -14,7 +14,10 @@ from infra import compat
 from infra.catalog import KUBEFLOW_PARTS
 from infra.components.kubeflow_pipelines import (
     LAUNCHER_CONFIG,
+    MERGED_METRICS_PATH,
+    MERGED_METRICS_PORT,
     UPSTREAM_STORES,
+    cache_webhook_peer_authentication,
     launcher_config,
     metadata_login,
     pipelines_patches,
@@ -196,9 +199,21 @@ class Kubeflow(PlatformComponent):
                 installs_crds=key == CRD_PART,
                 advisories=[*notes, *(pipeline_notes if key == "kubeflow-pipelines" else ())],
             )
-        # The Pipelines API server serves /metrics on its REST port (Service `ml-pipeline`, port `http`, 8888);
-        # the other parts export nothing, and kube-state-metrics covers their Deployments (platform_alerts).
-        self.scrape("ml-pipeline", {"app": "ml-pipeline"}, "http")
+        # The Pipelines API server serves /metrics on its REST port (8888); the other parts export nothing, and
+        # kube-state-metrics covers their Deployments (platform_alerts). Its pods carry a sidecar and the mesh
+        # accepts only mutual TLS, which Prometheus (outside the mesh) cannot speak: the sidecar's agent merges
+        # the server's metrics into its own on the status port, which the mesh leaves plain (pipelines_patches
+        # points it at them). Pods, not the Service, are scraped: upstream's Service carries no `app` label.
+        self.scrape("ml-pipeline", {"app": "ml-pipeline"}, MERGED_METRICS_PORT, MERGED_METRICS_PATH, pods=True)
+        # The API server calls the cache server's webhook (with TLS of its own) from outside the mesh, which the
+        # mesh-wide STRICT mode would refuse at the sidecar; upstream's AuthorizationPolicy admits every caller.
+        self.custom_resource(
+            "security.istio.io/v1",
+            "PeerAuthentication",
+            "cache-server-webhook",
+            cache_webhook_peer_authentication(),
+            namespace=self.spec.namespace,
+        )
         # Not `self.expose`: Kubeflow's own VirtualServices (/, /pipeline, /jupyter, /katib, ...) bind to its
         # `kubeflow-gateway`, so that Gateway is patched to serve https://kubeflow.<domain> (self.gateway) with a
         # certificate the ingress gateway reads from its own namespace.

@@ -49,6 +49,16 @@ UI_WORKLOAD = "kubeflow-pipelines-ui"
 UI_DEPLOYMENT = "ml-pipeline-ui"
 UI_CONTAINER = "ml-pipeline-ui"
 UI_SERVICE_ACCOUNT = "ml-pipeline-ui"
+CACHE_SERVER_APP = "cache-server"
+CACHE_WEBHOOK_PORT = 8443
+"""The cache server's webhook port (base/cache/cache-deployment.yaml, `webhook-api`; WEBHOOK_PORT)."""
+API_SERVER_DEPLOYMENT = "ml-pipeline"
+API_SERVER_METRICS_PORT = 8888
+"""The API server's REST port, which also serves /metrics (base/pipeline/ml-pipeline-apiserver-deployment.yaml)."""
+MERGED_METRICS_PORT = 15020
+MERGED_METRICS_PATH = "/stats/prometheus"
+"""Istio's status port and the path where its agent serves the merged metrics of an injected pod (istiod 1.30;
+the injection template excludes the status port from inbound capture, so no mutual TLS applies there)."""
 LAUNCHER_CONFIG = "kfp-launcher"
 """Read by KFP's driver and launcher in each team namespace (backend/src/v2/config/env.go)."""
 CLUSTER_DOMAIN = ".svc.cluster.local"
@@ -117,7 +127,11 @@ def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[
         "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
         "cacheImage": CACHE_STEP_IMAGE,
     }
-    patches = [json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)), *ui_patches(facts)]
+    patches = [
+        json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)),
+        *ui_patches(facts),
+        api_server_metrics_patch(),
+    ]
     if login is not None:
         patches += metadata_patches(login, facts.identity.annotations(METADATA_WORKLOAD))
     return patches
@@ -149,6 +163,28 @@ def ui_patches(facts: ClusterFacts) -> list[dict[str, Any]]:
     ]
     pod = {"containers": [{"name": UI_CONTAINER, "env": env}]}
     return [merge_patch("apps/v1", "Deployment", UI_DEPLOYMENT, {"spec": {"template": {"spec": pod}}})]
+
+
+def api_server_metrics_patch() -> dict[str, Any]:
+    """Where the API server's metrics are, in the annotations Istio's injector reads: with metrics merging on
+    (istiod's `meshConfig.enablePrometheusMerge`) the sidecar's agent fetches them from the server and serves them,
+    with the proxy's own, on the status port (MERGED_METRICS_PORT), which the mesh's mutual TLS leaves out."""
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(API_SERVER_METRICS_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+    template = {"metadata": {"annotations": annotations}}
+    return merge_patch("apps/v1", "Deployment", API_SERVER_DEPLOYMENT, {"spec": {"template": template}})
+
+
+def cache_webhook_peer_authentication() -> dict[str, Any]:
+    """The cache server's webhook port in plain text for the mesh (the API server, which calls it, has no sidecar;
+    the webhook's own TLS protects it); the pod's other traffic keeps the mesh's mode."""
+    return {
+        "selector": {"matchLabels": {"app": CACHE_SERVER_APP}},
+        "portLevelMtls": {str(CACHE_WEBHOOK_PORT): {"mode": "PERMISSIVE"}},
+    }
 
 
 def ui_endpoint_problem(store: ObjectStore) -> str | None:

@@ -11,6 +11,8 @@ from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 
 POOL = "platform"
+METRICS_PORT = 9120
+"""Where the controller and the speakers serve metrics (HTTPS); the speakers on the nodes' network."""
 API = "metallb.io/v1beta1"
 
 
@@ -30,6 +32,12 @@ class MetalLB(PlatformComponent):
     def enabled(cls, env: Environment) -> bool:
         return env.onprem is not None
 
+    @classmethod
+    def requires(cls, env: Environment) -> tuple[str, ...]:
+        # Its chart's ServiceMonitors need the monitoring CRDs when it syncs.
+        monitoring = ("kube-prometheus-stack",) if env.components.monitoring.enabled else ()
+        return (*super().requires(env), *monitoring)
+
     @property
     def settings(self) -> MetalLBSettings:
         assert self.env.onprem is not None
@@ -39,8 +47,6 @@ class MetalLB(PlatformComponent):
         self.namespace()
         self.application(self.values())
         self.address_pool()
-        # The chart makes metrics Services only with its own ServiceMonitor templates: scrape the pods instead.
-        self.scrape("metallb", {"app.kubernetes.io/name": "metallb"}, "monitoring", pods=True)
 
     def values(self) -> dict[str, Any]:
         bgp = self.settings.mode == "bgp"
@@ -48,8 +54,22 @@ class MetalLB(PlatformComponent):
             "crds": {"enabled": True},
             "controller": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
             "speaker": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "frr": {"enabled": False}},
+            "prometheus": self.prometheus_values(),
             # frr-k8s is the supported BGP implementation; layer 2 mode needs none of it.
             "frrk8s": {"enabled": bgp},
+        }
+
+    def prometheus_values(self) -> dict[str, Any]:
+        """The chart's own ServiceMonitors (and the Services they select), not the platform's `scrape`: MetalLB
+        serves metrics over HTTPS to authorized callers only (controller-runtime's WithAuthenticationAndAuthorization),
+        so Prometheus must send its service account's token, which only a ServiceMonitor's `bearerTokenFile` can
+        (kube-prometheus-stack lets that account get /metrics). The speakers serve it on the nodes' network."""
+        monitored = self.ctx.monitoring_enabled
+        return {
+            "metricsPort": METRICS_PORT,
+            "serviceMonitor": {"enabled": monitored},
+            # The Role it would add duplicates what kube-prometheus-stack's ClusterRole already grants Prometheus.
+            "rbacPrometheus": False,
         }
 
     def address_pool(self) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
+from infra.components.metallb import METRICS_PORT as METALLB_METRICS_PORT
+from infra.components.metallb import MetalLB
 from infra.config import Environment
 from infra.config.model import GrafanaSso
 from infra.observability.aiops import aiops_groups
@@ -20,8 +22,13 @@ from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 
-# Node exporters and kubelets listen on node addresses, which are neither pods nor namespaces.
-SCRAPE_NODES = Allow("scrape-nodes", "egress", (ANYWHERE,), (9100, 10250), cluster_entities=("host", "remote-node"))
+# Node exporters, kubelets and every other target on the nodes' network listen on node addresses, which are
+# neither pods nor namespaces.
+NODE_EXPORTER_PORT = 9100
+KUBELET_PORT = 10250
+# The control plane's metrics ports, as kube-prometheus-stack's Services for them target (its defaults):
+# kube-controller-manager, kube-scheduler, etcd, kube-proxy. Scraped where the cluster shows its control plane.
+CONTROL_PLANE_PORTS = (10257, 10259, 2381, 10249)
 SCRAPE_PODS = Allow("scrape-pods", "egress", (ANY_NAMESPACE,))
 ALERTMANAGER_CONFIG = "platform"
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -41,7 +48,7 @@ class Monitoring(PlatformComponent):
         provides_crds=("monitoring.coreos.com",),
         pod_security="privileged",
         privileged_reason="node-exporter reads host metrics with hostNetwork, hostPID and hostPath mounts",
-        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, SCRAPE_NODES, SCRAPE_PODS),
+        network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, SCRAPE_PODS),
         # The Prometheus Operator CRDs exceed the annotation size limit of client-side apply.
         server_side_apply=True,
     )
@@ -51,7 +58,7 @@ class Monitoring(PlatformComponent):
         return env.components.monitoring.enabled
 
     def build(self) -> None:
-        self.namespace()
+        self.namespace([scrape_nodes(self.node_ports())])
         self.application(self.values())
         self.alerting()
         self.rules()
@@ -61,6 +68,21 @@ class Monitoring(PlatformComponent):
         # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
         # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
         self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+
+    @property
+    def control_plane_visible(self) -> bool:
+        """A managed control plane (GKE) exposes none of its components to in-cluster scraping."""
+        return self.ctx.facts.target != "gke"
+
+    def node_ports(self) -> tuple[int, ...]:
+        """Ports Prometheus scrapes on the nodes' addresses: node exporters, kubelets, the control plane where it
+        is visible, and MetalLB's speakers (host network) where MetalLB runs."""
+        ports = [NODE_EXPORTER_PORT, KUBELET_PORT]
+        if self.control_plane_visible:
+            ports += CONTROL_PLANE_PORTS
+        if MetalLB.enabled(self.env):
+            ports.append(METALLB_METRICS_PORT)
+        return tuple(ports)
 
     def alerting(self) -> None:
         alerting = self.env.components.monitoring.alerting
@@ -97,8 +119,7 @@ class Monitoring(PlatformComponent):
 
     def values(self) -> dict[str, Any]:
         settings = self.env.components.monitoring
-        # A managed control plane (GKE) exposes none of these to in-cluster scraping.
-        control_plane_visible = self.ctx.facts.target != "gke"
+        control_plane_visible = self.control_plane_visible
         return {
             "crds": {"enabled": True},
             "prometheus": {
@@ -149,6 +170,9 @@ class Monitoring(PlatformComponent):
             "kubeScheduler": {"enabled": control_plane_visible},
             "kubeEtcd": {"enabled": control_plane_visible},
             "kubeProxy": {"enabled": control_plane_visible},
+            # GKE's cluster DNS is kube-dns (metrics on 10054 and 10055), not CoreDNS (9153).
+            "coreDns": {"enabled": self.ctx.facts.target != "gke"},
+            "kubeDns": {"enabled": self.ctx.facts.target == "gke"},
         }
 
     def grafana_values(self) -> dict[str, Any]:
@@ -174,6 +198,10 @@ class Monitoring(PlatformComponent):
             # Grafana reads GF_<SECTION>_<KEY> over grafana.ini, so the secret stays in its Secret.
             values["envValueFrom"] = {"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {"secretKeyRef": secret}}
         return values
+
+
+def scrape_nodes(ports: tuple[int, ...]) -> Allow:
+    return Allow("scrape-nodes", "egress", (ANYWHERE,), ports, cluster_entities=("host", "remote-node"))
 
 
 def generic_oauth(sso: GrafanaSso) -> dict[str, Any]:

@@ -352,7 +352,7 @@ class PlatformComponent(pulumi.ComponentResource):
         self,
         name: str,
         selector: Mapping[str, str],
-        port: str,
+        port: str | int,
         path: str = "/metrics",
         *,
         namespace: str | None = None,
@@ -360,11 +360,16 @@ class PlatformComponent(pulumi.ComponentResource):
         endpoint: Mapping[str, Any] | None = None,
     ) -> None:
         """Monitoring hook: a ServiceMonitor (or, with `pods`, a PodMonitor) for metrics in this component's
-        namespace (or `namespace`), when monitoring is on. `endpoint` adds fields such as `scheme`/`tlsConfig`."""
+        namespace (or `namespace`), when monitoring is on. `port` names the Service port (the container port with
+        `pods`), or is the pod's port number (`pods` only: a port no container declares, such as Istio's merged
+        metrics). `endpoint` adds fields such as `scheme`/`tlsConfig`."""
         if not self.ctx.monitoring_enabled:
             return
+        if isinstance(port, int) and not pods:
+            raise ValueError(f"{self.spec.name}: a ServiceMonitor names its Service port; {port} is a number")
         where = namespace or self.spec.namespace
         kind, endpoints_key = ("PodMonitor", "podMetricsEndpoints") if pods else ("ServiceMonitor", "endpoints")
+        port_field = "portNumber" if isinstance(port, int) else "port"
         self.custom_resource(
             "monitoring.coreos.com/v1",
             kind,
@@ -372,7 +377,7 @@ class PlatformComponent(pulumi.ComponentResource):
             {
                 "selector": {"matchLabels": dict(selector)},
                 "namespaceSelector": {"matchNames": [where]},
-                endpoints_key: [{"port": port, "path": path, "interval": "30s", **(endpoint or {})}],
+                endpoints_key: [{port_field: port, "path": path, "interval": "30s", **(endpoint or {})}],
             },
             namespace=where,
         )
