@@ -222,18 +222,13 @@ class Expander:
         """The CRDs a chart installs, before the cluster's APIs are known: those of its `crds/` folders, unless its
         templates make some too (then it is rendered as the cluster serves only the built-in APIs)."""
         chart = self.chart(job.source)
-        if self._templates_make_crds(chart.files):
+        if _templates_mention(chart.files, "kind: CustomResourceDefinition"):
             return [obj for _, obj in self._result(job)["objects"] if is_crd(obj)]
         try:
             texts = chart.enabled_crds(job.source.values)
             return [obj for t in texts for obj in parse_objects(t.text, t.path) if is_crd(obj)]
         except (helm.ChartError, DocumentError):
             return []  # the final render reports it
-
-    def _templates_make_crds(self, files: helm.ChartFiles) -> bool:
-        return any("kind: CustomResourceDefinition" in text for text in files.templates.values()) or any(
-            self._templates_make_crds(sub) for sub in files.subcharts
-        )
 
     def _place(self, obj: dict[str, Any], namespace: str, scopes: Scopes) -> dict[str, Any]:
         """`_placed`, once per object and namespace: environments that share a rendered source share its objects
@@ -286,14 +281,7 @@ class Expander:
             return self._charts[archive]
 
     def _reads_api_versions(self, source: Source) -> bool:
-        chart = self.chart(source)
-
-        def reads(files: helm.ChartFiles) -> bool:
-            return any("APIVersions" in text for text in files.templates.values()) or any(
-                reads(sub) for sub in files.subcharts
-            )
-
-        return reads(chart.files)
+        return _templates_mention(self.chart(source).files, "APIVersions")
 
     def _tree_digest(self, tree: Path) -> str:
         with self._lock:
@@ -338,6 +326,20 @@ class Expander:
 
 def _failed(source: Source, error: Exception, kind: str) -> dict[str, Any]:
     return {"objects": [], "problems": [{"subject": source.label, "message": str(error), "kind": kind}]}
+
+
+_mentions: dict[tuple[int, str], tuple[helm.ChartFiles, bool]] = {}
+
+
+def _templates_mention(files: helm.ChartFiles, text: str) -> bool:
+    """Whether any template of the chart or its subcharts holds `text` (asked once per chart and text)."""
+    key = (id(files), text)
+    if key not in _mentions:
+        found = any(text in template for template in files.templates.values()) or any(
+            _templates_mention(sub, text) for sub in files.subcharts
+        )
+        _mentions[key] = (files, found)  # the chart is kept: ids stay unique
+    return _mentions[key][1]
 
 
 def crd_api_versions(crds: Iterable[Mapping[str, Any]]) -> set[str]:
