@@ -44,6 +44,7 @@ STAGES = (
     "admission",
     "convergence",
     "wiring",
+    "capacity",
     "apps",
     "secrets",
     "checkov",
@@ -97,11 +98,21 @@ def render(environments: Path, names: Sequence[str], out: Path, caches: Caches |
             print(summary(rendered))
             if expansion is not None:
                 print(expansion_summary(expansion))
+                print(capacity_report(rendered, expansion))
                 problems += sum(problem.severity == "error" for problem in expansion.problems)
             print(f"  written to {target}")
     if problems:
         print(f"render: {problems} expansion problem(s): what Argo CD would apply is not what was rendered here")
     return 1 if problems else 0
+
+
+def capacity_report(rendered: Rendered, expansion: Expansion) -> str:
+    """The environment's capacity and headroom, as `render` prints them."""
+    from infra.expand.capacity import capacity_of, report
+    from infra.expand.platform import Platform
+
+    platform = Platform(rendered, expansion)
+    return report(capacity_of(platform.env, platform.objects))
 
 
 def pull(environments: Path, names: Sequence[str], caches: Caches) -> int:
@@ -257,9 +268,10 @@ def _check_rendered(
     allowlist_use: AllowlistUse | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
-    ordering, policies, integrity, Pod Security admission, convergence with runtime writers, wiring, and the app
-    overlays."""
+    ordering, policies, integrity, Pod Security admission, convergence with runtime writers, wiring, capacity, and
+    the app overlays."""
     from infra.expand.admission import admission_findings
+    from infra.expand.capacity import capacity_findings
     from infra.expand.convergence import convergence_findings
     from infra.expand.expansion import EXPANSION
     from infra.expand.integrity import integrity_findings
@@ -291,6 +303,8 @@ def _check_rendered(
     report.findings += convergence
     wiring, report.checked["wiring"] = wiring_findings(platform)
     report.findings += wiring
+    capacity, report.checked["capacity"] = capacity_findings(platform)
+    report.findings += capacity
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())

@@ -272,6 +272,25 @@ class Kubeconfig(Settings):
     """Context in that kubeconfig that reaches the existing cluster."""
 
 
+class OnPremNodes(Settings):
+    name: NodePoolName
+    """Name of this group of identical worker nodes, as the capacity report calls it."""
+    count: Annotated[int, Field(ge=1, le=5000)]
+    """How many such nodes the cluster has."""
+    cpu: CpuQuantity
+    """CPU each node allocates to pods: its `status.allocatable.cpu` (after the kubelet's reservations)."""
+    memory: ByteQuantity
+    """Memory each node allocates to pods: its `status.allocatable.memory`."""
+    gpu: Annotated[int, Field(ge=0, le=16)] = 0
+    """GPUs (`nvidia.com/gpu`) each node allocates."""
+    ephemeral_storage: ByteQuantity | None = None
+    """Local ephemeral storage each node allocates (`status.allocatable.ephemeral-storage`); unset: not checked."""
+    labels: dict[LabelKey, LabelValue] = {}
+    """Labels of these nodes that pods select (nodeSelector, node affinity)."""
+    taints: tuple[NodeTaint, ...] = ()
+    """Taints of these nodes: only pods that tolerate them are counted there."""
+
+
 class OnPremCluster(Settings):
     kubeconfig: Kubeconfig
     """How Pulumi reaches the existing cluster."""
@@ -287,6 +306,9 @@ class OnPremCluster(Settings):
     """Size of the in-cluster MinIO tenant (only with objectStore provider `minio`)."""
     eventing: OnPremEventing = OnPremEventing()
     """The message broker that replaces Pub/Sub for Knative Eventing."""
+    nodes: tuple[OnPremNodes, ...] = ()
+    """The worker nodes, in groups of identical nodes: `check` holds the platform's resource requests against
+    them. Empty: the cluster's capacity is unknown, and the report says so."""
 
 
 # --- platform-wide choices -------------------------------------------------------------------------------
