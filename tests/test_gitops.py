@@ -17,7 +17,7 @@ from infra.cli import commands
 from infra.cli.__main__ import main
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file
 from infra.expand import kustomize
-from infra.gitops import apps
+from infra.gitops import apps, diff_markdown
 from infra.gitops import diff as rendered_diff
 from infra.gitops.docs import DELIVERY_DOCS, delivery_text
 from infra.gitops.promote import PromotionRefused, check_order
@@ -94,7 +94,7 @@ def test_promotion_removes_pins_the_source_does_not_have(environments: Path) -> 
 def test_dry_run_prints_a_diff_and_writes_nothing(environments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     staging = environments / "Pulumi.staging.yaml"
     before = staging.read_text()
-    assert main(["promote", "dev", "staging", "--dry-run", "--environments", str(environments)]) == 0
+    assert main(["promote", "dev", "staging", "--dry-run", "--no-expand", "--environments", str(environments)]) == 0
     out = capsys.readouterr().out
     assert "--- a/environments/Pulumi.staging.yaml" in out
     assert "-      kube-prometheus-stack: 88.5.3" in out and "+      kube-prometheus-stack: 88.6.0" in out
@@ -156,7 +156,7 @@ def test_diff_reports_added_removed_and_changed_fields(repo: Path) -> None:
     dev = repo / "environments" / "Pulumi.dev.yaml"
     text = dev.read_text().replace("kube-prometheus-stack: 88.5.3", "kube-prometheus-stack: 88.6.0")
     dev.write_text(text.replace("      keda:\n", "      keda:\n        enabled: false\n", 1))
-    diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"])
+    diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"], expand=False)
     assert errors == {}
     (env,) = diffs
     assert any("Application argocd/keda" in ref for ref in env.kubernetes.removed)
@@ -164,8 +164,8 @@ def test_diff_reports_added_removed_and_changed_fields(repo: Path) -> None:
     changed = {change.ref: change for change in env.kubernetes.changed}
     app = changed["argoproj.io/v1alpha1 Application argocd/kube-prometheus-stack"]
     assert ("spec.source.targetRevision", "88.5.3", "88.6.0") in app.fields
-    text = rendered_diff.markdown(diffs, "HEAD", errors)
-    assert text.startswith(rendered_diff.COMMENT_MARKER)
+    text = diff_markdown.markdown(diffs, "HEAD", errors)
+    assert text.startswith(diff_markdown.COMMENT_MARKER)
     assert "`spec.source.targetRevision`: `88.5.3` → `88.6.0`" in text
     assert "removed `v1 Namespace keda`" in text
 
@@ -204,10 +204,10 @@ def test_base_that_does_not_render_counts_everything_as_added(repo: Path) -> Non
     dev.write_text(good.replace("provider: istio", "provider: nginx"))
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", "broken")
     dev.write_text(good)
-    diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"])
+    diffs, errors = rendered_diff.diff_against(repo, "HEAD", ["dev"], expand=False)
     assert "nginx" in errors["base"]
     assert diffs[0].note == "new environment" and diffs[0].kubernetes.added
-    assert "did not render" in rendered_diff.markdown(diffs, "HEAD", errors)
+    assert "did not render" in diff_markdown.markdown(diffs, "HEAD", errors)
 
 
 def test_diff_of_an_unknown_ref_is_an_error_not_a_traceback(repo: Path) -> None:

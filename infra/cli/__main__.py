@@ -17,7 +17,7 @@ from pathlib import Path
 from infra.cli import commands
 from infra.cli.commands import REPO
 from infra.config import InvalidEnvironment
-from infra.expand.caches import Caches
+from infra.expand.caches import CHART_CACHE_VARIABLE, GIT_CACHE_VARIABLE, Caches
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,11 +66,25 @@ def parser() -> argparse.ArgumentParser:
     promote.add_argument("--dry-run", action="store_true", help="print the change as a unified diff, write nothing")
     promote.add_argument("--force", action="store_true", help="allow a promotion outside the configured order")
     promote.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+    promote.add_argument(
+        "--no-expand", action="store_true", help="with --dry-run: the file change only, not what it does in DST"
+    )
+    promote.add_argument("--output", type=Path, help="with --dry-run: write the complete expanded diff to this file")
+    with_caches(promote)
 
-    diff = sub.add_parser("diff", help="markdown diff of the rendered environments between a git ref and now")
+    diff = sub.add_parser(
+        "diff", help="markdown diff of the rendered and expanded environments between a git ref and now"
+    )
     diff.add_argument("--base", required=True, metavar="REF", help="git ref to compare against, e.g. origin/main")
     diff.add_argument("--env", action="append", default=[], help="environment name (repeatable); default: all")
-    diff.add_argument("--output", type=Path, help="also write the markdown to this file")
+    diff.add_argument("--output", type=Path, help="write the complete diff (markdown) to this file")
+    diff.add_argument("--comment", type=Path, help="write the pull-request comment (what stdout shows) to this file")
+    diff.add_argument("--artifact-url", help="where the complete diff is published; the comment links to it")
+    diff.add_argument(
+        "--no-expand", action="store_true", help="compare the stack's objects only, not what the Applications apply"
+    )
+    diff.add_argument("--pull", action="store_true", help="fetch both sides' charts and git sources into the caches")
+    with_caches(diff)
     return root
 
 
@@ -92,9 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Caches.from_environment(args.chart_cache, args.git_cache),
             )
         if args.command == "promote":
-            return commands.promote(args.environments, args.source, args.target, args.dry_run, args.force)
+            caches = None if args.no_expand else Caches.from_environment(args.chart_cache, args.git_cache)
+            return commands.promote(
+                args.environments, args.source, args.target, args.dry_run, args.force, caches, args.output
+            )
         if args.command == "diff":
-            return commands.diff(REPO, args.base, args.env, args.output)
+            if args.chart_cache or args.git_cache:  # the renders of both trees read them from the environment
+                caches = Caches.from_environment(args.chart_cache, args.git_cache)
+                os.environ.update({CHART_CACHE_VARIABLE: str(caches.charts), GIT_CACHE_VARIABLE: str(caches.git)})
+            return commands.diff(
+                REPO, args.base, args.env, args.output, args.comment, args.artifact_url, not args.no_expand, args.pull
+            )
         return commands.docs()
     except InvalidEnvironment as error:
         print(error.report(), file=sys.stderr)

@@ -389,8 +389,18 @@ def docs() -> int:
     return 0
 
 
-def promote(environments: Path, source: str, target: str, dry_run: bool, force: bool) -> int:
-    from infra.gitops.promote import PromotionRefused, apply, plan
+def promote(
+    environments: Path,
+    source: str,
+    target: str,
+    dry_run: bool,
+    force: bool,
+    caches: Caches | None = None,
+    output: Path | None = None,
+) -> int:
+    """Promote SRC's pins into DST; with `dry_run`, print the change and, with `caches`, what it does in DST's
+    cluster (the expanded diff; `output` receives the complete one)."""
+    from infra.gitops.promote import PromotionRefused, apply, impact, plan
 
     try:
         promotion = plan(environments, source, target, force)
@@ -402,6 +412,15 @@ def promote(environments: Path, source: str, target: str, dry_run: bool, force: 
         return 0
     if dry_run:
         print(promotion.diff(), end="")
+        if caches is not None:
+            from infra.gitops.diff_markdown import comment, markdown
+
+            effect = impact(promotion, Expander(caches), environments.parent)
+            title = f"{target} with {source}'s pins"
+            if output is not None:
+                output.write_text(markdown([effect], title))
+            print()
+            print(comment([effect], title, complete=str(output) if output else None), end="")
         return 0
     apply(promotion)
     for change in promotion.files:
@@ -410,16 +429,30 @@ def promote(environments: Path, source: str, target: str, dry_run: bool, force: 
     return 0
 
 
-def diff(repo: Path, base: str, names: Sequence[str], output: Path | None) -> int:
-    from infra.gitops.diff import WorkingTreeInvalid, diff_against, markdown
+def diff(
+    repo: Path,
+    base: str,
+    names: Sequence[str],
+    output: Path | None,
+    comment_file: Path | None = None,
+    artifact_url: str | None = None,
+    expand: bool = True,
+    pull: bool = False,
+) -> int:
+    """The rendered diff against `base`: the comment (summary and first changes) on stdout and in `comment_file`,
+    the complete diff in `output`."""
+    from infra.gitops.diff import WorkingTreeInvalid, diff_against
+    from infra.gitops.diff_markdown import comment, markdown
 
     try:
-        diffs, errors = diff_against(repo, base, names)
+        diffs, errors = diff_against(repo, base, names, expand, pull)
     except WorkingTreeInvalid as invalid:
         print(invalid, file=sys.stderr)
         return 2
-    text = markdown(diffs, base, errors)
     if output is not None:
-        output.write_text(text)
+        output.write_text(markdown(diffs, base, errors))
+    text = comment(diffs, base, errors, artifact_url, complete=str(output) if output else None)
+    if comment_file is not None:
+        comment_file.write_text(text)
     print(text, end="")
     return 0

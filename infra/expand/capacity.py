@@ -282,6 +282,7 @@ class Capacity:
             "allocatable": _plain(allocatable) if allocatable is not None else None,
             "headroom": _plain(headroom) if headroom is not None else None,
             "pods": sum(self.counted(p) for p in self.pods),
+            "nodes": sum(g.nodes for g in self.groups) if self.groups else None,
             "errors": sum(f.severity == "error" for f in self.findings),
         }
 

@@ -164,12 +164,12 @@ class Expander:
         self._placed: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def expand(self, rendered: Rendered) -> Expansion:
+    def expand(self, rendered: Rendered, repository: Path | None = None) -> Expansion:
+        """What `rendered` applies; its ApplicationSets read `repository` (default: this checkout)."""
         stack_crds = [m.object for m in rendered.manifests if is_crd(m.object)]
         base_api = cluster_api_versions(cni_of(rendered.env))
-        return self.expand_deployers(
-            rendered.stack, deployers(rendered), rendered.env.kubernetes_version, base_api, stack_crds
-        )
+        found = deployers(rendered) if repository is None else deployers(rendered, repository)
+        return self.expand_deployers(rendered.stack, found, rendered.env.kubernetes_version, base_api, stack_crds)
 
     def expand_deployers(
         self,

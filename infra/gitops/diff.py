@@ -1,30 +1,53 @@
 """Rendered diff between a git ref and the working tree, as markdown for a pull-request comment.
 
-Each side is rendered by its own code (`python -m infra.cli render` run inside that tree), so a change to the
-program shows up as well as a change to a stack file. Kubernetes objects are compared by identity
-(apiVersion, kind, namespace, name), other Pulumi resources (cloud resources, Helm releases, providers) by
-type and name. Secrets are already masked by render.
+Each side is rendered by its own code (`python -m infra.cli render --expand` run inside that tree), so a change to
+the program shows up as well as a change to a stack file; both sides share the chart, git and expansion caches, so
+the base re-renders only what differs. Compared per environment: the stack's own Kubernetes objects (by apiVersion,
+kind, namespace, name), its other Pulumi resources (cloud resources, Helm releases, providers: by type and name),
+what its Applications and Helm releases apply (infra/gitops/changes.py: images, CRDs and widened RBAC first, then
+every object with the fields that change), and the capacity (the requests of the platform's pods beside what the
+nodes allocate, by this tree's capacity model for both sides). Secrets are masked.
+
+A base whose code predates the expansion is rendered without it (and the comparison says so). A chart version or
+git tag either side pins must be in the caches (`--pull` fetches both sides' sources); a missing one is an error
+naming it. infra/gitops/diff_markdown.py writes the result for people.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from infra.config import Environment, InvalidEnvironment, load_stack_file
+from infra.expand.caches import CHART_CACHE_VARIABLE, GIT_CACHE_VARIABLE, PULL_COMMAND, Caches
+from infra.expand.expansion import RESULT_CACHE_VARIABLE, Expansion, ResultCache
+from infra.expand.output import masked, object_file
+from infra.expand.platform import STACK, PlatformObject
+from infra.gitops.changes import (
+    Highlights,
+    Key,
+    ObjectChange,
+    changed_fields,
+    compare,
+    highlights,
+    object_changes,
+)
+from infra.offline.serialize import dump_yaml
 from infra.offline.validate import object_ref
 
-COMMENT_MARKER = "<!-- mlops-platform:rendered-diff -->"
-MAX_VALUE = 80
-MAX_FIELDS = 25
+MISSING_SOURCE = "SourceMissing"
 
 
 @dataclass(frozen=True)
@@ -45,16 +68,37 @@ class SectionDiff:
         return not (self.added or self.removed or self.changed)
 
 
+@dataclass(frozen=True)
+class CapacityChange:
+    before: Mapping[str, Any] | None
+    """`Capacity.summary()` of the base; None when it could not be computed (`note` says why)."""
+    after: Mapping[str, Any] | None
+    note: str = ""
+
+
 @dataclass
 class EnvironmentDiff:
     stack: str
     kubernetes: SectionDiff
     resources: SectionDiff
     note: str = ""
+    expanded: list[ObjectChange] = field(default_factory=list)
+    """What the Applications and Helm releases apply, added, removed and changed."""
+    highlights: Highlights = field(default_factory=Highlights)
+    capacity: CapacityChange | None = None
+    expanded_note: str = ""
+    """Why the expansion is not compared (not asked for, or a side without it)."""
 
     @property
     def empty(self) -> bool:
-        return self.kubernetes.empty and self.resources.empty and not self.note
+        return (
+            self.kubernetes.empty
+            and self.resources.empty
+            and not self.note
+            and not self.expanded
+            and self.highlights.empty
+            and not capacity_moved(self.capacity)
+        )
 
 
 class RenderFailed(Exception):
@@ -77,61 +121,256 @@ def export_ref(repo: Path, ref: str, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
-def render_tree(tree: Path, names: Sequence[str], out: Path) -> tuple[int, str]:
-    """Render the environments `names` (those that exist in `tree`; all when empty) with `tree`'s own code.
-    Returns render's exit code and, when it failed, its message, instead of raising."""
+def shared_caches() -> dict[str, str]:
+    """The caches this process uses, for the renders of both trees: the same charts, git sources and expansion
+    results (a tree's own `.cache/` would be empty for a freshly extracted ref)."""
+    caches = Caches.from_environment()
+    results = ResultCache.default().directory
+    return {
+        CHART_CACHE_VARIABLE: str(caches.charts.resolve()),
+        GIT_CACHE_VARIABLE: str(caches.git.resolve()),
+        RESULT_CACHE_VARIABLE: str(results.resolve()) if results is not None else "off",
+    }
+
+
+def _present(tree: Path, names: Sequence[str]) -> list[str]:
     environments = tree / "environments"
-    present = [name for name in names if (environments / f"Pulumi.{name}.yaml").is_file()]
+    return [name for name in names if (environments / f"Pulumi.{name}.yaml").is_file()]
+
+
+def render_tree(
+    tree: Path, names: Sequence[str], out: Path, expand: bool = False, caches: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """Render the environments `names` (those that exist in `tree`; all when empty) with `tree`'s own code, and
+    with `expand` what their Applications apply. Returns render's exit code and, when it failed, its message,
+    instead of raising. Expansion problems (render's exit code 1 with every environment written) are not failures:
+    the diff shows what was rendered."""
+    present = _present(tree, names)
     if names and not present:
         return 0, ""
-    command = [sys.executable, "-m", "infra.cli", "render", "--environments", str(environments), "--out", str(out)]
+    command = [sys.executable, "-m", "infra.cli", "render", "--environments", str(tree / "environments")]
+    command += ["--out", str(out), *(["--expand"] if expand else [])]
     for name in present:
         command += ["--env", name]
-    result = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
+    environment = {**os.environ, **(caches or {})}
+    result = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False, env=environment)
+    if result.returncode == 0:
+        return 0, ""
+    message = (result.stderr or result.stdout).strip()
+    if expand and result.returncode == 2 and "unrecognized arguments: --expand" in message:
+        return render_tree(tree, names, out, False, caches)  # code from before the expansion
+    written = out.is_dir() and all((out / name / "inventory.yaml").is_file() for name in present or _stacks(out))
+    if result.returncode == 1 and expand and written and MISSING_SOURCE not in message:
+        return 0, ""
+    return result.returncode, message[-1500:]
+
+
+def pull_tree(tree: Path, caches: Mapping[str, str]) -> None:
+    """`charts pull` with `tree`'s own code: the chart versions and git tags its environments pin."""
+    command = [sys.executable, "-m", "infra.cli", "charts", "pull", "--environments", str(tree / "environments")]
+    result = subprocess.run(
+        command, cwd=tree, capture_output=True, text=True, check=False, env={**os.environ, **caches}
+    )
     if result.returncode != 0:
-        return result.returncode, (result.stderr or result.stdout).strip()[-1500:]
-    return 0, ""
+        raise RenderFailed(f"charts pull in {tree}: {(result.stderr or result.stdout).strip()[-1500:]}")
 
 
-def diff_against(repo: Path, base: str, names: Sequence[str]) -> tuple[list[EnvironmentDiff], dict[str, str]]:
-    """Environment diffs between `base` and the working tree of `repo`, and render errors per side."""
+def diff_against(
+    repo: Path, base: str, names: Sequence[str], expand: bool = True, pull: bool = False
+) -> tuple[list[EnvironmentDiff], dict[str, str]]:
+    """Environment diffs between `base` and the working tree of `repo`, and render errors per side. With `expand`,
+    what the Applications apply is compared too; with `pull`, both trees' sources are fetched into the caches first."""
     with tempfile.TemporaryDirectory(prefix="mlops-diff-") as scratch:
         root = Path(scratch)
         base_tree = root / "tree"
         base_tree.mkdir()
         export_ref(repo, base, base_tree)
+        caches = shared_caches()
+        trees = {"base": base_tree, "head": repo}
+        if pull and expand:
+            for tree in (repo, base_tree):
+                pull_tree(tree, caches)
+        with ThreadPoolExecutor(max_workers=2) as renders:
+            results = {
+                side: renders.submit(render_tree, tree, names, root / side, expand, caches)
+                for side, tree in trees.items()
+            }
+            outcomes = {side: future.result() for side, future in results.items()}
         errors = {}
-        for side, tree in (("base", base_tree), ("head", repo)):
-            code, error = render_tree(tree, names, root / side)
+        for side, (code, error) in outcomes.items():
             if code == 2 and side == "head":
                 raise WorkingTreeInvalid(error)
+            if MISSING_SOURCE in error:
+                which = "the working tree" if side == "head" else f"the base {base}"
+                raise RenderFailed(
+                    f"{which} needs a source the caches do not hold:\n{error}\n(pass --pull to fetch both sides' "
+                    f"sources, or run `{PULL_COMMAND}` in a checkout of {'it' if side == 'head' else base})"
+                )
             if code != 0:
                 errors[side] = error
         if "head" in errors:
             raise RenderFailed(f"the working tree does not render:\n{errors['head']}")
-        return compare_renders(root / "base", root / "head", names), errors
+        environments = {side: tree / "environments" for side, tree in trees.items()}
+        return compare_renders(root / "base", root / "head", names, environments, expand), errors
 
 
-# --- comparing two render directories ----------------------------------------------------------------------
+# --- reading what was rendered --------------------------------------------------------------------------------
 
 
-def compare_renders(base: Path, head: Path, names: Sequence[str] = ()) -> list[EnvironmentDiff]:
-    stacks = sorted({d.name for side in (base, head) if side.is_dir() for d in side.iterdir() if d.is_dir()})
+@dataclass
+class RenderedStack:
+    """One side of one environment: its objects as the render wrote them."""
+
+    manifests: dict[str, Any]
+    """The stack's Kubernetes objects by their ref."""
+    resources: dict[str, Any]
+    """The stack's other Pulumi resources (`type name`) by their inputs."""
+    expanded: dict[Key, Any] = field(default_factory=dict)
+    """What the Applications apply, by (Application, file name): the file's text, or the object."""
+    capacity: Mapping[str, Any] | None = None
+    capacity_note: str = ""
+    has_expansion: bool = False
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> Any:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def expanded_objects(expansion: Expansion) -> dict[Key, Any]:
+    """What an expansion made here applies, keyed as a render's `expanded/<Application>/<file>` is."""
+    return {(e.deployer, object_file(e.object)): e.object for e in expansion.all_objects()}
+
+
+def load_object(value: Any) -> Mapping[str, Any]:
+    """An expanded object, from its text (parsed once per text: both sides share most of them) or as it is."""
+    return value if isinstance(value, Mapping) else _parse(value)
+
+
+def read_stack(stack_dir: Path, stack_file: Path | None = None) -> RenderedStack:
+    """A render's `<out>/<stack>/` folder; with `stack_file`, its capacity too (computed here, by this tree's model)."""
+    manifests = {}
+    for path in sorted((stack_dir / "manifests").rglob("*.yaml")):
+        obj = _parse(path.read_text())
+        manifests[object_ref(obj)] = obj
+    side = RenderedStack(manifests, _other_resources(stack_dir))
+    expanded_dir = stack_dir / "expanded"
+    side.has_expansion = expanded_dir.is_dir()
+    if side.has_expansion:
+        for path in sorted(expanded_dir.rglob("*.yaml")):
+            side.expanded[(path.parent.name, path.name)] = path.read_text()
+        if stack_file is not None:
+            side.capacity, side.capacity_note = _side_capacity(side, stack_file)
+    return side
+
+
+def _side_capacity(side: RenderedStack, stack_file: Path) -> tuple[Mapping[str, Any] | None, str]:
+    try:
+        env = load_stack_file(stack_file)
+    except InvalidEnvironment as error:
+        return None, f"its stack file does not load with this tree's settings ({error.violations[0].path})"
+    except OSError as error:
+        return None, str(error)
+    # CRDs make no pods, and they are most of the text: not parsed for this.
+    objects = [PlatformObject(STACK, obj, ref) for ref, obj in side.manifests.items()]
+    objects += [
+        PlatformObject(owner, load_object(text), name)
+        for (owner, name), text in side.expanded.items()
+        if not name.startswith("customresourcedefinition-")
+    ]
+    return capacity_summary(env, objects), ""
+
+
+def capacity_summary(env: Environment, objects: Sequence[PlatformObject]) -> dict[str, Any]:
+    from infra.expand.capacity import capacity_of
+
+    return capacity_of(env, objects).summary()
+
+
+def _stacks(out: Path) -> list[str]:
+    return sorted(d.name for d in out.iterdir() if d.is_dir()) if out.is_dir() else []
+
+
+def _other_resources(stack_dir: Path) -> dict[str, Any]:
+    inventory_file = stack_dir / "inventory.yaml"
+    if not inventory_file.is_file():
+        return {}
+    return other_resources(yaml.safe_load(inventory_file.read_text()) or {})
+
+
+def other_resources(inventory: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        f"{entry['type']} {entry['name']}": entry.get("inputs", {})
+        for entry in inventory.get("resources", [])
+        if "manifest" not in entry and "inputs" in entry
+    }
+
+
+# --- comparing -------------------------------------------------------------------------------------------------
+
+
+def compare_renders(
+    base: Path,
+    head: Path,
+    names: Sequence[str] = (),
+    environments: Mapping[str, Path] | None = None,
+    expand: bool = True,
+) -> list[EnvironmentDiff]:
+    """The diff of every environment rendered into `base` or `head`; `environments` (side -> stack file directory)
+    gives the capacity of each side."""
+    stacks = sorted({*_stacks(base), *_stacks(head)})
     if names:
         stacks = [stack for stack in stacks if stack in names]
     diffs = []
     for stack in stacks:
-        old, new = base / stack, head / stack
-        note = "new environment" if not old.exists() else "environment removed" if not new.exists() else ""
-        diffs.append(
-            EnvironmentDiff(
-                stack,
-                compare_objects(_kubernetes_objects(old), _kubernetes_objects(new)),
-                compare_objects(_other_resources(old), _other_resources(new)),
-                note,
-            )
-        )
+        sides: dict[str, RenderedStack | None] = {}
+        for side, out in (("base", base), ("head", head)):
+            stack_file = (environments or {}).get(side, Path("/nonexistent")) / f"Pulumi.{stack}.yaml"
+            folder = out / stack
+            sides[side] = read_stack(folder, stack_file if environments else None) if folder.is_dir() else None
+        note = "new environment" if sides["base"] is None else "environment removed" if sides["head"] is None else ""
+        diffs.append(compare_stacks(stack, sides["base"], sides["head"], note, expand))
     return diffs
+
+
+def compare_stacks(
+    stack: str, old: RenderedStack | None, new: RenderedStack | None, note: str = "", expand: bool = True
+) -> EnvironmentDiff:
+    """One environment's two sides compared (a missing side: a new or removed environment)."""
+    empty = RenderedStack({}, {})
+    before, after = old or empty, new or empty
+    diff = EnvironmentDiff(
+        stack,
+        compare_objects(
+            {ref: masked(obj) for ref, obj in before.manifests.items()},
+            {ref: masked(obj) for ref, obj in after.manifests.items()},
+        ),
+        compare_objects(before.resources, after.resources),
+        note,
+    )
+    own = list(
+        compare(
+            {(STACK, ref): obj for ref, obj in before.manifests.items()},
+            {(STACK, ref): obj for ref, obj in after.manifests.items()},
+        )
+    )
+    if not expand:
+        diff.expanded_note = "not expanded (--no-expand): what the Applications apply is not compared"
+        diff.highlights = highlights(own)
+        return diff
+    if (old is not None and not old.has_expansion) or (new is not None and not new.has_expansion):
+        diff.expanded_note = "one side was rendered without its expansion (its code predates it): not compared"
+        diff.highlights = highlights(own)
+        return diff
+    applied = list(compare(before.expanded, after.expanded, load_object))
+    diff.expanded = object_changes(applied, dump_yaml)
+    diff.highlights = highlights([*own, *applied])
+    if old is not None or new is not None:
+        sides = (("base", before.capacity_note), ("head", after.capacity_note))
+        why = "; ".join(f"capacity of the {side}: {n}" for side, n in sides if n)
+        if before.capacity is not None or after.capacity is not None or why:
+            diff.capacity = CapacityChange(before.capacity, after.capacity, why)
+    return diff
 
 
 def compare_objects(old: Mapping[str, Any], new: Mapping[str, Any]) -> SectionDiff:
@@ -146,80 +385,9 @@ def compare_objects(old: Mapping[str, Any], new: Mapping[str, Any]) -> SectionDi
     return section
 
 
-def changed_fields(old: Any, new: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """Leaf paths whose values differ, e.g. `spec.source.targetRevision`."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new), key=str):
-            child = f"{path}.{key}" if path else str(key)
-            yield from changed_fields(old.get(key), new.get(key), child)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for index, (a, b) in enumerate(zip(old, new, strict=True)):
-            yield from changed_fields(a, b, f"{path}[{index}]")
-    elif old != new:
-        yield path, old, new
-
-
-def _kubernetes_objects(stack_dir: Path) -> dict[str, Any]:
-    objects = {}
-    for path in sorted((stack_dir / "manifests").rglob("*.yaml")):
-        obj = yaml.safe_load(path.read_text())
-        objects[object_ref(obj)] = obj
-    return objects
-
-
-def _other_resources(stack_dir: Path) -> dict[str, Any]:
-    inventory_file = stack_dir / "inventory.yaml"
-    if not inventory_file.is_file():
-        return {}
-    inventory = yaml.safe_load(inventory_file.read_text()) or {}
-    return {
-        f"{entry['type']} {entry['name']}": entry.get("inputs", {})
-        for entry in inventory.get("resources", [])
-        if "manifest" not in entry and "inputs" in entry
-    }
-
-
-# --- markdown ------------------------------------------------------------------------------------------------
-
-
-def markdown(diffs: Sequence[EnvironmentDiff], base: str, errors: Mapping[str, str] | None = None) -> str:
-    lines = [COMMENT_MARKER, f"## Rendered changes against `{base}`", ""]
-    if errors and "base" in errors:
-        lines += [f"The base `{base}` did not render, so everything below counts as added:", "", "```"]
-        lines += [errors["base"], "```", ""]
-    if not diffs:
-        lines.append("No environment rendered.")
-    for env in diffs:
-        title = f"### `{env.stack}`" + (f" ({env.note})" if env.note else "")
-        if env.empty:
-            lines += [title, "", "No change.", ""]
-            continue
-        lines += [title, ""]
-        lines += _section("Kubernetes objects", env.kubernetes)
-        lines += _section("Other Pulumi resources (cloud, Helm releases, providers)", env.resources)
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _section(title: str, section: SectionDiff) -> list[str]:
-    if section.empty:
-        return []
-    counts = f"{len(section.added)} added, {len(section.removed)} removed, {len(section.changed)} changed"
-    lines = [f"**{title}**: {counts}", ""]
-    lines += [f"- :heavy_plus_sign: added `{ref}`" for ref in section.added]
-    lines += [f"- :heavy_minus_sign: removed `{ref}`" for ref in section.removed]
-    for change in section.changed:
-        lines.append(f"- :pencil2: changed `{change.ref}`")
-        for path, old, new in change.fields[:MAX_FIELDS]:
-            lines.append(f"  - `{path}`: {_show(old)} → {_show(new)}")
-        if len(change.fields) > MAX_FIELDS:
-            lines.append(f"  - … and {len(change.fields) - MAX_FIELDS} more fields")
-    return [*lines, ""]
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
-    if len(text) > MAX_VALUE:
-        text = text[: MAX_VALUE - 1] + "…"
-    return "`" + text.replace("`", "'") + "`"
+def capacity_moved(change: CapacityChange | None) -> bool:
+    if change is None:
+        return False
+    if change.before is None or change.after is None:
+        return True
+    return any(change.before.get(k) != change.after.get(k) for k in ("requests", "limits", "allocatable", "errors"))

@@ -3,13 +3,15 @@
 Two kinds of pins travel: the chart versions under `versions:` in the stack file, and the image tags and
 digests under `images:` of each app's kustomize overlay (`apps/<app>/overlays/<env>/kustomization.yaml`).
 Files are edited with a round-trip YAML library, so comments, key order and layout survive and only the pins
-change. The promotion order lives in environments/promotion.yaml.
+change. The promotion order lives in environments/promotion.yaml. `impact` shows what a promotion does in the target's
+cluster: its expansion before and after, compared as `diff` compares two refs.
 """
 
 from __future__ import annotations
 
 import difflib
 import io
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,18 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from infra.config import CONFIG_KEY, InvalidEnvironment, Violation, load_stack_file
+from infra.expand.expansion import Expander
+from infra.expand.platform import Platform
+from infra.gitops.diff import (
+    EnvironmentDiff,
+    RenderedStack,
+    capacity_summary,
+    compare_stacks,
+    expanded_objects,
+    other_resources,
+)
+from infra.offline.render import Rendered, render_stack
+from infra.offline.validate import object_ref
 
 ORDER_FILE = "promotion.yaml"
 
@@ -232,3 +246,36 @@ def _validate(text: str, file_name: str) -> None:
             load_stack_file(path)
         except InvalidEnvironment as error:
             raise InvalidEnvironment(f"{file_name} after promotion", error.violations) from None
+
+
+# --- what the promotion does in the cluster --------------------------------------------------------------------
+
+
+def impact(promotion: Promotion, expander: Expander, repository: Path) -> EnvironmentDiff:
+    """The target environment as it is against the target with the promotion applied, expanded: what its
+    Applications apply, object by object, and its capacity. `repository` holds the stack files' `apps/`."""
+    target_file = promotion.target_file
+    before = rendered_side(render_stack(target_file), expander, repository)
+    with tempfile.TemporaryDirectory(prefix="mlops-promote-") as scratch:
+        promoted = Path(scratch)
+        if (repository / "apps").is_dir():
+            shutil.copytree(repository / "apps", promoted / "apps", symlinks=True)
+        for change in promotion.files:
+            path = promoted / change.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(change.after)
+        after = rendered_side(render_stack(promoted / promotion.files[0].name), expander, promoted)
+    return compare_stacks(promotion.target, before, after)
+
+
+def rendered_side(rendered: Rendered, expander: Expander, repository: Path) -> RenderedStack:
+    """One side of a diff, rendered and expanded here (the same code for both sides)."""
+    expansion = expander.expand(rendered, repository)
+    platform = Platform(rendered, expansion)
+    return RenderedStack(
+        manifests={object_ref(m.object): m.object for m in rendered.manifests},
+        resources=other_resources(rendered.inventory()),
+        expanded=expanded_objects(expansion),
+        capacity=capacity_summary(platform.env, platform.objects),
+        has_expansion=True,
+    )
