@@ -307,3 +307,15 @@ def test_an_environment_whose_pools_cannot_hold_the_platform_fails_check(
     assert code == 1
     assert "[capacity/error] node pools" in out and "short by" in out
     assert "capacity" in commands.STAGES
+
+
+def test_ephemeral_storage_is_judged_only_where_the_nodes_state_it() -> None:
+    env = load_stack_file(ENVIRONMENTS / "Pulumi.onprem.yaml")
+    assert env.onprem is not None
+    scratch = {"name": "main", "resources": {"requests": {"cpu": "100m", "ephemeral-storage": "50Gi"}}}
+    objects = [deployment("scratch", {"containers": [scratch]})]
+    assert not [f for f in capacity_of(env, objects).findings if f.severity == "error"]
+    nodes = tuple(n.model_copy(update={"ephemeral_storage": "20Gi"}) for n in env.onprem.nodes)
+    stated = env.model_copy(update={"onprem": env.onprem.model_copy(update={"nodes": nodes})})
+    (finding,) = [f for f in capacity_of(stated, objects).findings if f.severity == "error"]
+    assert "each pod requests 50.0 GiB" in finding.message and "workers, 7800m CPU, 30Gi: 20.0 GiB" in finding.message

@@ -147,7 +147,7 @@ def test_rbac_widening_names_new_verbs_resources_groups_and_subjects() -> None:
 # --- a chart version bump, with two synthetic versions -------------------------------------------------------
 
 
-def demo_chart(directory: Path, version: str, *, tag: str, verbs: list[str], versions: str, password: str) -> None:
+def demo_chart(directory: Path, version: str, *, tag: str, verbs: list[str], versions: str, stored: str) -> None:
     crd_versions = {
         "old": [version_entry("v1alpha1", True, {"size": {"type": "integer"}})],
         "new": [
@@ -188,7 +188,7 @@ spec:
             ]
         ),
         "templates/secret.yaml": yaml.safe_dump(
-            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo"}, "data": {"password": password}}
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo"}, "data": {"token-file": stored}}
         ),
         "templates/configmap.yaml": yaml.safe_dump(
             {
@@ -220,8 +220,8 @@ def expanded_side(expander: Expander, version: str, values: Mapping[str, Any] | 
 def bumped(tmp_path: Path) -> EnvironmentDiff:
     """demo 1.0.0 -> 1.1.0: a new image tag (and init image, from appVersion), a new CRD version and schema field,
     one more verb in its ClusterRole, another Secret value, another config line."""
-    demo_chart(tmp_path, "1.0.0", tag="1.0", verbs=["get", "list"], versions="old", password="b2xk")
-    demo_chart(tmp_path, "1.1.0", tag="1.1", verbs=["get", "list", "delete"], versions="new", password="bmV3")
+    demo_chart(tmp_path, "1.0.0", tag="1.0", verbs=["get", "list"], versions="old", stored="b2xk")
+    demo_chart(tmp_path, "1.1.0", tag="1.1", verbs=["get", "list", "delete"], versions="new", stored="bmV3")
     expander = Expander(Caches(tmp_path, tmp_path / "git"), ResultCache(None))
     return compare_stacks("test", expanded_side(expander, "1.0.0"), expanded_side(expander, "1.1.0"))
 
@@ -255,7 +255,7 @@ def test_the_comment_orders_images_crds_rbac_then_the_objects_and_masks_secrets(
 
 
 def test_a_changed_value_shows_the_field_in_the_object_that_carries_it(tmp_path: Path) -> None:
-    demo_chart(tmp_path, "1.0.0", tag="1.0", verbs=["get"], versions="old", password="b2xk")
+    demo_chart(tmp_path, "1.0.0", tag="1.0", verbs=["get"], versions="old", stored="b2xk")
     expander = Expander(Caches(tmp_path, tmp_path / "git"), ResultCache(None))
     env = compare_stacks(
         "test", expanded_side(expander, "1.0.0"), expanded_side(expander, "1.0.0", {"retention": "30d"})
@@ -420,3 +420,29 @@ def test_promote_dry_run_prints_the_expanded_diff_of_the_target(
     assert f"| `{registry}/papermill-runner:1.0.0` | `{registry}/papermill-runner:1.1.0` |" in out
     assert complete.read_text().startswith(COMMENT_MARKER)
     assert overlay.read_text().count("1.1.0") == 1  # nothing written
+
+
+def test_a_base_from_before_the_expansion_is_rendered_without_it_and_said_so(tmp_path: Path) -> None:
+    """A base whose `render` has no --expand: rendered without it, and the comparison says what it leaves out."""
+    tree = tmp_path / "old"
+    (tree / "infra" / "cli").mkdir(parents=True)
+    (tree / "environments").mkdir()
+    (tree / "environments" / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tree / "infra" / "__init__.py").write_text("")
+    (tree / "infra" / "cli" / "__init__.py").write_text("")
+    (tree / "infra" / "cli" / "__main__.py").write_text(
+        "import argparse, pathlib\n"
+        "p = argparse.ArgumentParser(); s = p.add_subparsers(dest='c'); r = s.add_parser('render')\n"
+        "r.add_argument('--environments'); r.add_argument('--out'); r.add_argument('--env', action='append')\n"
+        "a = p.parse_args()\n"
+        "d = pathlib.Path(a.out) / 'dev' / 'manifests'; d.mkdir(parents=True)\n"
+        "(d / 'ns.yaml').write_text('apiVersion: v1\\nkind: Namespace\\nmetadata: {name: old}\\n')\n"
+        "(d.parent / 'inventory.yaml').write_text('resources: []\\n')\n"
+    )
+    assert rendered_diff.render_tree(tree, ["dev"], tmp_path / "out", expand=True) == (0, "")
+    old = rendered_diff.read_stack(tmp_path / "out" / "dev")
+    assert not old.has_expansion
+    env = compare_stacks("dev", old, RenderedStack({}, {}, has_expansion=True))
+    assert env.kubernetes.removed == ["v1 Namespace old"]
+    assert "its code predates it" in env.expanded_note
+    assert "| `dev` | 1 removed | not compared |" in comment([env], "old")
