@@ -58,7 +58,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
     with_caches(check)
 
-    sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
+    docs = sub.add_parser(
+        "docs",
+        help="regenerate the environment JSON Schema, docs/environment.md, docs/delivery.md and "
+        "docs/environments/<env>.md (renders and expands every environment)",
+    )
+    docs.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+    with_caches(docs)
 
     promote = sub.add_parser("promote", help="copy SRC's version pins into DST's stack file (dev -> staging -> prod)")
     promote.add_argument("source", metavar="SRC")
@@ -117,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.diff(
                 REPO, args.base, args.env, args.output, args.comment, args.artifact_url, not args.no_expand, args.pull
             )
-        return commands.docs()
+        return commands.docs(args.environments, Caches.from_environment(args.chart_cache, args.git_cache))
     except InvalidEnvironment as error:
         print(error.report(), file=sys.stderr)
         return 2

@@ -380,11 +380,19 @@ def load_crd_allowlist() -> dict[str, str]:
     return dict(data)
 
 
-def docs() -> int:
+def docs(environments: Path, caches: Caches) -> int:
     from infra.config.docs import write_generated
+    from infra.expand.platform import Platform
     from infra.gitops.docs import write_delivery_docs
+    from infra.gitops.environment_pages import write_environment_pages
 
-    for path in [*write_generated(), write_delivery_docs()]:
+    expander = Expander(caches)
+    platforms = (
+        Platform(stack, expansion)
+        for stack, expansion in expanded_ahead(render_all(environments, []), expander)
+        if expansion is not None
+    )
+    for path in [*write_generated(), write_delivery_docs(), *write_environment_pages(platforms)]:
         print(f"wrote {path.relative_to(REPO)}")
     return 0
 

@@ -10,6 +10,7 @@ from infra.cluster.facts import (
     WorkloadIdentity,
 )
 from infra.config import Environment
+from infra.platform.secrets import SecretToCreate
 
 __all__ = [
     "ClusterFacts",
@@ -26,6 +27,11 @@ __all__ = [
 def cni_of(env: Environment) -> str:
     """The CNI the cluster layer gives an environment (ClusterFacts.cni), for offline checks without facts."""
     return env.onprem.cni if env.onprem is not None else "dataplane-v2"
+
+
+def cluster_secrets_to_create(env: Environment) -> tuple[SecretToCreate, ...]:
+    """Secrets the cluster layer's facts name that the adopter creates (the components declare their own)."""
+    return onprem.secrets_to_create(env) if env.target == "onprem" else ()
 
 
 def build_cluster(env: Environment) -> ClusterFacts:

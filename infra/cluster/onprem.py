@@ -18,11 +18,24 @@ from infra.cluster.cni import ClusterNetwork
 from infra.cluster.facts import PLATFORM_DATABASES, ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
 from infra.config import Environment
 from infra.config.derived import bucket_names
+from infra.platform.secrets import ANY_NAMESPACE, SecretToCreate
 
 if TYPE_CHECKING:
     from infra.platform.component import PlatformComponent
 
 MINIO_ENDPOINT = "http://minio.minio.svc.cluster.local"
+OBJECT_STORE_CREDENTIALS = "object-store-credentials"
+"""The S3 keys of the object store, one copy in each namespace whose workloads read it."""
+
+
+def secrets_to_create(env: Environment) -> tuple[SecretToCreate, ...]:
+    """What the cluster layer's facts name and the adopter creates: the object store's S3 keys."""
+    purpose = (
+        "the object store's S3 keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`; for Velero and Longhorn also "
+        "an AWS credentials file under `cloud`), in each namespace that reads them"
+    )
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "cloud")
+    return (SecretToCreate(ANY_NAMESPACE, OBJECT_STORE_CREDENTIALS, keys, purpose),)
 
 
 def build(env: Environment) -> ClusterFacts:
@@ -48,7 +61,7 @@ def build(env: Environment) -> ClusterFacts:
             endpoint=store.endpoint or MINIO_ENDPOINT,
             buckets=bucket_names(store.bucket_prefix, env.name),
             credentials="secret",
-            credentials_secret="object-store-credentials",
+            credentials_secret=OBJECT_STORE_CREDENTIALS,
         ),
         registry=registry.url or f"harbor.{env.domain}",
         load_balancer="metallb",

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, Chart
+from infra.config import Environment
 from infra.config.model import SyncWindow
 from infra.platform import labels
 from infra.platform.argocd_app import (
@@ -28,6 +29,7 @@ from infra.platform.config_text import yaml_text
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 
 ML_PROJECT = "ml-apps"
 ML_NAMESPACE_PREFIX = "ml-"
@@ -66,6 +68,14 @@ class ArgoCD(PlatformComponent):
         provides_crds=("argoproj.io/Application", "argoproj.io/ApplicationSet", "argoproj.io/AppProject"),
         network=(KUBE_API, HTTPS_OUT),
     )
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        sso = env.argocd.sso
+        if sso is None:
+            return ()
+        purpose = "the OIDC client's secret for Argo CD's sign-in (label it `app.kubernetes.io/part-of: argocd`)"
+        return (SecretToCreate(cls.spec.namespace, sso.client_secret.name, (sso.client_secret.key,), purpose),)
 
     def build(self) -> None:
         namespace = self.namespace()

@@ -9,6 +9,7 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 
 # Dynamic updates go to the zone's name server, wherever the adopter runs it.
 DNS_UPDATES_OUT = Allow("dns-updates", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))
@@ -32,6 +33,14 @@ class ExternalDns(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.components.external_dns.provider != "none"
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        server = env.components.external_dns.rfc2136
+        if env.components.external_dns.provider != "rfc2136" or server is None:
+            return ()
+        purpose = f"the TSIG secret of key {server.tsig_key_name!r} that the DNS server accepts updates with"
+        return (SecretToCreate(cls.spec.namespace, server.tsig_secret, (TSIG_SECRET_KEY,), purpose),)
 
     @classmethod
     def requires(cls, env: Environment) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 
 NAMESPACE = "harbor"
 ADMIN_SECRET = "harbor-admin"
@@ -64,6 +65,18 @@ class Harbor(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.onprem is not None and env.onprem.registry.provider == "harbor"
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        return (
+            SecretToCreate(cls.spec.namespace, ADMIN_SECRET, ("HARBOR_ADMIN_PASSWORD",), "Harbor's admin password"),
+            SecretToCreate(
+                cls.spec.namespace,
+                INTERNAL_SECRET,
+                INTERNAL_SECRET_KEYS,
+                "what Harbor's parts share (encryption key, internal secrets, token certificate, registry login)",
+            ),
+        )
 
     def build(self) -> None:
         login = database_login(self.ctx.facts, DATABASE, self.spec.name)

@@ -13,6 +13,7 @@ from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
 
 TENANT = "platform"
@@ -41,6 +42,11 @@ class MinIO(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.onprem is not None and env.object_store.provider == "minio"
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        purpose = "MinIO's root login, as `MINIO_ROOT_USER=...` and `MINIO_ROOT_PASSWORD=...` lines"
+        return (SecretToCreate(cls.spec.namespace, ROOT_CONFIG_SECRET, ("config.env",), purpose),)
 
     def build(self) -> None:
         self.namespace()

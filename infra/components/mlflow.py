@@ -21,6 +21,7 @@ from infra.platform.login_copy import copy_database_login
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
 
 __all__ = ["Mlflow", "MissingClusterService"]
@@ -56,6 +57,11 @@ class Mlflow(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.components.mlflow.enabled
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        purpose = "the MLflow server's admin account (basic auth)"
+        return (SecretToCreate(cls.spec.namespace, ADMIN_SECRET, ("username", "password"), purpose),)
 
     def build(self) -> None:
         # Without the cluster database the chart would fall back to an in-memory SQLite that loses every run.

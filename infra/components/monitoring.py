@@ -21,6 +21,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate, existing_secret_to_create
 
 # Node exporters, kubelets and every other target on the nodes' network listen on node addresses, which are
 # neither pods nor namespaces.
@@ -56,6 +57,28 @@ class Monitoring(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.components.monitoring.enabled
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        monitoring, namespace = env.components.monitoring, cls.spec.namespace
+        secrets: list[SecretToCreate] = []
+        for receiver in monitoring.alerting.receivers:
+            purpose = f"the {receiver.type} receiver {receiver.name!r} of Alertmanager"
+            secrets += existing_secret_to_create(receiver.secret, namespace, purpose)
+        if monitoring.grafana.enabled:
+            secrets.append(
+                SecretToCreate(
+                    namespace,
+                    GRAFANA_ADMIN_SECRET,
+                    ("admin-user", "admin-password"),
+                    "Grafana's admin login (the chart would otherwise draw one at random on every render)",
+                )
+            )
+            if monitoring.grafana.sso is not None:
+                secrets += existing_secret_to_create(
+                    monitoring.grafana.sso.client_secret, namespace, "Grafana's OAuth client secret"
+                )
+        return tuple(secrets)
 
     def build(self) -> None:
         self.namespace([scrape_nodes(self.node_ports())])

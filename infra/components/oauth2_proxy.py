@@ -20,6 +20,7 @@ from infra.platform.expose import ISTIO_GATEWAY_LABELS
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import Allow, Peer
 from infra.platform.resources import resources
+from infra.platform.secrets import SecretToCreate
 
 # Kubeflow 26.03 was tested with oauth2-proxy 7.14.3, which no chart release ships as its appVersion (10.1.3 and
 # 10.1.4 ship 7.14.2, 10.1.5 moves to 7.15.0). The catalog's chart runs that patch release; a chart an environment
@@ -51,6 +52,17 @@ class OAuth2Proxy(PlatformComponent):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return sign_in.sign_in(env) is not None
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        auth = sign_in.sign_in(env)
+        if auth is None:
+            return ()
+        needed = ((auth.client_secret, "the OIDC client's secret"), (auth.cookie_secret, "the session cookie's key"))
+        return tuple(
+            SecretToCreate(cls.spec.namespace, ref.name, (ref.key,), f"Kubeflow sign-in: {purpose}")
+            for ref, purpose in needed
+        )
 
     @property
     def auth(self) -> KubeflowAuth:

@@ -24,7 +24,7 @@ from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
-from infra.platform.secrets import secret_key_ref
+from infra.platform.secrets import SecretToCreate, secret_key_ref
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -136,6 +136,12 @@ class PlatformComponent(pulumi.ComponentResource):
         """Whether the program installs it: `enabled`, unless what the cluster already provides matters too
         (metrics-server only where the cluster has none)."""
         return cls.enabled(env)
+
+    @classmethod
+    def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
+        """Secrets its workloads read that nothing in the platform makes, which the adopter creates before its
+        first sync (the `wiring` stage fails on a read Secret that is neither made nor declared here)."""
+        return ()
 
     @classmethod
     def requires(cls, env: Environment) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ writes it into a Secret so that no manifest or chart value ever holds it in plai
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -28,3 +30,28 @@ def secret_key_ref(source: SecretSource, *, name: str, namespace: str, opts: pul
         opts=opts,
     )
     return {"name": name, "key": source.key}
+
+
+ANY_NAMESPACE = "*"
+
+
+@dataclass(frozen=True)
+class SecretToCreate:
+    """A Secret a component's workloads read that nothing in the platform makes: the adopter creates it (by hand,
+    with External Secrets or Sealed Secrets) before the component's first sync. Declared by the component
+    (`PlatformComponent.secrets_to_create`), so the `wiring` stage can prove every read Secret is either made or
+    declared, and docs/environments/<env>.md lists them."""
+
+    namespace: str
+    """Its namespace, or ANY_NAMESPACE: every namespace whose workloads read it (the page lists those)."""
+    name: str
+    keys: tuple[str, ...]
+    purpose: str
+    """What it holds and who reads it, for the person creating it."""
+
+
+def existing_secret_to_create(source: SecretSource, namespace: str, key_purpose: str) -> tuple[SecretToCreate, ...]:
+    """The Secret a credential names with `existingSecret` (nothing to create when it comes from config)."""
+    if source.existing_secret is None:
+        return ()
+    return (SecretToCreate(namespace, source.existing_secret, (source.key,), key_purpose),)

@@ -1,8 +1,8 @@
 """The `wiring` stage: what can be proven offline about the platform's connections. Every scrape target resolves
 to something and Prometheus may reach it (scrape.py); every webhook, aggregated API and conversion webhook
-resolves to pods the API server may reach (backends.py). Network policies are evaluated as Kubernetes (and
-Cilium, where it runs) evaluate them (policies.py); what only exists at run time is listed in one place
-(runtime.py)."""
+resolves to pods the API server may reach (backends.py); every Secret read exists at sync (secrets.py). Network
+policies are evaluated as Kubernetes (and Cilium, where it runs) evaluate them (policies.py); what only exists at
+run time is listed in one place (runtime.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from infra.expand.platform import Platform
 from infra.expand.wiring.backends import backend_findings
 from infra.expand.wiring.index import WiringIndex
 from infra.expand.wiring.scrape import STAGE, scrape_findings
+from infra.expand.wiring.secrets import secrets_findings
 from infra.offline.validate import Finding
 
 __all__ = ["STAGE", "wiring_findings"]
@@ -26,4 +27,5 @@ def wiring_findings(platform: Platform) -> tuple[list[Finding], int]:
         findings.append(Finding(STAGE, "sidecar injection", f"{index.mesh.problem}: mutual TLS is not evaluated"))
     scrape, scraped = scrape_findings(index)
     backends, called = backend_findings(index)
-    return [*findings, *scrape, *backends], scraped + called
+    secrets, read = secrets_findings(platform)
+    return [*findings, *scrape, *backends, *secrets], scraped + called + read
