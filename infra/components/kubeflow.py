@@ -41,6 +41,7 @@ from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
+    API_SERVER_ENTITIES,
     HTTPS_OUT,
     KUBE_API,
     WEBHOOK_FROM_API_SERVER,
@@ -51,8 +52,11 @@ from infra.platform.object_store import object_store_url
 
 # Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
-# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover.
-PODDEFAULTS_WEBHOOK = Allow("poddefaults-webhook", "ingress", (ANYWHERE,), (4443,))
+# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover (its caller, the API
+# server, is allowed by entity too where Cilium runs, like the shared one).
+PODDEFAULTS_WEBHOOK = Allow(
+    "poddefaults-webhook", "ingress", (ANYWHERE,), (4443,), cluster_entities=API_SERVER_ENTITIES
+)
 # Controllers and Pipelines call services in other namespaces (team namespaces, the on-prem database).
 KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
 
