@@ -49,6 +49,14 @@ KUBEFLOW_PARTS = {
     "katib": "applications/katib/upstream/installs/katib-with-kubeflow",
     "training-operator": "applications/training-operator/upstream/overlays/kubeflow",
     "central-dashboard": "applications/centraldashboard/upstream/overlays/kserve",
+    # The apps behind the dashboard's other menu links, as upstream's example/kustomization.yaml installs them. The
+    # volumes web app lists PVCViewer objects with every volume, so its controller (and CRD) comes with it.
+    "pvcviewer-controller": "applications/pvcviewer-controller/upstream/base",
+    "volumes-web-app": "applications/volumes-web-app/upstream/overlays/istio",
+    "tensorboard-controller": "applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow",
+    "tensorboards-web-app": "applications/tensorboard/tensorboards-web-app/upstream/overlays/istio",
+    # Made for KServe 0.16 (v0.16.1 manifests); the platform's KServe is newer: infra/compat.py, PART_PAIRS.
+    "models-web-app": "applications/kserve/models-web-app/overlays/kubeflow",
 }
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"

@@ -10,12 +10,15 @@ than the tested ones. Each dependency therefore has two bands, compared on minor
   Applications carry an advisory annotation naming every untested pair. Anything outside the range is
   rejected at validation (rules.kubeflow_versions_are_compatible): older minors lack APIs Kubeflow uses, and
   newer ones have not been assessed; widen the range here, deliberately, after trying them.
+
+A part the release synchronizes from another project at that project's version (KServe's models web app) has bands
+of its own too, and its Application carries its own advisory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from infra.catalog import CATALOG, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
 
@@ -37,11 +40,23 @@ class Band:
 
 
 @dataclass(frozen=True)
+class PartBands:
+    """A Kubeflow part synchronized from another project at its own version (e.g. KServe's models web app), tested
+    there with the products it talks to, not with the rest of the Kubeflow release."""
+
+    made_for: str
+    """What upstream made the part for, in words, for reviewers."""
+    dependencies: Mapping[str, Band]
+
+
+@dataclass(frozen=True)
 class KubeflowRelease:
     pipelines: str
     """KFP version inside the release, for reference."""
     dependencies: Mapping[str, Band]
     """By product: istio, knative, cert-manager, kserve, kubernetes."""
+    parts: Mapping[str, PartBands] = field(default_factory=dict)
+    """By catalog entry: the parts the release takes from another project's release, with bands of their own."""
 
 
 MATRIX: dict[str, KubeflowRelease] = {
@@ -55,6 +70,16 @@ MATRIX: dict[str, KubeflowRelease] = {
             "cert-manager": Band(tested=(1, 19), allowed=((1, 19), (1, 21))),
             "kserve": Band(tested=(0, 16), allowed=((0, 16), (0, 20))),
             "kubernetes": Band(tested=(1, 34), allowed=((1, 32), (1, 35))),
+        },
+        parts={
+            # kubeflow/manifests 26.03 applications/kserve/models-web-app: "Synchronize kserve models web
+            # application manifests v0.16.1" (the release's last commit), image ghcr.io/kserve/models-web-app:0.16.1.
+            # It reads InferenceServices as serving.kserve.io/v1beta1, still the one version the CRD of chart
+            # kserve-crd v0.20.0 serves and stores; what else changed between KServe 0.16 and 0.20 is not assessed.
+            "kubeflow-models-web-app": PartBands(
+                made_for="KServe's models web app 0.16.1",
+                dependencies={"kserve": Band(tested=(0, 16), allowed=((0, 16), (0, 20)))},
+            ),
         },
     ),
 }
@@ -83,6 +108,9 @@ class Finding:
     kubeflow: str
     band: Band
     accepted: bool
+    part: str = ""
+    """The Kubeflow part whose own band was compared (PartBands); empty: the release's band."""
+    made_for: str = ""
 
     @property
     def product(self) -> str:
@@ -90,6 +118,11 @@ class Finding:
 
     def message(self) -> str:
         verdict = "is not compatible with" if not self.accepted else "is untested with"
+        if self.part:
+            return (
+                f"{self.product} {self.version} {verdict} {self.part} of Kubeflow {self.kubeflow} ({self.made_for}); "
+                f"it accepts {self.product} {self.band.describe()}"
+            )
         return (
             f"{self.product} {self.version} {verdict} Kubeflow {self.kubeflow}; "
             f"Kubeflow {self.kubeflow} accepts {self.product} {self.band.describe()}"
@@ -102,30 +135,46 @@ def kubeflow_release(pins: Mapping[str, str]) -> str:
 
 
 def findings(pins: Mapping[str, str], kubernetes_version: str, products: set[str] | None = None) -> Iterator[Finding]:
-    """Every dependency version that differs from what the deployed Kubeflow release was tested with.
+    """Every dependency version that differs from what the deployed Kubeflow release was tested with, then every one
+    that differs from what a part with bands of its own (KubeflowRelease.parts) was tested with.
 
     `products` limits the comparison to the products the environment installs (None: all of them)."""
     release = kubeflow_release(pins)
     known = MATRIX.get(release)
     if known is None:
         return
+    yield from _compared(pins, kubernetes_version, products, release, known.dependencies)
+    for part, bands in known.parts.items():
+        yield from _compared(pins, kubernetes_version, products, release, bands.dependencies, part, bands.made_for)
+
+
+def _compared(
+    pins: Mapping[str, str],
+    kubernetes_version: str,
+    products: set[str] | None,
+    release: str,
+    bands: Mapping[str, Band],
+    part: str = "",
+    made_for: str = "",
+) -> Iterator[Finding]:
     versions = {key: pins.get(key, chart.version) for key, chart in CATALOG.items() if key in PRODUCT_OF_CATALOG_ENTRY}
     versions["kubernetes"] = kubernetes_version
     seen: set[tuple[str, str]] = set()
     for entry, version in versions.items():
         product = PRODUCT_OF_CATALOG_ENTRY.get(entry, entry)
-        if (products is not None and product not in products) or (product, version) in seen:
+        if product not in bands or (products is not None and product not in products) or (product, version) in seen:
             continue
         seen.add((product, version))
-        band = known.dependencies[product]
+        band = bands[product]
         minor = _minor(version)
         if minor != band.tested:
-            yield Finding(entry, version, release, band, band.accepts(minor))
+            yield Finding(entry, version, release, band, band.accepts(minor), part, made_for)
 
 
-def advisories(pins: Mapping[str, str], kubernetes_version: str, products: set[str]) -> list[str]:
-    """Untested-but-allowed combinations, as sentences for reviewers."""
-    return [f.message() for f in findings(pins, kubernetes_version, products) if f.accepted]
+def advisories(pins: Mapping[str, str], kubernetes_version: str, products: set[str], part: str = "") -> list[str]:
+    """Untested-but-allowed combinations, as sentences for reviewers: the release's, or (`part`) those of a part's
+    own bands."""
+    return [f.message() for f in findings(pins, kubernetes_version, products) if f.accepted and f.part == part]
 
 
 def _minor(version: str) -> Minor:

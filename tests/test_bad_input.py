@@ -270,8 +270,11 @@ FULL_ONPREM: dict[str, Any] = {
         "registry": {"provider": "existing", "url": "registry.corp.example.net/mlops"},
     },
     "objectStore": {"provider": "s3", "endpoint": "https://s3.corp.example.net:9000"},
-    "ingress": {"forwardAuthUrl": "http://oauth2-proxy.auth.svc.cluster.local/oauth2/auth"},
+    # Traefik's settings (the on-prem example runs Istio, for Kubeflow and KServe, which Traefik turns off).
+    "ingress": {"provider": "traefik", "forwardAuthUrl": "http://oauth2-proxy.auth.svc.cluster.local/oauth2/auth"},
     "components": {
+        "kubeflow": {"enabled": False},
+        "kserve": {"enabled": False},
         "externalSecrets": {"onpremStore": "vault", "vault": {"server": "https://vault.corp.example.net:8200"}},
         "externalDns": {"rfc2136": {"tsigKeyName": "mlops-platform.", "tsigSecret": "external-dns-tsig"}},
     },

@@ -24,7 +24,7 @@ from infra.offline.serialize import plain
 
 from .conftest import ENV_NAMES, ENVIRONMENTS, allowances
 
-GKE_ENVS = [name for name in ENV_NAMES if name != "onprem"]
+GKE_ENVS = [name for name in ENV_NAMES if load_stack_file(ENVIRONMENTS / f"Pulumi.{name}.yaml").target == "gke"]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 BUCKET = "gcp:storage/bucket:Bucket"
 
@@ -364,8 +364,9 @@ def test_onprem_provider_uses_the_configured_context_and_keeps_the_kubeconfig_se
     assert inputs(provider)["context"] == r.env.onprem.kubeconfig.context
 
 
-def test_calico_installs_its_crds_before_the_operator(tmp_path: Path) -> None:
-    r = render_variant(tmp_path, "onprem", lambda s: s["onprem"].update(cni="calico"))
+def test_calico_installs_its_crds_before_the_operator(rendered: dict[str, Rendered]) -> None:
+    r = rendered["onprem-traefik"]  # the example on Calico
+    assert r.env.onprem is not None and r.env.onprem.cni == "calico"
     releases = {inputs(res)["chart"]: res for res in of_type(r, RELEASE)}
     assert set(releases) == {"crd.projectcalico.org.v1", "tigera-operator", "argo-cd"}
     assert releases["crd.projectcalico.org.v1"].ref in releases["tigera-operator"].dependencies

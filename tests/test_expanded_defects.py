@@ -25,7 +25,7 @@ from infra.platform.labels import ADVISORY
 from tests.conftest import ENVIRONMENTS
 
 GKE_ENVS = ("dev", "staging", "prod")
-KUBEFLOW_ENVS = GKE_ENVS
+KUBEFLOW_ENVS = (*GKE_ENVS, "onprem")
 HARBOR_DATABASE = "harbor"
 PUBLIC_DEFAULTS = ("changeit", "not-a-secure-key", "harbor_registry_password", "Harbor12345")
 SEAWEEDFS_BUCKET = "mlpipeline"
@@ -192,8 +192,9 @@ def test_each_pipelines_consumer_sees_its_own_bucket(platforms: dict[str, Platfo
         if o["metadata"]["name"] == "kfp-launcher"
     }
     assert sorted(launchers) == sorted(teams)
+    scheme = "gs" if platform.env.target == "gke" else "s3"
     for team, launcher in launchers.items():
-        assert launcher["data"]["defaultPipelineRoot"] == f"gs://{bucket}/pipelines/{team}"
+        assert launcher["data"]["defaultPipelineRoot"] == f"{scheme}://{bucket}/pipelines/{team}"
 
 
 # --- 4. Kubeflow notebooks: each server type offers its own images -------------------------------------------

@@ -38,13 +38,13 @@ def switch_ingress(stack: str, provider: str, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def variants(rendered: dict[str, Rendered], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
-    """Every ingress choice on every target: the real dev (istio, GKE) and onprem (traefik) stacks, and
-    each with the other choice."""
+    """Every ingress choice on every target: the real dev (istio, GKE), onprem (istio) and onprem-traefik stacks, and
+    dev with the other choice."""
     return {
         "dev-istio": rendered["dev"],
-        "onprem-traefik": rendered["onprem"],
+        "onprem-istio": rendered["onprem"],
+        "onprem-traefik": rendered["onprem-traefik"],
         "dev-traefik": render_stack(switch_ingress("dev", "traefik", tmp_path_factory.mktemp("dev"))),
-        "onprem-istio": render_stack(switch_ingress("onprem", "istio", tmp_path_factory.mktemp("onprem"))),
     }
 
 
@@ -191,12 +191,13 @@ def test_istio_charts_sync_in_order_and_its_resources_after_its_crds(
     assert all(wave(obj) > wave(gateway) for obj in istio_resources)
 
 
-@pytest.mark.parametrize("variant", ["dev-traefik", "onprem-istio"])
+@pytest.mark.parametrize("variant", ["dev-traefik"])
 def test_switched_choices_pass_schemas_ordering_and_policies(
     variants: dict[str, Rendered], variant: str, crd_schemas: str, expander: Expander
 ) -> None:
-    """`check` covers the real stacks; the other ingress choice on each target must pass the same stages (schemas
-    on the whole platform: the stack's objects and what its Applications apply)."""
+    """`check` covers the real stacks (on-prem: both choices, onprem and onprem-traefik); the other ingress choice on
+    GKE must pass the same stages (schemas on the whole platform: the stack's objects and what its Applications
+    apply)."""
     from infra.cli.commands import load_crd_allowlist, preinstalled_crds
     from infra.expand.platform import Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
@@ -326,7 +327,7 @@ def test_external_dns_writes_records_where_dns_is_managed(variants: dict[str, Re
     assert onprem["provider"] == {"name": "rfc2136"}
     assert "traefik-proxy" in onprem["sources"] and "istio-gateway" not in onprem["sources"]
     assert onprem["extraArgs"]["traefik-disable-legacy"] is True
-    assert onprem["domainFilters"] == ["ml.corp.example.net"]
+    assert onprem["domainFilters"] == [variants["onprem-traefik"].env.domain]
     assert onprem["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "external-dns-tsig"
     onprem_istio = values(variants["onprem-istio"], "external-dns")
     assert "istio-gateway" in onprem_istio["sources"] and "traefik-proxy" not in onprem_istio["sources"]
@@ -363,7 +364,7 @@ class MeshedDemo(PlatformComponent):
         self.namespace()
 
 
-@pytest.mark.parametrize(("stack", "injected"), [("dev", True), ("onprem", False)])
+@pytest.mark.parametrize(("stack", "injected"), [("dev", True), ("onprem", True), ("onprem-traefik", False)])
 def test_a_component_that_joins_the_mesh_gets_injection_only_with_istio(
     monkeypatch: pytest.MonkeyPatch, stack: str, injected: bool
 ) -> None:
@@ -449,11 +450,13 @@ def test_dns_writers_run_as_their_cloud_identity(monkeypatch: pytest.MonkeyPatch
 
 
 def test_kibana_is_served_where_logging_runs(rendered: dict[str, Rendered]) -> None:
-    onprem, dev = rendered["onprem"], rendered["dev"]
+    onprem, dev = rendered["onprem-traefik"], rendered["dev"]
     route = named(objects(onprem, "IngressRoute", "traefik.io"), "kibana")
     assert route["spec"]["routes"][0]["match"] == f"Host(`kibana.{onprem.env.domain}`)"
     assert route["spec"]["routes"][0]["services"][0]["port"] == 5601
     kibana = named(objects(onprem, "Kibana"), "logs")
     assert kibana["spec"]["http"]["tls"]["selfSignedCertificate"]["disabled"] is True
+    # The on-prem example on Istio serves it through the ingress gateway.
+    assert [vs for vs in objects(rendered["onprem"], "VirtualService") if vs["metadata"]["name"] == "kibana"]
     # dev runs no ELK (Cloud Logging on GKE): nothing to serve.
     assert not [vs for vs in objects(dev, "VirtualService") if vs["metadata"]["name"] == "kibana"]

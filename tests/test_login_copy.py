@@ -56,8 +56,8 @@ def with_kubeflow(tmp_path: Path, external_secrets: bool = True) -> Rendered:
 
 def test_mlflow_gets_the_login_it_reads_through_a_store_of_that_one_secret(rendered: dict[str, Rendered]) -> None:
     r = rendered["onprem"]
-    # Harbor, the registry of this environment, logs in too (tests/test_expanded_defects.py).
-    assert set(copies(r)) == {"harbor", "mlflow"}
+    # Harbor, the registry of this environment, and Kubeflow's ML Metadata log in too (tests/test_expanded_defects.py).
+    assert set(copies(r)) == {"harbor", "kubeflow", "mlflow"}
     copy = copies(r)["mlflow"]
     # The copy is the Secret the chart reads, with only the keys a login needs, from CloudNativePG's Secret.
     assert copy["spec"]["target"]["name"] == mlflow_values(r)["backendStore"]["existingDatabaseSecret"]["name"]
@@ -70,8 +70,11 @@ def test_mlflow_gets_the_login_it_reads_through_a_store_of_that_one_secret(rende
     kubernetes = store["provider"]["kubernetes"]
     assert kubernetes["remoteNamespace"] == "cnpg-system"
     assert kubernetes["auth"] == {"serviceAccount": {"name": READER, "namespace": "cnpg-system"}}
-    # Only the namespaces of enabled users may copy it (Kubeflow is off here).
-    assert store["conditions"] == [{"namespaces": ["harbor", "mlflow"]}]
+    # Only the namespaces of enabled users may copy it: without Harbor (an existing registry) and Kubeflow, as in the
+    # small on-prem example, MLflow's alone.
+    assert store["conditions"] == [{"namespaces": ["harbor", "kubeflow", "mlflow"]}]
+    small = named(rendered["onprem-traefik"], "ClusterSecretStore", STORE)["spec"]
+    assert small["conditions"] == [{"namespaces": ["mlflow"]}]
     # The reader may get that one Secret, nothing else.
     role = named(r, "Role", READER, "cnpg-system")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [SOURCE], "verbs": ["get"]}]
@@ -96,10 +99,9 @@ def test_the_copy_waits_for_its_crd_but_not_for_the_application_that_needs_it(re
     assert ordering_problems([m.object for m in r.manifests], preinstalled_crds(r.env)) == []
 
 
-def test_ml_metadata_gets_its_copy_too(tmp_path: Path, crd_schemas: str) -> None:
-    r = with_kubeflow(tmp_path)
+def test_ml_metadata_gets_its_copy_too(rendered: dict[str, Rendered], crd_schemas: str) -> None:
+    r = rendered["onprem"]
     assert set(copies(r)) == {"harbor", "kubeflow", "mlflow"}
-    # No real environment runs Kubeflow on-prem, so `check` does not see these: validate them here.
     validator = ManifestValidator(r.env.kubernetes_version, crd_schemas, load_crd_allowlist())
     for found in (*copies(r).values(), named(r, "ClusterSecretStore", STORE)):
         assert validator.validate(found) == [], found["metadata"]["name"]

@@ -32,7 +32,7 @@ from .conftest import ENVIRONMENTS, REPO, allowances
 APPS = REPO / "apps"
 ML_APPS = ("model-serving", "scheduled-notebooks")
 OVERLAYS = ("dev", "staging", "prod", "onprem")
-SERVING_OVERLAYS = ("dev", "staging", "prod")  # where KServe runs: it needs the Istio ingress, which on-prem lacks
+SERVING_OVERLAYS = ("dev", "staging", "prod")  # the example model: the GKE examples (on-prem runs KServe without it)
 
 
 def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
@@ -342,8 +342,13 @@ def test_one_profile_per_team_with_quota_and_members(
 def add_teams(platform: dict[str, Any]) -> None:
     enable("kubeflow")(platform)
     platform["components"]["kubeflow"]["teams"] = [
-        {"name": "team-vision", "owner": "alice@example.com", "members": ["bob@example.com", "dan@example.com"]},
-        {"name": "team-ops", "owner": "erin@example.com", "quota": {"cpu": "4", "gpu": 0}},
+        # The on-prem example signs users in through the corporate identity provider: its domain only.
+        {
+            "name": "team-vision",
+            "owner": "alice@corp.example.net",
+            "members": ["bob@corp.example.net", "dan@corp.example.net"],
+        },
+        {"name": "team-ops", "owner": "erin@corp.example.net", "quota": {"cpu": "4", "gpu": 0}},
     ]
 
 
@@ -454,8 +459,9 @@ def mlflow_values(r: Rendered) -> dict[str, Any]:
 def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
     """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
     and test_check's clean `check` of every environment covers it."""
-    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == {"dev", "staging", "onprem"}
-    for name in ("dev", "staging", "onprem"):
+    running = {"dev", "staging", "onprem", "onprem-traefik"}
+    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == running
+    for name in running:
         assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"
 
 

@@ -165,13 +165,8 @@ def serving(r: Rendered) -> dict[str, Any]:
     [
         ("dev", (), "istio", "istio.ingress.networking.knative.dev"),
         ("dev", (TRAEFIK, *WITHOUT_ML), "kourier", "kourier.ingress.networking.knative.dev"),
-        ("onprem", (), "kourier", "kourier.ingress.networking.knative.dev"),
-        (
-            "onprem",
-            (("      provider: traefik", "      provider: istio"),),
-            "istio",
-            "istio.ingress.networking.knative.dev",
-        ),
+        ("onprem", (), "istio", "istio.ingress.networking.knative.dev"),
+        ("onprem-traefik", (), "kourier", "kourier.ingress.networking.knative.dev"),
     ],
 )
 def test_knative_networking_matches_the_ingress(
@@ -259,9 +254,9 @@ def test_knative_syncs_after_istio(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_knative_does_not_wait_for_an_absent_istio(rendered: dict[str, Rendered]) -> None:
-    if any(c.spec.name == "istio" and c.enabled(rendered["onprem"].env) for c in COMPONENTS):
-        pytest.skip("istio is enabled on the onprem stack")
-    knative = one(rendered["onprem"], "Application", "knative")
+    r = rendered["onprem-traefik"]  # the example without the mesh
+    assert not any(c.spec.name == "istio" and c.enabled(r.env) for c in COMPONENTS)
+    knative = one(r, "Application", "knative")
     assert labels.DEPENDS_ON not in knative["metadata"]["annotations"]
 
 
@@ -368,7 +363,7 @@ def test_worker_image_must_be_pinned_by_digest(tmp_path: Path) -> None:
 
 
 def test_traefik_hands_knative_hosts_to_kourier(rendered: dict[str, Rendered]) -> None:
-    onprem, dev = rendered["onprem"], rendered["dev"]
+    onprem, dev = rendered["onprem-traefik"], rendered["dev"]
     route = one(onprem, "IngressRoute", "knative-services")
     rule = route["spec"]["routes"][0]
     assert re.fullmatch(rule["match"].split("`")[1], f"scorer-ml-team.{onprem.env.domain}")

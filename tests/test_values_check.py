@@ -455,6 +455,14 @@ def test_external_dns_gets_its_flags_in_the_shape_the_chart_expects(
             "--rfc2136-tsig-keyname=mlops-platform",
             "--rfc2136-tsig-secret-alg=hmac-sha256",
             "--rfc2136-zone=ml.corp.example.net",
+        ],
+        "onprem-traefik": [
+            "--rfc2136-host=10.0.0.53",
+            "--rfc2136-port=53",
+            "--rfc2136-tsig-axfr",
+            "--rfc2136-tsig-keyname=mlops-lab",
+            "--rfc2136-tsig-secret-alg=hmac-sha256",
+            "--rfc2136-zone=lab.corp.example.net",
             "--traefik-disable-legacy",
         ],
     }

@@ -59,6 +59,11 @@ class ClusterNetwork(pulumi.ComponentResource):
             # ServiceMonitor CRDs do not exist yet when the CNI installs; metrics are scraped by annotation.
             "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
         }
+        if self.env.ingress.provider == "istio":
+            # Istio's CNI node agent chains its plugin into the node's CNI configuration, which Cilium's agent
+            # otherwise owns alone (renaming or rewriting other plugins' files; Cilium's "Integration with Istio":
+            # cni.exclusive false, cilium/cilium#26760). kube-proxy stays, so socket load balancing is not in the way.
+            values["cni"] = {"exclusive": False}
         return [self._release("cilium", values, [])]
 
     def _calico(self) -> list[pulumi.Resource]:

@@ -18,7 +18,7 @@ from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
 from infra.platform.namespace import MESH_NAMESPACE
-from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
+from infra.platform.network import ANY_NAMESPACE, ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
 
 GATEWAY_PODS = tuple(ISTIO_GATEWAY_LABELS.items())
@@ -29,8 +29,11 @@ GATEWAY_TO_BACKENDS = Allow("gateway-to-backends", "egress", (ANY_NAMESPACE,), p
 ISTIOD_PODS = (("app", "istiod"),)
 # Sidecars of every meshed namespace fetch configuration and certificates from istiod.
 MESH_CONTROL_PLANE = Allow("mesh-control-plane", "ingress", (ANY_NAMESPACE,), (15012,), pods=ISTIOD_PODS)
-# The API server (whose address is not a namespace) calls istiod's injection and validation webhooks.
-WEBHOOKS_FROM_API_SERVER = Allow("istiod-webhooks", "ingress", (ANYWHERE,), (15017,), pods=ISTIOD_PODS)
+# The API server (whose address is not a namespace) calls istiod's injection and validation webhooks; where Cilium
+# runs, its CIDR rules do not match the API server, which is allowed by entity as well.
+WEBHOOKS_FROM_API_SERVER = Allow(
+    "istiod-webhooks", "ingress", (ANYWHERE,), (15017,), pods=ISTIOD_PODS, cluster_entities=API_SERVER_ENTITIES
+)
 # Envoy's unprivileged ports start at 0 so the gateway binds 80/443 without NET_BIND_SERVICE (a safe sysctl).
 UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}

@@ -5,13 +5,14 @@ and one Profile per team of the environment."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import compat
-from infra.catalog import KUBEFLOW_PARTS
+from infra.components.kubeflow_dashboard import DASHBOARD_PART, dashboard_patch
 from infra.components.kubeflow_pipelines import (
     LAUNCHER_CONFIG,
     MERGED_METRICS_PATH,
@@ -40,6 +41,7 @@ from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
+    API_SERVER_ENTITIES,
     HTTPS_OUT,
     KUBE_API,
     WEBHOOK_FROM_API_SERVER,
@@ -50,24 +52,45 @@ from infra.platform.object_store import object_store_url
 
 # Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
-# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover.
-PODDEFAULTS_WEBHOOK = Allow("poddefaults-webhook", "ingress", (ANYWHERE,), (4443,))
+# The PodDefaults webhook listens on 4443, which the shared webhook allowance does not cover (its caller, the API
+# server, is allowed by entity too where Cilium runs, like the shared one).
+PODDEFAULTS_WEBHOOK = Allow(
+    "poddefaults-webhook", "ingress", (ANYWHERE,), (4443,), cluster_entities=API_SERVER_ENTITIES
+)
 # Controllers and Pipelines call services in other namespaces (team namespaces, the on-prem database).
 KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
 
-# (catalog entry, stage inside the component's wave): roles and the shared gateway first, then Profiles
-# (whose CRD the teams' Profiles need), then the applications, then the dashboard that links them.
-PARTS: tuple[tuple[str, int], ...] = (
-    ("kubeflow-roles", 0),
-    ("kubeflow-istio-resources", 0),
-    ("kubeflow-profiles", 1),
-    ("kubeflow-poddefaults", 1),
-    ("kubeflow-pipelines", 2),
-    ("kubeflow-notebook-controller", 2),
-    ("kubeflow-jupyter-web-app", 2),
-    ("kubeflow-katib", 2),
-    ("kubeflow-training-operator", 2),
-    ("kubeflow-central-dashboard", 3),
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    """Catalog entry, also the Application's name."""
+    stage: int
+    """Stage inside the component's wave."""
+    needs: str = ""
+    """The component without which the part has nothing to show (it is left out, and so are its dashboard links)."""
+
+
+# Roles and the shared gateway first; then Profiles (whose CRD the teams' Profiles need), the PodDefaults webhook, and
+# the controllers whose CRDs the volumes and tensorboards web apps list (without the PVCViewer CRD the volumes page
+# fails: kubeflow/kubeflow#7414); then the applications; then the dashboard that links them.
+PARTS: tuple[Part, ...] = (
+    Part("kubeflow-roles", 0),
+    Part("kubeflow-istio-resources", 0),
+    Part("kubeflow-profiles", 1),
+    Part("kubeflow-poddefaults", 1),
+    Part("kubeflow-pvcviewer-controller", 1),
+    Part("kubeflow-tensorboard-controller", 1),
+    Part("kubeflow-pipelines", 2),
+    Part("kubeflow-notebook-controller", 2),
+    Part("kubeflow-jupyter-web-app", 2),
+    Part("kubeflow-volumes-web-app", 2),
+    Part("kubeflow-tensorboards-web-app", 2),
+    Part("kubeflow-katib", 2),
+    Part("kubeflow-training-operator", 2),
+    # The KServe endpoints page lists the InferenceServices of KServe, which the platform installs on its own.
+    Part("kubeflow-models-web-app", 2, needs="kserve"),
+    Part(DASHBOARD_PART, 3),
 )
 CRD_PART = "kubeflow-profiles"
 # The labels the profile controller gives each team namespace (kubeflow/manifests 26.03
@@ -142,10 +165,11 @@ class Kubeflow(PlatformComponent):
         name="kubeflow",
         layer="ml",
         namespace="kubeflow",
-        charts=tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS),
+        charts=tuple(part.key for part in PARTS),
         # With sign-in (components.kubeflow.auth), the gateway's checks exist before the dashboard is served.
-        # CloudNativePG (on-prem): ML Metadata's database, and the store its login is copied through.
-        depends_on=("istio", "cert-manager", "knative", "oauth2-proxy", "cloudnative-pg"),
+        # CloudNativePG (on-prem): ML Metadata's database, and the store its login is copied through. KServe: its
+        # CRDs, whose InferenceServices the models web app lists.
+        depends_on=("istio", "cert-manager", "knative", "kserve", "oauth2-proxy", "cloudnative-pg"),
         provides_crds=("kubeflow.org",),
         # As upstream: restricted, which relies on the mesh's istio-cni (no privileged istio-init container).
         pod_security="restricted",
@@ -191,13 +215,17 @@ class Kubeflow(PlatformComponent):
         else:
             copy_notes = copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
             pipeline_notes += [f"ML Metadata: {note}" for note in copy_notes]
-        for key, stage in PARTS:
+        parts = self.parts()
+        options[DASHBOARD_PART] = {"patches": [dashboard_patch([part.key for part in parts])]}
+        products = kubeflow_products(self.env)
+        for part in parts:
+            own_notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, products, part.key)
             self.application(
-                options.get(key, {}),
-                chart=key,
-                stage=stage,
-                installs_crds=key == CRD_PART,
-                advisories=[*notes, *(pipeline_notes if key == "kubeflow-pipelines" else ())],
+                options.get(part.key, {}),
+                chart=part.key,
+                stage=part.stage,
+                installs_crds=part.key == CRD_PART,
+                advisories=[*notes, *own_notes, *(pipeline_notes if part.key == "kubeflow-pipelines" else ())],
             )
         # The Pipelines API server serves /metrics on its REST port (8888); the other parts export nothing, and
         # kube-state-metrics covers their Deployments (platform_alerts). Its pods carry a sidecar and the mesh
@@ -226,6 +254,10 @@ class Kubeflow(PlatformComponent):
         )
         for team in self.env.components.kubeflow.teams:
             self.team(team)
+
+    def parts(self) -> tuple[Part, ...]:
+        """The parts this environment deploys: all but those whose component is off."""
+        return tuple(part for part in PARTS if not part.needs or part.needs in self.ctx.waves)
 
     @property
     def dashboard_host(self) -> str:

@@ -824,8 +824,9 @@ class KubeflowAuth(Settings):
 
 class Kubeflow(Settings):
     enabled: bool = False
-    """Install Kubeflow (Pipelines, Notebooks, Katib, training operator, dashboard, Profiles) from the upstream
-    kubeflow/manifests release. Needs the Istio ingress provider."""
+    """Install Kubeflow (Pipelines, Notebooks, Volumes, TensorBoards, Katib, training operator, dashboard, Profiles,
+    and with KServe its endpoints page) from the upstream kubeflow/manifests release. Needs the Istio ingress
+    provider."""
     notebook_images: Annotated[tuple[Image, ...], Field(min_length=1)] = NOTEBOOK_IMAGES
     """Images offered when a user starts a notebook server; the first is the default."""
     teams: tuple[Team, ...] = ()
