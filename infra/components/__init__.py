@@ -7,10 +7,12 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.dcgm_exporter import DcgmExporter
 from infra.components.eck import Eck
 from infra.components.external_dns import ExternalDns
 from infra.components.external_secrets import ExternalSecrets
 from infra.components.feast import Feast
+from infra.components.gpu_operator import GpuOperator
 from infra.components.istio import Istio
 from infra.components.keda import Keda
 from infra.components.knative import Knative
@@ -34,6 +36,8 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Traefik,
     ExternalDns,
     MetricsServer,
+    DcgmExporter,
+    GpuOperator,
     Eck,
     Logging,
     Longhorn,
@@ -53,10 +57,12 @@ __all__ = [
     "COMPONENTS",
     "ArgoCD",
     "CertManager",
+    "DcgmExporter",
     "Eck",
     "ExternalDns",
     "ExternalSecrets",
     "Feast",
+    "GpuOperator",
     "Istio",
     "Keda",
     "Knative",

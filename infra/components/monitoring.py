@@ -14,8 +14,8 @@ from infra.config import Environment
 from infra.config.model import GrafanaSso
 from infra.observability.aiops import aiops_groups
 from infra.observability.alertmanager import alertmanager_config_spec
-from infra.observability.dashboards import DASHBOARDS
-from infra.observability.platform_alerts import COMPONENT_ALERTS, gpu_alerts
+from infra.observability.dashboards import AIOPS, DASHBOARDS
+from infra.observability.platform_alerts import COMPONENT_ALERTS, GPU_EXPORTERS, gpu_alerts
 from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
@@ -94,21 +94,26 @@ class Monitoring(PlatformComponent):
         )
 
     def rules(self) -> None:
-        """Alerts of every installed component (Argo CD included), GPU alerts where GPU pools exist, AIOps."""
-        for component in sorted(set(self.ctx.namespaces) & set(COMPONENT_ALERTS)):
+        """Alerts of every installed component (Argo CD included); GPU alerts where a GPU exporter runs (the GPU
+        metrics exist nowhere else); the AIOps rules the environment has signals for."""
+        installed = set(self.ctx.namespaces)
+        for component in sorted(installed & set(COMPONENT_ALERTS)):
             self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component])
-        if self.has_gpu_nodes():
+        gpus = bool(installed & set(GPU_EXPORTERS))
+        if gpus:
             self.alerts("gpu-alerts", gpu_alerts())
-        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops))
+        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops, mesh="istio" in installed, gpus=gpus))
 
-    def has_gpu_nodes(self) -> bool:
-        pools = self.env.gke.node_pools if self.env.gke is not None else ()
-        return any(pool.gpu is not None for pool in pools)
+    def available(self) -> frozenset[str]:
+        """What the dashboards' panels may read from: the installed components, and the AIOps series."""
+        aiops = (AIOPS,) if self.env.components.monitoring.aiops.enabled else ()
+        return frozenset((*self.ctx.namespaces, *aiops))
 
     def dashboards(self) -> None:
         if not self.env.components.monitoring.grafana.enabled:
             return
-        for dashboard in DASHBOARDS:
+        available = self.available()
+        for dashboard in (dashboard.for_platform(available) for dashboard in DASHBOARDS):
             labels = {**component_labels(self.spec.name, self.spec.layer), DASHBOARD_LABEL: "1"}
             k8s.core.v1.ConfigMap(
                 f"dashboard-{dashboard.uid}",

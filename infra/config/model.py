@@ -859,6 +859,20 @@ class Feast(Settings):
     """Persistent volume size of the in-cluster Redis online store."""
 
 
+class GpuOperator(Settings):
+    enabled: bool = False
+    """On-prem clusters with NVIDIA GPU nodes: install NVIDIA's GPU operator, which makes the GPUs schedulable
+    (driver, container toolkit, device plugin) and observed (its DCGM exporter, which Prometheus scrapes for the
+    GPU alerts and dashboards). Not on GKE: GKE installs the driver and device plugin on GPU pools itself, and the
+    platform adds the DCGM exporter there wherever a node pool has GPUs."""
+    driver: bool = True
+    """Let the operator install the NVIDIA driver on the GPU nodes (a container that builds it for the node's
+    kernel); false where the nodes come with a driver installed."""
+    toolkit: bool = True
+    """Let the operator install and configure NVIDIA's container toolkit in the nodes' container runtime; false
+    where the nodes come with it configured."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -886,6 +900,8 @@ class Components(Settings):
     """Experiment tracking and model registry."""
     feast: Feast = Feast()
     """Feature store."""
+    gpu_operator: GpuOperator = GpuOperator()
+    """NVIDIA GPU operator for on-prem GPU nodes."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

@@ -463,5 +463,16 @@ def team_names_are_unique(env: Environment) -> Iterator[Violation]:
         yield Violation(at("components", "kubeflow", "teams", index, "name"), message)
 
 
+@rule
+def gpu_operator_is_for_onprem(env: Environment) -> Iterator[Violation]:
+    """NVIDIA's GPU operator installs drivers and a device plugin, which GKE manages on its GPU pools itself."""
+    if env.target != "onprem" and env.components.gpu_operator.enabled:
+        yield Violation(
+            at("components", "gpuOperator", "enabled"),
+            "is for target onprem only: GKE installs the NVIDIA driver and device plugin on GPU pools itself "
+            "(and the platform adds the DCGM exporter there)",
+        )
+
+
 # The rules between well-formed values that their consumers check later; imported last, as they use `rule`.
 from infra.config import relations  # noqa: E402, F401

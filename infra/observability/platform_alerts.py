@@ -182,10 +182,11 @@ METRICS_SERVER = [
     group(
         "metrics-server",
         [
+            # The API server's own view of the aggregated API (kube-state-metrics has no APIService metrics).
             alert(
                 "MetricsServerUnavailable",
-                'kube_apiservice_status_condition{name="v1beta1.metrics.k8s.io",condition="Available",status="true"}'
-                ' == 0 or absent(up{job="metrics-server"} == 1)',
+                'max(aggregator_unavailable_apiservice{name="v1beta1.metrics.k8s.io"}) == 1'
+                ' or absent(up{job="metrics-server"} == 1)',
                 component="metrics-server",
                 severity="critical",
                 summary="The resource metrics API is unavailable",
@@ -538,6 +539,28 @@ METALLB = [
         ],
     ),
 ]
+# GPU telemetry: the exporter itself, and the GPUs it reports on (gpu_alerts), wherever one of them runs.
+DCGM_EXPORTER = [_down("dcgm-exporter", "dcgm-exporter", "DCGM exporter (GPU metrics)")]
+GPU_OPERATOR = [
+    _down("gpu-operator", "gpu-operator", "GPU operator DCGM exporter (GPU metrics)"),
+    _deployments_unavailable("gpu-operator", "gpu-operator", "NVIDIA GPU operator"),
+    group(
+        "gpu-operator-nodes",
+        [
+            alert(
+                "GpuOperatorStackUnavailable",
+                'kube_daemonset_status_number_unavailable{namespace="gpu-operator"} > 0',
+                component="gpu-operator",
+                for_="30m",
+                summary="{{ $value }} {{ $labels.daemonset }} pods are unavailable",
+                description=(
+                    "GPU nodes without a ready driver, container toolkit or device plugin offer no GPUs to pods "
+                    "(and without the exporter, no GPU metrics): read the pod's log, often the driver build."
+                ),
+            )
+        ],
+    ),
+]
 MINIO = [_down("minio", "minio", "MinIO")]
 HARBOR = [_down("harbor", "harbor", "Harbor registry")]
 NATS = [_down("nats", "nats", "NATS JetStream")]
@@ -567,11 +590,17 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "nats": NATS,
     "velero": VELERO,
     "external-secrets": EXTERNAL_SECRETS,
+    "dcgm-exporter": DCGM_EXPORTER,
+    "gpu-operator": GPU_OPERATOR,
 }
+
+GPU_EXPORTERS = ("dcgm-exporter", "gpu-operator")
+"""The components that export GPU metrics (DCGM_FI_*): where one is installed, the GPU alerts, AIOps GPU rules and
+GPU dashboard panels are too."""
 
 
 def gpu_alerts() -> list[Group]:
-    """For clusters with GPU node pools; DCGM_FI_DEV_GPU_UTIL comes from NVIDIA's dcgm-exporter."""
+    """Where a GPU exporter (GPU_EXPORTERS) runs: DCGM_FI_DEV_GPU_UTIL comes from NVIDIA's DCGM exporter."""
     return [
         group(
             "gpu",

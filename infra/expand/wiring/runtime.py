@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from infra.components.gpu_operator import NAMESPACE as GPU_OPERATOR_NAMESPACE
 from infra.config import Environment
 from infra.expand.platform import PlatformObject
 from infra.expand.scope import group_of
@@ -58,6 +59,8 @@ class ResourceMaker:
     made_by: str
     """`{ref}` is the resource."""
     services: bool
+    namespace: str | None = None
+    """Where the pods run when that is not the resource's namespace (a cluster-scoped resource's operands)."""
 
 
 RESOURCE_MAKERS = (
@@ -85,6 +88,15 @@ RESOURCE_MAKERS = (
         services=True,
     ),
     ResourceMaker(
+        "nvidia.com",
+        "ClusterPolicy",
+        lambda _: {"app": "nvidia-dcgm-exporter"},
+        "NVIDIA's GPU operator makes the DCGM exporter's DaemonSet and Service (nvidia-dcgm-exporter, labelled "
+        "app=nvidia-dcgm-exporter) from {ref}, in its own namespace (assets/state-dcgm-exporter)",
+        services=True,
+        namespace=GPU_OPERATOR_NAMESPACE,
+    ),
+    ResourceMaker(
         "postgresql.cnpg.io",
         "Cluster",
         lambda cluster: {"cnpg.io/cluster": cluster.name},
@@ -93,6 +105,7 @@ RESOURCE_MAKERS = (
         services=False,
     ),
 )
+
 
 # The Prometheus Operator keeps a Service of every node's kubelet (`--kubelet-service`), with these ports
 # (pkg/kubelet/controller.go, v0.93) and labels.
@@ -215,10 +228,11 @@ def runtime_objects(objects: Iterable[PlatformObject], env: Environment, cluster
                 continue
             made_by = maker.made_by.format(ref=f"{item.kind} {item.namespace}/{item.name}")
             labels = maker.labels(item)
-            pod = Pod(item.namespace, labels, (), made_by, ports_known=False, note=made_by)
+            namespace = maker.namespace or item.namespace
+            pod = Pod(namespace, labels, (), made_by, ports_known=False, note=made_by)
             pods.append(pod)
             if maker.services:
-                services.append(RuntimeService(item.namespace, "", labels, made_by, pods=pod))
+                services.append(RuntimeService(namespace, "", labels, made_by, pods=pod))
     return RuntimeObjects(tuple(services), tuple(pods))
 
 
