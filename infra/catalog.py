@@ -102,6 +102,8 @@ CATALOG: dict[str, Chart] = {
         "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2", "dcgm-exporter"
     ),
     "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0", "gpu-operator"),
+    # Long-term metrics: query, store gateway and compactor over the blocks Prometheus' sidecar uploads.
+    "thanos": Chart("https://thanos-community.github.io/helm-charts", "thanos", "0.38.0", "thanos"),
     # --- ML platform: Kubeflow parts come from one upstream kubeflow/manifests release, path by path ---
     **{
         f"kubeflow-{part}": git_source(KUBEFLOW_MANIFESTS, path, KUBEFLOW_RELEASE, "kubeflow")

@@ -24,6 +24,7 @@ from infra.components.metrics_server import MetricsServer
 from infra.components.mlflow import Mlflow
 from infra.components.monitoring import Monitoring
 from infra.components.oauth2_proxy import OAuth2Proxy
+from infra.components.thanos import Thanos
 from infra.components.traefik import Traefik
 from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
@@ -31,6 +32,7 @@ from infra.platform.component import PlatformComponent
 BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
+    Thanos,
     CertManager,
     Istio,
     Traefik,
@@ -74,6 +76,7 @@ __all__ = [
     "Mlflow",
     "Monitoring",
     "OAuth2Proxy",
+    "Thanos",
     "Traefik",
     "Velero",
 ]

@@ -3,7 +3,8 @@ resources by them, and the rules check that they fit the limits of those resourc
 
 from __future__ import annotations
 
-BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots")
+# `metrics`: the blocks Prometheus' Thanos sidecar uploads (components.thanos).
+BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots", "metrics")
 GKE_CLUSTER_PREFIX = "mlops-"
 
 

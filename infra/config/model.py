@@ -873,6 +873,29 @@ class GpuOperator(Settings):
     where the nodes come with it configured."""
 
 
+class ThanosRetention(Settings):
+    raw: PrometheusDuration = "30d"
+    """How long the compactor keeps samples at their scraped resolution, e.g. `30d`."""
+    five_minutes: PrometheusDuration = "180d"
+    """How long it keeps the 5-minute downsampled blocks (made from raw blocks older than 40 hours)."""
+    one_hour: PrometheusDuration = "2y"
+    """How long it keeps the 1-hour downsampled blocks (made from 5-minute blocks older than 10 days)."""
+
+
+class Thanos(Settings):
+    enabled: bool = False
+    """Keep metrics beyond Prometheus' own retention: Prometheus' Thanos sidecar uploads its blocks to the
+    object store's `metrics` bucket, the store gateway serves them, the compactor compacts, downsamples and
+    deletes them by `retention`, and Thanos query answers over both, as Grafana's default data source (query and
+    the store gateway run two replicas where `highAvailability` is on). Needs `monitoring.enabled`."""
+    retention: ThanosRetention = ThanosRetention()
+    """How long the bucket keeps each resolution. Each must be at least as long as the finer one before it."""
+    store_cache_size: ByteQuantity = "10Gi"
+    """Volume of each store gateway replica for its index cache."""
+    compactor_size: ByteQuantity = "20Gi"
+    """Scratch volume of the compactor, which downloads the blocks it compacts."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -902,6 +925,8 @@ class Components(Settings):
     """Feature store."""
     gpu_operator: GpuOperator = GpuOperator()
     """NVIDIA GPU operator for on-prem GPU nodes."""
+    thanos: Thanos = Thanos()
+    """Long-term metrics in the object store."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from infra import compat
 from infra.catalog import CATALOG, ISTIO_CHARTS
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
+from infra.config.syntax import durations
 
 Rule = Callable[[Environment], Iterator[Violation]]
 RULES: list[Rule] = []
@@ -471,6 +472,32 @@ def gpu_operator_is_for_onprem(env: Environment) -> Iterator[Violation]:
             at("components", "gpuOperator", "enabled"),
             "is for target onprem only: GKE installs the NVIDIA driver and device plugin on GPU pools itself "
             "(and the platform adds the DCGM exporter there)",
+        )
+
+
+@rule
+def thanos_has_what_it_reads(env: Environment) -> Iterator[Violation]:
+    """Thanos reads Prometheus' blocks, so it needs monitoring; a coarser resolution is kept at least as long as
+    the finer one it is made from. The `metrics` bucket takes no retention policy: the compactor must delete the
+    blocks it compacts and those past retention."""
+    thanos = env.components.thanos
+    base = ("components", "thanos")
+    if thanos.enabled and not env.components.monitoring.enabled:
+        yield Violation(at(*base, "enabled"), "needs components.monitoring.enabled: Thanos reads Prometheus' blocks")
+    retention = thanos.retention
+    order = (("raw", retention.raw), ("fiveMinutes", retention.five_minutes), ("oneHour", retention.one_hour))
+    for (finer, finer_value), (coarser, coarser_value) in zip(order, order[1:], strict=False):
+        if durations.prometheus_duration(coarser_value) < durations.prometheus_duration(finer_value):
+            yield Violation(
+                at(*base, "retention", coarser),
+                f"is {coarser_value}, shorter than {finer} ({finer_value}): downsampled blocks are made from the "
+                "finer ones and should outlive them",
+            )
+    if env.gke is not None and "metrics" in env.gke.buckets.retention_days:
+        yield Violation(
+            at("gke", "buckets", "retentionDays", "metrics"),
+            "cannot be set: Thanos' compactor deletes the blocks it compacts and those past "
+            "components.thanos.retention, which a retention policy would refuse",
         )
 
 

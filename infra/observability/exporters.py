@@ -37,6 +37,8 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     f"{KPS}-operator": ("prometheus_operator_*",),
     f"{KPS}-prometheus": ("prometheus_*",),
     f"{KPS}-prometheus-node-exporter": ("node_*",),
+    # Prometheus' Thanos sidecar (components.thanos): its uploads of blocks to the object store.
+    f"{KPS}-thanos-sidecar": ("thanos_*",),
     # The platform's components (their `self.scrape`, or a chart's own ServiceMonitor).
     "argocd/argo-cd": ("argocd_*",),
     "cert-manager/cert-manager": ("certmanager_*",),
@@ -67,6 +69,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "mlflow/mlflow": ("flask_*",),
     "nats/nats": ("gnatsd_*", "jetstream_*", "nats_*"),
     "oauth2-proxy/oauth2-proxy": ("oauth2_proxy_*",),
+    "thanos/thanos": ("thanos_*",),
     "traefik/traefik": ("traefik_*",),
     "velero/velero": ("velero_*",),
 }

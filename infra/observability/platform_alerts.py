@@ -561,6 +561,44 @@ GPU_OPERATOR = [
         ],
     ),
 ]
+# Long-term metrics: the sidecars in Prometheus' pods upload, the compactor and store gateway read the bucket.
+THANOS = [
+    _down("thanos", "thanos", "Thanos"),
+    group(
+        "thanos-long-term-metrics",
+        [
+            alert(
+                "ThanosSidecarUploadsFailing",
+                "increase(thanos_shipper_upload_failures_total[1h]) > 0",
+                component="thanos",
+                summary="Prometheus {{ $labels.pod }} fails to upload its blocks to the metrics bucket",
+                description=(
+                    "Blocks that are not uploaded exist only on the Prometheus volume and are gone after its "
+                    "retention: check the sidecar's log (bucket permissions, the object store's reachability)."
+                ),
+            ),
+            alert(
+                "ThanosCompactorHalted",
+                "thanos_compact_halted == 1",
+                component="thanos",
+                for_="30m",
+                summary="The Thanos compactor has halted",
+                description=(
+                    "It stops on overlapping or corrupt blocks: nothing is compacted, downsampled or deleted past "
+                    "its retention until the block named in its log is repaired or removed."
+                ),
+            ),
+            alert(
+                "ThanosBucketOperationsFailing",
+                "sum by (job) (rate(thanos_objstore_bucket_operation_failures_total[5m])) > 0",
+                component="thanos",
+                for_="15m",
+                summary="{{ $labels.job }} fails operations on the metrics bucket",
+                description="Long-term queries miss data or the compactor falls behind: check credentials and quota.",
+            ),
+        ],
+    ),
+]
 MINIO = [_down("minio", "minio", "MinIO")]
 HARBOR = [_down("harbor", "harbor", "Harbor registry")]
 NATS = [_down("nats", "nats", "NATS JetStream")]
@@ -592,6 +630,7 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "external-secrets": EXTERNAL_SECRETS,
     "dcgm-exporter": DCGM_EXPORTER,
     "gpu-operator": GPU_OPERATOR,
+    "thanos": THANOS,
 }
 
 GPU_EXPORTERS = ("dcgm-exporter", "gpu-operator")
