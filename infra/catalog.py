@@ -117,6 +117,8 @@ CATALOG: dict[str, Chart] = {
     "oauth2-proxy": Chart("https://oauth2-proxy.github.io/manifests", "oauth2-proxy", "10.1.4", "oauth2-proxy"),
     "mlflow": Chart("https://community-charts.github.io/helm-charts", "mlflow", "1.11.5", "mlflow", "MIT"),
     "feast": Chart("https://feast-helm-charts.storage.googleapis.com", "feast-feature-server", "0.66.0", "feast"),
+    # Distributed training and tuning: the operator; each team's RayCluster is written by the stack.
+    "kuberay-operator": Chart("https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.7.0", "kuberay"),
 }
 
 

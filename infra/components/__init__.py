@@ -18,6 +18,7 @@ from infra.components.keda import Keda
 from infra.components.knative import Knative
 from infra.components.kserve import Kserve
 from infra.components.kubeflow import Kubeflow
+from infra.components.kuberay import KubeRay
 from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
@@ -49,6 +50,7 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Velero,
     OAuth2Proxy,
     Kubeflow,
+    KubeRay,
     Kserve,
     Mlflow,
     Feast,
@@ -70,6 +72,7 @@ __all__ = [
     "Knative",
     "Kserve",
     "Kubeflow",
+    "KubeRay",
     "Logging",
     "Longhorn",
     "MetricsServer",

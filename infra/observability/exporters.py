@@ -61,6 +61,7 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "kube-system/metrics-server": ("metrics_server_*",),
     # The Pipelines API server's metrics merged into its Istio agent's (kubeflow_pipelines.py).
     "kubeflow/ml-pipeline": ("istio_*", "envoy_*"),
+    "kuberay/kuberay-operator": ("kuberay_*", "controller_runtime_*"),
     "logging/elasticsearch-exporter": ("elasticsearch_*",),
     "longhorn-system/longhorn-manager": ("longhorn_*",),
     "metallb-system/metallb-controller-monitor": ("metallb_*",),
@@ -72,6 +73,8 @@ EXPORTED: dict[str, tuple[str, ...]] = {
     "thanos/thanos": ("thanos_*",),
     "traefik/traefik": ("traefik_*",),
     "velero/velero": ("velero_*",),
+    # Each team's Ray cluster (kuberay.py): Ray's own metrics from the head and the workers.
+    "*/ray-cluster": ("ray_*",),
 }
 
 SYNTHETIC = ("up", "scrape_*", "ALERTS", "ALERTS_FOR_STATE")

@@ -599,6 +599,37 @@ THANOS = [
         ],
     ),
 ]
+# The operator, and the teams' Ray clusters (a PodMonitor `ray-cluster` in each team namespace, kuberay.py).
+KUBERAY = [
+    _down("kuberay-operator", "kuberay", "KubeRay operator"),
+    _reconcile_errors("kuberay-operator", "kuberay", "The KubeRay operator"),
+    group(
+        "ray-clusters",
+        [
+            alert(
+                "RayClusterNotProvisioned",
+                'kuberay_cluster_condition_provisioned{condition="false"} == 1',
+                component="kuberay-operator",
+                for_="30m",
+                summary="Ray cluster {{ $labels.namespace }}/{{ $labels.name }} has not had all its pods ready",
+                description=(
+                    "Its head or workers do not start: read the pods' events (image pull, the team's quota, no "
+                    "node with a free GPU) and the operator's log."
+                ),
+            ),
+            alert(
+                "RayClusterMetricsDown",
+                'up{job=~".+/ray-cluster"} == 0',
+                component="kuberay-operator",
+                summary="Prometheus cannot scrape Ray pod {{ $labels.pod }} in {{ $labels.namespace }}",
+                description=(
+                    "The Ray process in the pod is down or its metrics port is blocked (the team namespace's "
+                    "NetworkPolicy admits Prometheus on 8080)."
+                ),
+            ),
+        ],
+    ),
+]
 MINIO = [_down("minio", "minio", "MinIO")]
 HARBOR = [_down("harbor", "harbor", "Harbor registry")]
 NATS = [_down("nats", "nats", "NATS JetStream")]
@@ -631,6 +662,7 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "dcgm-exporter": DCGM_EXPORTER,
     "gpu-operator": GPU_OPERATOR,
     "thanos": THANOS,
+    "kuberay-operator": KUBERAY,
 }
 
 GPU_EXPORTERS = ("dcgm-exporter", "gpu-operator")
