@@ -102,6 +102,16 @@ CATALOG: dict[str, Chart] = {
     "istio-gateway": Chart(ISTIO_CHARTS, "gateway", "1.30.3", "istio-system"),
     "traefik": Chart("https://traefik.github.io/charts", "traefik", "41.3.0", "traefik"),
     "external-dns": Chart("https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.21.1", "external-dns"),
+    # GPU telemetry (../shared/components.md, "Added for the rest of the seeds' platform"). GKE installs the NVIDIA
+    # driver and device plugin itself, so GPU pools there get only the exporter; on-prem GPU nodes get NVIDIA's
+    # operator (driver, container toolkit, device plugin, DCGM exporter). NVIDIA publishes the operator's chart
+    # version with a leading "v".
+    "dcgm-exporter": Chart(
+        "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2", "dcgm-exporter"
+    ),
+    "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0", "gpu-operator"),
+    # Long-term metrics: query, store gateway and compactor over the blocks Prometheus' sidecar uploads.
+    "thanos": Chart("https://thanos-community.github.io/helm-charts", "thanos", "0.38.0", "thanos"),
     # --- ML platform: Kubeflow parts come from one upstream kubeflow/manifests release, path by path ---
     **{
         f"kubeflow-{part}": git_source(KUBEFLOW_MANIFESTS, path, KUBEFLOW_RELEASE, "kubeflow")
@@ -115,6 +125,8 @@ CATALOG: dict[str, Chart] = {
     "oauth2-proxy": Chart("https://oauth2-proxy.github.io/manifests", "oauth2-proxy", "10.1.4", "oauth2-proxy"),
     "mlflow": Chart("https://community-charts.github.io/helm-charts", "mlflow", "1.11.5", "mlflow", "MIT"),
     "feast": Chart("https://feast-helm-charts.storage.googleapis.com", "feast-feature-server", "0.66.0", "feast"),
+    # Distributed training and tuning: the operator; each team's RayCluster is written by the stack.
+    "kuberay-operator": Chart("https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.7.0", "kuberay"),
 }
 
 

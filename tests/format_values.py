@@ -661,6 +661,7 @@ FORMAT_VALUES: dict[str, Values] = {
     "elastic-version": Values(
         version(leading_v=False), st.one_of(BROKEN_VERSION, version(False).map(lambda v: "v" + v))
     ),
+    "ray-version": Values(version(leading_v=False), st.one_of(BROKEN_VERSION, version(False).map(lambda v: "v" + v))),
     "pinned-version": Values(
         st.one_of(
             version(leading_v=True),

@@ -176,6 +176,7 @@ FULL_GKE: dict[str, Any] = {
     },
     "components": {
         "certManager": {"acmeSolver": "dns01", "cloudDnsProject": "mlops-dev-123456", "cloudDnsZone": "dev-ml"},
+        "kuberay": {"enabled": True, "rayVersion": "2.52.0"},
         "externalDns": {
             "provider": "google",
             "googleProject": "mlops-dev-123456",

@@ -130,7 +130,13 @@ def test_buckets_are_private_versioned_and_protected_in_prod_only(rendered: dict
     r = rendered[env]
     buckets = of_type(r, BUCKET)
     prod = r.env.tier == "prod"
-    assert {inputs(b)["labels"]["purpose"] for b in buckets} == {"artifacts", "dvc", "backups", "log-snapshots"}
+    assert {inputs(b)["labels"]["purpose"] for b in buckets} == {
+        "artifacts",
+        "dvc",
+        "backups",
+        "log-snapshots",
+        "metrics",
+    }
     for bucket in buckets:
         settings = inputs(bucket)
         assert settings["uniformBucketLevelAccess"] is True
@@ -337,7 +343,7 @@ def test_render_inventory_lists_cloud_resources_with_their_inputs(rendered: dict
     entries = rendered["prod"].inventory()["resources"]
     cluster = next(e for e in entries if e["type"] == "gcp:container/cluster:Cluster")
     assert cluster["inputs"]["datapathProvider"] == "ADVANCED_DATAPATH" and cluster["protect"] is True
-    assert sum(e["type"] == BUCKET for e in entries) == 4
+    assert sum(e["type"] == BUCKET for e in entries) == 5
 
 
 # --- on-prem ----------------------------------------------------------------------------------------------
@@ -382,7 +388,7 @@ def test_onprem_replaces_cloud_services_with_argo_cd_applications(rendered: dict
     assert namespaces["metallb-system"]["pod-security.kubernetes.io/enforce"] == "privileged"
     [tenant] = objects(r, "Tenant")
     assert {b["name"] for b in tenant["spec"]["buckets"]} == {
-        f"mlops-onprem-{purpose}" for purpose in ("artifacts", "dvc", "backups", "log-snapshots")
+        f"mlops-onprem-{purpose}" for purpose in ("artifacts", "dvc", "backups", "log-snapshots", "metrics")
     }
     assert tenant["spec"]["pools"][0]["volumeClaimTemplate"]["spec"]["storageClassName"] == "longhorn"
     [database] = objects(r, "Cluster")

@@ -650,8 +650,10 @@ def test_team_objects_wait_for_their_profile(rendered: dict[str, Rendered]) -> N
     r = rendered["dev"]
     teams = {team.name for team in r.env.components.kubeflow.teams}
     inside = [m for m in r.manifests if m.object["metadata"].get("namespace") in teams]
-    # With the platform's Istio, each member also gets the AuthorizationPolicy KFAM would write.
-    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding", "AuthorizationPolicy", "ConfigMap"}
+    # With the platform's Istio, each member also gets the AuthorizationPolicy KFAM would write; a team with a Ray
+    # cluster gets it with its PodMonitor, NetworkPolicy and dashboard route (kuberay.py).
+    ray = {"RayCluster", "PodMonitor", "NetworkPolicy", "VirtualService"}
+    assert {m.object["kind"] for m in inside} == {"PodDefault", "RoleBinding", "AuthorizationPolicy", "ConfigMap", *ray}
     for m in inside:
         profile = f"kubernetes:kubeflow.org/v1:Profile::kubeflow-profile-{m.object['metadata']['namespace']}"
         assert profile in m.resource.dependencies, m.path

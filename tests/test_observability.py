@@ -118,7 +118,9 @@ def test_component_rules_follow_what_is_installed(rendered: dict[str, Rendered])
     alerted = lambda env: {rule["labels"]["component"] for rule in rules(rendered[env]) if "alert" in rule}  # noqa: E731
     assert "logging" in alerted("onprem") and "logging" not in alerted("dev")
     assert "longhorn" in alerted("onprem") and "longhorn" not in alerted("dev")  # Longhorn: on-prem only here
-    assert "gpu" in alerted("dev") and "gpu" not in alerted("onprem")  # dev has a GPU node pool
+    # GPU alerts follow a GPU exporter: dev's GKE GPU pool, onprem's GPU operator (tests/test_metric_families.py
+    # has one without).
+    assert "gpu" in alerted("dev") and "gpu" in alerted("onprem")
     anomalies = [rule for rule in rules(rendered["prod"]) if rule.get("alert", "").startswith("ServiceAnomaly")]
     assert len(anomalies) == 3
     for rule in anomalies:

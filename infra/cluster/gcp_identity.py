@@ -71,6 +71,12 @@ WORKLOADS: dict[str, Workload] = {
     "feast": Workload(
         "feast", "feast", {"artifacts": OBJECT_ADMIN}, object_prefix="feast/", bucket_metadata=("artifacts",)
     ),
+    # Long-term metrics (components.thanos): Prometheus' Thanos sidecar uploads its blocks (the Prometheus pods run
+    # as kube-prometheus-stack's service account); the compactor rewrites and deletes them; the store gateway only
+    # reads them. Thanos' GCS client reads objects and lists prefixes, and never the bucket's own metadata.
+    "thanos-sidecar": Workload("monitoring", "kube-prometheus-stack-prometheus", {"metrics": OBJECT_ADMIN}),
+    "thanos-compactor": Workload("thanos", "thanos-compactor", {"metrics": OBJECT_ADMIN}),
+    "thanos-store": Workload("thanos", "thanos-storegateway", {"metrics": OBJECT_VIEWER}),
 }
 
 

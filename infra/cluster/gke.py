@@ -175,6 +175,9 @@ def _cluster(
         maintenance_policy={"daily_maintenance_window": {"start_time": gke.maintenance_window_start}},
         logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
         monitoring_config={
+            # Not "DCGM", GKE's managed GPU metrics: they go to Cloud Monitoring, not to the platform's Prometheus,
+            # and their exporter would compete with the platform's for the GPUs' profiling counters
+            # (infra/components/dcgm_exporter.py).
             "enable_components": ["SYSTEM_COMPONENTS"],
             "managed_prometheus": {"enabled": gke.managed_prometheus},
         },

@@ -7,21 +7,25 @@ component's declared dependencies (infra/platform/ordering.py), not from this or
 
 from infra.components.argocd import ArgoCD
 from infra.components.cert_manager import CertManager
+from infra.components.dcgm_exporter import DcgmExporter
 from infra.components.eck import Eck
 from infra.components.external_dns import ExternalDns
 from infra.components.external_secrets import ExternalSecrets
 from infra.components.feast import Feast
+from infra.components.gpu_operator import GpuOperator
 from infra.components.istio import Istio
 from infra.components.keda import Keda
 from infra.components.knative import Knative
 from infra.components.kserve import Kserve
 from infra.components.kubeflow import Kubeflow
+from infra.components.kuberay import KubeRay
 from infra.components.logging import Logging
 from infra.components.longhorn import Longhorn
 from infra.components.metrics_server import MetricsServer
 from infra.components.mlflow import Mlflow
 from infra.components.monitoring import Monitoring
 from infra.components.oauth2_proxy import OAuth2Proxy
+from infra.components.thanos import Thanos
 from infra.components.traefik import Traefik
 from infra.components.velero import Velero
 from infra.platform.component import PlatformComponent
@@ -29,11 +33,14 @@ from infra.platform.component import PlatformComponent
 BOOTSTRAP = ArgoCD
 COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Monitoring,
+    Thanos,
     CertManager,
     Istio,
     Traefik,
     ExternalDns,
     MetricsServer,
+    DcgmExporter,
+    GpuOperator,
     Eck,
     Logging,
     Longhorn,
@@ -43,6 +50,7 @@ COMPONENTS: tuple[type[PlatformComponent], ...] = (
     Velero,
     OAuth2Proxy,
     Kubeflow,
+    KubeRay,
     Kserve,
     Mlflow,
     Feast,
@@ -53,21 +61,25 @@ __all__ = [
     "COMPONENTS",
     "ArgoCD",
     "CertManager",
+    "DcgmExporter",
     "Eck",
     "ExternalDns",
     "ExternalSecrets",
     "Feast",
+    "GpuOperator",
     "Istio",
     "Keda",
     "Knative",
     "Kserve",
     "Kubeflow",
+    "KubeRay",
     "Logging",
     "Longhorn",
     "MetricsServer",
     "Mlflow",
     "Monitoring",
     "OAuth2Proxy",
+    "Thanos",
     "Traefik",
     "Velero",
 ]

@@ -321,6 +321,8 @@ class Kubeflow(PlatformComponent):
         if identity is not None:
             spec["plugins"] = [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": identity}}]
         profile = self.custom_resource("kubeflow.org/v1", "Profile", team.name, spec)
+        # The Profile makes the team's namespace: what other components place there waits for it.
+        self.ctx.namespace_resources[team.name] = profile
         # The Profile controller creates the team's namespace shortly after the Profile; what goes into that
         # namespace waits for the Profile (Pulumi cannot wait for the namespace itself, so the very first
         # `pulumi up` of a new team may need a second run).

@@ -8,18 +8,33 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
+from infra.components.logging import OBJECT_STORE
 from infra.components.metallb import METRICS_PORT as METALLB_METRICS_PORT
 from infra.components.metallb import MetalLB
+from infra.components.thanos import GRPC_PORT as THANOS_GRPC_PORT
+from infra.components.thanos import NAMESPACE as THANOS_NAMESPACE
+from infra.components.thanos import QUERY_PORT as THANOS_QUERY_PORT
+from infra.components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
+from infra.components.thanos import SIDECAR_WORKLOAD as THANOS_SIDECAR_WORKLOAD
+from infra.components.thanos import Thanos, credentials_env, objstore_config
 from infra.config import Environment
 from infra.config.model import GrafanaSso
 from infra.observability.aiops import aiops_groups
 from infra.observability.alertmanager import alertmanager_config_spec
-from infra.observability.dashboards import DASHBOARDS
-from infra.observability.platform_alerts import COMPONENT_ALERTS, gpu_alerts
+from infra.observability.dashboards import AIOPS, DASHBOARDS
+from infra.observability.platform_alerts import COMPONENT_ALERTS, GPU_EXPORTERS, gpu_alerts
 from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
-from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
+from infra.platform.network import (
+    ANY_NAMESPACE,
+    ANYWHERE,
+    HTTPS_OUT,
+    KUBE_API,
+    WEBHOOK_FROM_API_SERVER,
+    Allow,
+    from_namespaces,
+)
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate, existing_secret_to_create
 
@@ -81,7 +96,7 @@ class Monitoring(PlatformComponent):
         return tuple(secrets)
 
     def build(self) -> None:
-        self.namespace([scrape_nodes(self.node_ports())])
+        self.namespace([scrape_nodes(self.node_ports()), *self.thanos_allowances()])
         self.application(self.values())
         self.alerting()
         self.rules()
@@ -91,6 +106,18 @@ class Monitoring(PlatformComponent):
         # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
         # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
         self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+
+    @property
+    def thanos(self) -> bool:
+        """Prometheus runs the Thanos sidecar, which uploads its blocks to the `metrics` bucket (thanos.py)."""
+        return Thanos.enabled(self.env)
+
+    def thanos_allowances(self) -> list[Allow]:
+        """Thanos query reaches the sidecars; the sidecars reach the object store (an S3 endpoint may be outside
+        the cluster on any of its ports; GCS is HTTPS_OUT)."""
+        if not self.thanos:
+            return []
+        return [from_namespaces("thanos-query", (THANOS_NAMESPACE,), (THANOS_GRPC_PORT,)), OBJECT_STORE]
 
     @property
     def control_plane_visible(self) -> bool:
@@ -117,21 +144,26 @@ class Monitoring(PlatformComponent):
         )
 
     def rules(self) -> None:
-        """Alerts of every installed component (Argo CD included), GPU alerts where GPU pools exist, AIOps."""
-        for component in sorted(set(self.ctx.namespaces) & set(COMPONENT_ALERTS)):
+        """Alerts of every installed component (Argo CD included); GPU alerts where a GPU exporter runs (the GPU
+        metrics exist nowhere else); the AIOps rules the environment has signals for."""
+        installed = set(self.ctx.namespaces)
+        for component in sorted(installed & set(COMPONENT_ALERTS)):
             self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component])
-        if self.has_gpu_nodes():
+        gpus = bool(installed & set(GPU_EXPORTERS))
+        if gpus:
             self.alerts("gpu-alerts", gpu_alerts())
-        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops))
+        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops, mesh="istio" in installed, gpus=gpus))
 
-    def has_gpu_nodes(self) -> bool:
-        pools = self.env.gke.node_pools if self.env.gke is not None else ()
-        return any(pool.gpu is not None for pool in pools)
+    def available(self) -> frozenset[str]:
+        """What the dashboards' panels may read from: the installed components, and the AIOps series."""
+        aiops = (AIOPS,) if self.env.components.monitoring.aiops.enabled else ()
+        return frozenset((*self.ctx.namespaces, *aiops))
 
     def dashboards(self) -> None:
         if not self.env.components.monitoring.grafana.enabled:
             return
-        for dashboard in DASHBOARDS:
+        available = self.available()
+        for dashboard in (dashboard.for_platform(available) for dashboard in DASHBOARDS):
             labels = {**component_labels(self.spec.name, self.spec.layer), DASHBOARD_LABEL: "1"}
             k8s.core.v1.ConfigMap(
                 f"dashboard-{dashboard.uid}",
@@ -143,7 +175,7 @@ class Monitoring(PlatformComponent):
     def values(self) -> dict[str, Any]:
         settings = self.env.components.monitoring
         control_plane_visible = self.control_plane_visible
-        return {
+        values: dict[str, Any] = {
             "crds": {"enabled": True},
             "prometheus": {
                 "serviceMonitor": {"selfMonitor": True},
@@ -197,6 +229,24 @@ class Monitoring(PlatformComponent):
             "coreDns": {"enabled": self.ctx.facts.target != "gke"},
             "kubeDns": {"enabled": self.ctx.facts.target == "gke"},
         }
+        if self.thanos:
+            self.add_thanos_sidecar(values["prometheus"])
+        return values
+
+    def add_thanos_sidecar(self, prometheus: dict[str, Any]) -> None:
+        """The sidecar in every Prometheus pod, uploading to the `metrics` bucket with the pod's own credentials
+        (the Prometheus service account's Workload Identity on GKE, the namespace's S3 keys on-prem); the headless
+        Service thanos query finds the sidecars by, and the sidecars' metrics (their uploads) scraped."""
+        facts = self.ctx.facts
+        spec = prometheus["prometheusSpec"]
+        spec["thanos"] = {"objectStorageConfig": {"secret": objstore_config(facts)}}
+        env = credentials_env(facts)
+        if env:
+            # Merged by the Prometheus Operator into the sidecar container it adds (by its name).
+            spec["containers"] = [{"name": "thanos-sidecar", "env": env}]
+        prometheus["serviceAccount"] = {"annotations": facts.identity.annotations(THANOS_SIDECAR_WORKLOAD)}
+        prometheus["thanosService"] = {"enabled": True}
+        prometheus["thanosServiceMonitor"] = {"enabled": True}
 
     def grafana_values(self) -> dict[str, Any]:
         grafana = self.env.components.monitoring.grafana
@@ -215,6 +265,22 @@ class Monitoring(PlatformComponent):
             "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         }
+        if self.thanos:
+            # Dashboards and Explore query Thanos (recent samples from the sidecars, older ones from the bucket);
+            # Prometheus stays a data source of its own.
+            values["sidecar"]["datasources"] = {"isDefaultDatasource": False}
+            values["additionalDataSources"] = [
+                {
+                    "name": "Thanos",
+                    "type": "prometheus",
+                    "uid": "thanos",
+                    "access": "proxy",
+                    "url": f"http://{THANOS_QUERY_SERVICE}.{THANOS_NAMESPACE}.svc:{THANOS_QUERY_PORT}",
+                    "isDefault": True,
+                    "editable": False,
+                    "jsonData": {"httpMethod": "POST"},
+                }
+            ]
         if grafana.enabled and grafana.sso is not None:
             secret = self.secret_ref(grafana.sso.client_secret, GRAFANA_OAUTH_SECRET)
             values["grafana.ini"]["auth.generic_oauth"] = generic_oauth(grafana.sso)

@@ -577,6 +577,15 @@ ElasticVersion = Annotated[
         partial(versions.semver, leading_v=False),
     ),
 ]
+RayVersion = Annotated[
+    str,
+    text_format(
+        "ray-version",
+        "a Ray version such as 2.52.0",
+        "KubeRay (a RayCluster's rayVersion) and rayproject/ray image tags (no leading v)",
+        partial(versions.semver, leading_v=False),
+    ),
+]
 PinnedVersion = Annotated[
     str,
     text_format(

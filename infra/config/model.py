@@ -68,6 +68,7 @@ from infra.config.formats import (
     PrometheusDuration,
     PubSubTopic,
     PulumiConfigKey,
+    RayVersion,
     RefreshMinutes,
     RegistryAddress,
     S3Endpoint,
@@ -770,6 +771,39 @@ class TeamQuota(Settings):
     """Persistent volume storage the team's namespace may claim in total."""
 
 
+class RayHead(Settings):
+    cpu: CpuQuantity = "2"
+    """CPU of the Ray head pod (request and limit): the cluster's control processes, the dashboard and the driver
+    of jobs submitted to it."""
+    memory: ByteQuantity = "8Gi"
+    """Memory of the Ray head pod (request and limit)."""
+
+
+class RayWorkerGroup(Settings):
+    name: KubernetesName
+    """Group name, unique within the team's Ray cluster, e.g. `cpu` or `gpu`."""
+    cpu: CpuQuantity = "4"
+    """CPU of each worker pod (request and limit)."""
+    memory: ByteQuantity = "16Gi"
+    """Memory of each worker pod (request and limit); Ray's object store takes part of it."""
+    gpu: Annotated[int, Field(ge=0, le=8)] = 0
+    """GPUs (`nvidia.com/gpu`) of each worker pod. Above 0 the workers run the GPU image on the GPU nodes (the
+    pools with role `gpu` on GKE), tolerating their `nvidia.com/gpu` taint."""
+    min_replicas: Annotated[int, Field(ge=0, le=100)] = 0
+    """Workers the autoscaler keeps when the cluster is idle; 0 scales the group to nothing."""
+    max_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    """Workers the autoscaler may start; with the head, the largest cluster must fit the team's quota."""
+
+
+class TeamRay(Settings):
+    head: RayHead = RayHead()
+    """Size of the head pod."""
+    worker_groups: Annotated[tuple[RayWorkerGroup, ...], Field(min_length=1)] = (RayWorkerGroup(name="cpu"),)
+    """Groups of identical workers the Ray autoscaler scales between their minReplicas and maxReplicas."""
+    idle_timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 600
+    """How long a worker without Ray tasks or actors stays before the autoscaler removes it."""
+
+
 class Team(Settings):
     name: KubernetesName
     """Team name; also the name of its Kubeflow Profile and of the namespace the Profile creates."""
@@ -779,6 +813,11 @@ class Team(Settings):
     """E-mails of the other members; each becomes a contributor (edit access) of the team's namespace."""
     quota: TeamQuota = TeamQuota()
     """Compute and storage the team may use: the Profile's ResourceQuota."""
+    ray: TeamRay | None = None
+    """A Ray cluster in the team's namespace (`ray`), made by the KubeRay operator (`components.kuberay`):
+    autoscaled workers, object store access as the team's pipeline steps have it, and its dashboard at
+    `https://kubeflow.<domain>/ray/<team>/` behind the platform's sign-in, for the team's owner and members only.
+    Unset: no Ray cluster."""
 
 
 class ProxySecretKeyRef(Settings):
@@ -860,6 +899,56 @@ class Feast(Settings):
     """Persistent volume size of the in-cluster Redis online store."""
 
 
+class GpuOperator(Settings):
+    enabled: bool = False
+    """On-prem clusters with NVIDIA GPU nodes: install NVIDIA's GPU operator, which makes the GPUs schedulable
+    (driver, container toolkit, device plugin) and observed (its DCGM exporter, which Prometheus scrapes for the
+    GPU alerts and dashboards). Not on GKE: GKE installs the driver and device plugin on GPU pools itself, and the
+    platform adds the DCGM exporter there wherever a node pool has GPUs."""
+    driver: bool = True
+    """Let the operator install the NVIDIA driver on the GPU nodes (a container that builds it for the node's
+    kernel); false where the nodes come with a driver installed."""
+    toolkit: bool = True
+    """Let the operator install and configure NVIDIA's container toolkit in the nodes' container runtime; false
+    where the nodes come with it configured."""
+
+
+class ThanosRetention(Settings):
+    raw: PrometheusDuration = "30d"
+    """How long the compactor keeps samples at their scraped resolution, e.g. `30d`."""
+    five_minutes: PrometheusDuration = "180d"
+    """How long it keeps the 5-minute downsampled blocks (made from raw blocks older than 40 hours)."""
+    one_hour: PrometheusDuration = "2y"
+    """How long it keeps the 1-hour downsampled blocks (made from 5-minute blocks older than 10 days)."""
+
+
+class Thanos(Settings):
+    enabled: bool = False
+    """Keep metrics beyond Prometheus' own retention: Prometheus' Thanos sidecar uploads its blocks to the
+    object store's `metrics` bucket, the store gateway serves them, the compactor compacts, downsamples and
+    deletes them by `retention`, and Thanos query answers over both, as Grafana's default data source (query and
+    the store gateway run two replicas where `highAvailability` is on). Needs `monitoring.enabled`."""
+    retention: ThanosRetention = ThanosRetention()
+    """How long the bucket keeps each resolution. Each must be at least as long as the finer one before it."""
+    store_cache_size: ByteQuantity = "10Gi"
+    """Volume of each store gateway replica for its index cache."""
+    compactor_size: ByteQuantity = "20Gi"
+    """Scratch volume of the compactor, which downloads the blocks it compacts."""
+
+
+class KubeRay(Settings):
+    enabled: bool = False
+    """Install the KubeRay operator. Teams opt in to a Ray cluster in their namespace with
+    `kubeflow.teams[].ray`."""
+    ray_version: RayVersion = "2.52.0"
+    """Ray version of the teams' clusters, as KubeRay needs to know it; the images must contain this version, and
+    so must the Ray client of notebooks that connect to the clusters."""
+    image: Image = "rayproject/ray:2.52.0"
+    """Image of the Ray head and of CPU workers."""
+    gpu_image: Image = "rayproject/ray:2.52.0-gpu"
+    """Image of GPU workers (Ray with CUDA)."""
+
+
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
@@ -887,6 +976,12 @@ class Components(Settings):
     """Experiment tracking and model registry."""
     feast: Feast = Feast()
     """Feature store."""
+    gpu_operator: GpuOperator = GpuOperator()
+    """NVIDIA GPU operator for on-prem GPU nodes."""
+    thanos: Thanos = Thanos()
+    """Long-term metrics in the object store."""
+    kuberay: KubeRay = KubeRay()
+    """The KubeRay operator and the teams' Ray clusters."""
 
 
 # --- the environment -------------------------------------------------------------------------------------

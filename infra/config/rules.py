@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from decimal import Decimal
 
 from pydantic.alias_generators import to_camel
 
 from infra import compat
 from infra.catalog import CATALOG, ISTIO_CHARTS
+from infra.config.derived import largest_ray_cluster
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
+from infra.config.syntax import durations, quantities
 
 Rule = Callable[[Environment], Iterator[Violation]]
 RULES: list[Rule] = []
@@ -461,6 +464,95 @@ def team_names_are_unique(env: Environment) -> Iterator[Violation]:
     """Each team is one Profile and one namespace, so names must differ."""
     for index, message in repeats([team.name for team in env.components.kubeflow.teams]):
         yield Violation(at("components", "kubeflow", "teams", index, "name"), message)
+
+
+@rule
+def gpu_operator_is_for_onprem(env: Environment) -> Iterator[Violation]:
+    """NVIDIA's GPU operator installs drivers and a device plugin, which GKE manages on its GPU pools itself."""
+    if env.target != "onprem" and env.components.gpu_operator.enabled:
+        yield Violation(
+            at("components", "gpuOperator", "enabled"),
+            "is for target onprem only: GKE installs the NVIDIA driver and device plugin on GPU pools itself "
+            "(and the platform adds the DCGM exporter there)",
+        )
+
+
+@rule
+def thanos_has_what_it_reads(env: Environment) -> Iterator[Violation]:
+    """Thanos reads Prometheus' blocks, so it needs monitoring; a coarser resolution is kept at least as long as
+    the finer one it is made from. The `metrics` bucket takes no retention policy: the compactor must delete the
+    blocks it compacts and those past retention."""
+    thanos = env.components.thanos
+    base = ("components", "thanos")
+    if thanos.enabled and not env.components.monitoring.enabled:
+        yield Violation(at(*base, "enabled"), "needs components.monitoring.enabled: Thanos reads Prometheus' blocks")
+    retention = thanos.retention
+    order = (("raw", retention.raw), ("fiveMinutes", retention.five_minutes), ("oneHour", retention.one_hour))
+    for (finer, finer_value), (coarser, coarser_value) in zip(order, order[1:], strict=False):
+        if durations.prometheus_duration(coarser_value) < durations.prometheus_duration(finer_value):
+            yield Violation(
+                at(*base, "retention", coarser),
+                f"is {coarser_value}, shorter than {finer} ({finer_value}): downsampled blocks are made from the "
+                "finer ones and should outlive them",
+            )
+    if env.gke is not None and "metrics" in env.gke.buckets.retention_days:
+        yield Violation(
+            at("gke", "buckets", "retentionDays", "metrics"),
+            "cannot be set: Thanos' compactor deletes the blocks it compacts and those past "
+            "components.thanos.retention, which a retention policy would refuse",
+        )
+
+
+@rule
+def team_ray_clusters_fit(env: Environment) -> Iterator[Violation]:
+    """A team's Ray cluster needs the KubeRay operator; its worker groups have unique names and minReplicas <=
+    maxReplicas; at its largest (head, autoscaler and every group at maxReplicas) it fits the team's quota; GPU
+    workers need nodes with that many GPUs (a `gpu` pool on GKE; on-prem, declared `onprem.nodes` when any are)."""
+    for index, team in enumerate(env.components.kubeflow.teams):
+        if team.ray is None:
+            continue
+        base = ("components", "kubeflow", "teams", index, "ray")
+        if not env.components.kuberay.enabled:
+            yield Violation(at(*base), "needs components.kuberay.enabled: the KubeRay operator makes the cluster")
+        groups = team.ray.worker_groups
+        for group_index, message in repeats([group.name for group in groups]):
+            yield Violation(at(*base, "workerGroups", group_index, "name"), message)
+        most = most_gpus_per_node(env)
+        for group_index, group in enumerate(groups):
+            path = (*base, "workerGroups", group_index)
+            if group.min_replicas > group.max_replicas:
+                yield Violation(
+                    at(*path, "minReplicas"), f"is {group.min_replicas}, above maxReplicas {group.max_replicas}"
+                )
+            if group.gpu and most is not None and group.gpu > most:
+                nodes = "no node has GPUs" if most == 0 else f"the nodes have at most {most}"
+                yield Violation(at(*path, "gpu"), f"is {group.gpu} GPUs per worker, but {nodes}")
+        largest = largest_ray_cluster(team.ray)
+        quota = {
+            "cpu": quantities.quantity(team.quota.cpu),
+            "memory": quantities.quantity(team.quota.memory),
+            "gpu": Decimal(team.quota.gpu),
+        }
+        for resource, needed in largest.items():
+            if needed > quota[resource]:
+                yield Violation(
+                    at(*base),
+                    f"requests up to {needed.normalize():f} {RAY_QUOTA_UNITS[resource]} at its largest (head, "
+                    f"autoscaler, every worker group at maxReplicas), above the team's quota.{resource} of "
+                    f"{quota[resource].normalize():f}",
+                )
+
+
+RAY_QUOTA_UNITS = {"cpu": "CPU cores", "memory": "bytes of memory", "gpu": "GPUs"}
+
+
+def most_gpus_per_node(env: Environment) -> int | None:
+    """The most GPUs one node of the environment has; None where the nodes are not declared (on-prem)."""
+    if env.gke is not None:
+        return max((pool.gpu.count for pool in env.gke.node_pools if pool.gpu is not None), default=0)
+    if env.onprem is not None and env.onprem.nodes:
+        return max(group.gpu for group in env.onprem.nodes)
+    return None
 
 
 # The rules between well-formed values that their consumers check later; imported last, as they use `rule`.

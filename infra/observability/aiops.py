@@ -117,7 +117,7 @@ def anomaly_rules(settings: Aiops) -> Group:
     return group("aiops-anomalies", rules)
 
 
-def optimisation_rules(settings: Aiops) -> Group:
+def optimisation_rules(settings: Aiops, gpus: bool) -> Group:
     ratio = settings.overprovision_ratio
     cpu_used = 'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!=""}[30m]))'
     memory_used = 'sum by (namespace, pod) (container_memory_working_set_bytes{container!=""})'
@@ -142,28 +142,38 @@ def optimisation_rules(settings: Aiops) -> Group:
                   sum by (namespace, pod) (kube_pod_container_resource_requests{{resource="cpu"}}) - {cpu_used}
                 ) > 0""",
             ),
-            record("aiops:gpu_node_utilisation:avg1h", "avg by (Hostname) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h]))"),
-            record("aiops:gpu_node_idle", "aiops:gpu_node_utilisation:avg1h < 5"),
-            alert(
-                "IdleGpuNode",
-                "aiops:gpu_node_idle",
-                component="aiops",
-                for_="2h",
-                severity="info",
-                summary="GPU node {{ $labels.Hostname }} has been idle for 3 hours",
-                description=(
-                    "Its GPUs averaged under 5% utilisation for the last hour, for two hours running. Something "
-                    "keeps the node from scaling down (a pod without GPU work, a minimum node count)."
-                ),
-            ),
+            *(gpu_idle_rules() if gpus else []),
         ],
     )
 
 
-def aiops_groups(settings: Aiops) -> list[Group]:
+def gpu_idle_rules() -> list[Rule]:
+    """Idle GPU nodes, from the DCGM exporter's utilisation: only where one runs."""
+    return [
+        record("aiops:gpu_node_utilisation:avg1h", "avg by (Hostname) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[1h]))"),
+        record("aiops:gpu_node_idle", "aiops:gpu_node_utilisation:avg1h < 5"),
+        alert(
+            "IdleGpuNode",
+            "aiops:gpu_node_idle",
+            component="aiops",
+            for_="2h",
+            severity="info",
+            summary="GPU node {{ $labels.Hostname }} has been idle for 3 hours",
+            description=(
+                "Its GPUs averaged under 5% utilisation for the last hour, for two hours running. Something "
+                "keeps the node from scaling down (a pod without GPU work, a minimum node count)."
+            ),
+        ),
+    ]
+
+
+def aiops_groups(settings: Aiops, *, mesh: bool, gpus: bool) -> list[Group]:
+    """The AIOps rules the environment has signals for: the per-service baselines where the mesh reports its
+    requests (Istio), idle GPU nodes where a GPU exporter runs."""
     if not settings.enabled:
         return []
-    return [signal_rules(), baseline_rules(), anomaly_rules(settings), optimisation_rules(settings)]
+    service_rules = [signal_rules(), baseline_rules(), anomaly_rules(settings)] if mesh else []
+    return [*service_rules, optimisation_rules(settings, gpus)]
 
 
 def _camel(name: str) -> str:

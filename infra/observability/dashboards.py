@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from infra.observability.platform_alerts import GPU_EXPORTERS
+
 GRID_WIDTH = 24
 PANEL_HEIGHT = 8
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -21,6 +23,13 @@ class Query:
     legend: str = ""
 
 
+Needs = tuple[tuple[str, ...], ...]
+"""What a panel's series come from: every entry is met when one of its names is available (an installed component,
+or `aiops` where the AIOps rules are recorded)."""
+AIOPS = "aiops"
+"""Available where the AIOps rules record their series (monitoring.aiops.enabled)."""
+
+
 @dataclass(frozen=True)
 class Panel:
     title: str
@@ -28,6 +37,12 @@ class Panel:
     kind: Literal["timeseries", "stat", "table", "bargauge"] = "timeseries"
     unit: str = "short"
     description: str = ""
+    needs: Needs = ()
+    """Where its series come from (see Needs); a panel whose source is not installed is left out, since it could
+    only ever show "No data"."""
+
+    def shown(self, available: frozenset[str]) -> bool:
+        return all(available.intersection(alternatives) for alternatives in self.needs)
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,16 @@ class Dashboard:
     variables: tuple[str, ...] = ()
     """Label names offered as template variables (values read from `up`)."""
     tags: tuple[str, ...] = field(default=("mlops-platform",))
+
+    def for_platform(self, available: frozenset[str]) -> Dashboard:
+        """The dashboard with only the panels whose series something in the environment produces (rows left empty
+        go too)."""
+        rows = tuple(
+            Row(row.title, panels)
+            for row in self.rows
+            if (panels := tuple(panel for panel in row.panels if panel.shown(available)))
+        )
+        return Dashboard(self.uid, self.title, rows, self.variables, self.tags)
 
     def to_json(self) -> dict[str, Any]:
         panels: list[dict[str, Any]] = []
@@ -156,7 +181,9 @@ def _used_vs_requested(resource: str, used: str, unit: str) -> Panel:
 
 
 def _by_service(title: str, series: str, unit: str = "short") -> Panel:
-    return Panel(title, (_q(f'{series}{{namespace=~"$namespace"}}', "{{namespace}}/{{service}}"),), unit=unit)
+    """An AIOps series of the mesh's services (recorded only where Istio reports their requests)."""
+    query = _q(f'{series}{{namespace=~"$namespace"}}', "{{namespace}}/{{service}}")
+    return Panel(title, (query,), unit=unit, needs=(("istio",), (AIOPS,)))
 
 
 NODE_PRESSURE = 'kube_node_status_condition{condition=~"MemoryPressure|DiskPressure|PIDPressure",status="true"}'
@@ -217,11 +244,17 @@ PLATFORM_OVERVIEW = Dashboard(
                     "table",
                     unit="d",
                 ),
-                Panel("Elasticsearch health (0 green, 1 yellow, 2 red)", (_q(ES_HEALTH, "logs"),), "stat"),
+                Panel(
+                    "Elasticsearch health (0 green, 1 yellow, 2 red)",
+                    (_q(ES_HEALTH, "logs"),),
+                    "stat",
+                    needs=(("logging",),),
+                ),
                 Panel(
                     "Longhorn volumes not healthy",
                     (_q("count by (robustness) (longhorn_volume_robustness > 1)", "{{robustness}}"),),
                     "stat",
+                    needs=(("longhorn",),),
                 ),
             ),
         ),
@@ -233,16 +266,19 @@ PLATFORM_OVERVIEW = Dashboard(
                     (_q("count by (namespace) (aiops:pod_cpu_overprovisioned)", "{{namespace}}"),),
                     "bargauge",
                     description="Pods whose CPU request exceeds their use by monitoring.aiops.overprovisionRatio.",
+                    needs=((AIOPS,),),
                 ),
                 Panel(
                     "Reclaimable CPU cores",
                     (_q("topk(10, aiops:namespace_cpu_cores_reclaimable)", "{{namespace}}"),),
                     "bargauge",
+                    needs=((AIOPS,),),
                 ),
                 Panel(
                     "Idle GPU nodes",
                     (_q("count(aiops:gpu_node_idle)", "idle"), _q("count(aiops:gpu_node_utilisation:avg1h)", "all")),
                     "stat",
+                    needs=((AIOPS,), GPU_EXPORTERS),
                 ),
             ),
         ),
@@ -267,6 +303,7 @@ TEAM_RESOURCES = Dashboard(
                     "Requested / used CPU per pod",
                     (_q('aiops:pod_cpu_request_to_usage:ratio{namespace=~"$namespace"} > 1', "{{namespace}}/{{pod}}"),),
                     "table",
+                    needs=((AIOPS,),),
                 ),
             ),
         ),
@@ -307,6 +344,7 @@ ML_SERVING = Dashboard(
                         ),
                     ),
                     unit="reqps",
+                    needs=(("knative",),),
                 ),
                 Panel(
                     "Predict latency p95",
@@ -318,9 +356,13 @@ ML_SERVING = Dashboard(
                         ),
                     ),
                     unit="s",
+                    needs=(("kserve",),),
                 ),
                 Panel(
-                    "GPU utilisation", (_q("avg by (Hostname) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}}"),), unit="percent"
+                    "GPU utilisation",
+                    (_q("avg by (Hostname) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}}"),),
+                    unit="percent",
+                    needs=(GPU_EXPORTERS,),
                 ),
             ),
         ),

@@ -182,10 +182,11 @@ METRICS_SERVER = [
     group(
         "metrics-server",
         [
+            # The API server's own view of the aggregated API (kube-state-metrics has no APIService metrics).
             alert(
                 "MetricsServerUnavailable",
-                'kube_apiservice_status_condition{name="v1beta1.metrics.k8s.io",condition="Available",status="true"}'
-                ' == 0 or absent(up{job="metrics-server"} == 1)',
+                'max(aggregator_unavailable_apiservice{name="v1beta1.metrics.k8s.io"}) == 1'
+                ' or absent(up{job="metrics-server"} == 1)',
                 component="metrics-server",
                 severity="critical",
                 summary="The resource metrics API is unavailable",
@@ -538,6 +539,97 @@ METALLB = [
         ],
     ),
 ]
+# GPU telemetry: the exporter itself, and the GPUs it reports on (gpu_alerts), wherever one of them runs.
+DCGM_EXPORTER = [_down("dcgm-exporter", "dcgm-exporter", "DCGM exporter (GPU metrics)")]
+GPU_OPERATOR = [
+    _down("gpu-operator", "gpu-operator", "GPU operator DCGM exporter (GPU metrics)"),
+    _deployments_unavailable("gpu-operator", "gpu-operator", "NVIDIA GPU operator"),
+    group(
+        "gpu-operator-nodes",
+        [
+            alert(
+                "GpuOperatorStackUnavailable",
+                'kube_daemonset_status_number_unavailable{namespace="gpu-operator"} > 0',
+                component="gpu-operator",
+                for_="30m",
+                summary="{{ $value }} {{ $labels.daemonset }} pods are unavailable",
+                description=(
+                    "GPU nodes without a ready driver, container toolkit or device plugin offer no GPUs to pods "
+                    "(and without the exporter, no GPU metrics): read the pod's log, often the driver build."
+                ),
+            )
+        ],
+    ),
+]
+# Long-term metrics: the sidecars in Prometheus' pods upload, the compactor and store gateway read the bucket.
+THANOS = [
+    _down("thanos", "thanos", "Thanos"),
+    group(
+        "thanos-long-term-metrics",
+        [
+            alert(
+                "ThanosSidecarUploadsFailing",
+                "increase(thanos_shipper_upload_failures_total[1h]) > 0",
+                component="thanos",
+                summary="Prometheus {{ $labels.pod }} fails to upload its blocks to the metrics bucket",
+                description=(
+                    "Blocks that are not uploaded exist only on the Prometheus volume and are gone after its "
+                    "retention: check the sidecar's log (bucket permissions, the object store's reachability)."
+                ),
+            ),
+            alert(
+                "ThanosCompactorHalted",
+                "thanos_compact_halted == 1",
+                component="thanos",
+                for_="30m",
+                summary="The Thanos compactor has halted",
+                description=(
+                    "It stops on overlapping or corrupt blocks: nothing is compacted, downsampled or deleted past "
+                    "its retention until the block named in its log is repaired or removed."
+                ),
+            ),
+            alert(
+                "ThanosBucketOperationsFailing",
+                "sum by (job) (rate(thanos_objstore_bucket_operation_failures_total[5m])) > 0",
+                component="thanos",
+                for_="15m",
+                summary="{{ $labels.job }} fails operations on the metrics bucket",
+                description="Long-term queries miss data or the compactor falls behind: check credentials and quota.",
+            ),
+        ],
+    ),
+]
+# The operator, and the teams' Ray clusters (a PodMonitor `ray-cluster` in each team namespace, kuberay.py).
+KUBERAY = [
+    _down("kuberay-operator", "kuberay", "KubeRay operator"),
+    _reconcile_errors("kuberay-operator", "kuberay", "The KubeRay operator"),
+    group(
+        "ray-clusters",
+        [
+            alert(
+                "RayClusterNotProvisioned",
+                'kuberay_cluster_condition_provisioned{condition="false"} == 1',
+                component="kuberay-operator",
+                for_="30m",
+                summary="Ray cluster {{ $labels.namespace }}/{{ $labels.name }} has not had all its pods ready",
+                description=(
+                    "Its head or workers do not start: read the pods' events (image pull, the team's quota, no "
+                    "node with a free GPU) and the operator's log."
+                ),
+            ),
+            alert(
+                "RayClusterMetricsDown",
+                'up{job=~".+/ray-cluster"} == 0',
+                component="kuberay-operator",
+                summary="Prometheus cannot scrape Ray pod {{ $labels.pod }} in {{ $labels.namespace }}",
+                description=(
+                    "The Ray process in the pod is down or its metrics port is blocked (the team namespace's "
+                    "NetworkPolicy admits Prometheus on 8080)."
+                ),
+            ),
+        ],
+    ),
+]
 MINIO = [_down("minio", "minio", "MinIO")]
 HARBOR = [_down("harbor", "harbor", "Harbor registry")]
 NATS = [_down("nats", "nats", "NATS JetStream")]
@@ -567,11 +659,19 @@ COMPONENT_ALERTS: dict[str, list[Group]] = {
     "nats": NATS,
     "velero": VELERO,
     "external-secrets": EXTERNAL_SECRETS,
+    "dcgm-exporter": DCGM_EXPORTER,
+    "gpu-operator": GPU_OPERATOR,
+    "thanos": THANOS,
+    "kuberay-operator": KUBERAY,
 }
+
+GPU_EXPORTERS = ("dcgm-exporter", "gpu-operator")
+"""The components that export GPU metrics (DCGM_FI_*): where one is installed, the GPU alerts, AIOps GPU rules and
+GPU dashboard panels are too."""
 
 
 def gpu_alerts() -> list[Group]:
-    """For clusters with GPU node pools; DCGM_FI_DEV_GPU_UTIL comes from NVIDIA's dcgm-exporter."""
+    """Where a GPU exporter (GPU_EXPORTERS) runs: DCGM_FI_DEV_GPU_UTIL comes from NVIDIA's DCGM exporter."""
     return [
         group(
             "gpu",

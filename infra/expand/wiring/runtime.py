@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from infra.components.gpu_operator import NAMESPACE as GPU_OPERATOR_NAMESPACE
 from infra.config import Environment
 from infra.expand.platform import PlatformObject
 from infra.expand.scope import group_of
 from infra.expand.wiring.cluster import ClusterEndpoints
 from infra.expand.wiring.policies import Outside
-from infra.expand.wiring.workloads import ContainerPort, Pod
+from infra.expand.wiring.workloads import ContainerPort, Pod, container_ports
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class ResourceMaker:
     made_by: str
     """`{ref}` is the resource."""
     services: bool
+    namespace: str | None = None
+    """Where the pods run when that is not the resource's namespace (a cluster-scoped resource's operands)."""
+    ports: Callable[[PlatformObject], tuple[ContainerPort, ...]] | None = None
+    """The ports the resource declares for its pods, where it has pod templates; None: not known offline."""
 
 
 RESOURCE_MAKERS = (
@@ -85,6 +91,23 @@ RESOURCE_MAKERS = (
         services=True,
     ),
     ResourceMaker(
+        "ray.io",
+        "RayCluster",
+        lambda cluster: {"ray.io/cluster": cluster.name},
+        "KubeRay makes the head and worker pods of {ref}, and its head Service, labelled ray.io/cluster=<cluster>",
+        services=True,
+        ports=lambda cluster: ray_cluster_ports(cluster.object),
+    ),
+    ResourceMaker(
+        "nvidia.com",
+        "ClusterPolicy",
+        lambda _: {"app": "nvidia-dcgm-exporter"},
+        "NVIDIA's GPU operator makes the DCGM exporter's DaemonSet and Service (nvidia-dcgm-exporter, labelled "
+        "app=nvidia-dcgm-exporter) from {ref}, in its own namespace (assets/state-dcgm-exporter)",
+        services=True,
+        namespace=GPU_OPERATOR_NAMESPACE,
+    ),
+    ResourceMaker(
         "postgresql.cnpg.io",
         "Cluster",
         lambda cluster: {"cnpg.io/cluster": cluster.name},
@@ -93,6 +116,15 @@ RESOURCE_MAKERS = (
         services=False,
     ),
 )
+
+
+def ray_cluster_ports(cluster: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
+    """The container ports a RayCluster's head and worker pod templates declare (KubeRay keeps declared ports)."""
+    spec = cluster.get("spec") or {}
+    templates = [(spec.get("headGroupSpec") or {}).get("template") or {}]
+    templates += [(group or {}).get("template") or {} for group in spec.get("workerGroupSpecs") or []]
+    return tuple(dict.fromkeys(port for t in templates for port in container_ports(t.get("spec") or {})))
+
 
 # The Prometheus Operator keeps a Service of every node's kubelet (`--kubelet-service`), with these ports
 # (pkg/kubelet/controller.go, v0.93) and labels.
@@ -215,10 +247,12 @@ def runtime_objects(objects: Iterable[PlatformObject], env: Environment, cluster
                 continue
             made_by = maker.made_by.format(ref=f"{item.kind} {item.namespace}/{item.name}")
             labels = maker.labels(item)
-            pod = Pod(item.namespace, labels, (), made_by, ports_known=False, note=made_by)
+            namespace = maker.namespace or item.namespace
+            ports = maker.ports(item) if maker.ports is not None else None
+            pod = Pod(namespace, labels, ports or (), made_by, ports_known=ports is not None, note=made_by)
             pods.append(pod)
             if maker.services:
-                services.append(RuntimeService(item.namespace, "", labels, made_by, pods=pod))
+                services.append(RuntimeService(namespace, "", labels, made_by, pods=pod))
     return RuntimeObjects(tuple(services), tuple(pods))
 
 

@@ -108,6 +108,10 @@ def operator_pods(objects: Iterable[PlatformObject]) -> Iterator[Pod]:
         reloader = () if local else (ContainerPort(8080, "reloader-web"),)
         if item.kind == "Prometheus":
             web = () if local else (ContainerPort(9090, str(spec.get("portName") or "web")),)
+            # With `spec.thanos` the operator adds the Thanos sidecar container, serving gRPC (Store API) on 10901
+            # `grpc` and its metrics on 10902 `http` (pkg/prometheus/server/statefulset.go).
+            if spec.get("thanos") is not None:
+                web += (ContainerPort(10901, "grpc"), ContainerPort(10902, "http"))
             shards = spec.get("shards")
             for shard in range(shards if isinstance(shards, int) and shards > 0 else 1):
                 reserved = {

@@ -1,0 +1,71 @@
+"""NVIDIA's GPU operator on on-prem clusters with GPU nodes (`components.gpuOperator`): the NVIDIA driver, the
+container toolkit and the device plugin make the GPUs schedulable (`nvidia.com/gpu`), and its DCGM exporter
+exports the GPU metrics (DCGM_FI_*) the platform's GPU alerts, dashboard panels and AIOps rules read.
+
+The operator makes all of these at run time from its ClusterPolicy (the chart renders one from these values), in
+this namespace, and labels GPU nodes with node-feature-discovery (a subchart). The DCGM exporter's Service
+(`nvidia-dcgm-exporter`, port `gpu-metrics`) is one of them; the platform's ServiceMonitor selects it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import Environment
+from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
+from infra.platform.resources import resources
+
+NAMESPACE = "gpu-operator"
+DCGM_EXPORTER_LABELS = {"app": "nvidia-dcgm-exporter"}
+"""Labels of the DCGM exporter's pods and Service, as the operator makes them (assets/state-dcgm-exporter)."""
+DCGM_EXPORTER_PORT = "gpu-metrics"
+# Without precompiled drivers the driver container installs the node kernel's headers from its distribution's
+# package repositories, over HTTP or HTTPS.
+PACKAGE_REPOSITORIES = Allow("package-repositories", "egress", (ANYWHERE,), (80, 443))
+
+
+class GpuOperator(PlatformComponent):
+    spec = ComponentSpec(
+        name="gpu-operator",
+        layer="platform",
+        namespace=NAMESPACE,
+        provides_crds=("nvidia.com", "resource.nvidia.com", "nfd.k8s-sigs.io"),
+        pod_security="privileged",
+        privileged_reason=(
+            "the GPU operator's driver, container toolkit, device plugin and DCGM exporter pods load kernel "
+            "modules, configure the container runtime and read the GPUs as privileged containers with host PID and "
+            "host paths on every GPU node; node-feature-discovery reads the nodes' hardware from host paths"
+        ),
+        network=(KUBE_API, HTTPS_OUT),
+        # NVIDIA's ClusterPolicy and NVIDIADriver CRDs exceed the annotation size limit of client-side apply.
+        server_side_apply=True,
+    )
+
+    @classmethod
+    def enabled(cls, env: Environment) -> bool:
+        return env.target == "onprem" and env.components.gpu_operator.enabled
+
+    def build(self) -> None:
+        driver = self.env.components.gpu_operator.driver
+        self.namespace([PACKAGE_REPOSITORIES] if driver else [])
+        self.application(self.values())
+        self.scrape("gpu-operator-dcgm-exporter", DCGM_EXPORTER_LABELS, DCGM_EXPORTER_PORT)
+
+    def values(self) -> dict[str, Any]:
+        settings = self.env.components.gpu_operator
+        return {
+            # The namespace is labelled privileged by the platform, with its reason.
+            "psa": {"enabled": False},
+            "operator": {
+                "resources": resources("200m", "256Mi", "500m", "512Mi"),
+                # Argo CD applies the chart's CRDs itself (server-side) at every sync; the pre-upgrade hook Job
+                # that would do it for Helm is not needed.
+                "upgradeCRD": False,
+            },
+            "driver": {"enabled": settings.driver},
+            "toolkit": {"enabled": settings.toolkit},
+            "devicePlugin": {"enabled": True},
+            # The Service is scraped by the platform's ServiceMonitor (self.scrape), not one the operator makes.
+            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
+        }
