@@ -3,6 +3,11 @@ resources by them, and the rules check that they fit the limits of those resourc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.config.model import Environment
+
 BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots")
 GKE_CLUSTER_PREFIX = "mlops-"
 
@@ -15,3 +20,29 @@ def bucket_names(prefix: str, environment: str) -> dict[str, str]:
 def gke_cluster_name(environment: str) -> str:
     """The GKE cluster, and the prefix of the GCP resources that belong to it."""
     return f"{GKE_CLUSTER_PREFIX}{environment}"
+
+
+# The Harbor project the images workflow pushes the default images to, on-prem with Harbor as the registry.
+HARBOR_IMAGES_PROJECT = "mlops"
+
+
+def default_images_registry(env: Environment) -> str:
+    """Where the environment's default images are: its `defaultImages.registry`, else its own registry (the
+    Artifact Registry repository the cluster layer creates on GKE, Harbor's `mlops` project or the existing
+    registry on-prem)."""
+    if env.default_images.registry is not None:
+        return env.default_images.registry
+    if env.gke is not None:
+        return f"{env.gke.region}-docker.pkg.dev/{env.gke.project}/{gke_cluster_name(env.name)}"
+    assert env.onprem is not None  # guaranteed by rules.target_section_matches
+    registry = env.onprem.registry
+    return registry.url if registry.url is not None else f"harbor.{env.domain}/{HARBOR_IMAGES_PROJECT}"
+
+
+def default_image(env: Environment, name: str) -> str | None:
+    """The reference of the build of default image `name` the environment pins (`defaultImages.tags`), or None."""
+    build = env.default_images.tags.get(name)
+    if build is None:
+        return None
+    tag, _, digest = build.partition("@")
+    return f"{default_images_registry(env)}/{name}:{tag}" + (f"@{digest}" if digest else "")
