@@ -86,7 +86,8 @@ def test_a_commit_of_the_repository_is_not_a_secret_but_other_hex_is(tmp_path: P
     """Default images are pinned by the commit of their sources: a commit the repository has is public; the same
     shape that is no commit of it (or one a shallow clone lacks) is reported, saying how to tell."""
     repo = git_repo(tmp_path, {"first.txt": "first\n"})
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "1"])
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "-C", str(repo), *identity, "commit", "-qm", "1"], check=True)
     commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     stranger = "".join(reversed(commit.strip()))
     (repo / "pins.yaml").write_text(f"tags:\n  notebook: {commit.strip()}\n  codeserver: {stranger}\n")
