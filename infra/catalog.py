@@ -136,6 +136,13 @@ CATALOG: dict[str, Chart] = {
 MLFLOW_IMAGE = "burakince/mlflow"
 MLFLOW_VERSION = "3.15.1"
 
+# The platform's default images: images/<name>/Dockerfile, built by .github/workflows/images.yaml into each
+# environment's registry and tagged with the git commit of their sources (images/README.md). The stack offers the
+# first three (pinned per environment under `defaultImages.tags`); apps pin theirs in their overlays' `images:`.
+STACK_IMAGES = ("notebook", "codeserver", "model-server")
+APP_IMAGES = ("papermill-runner",)
+DEFAULT_IMAGES = (*STACK_IMAGES, *APP_IMAGES)
+
 
 def effective_version(component: str, pins: dict[str, str]) -> str:
     """The chart version an environment deploys: its own pin, else the catalog default."""

@@ -662,6 +662,22 @@ FORMAT_VALUES: dict[str, Values] = {
         version(leading_v=False), st.one_of(BROKEN_VERSION, version(False).map(lambda v: "v" + v))
     ),
     "ray-version": Values(version(leading_v=False), st.one_of(BROKEN_VERSION, version(False).map(lambda v: "v" + v))),
+    "image-build": Values(
+        joined(
+            text_of("0123456789abcdef", 40, 40),
+            st.one_of(st.just(""), joined(st.just("@sha256:"), text_of("0123456789abcdef", 64, 64))),
+        ),
+        st.one_of(
+            text_of("0123456789abcdef", 0, 39),  # a short commit
+            text_of("0123456789abcdef", 41, 50),
+            joined(text_of("0123456789abcdef", 39, 39), st.sampled_from("ABCDEFGXYZ-_.:")),  # not lowercase hex
+            joined(
+                text_of("0123456789abcdef", 40, 40), st.sampled_from(["@sha256:", "@sha512:" + "0" * 64, ":latest"])
+            ),
+            joined(text_of("0123456789abcdef", 40, 40), st.just("@sha256:"), text_of("0123456789abcdef", 63, 63)),
+            st.sampled_from(["latest", "main", "v1.0.0"]),
+        ),
+    ),
     "pinned-version": Values(
         st.one_of(
             version(leading_v=True),

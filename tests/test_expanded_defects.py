@@ -14,7 +14,7 @@ import yaml
 
 from infra.components.argocd import GIT_CONFIG_CHECKSUM
 from infra.components.cloudnative_pg import APP_SECRET, HOST
-from infra.config.derived import bucket_names
+from infra.config.derived import bucket_names, default_image
 from infra.config.errors import InvalidEnvironment
 from infra.config.loader import load_stack_file
 from infra.expand.expansion import Expander
@@ -206,14 +206,18 @@ def test_notebook_server_types_offer_their_own_images(platforms: dict[str, Platf
     owner = "kubeflow-jupyter-web-app"
     form = yaml.safe_load(config_map(platform, owner, "jupyter-web-app-config")["data"]["spawner_ui_config.yaml"])
     defaults = form["spawnerFormDefaults"]
-    jupyter = list(platform.env.components.kubeflow.notebook_images)
+    # The platform's own builds first (images/notebook, images/codeserver: tests/test_default_images.py), then
+    # Kubeflow's images of each kind.
+    jupyter = [default_image(platform.env, "notebook"), *platform.env.components.kubeflow.notebook_images]
     assert defaults["image"] == {"value": jupyter[0], "options": jupyter}
     web_app = container(named(platform, owner, "Deployment", "jupyter-web-app-deployment"), "jupyter-web-app")
     release_tag = web_app["image"].rsplit(":", 1)[1]
     for group, server in (("imageGroupOne", "codeserver"), ("imageGroupTwo", "rstudio")):
         options = defaults[group]["options"]
         assert options and defaults[group]["value"] in options
-        for image in options:
+        own = default_image(platform.env, server)
+        assert (options[0] == own) == (own is not None), f"{group} offers {options}"
+        for image in options[1:] if own is not None else options:
             name, tag = image.rsplit(":", 1)
             assert name.rsplit("/", 1)[1].startswith(f"{server}-"), f"{group} offers {image}"
             assert tag == release_tag, f"{group} offers {image}, the web app is {web_app['image']}"

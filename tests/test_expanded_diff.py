@@ -28,6 +28,10 @@ from .conftest import SHARED
 from .test_expansion import chart_archive, chart_source
 
 REPO = Path(__file__).resolve().parents[1]
+# The runner build the scheduled-notebook overlays pin (the images workflow's tag: a commit of images/).
+RUNNER_TAG = yaml.safe_load((REPO / "apps/scheduled-notebooks/overlays/dev/kustomization.yaml").read_text())["images"][
+    0
+]["newTag"]
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -407,7 +411,7 @@ def test_promote_dry_run_prints_the_expanded_diff_of_the_target(
     shutil.copytree(REPO / "environments", environments)
     shutil.copytree(REPO / "apps", tmp_path / "apps")
     overlay = tmp_path / "apps" / "scheduled-notebooks" / "overlays" / "dev" / "kustomization.yaml"
-    overlay.write_text(overlay.read_text().replace('newTag: "1.0.0"', 'newTag: "1.1.0"'))
+    overlay.write_text(overlay.read_text().replace(f'newTag: "{RUNNER_TAG}"', 'newTag: "1.1.0"'))
     complete = tmp_path / "complete.md"
     code = main(
         ["promote", "dev", "staging", "--dry-run", "--environments", str(environments), "--output", str(complete)]
@@ -417,7 +421,7 @@ def test_promote_dry_run_prints_the_expanded_diff_of_the_target(
     assert '+    newTag: "1.1.0"' in out
     assert "#### Images" in out and "| scheduled-notebooks | `batch/v1 CronJob" in out
     registry = "europe-west1-docker.pkg.dev/mlops-staging-234567/mlops-staging"
-    assert f"| `{registry}/papermill-runner:1.0.0` | `{registry}/papermill-runner:1.1.0` |" in out
+    assert f"| `{registry}/papermill-runner:{RUNNER_TAG}` | `{registry}/papermill-runner:1.1.0` |" in out
     assert complete.read_text().startswith(COMMENT_MARKER)
     assert overlay.read_text().count("1.1.0") == 1  # nothing written
 

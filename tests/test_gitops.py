@@ -30,6 +30,10 @@ from infra.platform.component import ComponentSpec
 from .conftest import ENV_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
+# The runner build the scheduled-notebook overlays pin (the images workflow's tag: a commit of images/).
+RUNNER_TAG = yaml.safe_load((REPO / "apps/scheduled-notebooks/overlays/dev/kustomization.yaml").read_text())["images"][
+    0
+]["newTag"]
 ORDER = ["dev", "staging", "prod"]
 
 
@@ -66,7 +70,7 @@ def test_promotion_copies_only_the_pins_and_keeps_comments(environments: Path) -
 def test_promotion_copies_app_image_pins_to_the_next_stage_only(environments: Path) -> None:
     overlays = environments.parent / "apps" / "scheduled-notebooks" / "overlays"
     dev, staging, prod = (overlays / env / "kustomization.yaml" for env in ("dev", "staging", "prod"))
-    dev.write_text(dev.read_text().replace('newTag: "1.0.0"', 'newTag: "1.2.0"'))
+    dev.write_text(dev.read_text().replace(f'newTag: "{RUNNER_TAG}"', 'newTag: "1.2.0"'))
     before, prod_before = staging.read_text(), prod.read_text()
     assert main(["promote", "dev", "staging", "--environments", str(environments)]) == 0
     after = staging.read_text()
@@ -377,7 +381,7 @@ def test_every_overlay_builds_and_validates(
     cronjob = yaml.safe_load((tmp_path / "scheduled-notebooks" / "cronjob-scheduled-notebook.yaml").read_text())
     assert cronjob["metadata"]["namespace"] == "ml-scheduled-notebooks"
     image = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image.endswith("/papermill-runner:1.0.0"), image
+    assert image.endswith(f"/papermill-runner:{RUNNER_TAG}"), image
 
 
 @needs_kustomize

@@ -22,6 +22,7 @@ from infra.components.kubeflow_pipelines import UPSTREAM_STORES, ui_endpoint_pro
 from infra.components.mlflow import MissingClusterService
 from infra.components.mlflow_auth import IAM_LOGIN_SECRET
 from infra.config import InvalidEnvironment, load_stack_file
+from infra.config.derived import default_image
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
@@ -30,6 +31,10 @@ from infra.platform.database import CLOUD_SQL_PROXY_IMAGE
 from .conftest import ENVIRONMENTS, REPO, allowances
 
 APPS = REPO / "apps"
+# The runner build the scheduled-notebook overlays pin (the images workflow's tag: a commit of images/).
+RUNNER_TAG = yaml.safe_load((REPO / "apps/scheduled-notebooks/overlays/dev/kustomization.yaml").read_text())["images"][
+    0
+]["newTag"]
 ML_APPS = ("model-serving", "scheduled-notebooks")
 OVERLAYS = ("dev", "staging", "prod", "onprem")
 SERVING_OVERLAYS = ("dev", "staging", "prod")  # the example model: the GKE examples (on-prem runs KServe without it)
@@ -300,7 +305,7 @@ def test_notebook_images_come_from_the_environment(rendered: dict[str, Rendered]
     r = rendered["dev"]
     patch = application(r, "kubeflow-jupyter-web-app")["spec"]["source"]["kustomize"]["patches"][0]
     form = yaml.safe_load(json.loads(patch["patch"])[0]["value"])["spawnerFormDefaults"]
-    images = list(r.env.components.kubeflow.notebook_images)
+    images = [default_image(r.env, "notebook"), *r.env.components.kubeflow.notebook_images]
     assert form["image"] == {"value": images[0], "options": images}
 
 
@@ -440,7 +445,7 @@ def test_scheduled_notebook_is_a_hardened_papermill_cronjob(
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert "papermill" in container["args"][0] and container["image"].endswith("/papermill-runner:1.0.0")
+    assert "papermill" in container["args"][0] and container["image"].endswith(f"/papermill-runner:{RUNNER_TAG}")
     assert container["resources"]["requests"] and container["resources"]["limits"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True

@@ -80,3 +80,23 @@ def test_names_of_secrets_are_not_secrets_but_encoded_documents_are_read(tmp_pat
         f"leaky_base64: {base64.b64encode(config.encode()).decode()}\n"
     )
     assert [f.object_ref for f in scan_directory(tmp_path, {})] == ["app.yaml:4 (decoded) line 2"]
+
+
+def test_a_commit_of_the_repository_is_not_a_secret_but_other_hex_is(tmp_path: Path) -> None:
+    """Default images are pinned by the commit of their sources: a commit the repository has is public; the same
+    shape that is no commit of it (or one a shallow clone lacks) is reported, saying how to tell."""
+    repo = git_repo(tmp_path, {"first.txt": "first\n"})
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "-C", str(repo), *identity, "commit", "-qm", "1"], check=True)
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    stranger = "".join(reversed(commit.strip()))
+    (repo / "pins.yaml").write_text(f"tags:\n  notebook: {commit.strip()}\n  codeserver: {stranger}\n")
+    subprocess.run(["git", "-C", str(repo), "add", "pins.yaml"], check=True)
+    (finding,) = scan(tracked_files(repo), repo, {})
+    assert finding.object_ref == "pins.yaml:3"
+    assert "Hex High Entropy String" in finding.message and "fetch the history" in finding.message
+    # Outside a git repository (rendered manifests) nothing is a commit.
+    outside = tmp_path.parent / f"{tmp_path.name}-rendered"
+    outside.mkdir()
+    (outside / "pins.yaml").write_text(f"tag: {commit.strip()}\n")
+    assert [f.object_ref for f in scan_directory(outside, {})] == ["pins.yaml:1"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import Environment
+from infra.config.derived import default_image
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
@@ -23,6 +24,8 @@ class Runtime:
     """(model format, major version) pairs it serves and auto-selects."""
     args: tuple[str, ...]
     protocols: tuple[str, ...] = ("v1", "v2")
+    metrics: bool = True
+    """The server exports Prometheus metrics on 8080 /metrics (KServe's model servers do; MLflow's does not)."""
 
 
 RUNTIMES = (
@@ -47,6 +50,19 @@ RUNTIMES = (
 )
 
 
+MLFLOW_RUNTIME = "platform-mlflow"
+
+
+def mlflow_runtime(env: Environment) -> Runtime | None:
+    """Models logged with MLflow, served by the platform's model-server image (images/model-server: MLflow's scoring
+    server at the tracking server's version, its entrypoint serving /mnt/models on 8080) at the build the
+    environment pins; None where it pins none."""
+    image = default_image(env, "model-server")
+    if image is None:
+        return None
+    return Runtime(MLFLOW_RUNTIME, image, (("mlflow", "3"),), (), ("v1",), metrics=False)
+
+
 class Kserve(PlatformComponent):
     spec = ComponentSpec(
         name="kserve",
@@ -68,7 +84,8 @@ class Kserve(PlatformComponent):
         self.namespace()
         self.application({}, chart="kserve-crd", stage=0)
         self.application(self.values(), stage=1, installs_crds=False)
-        for runtime in RUNTIMES:
+        mlflow = mlflow_runtime(self.env)
+        for runtime in (*RUNTIMES, *((mlflow,) if mlflow is not None else ())):
             self.custom_resource(
                 "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
             )
@@ -106,8 +123,9 @@ class Kserve(PlatformComponent):
 
 
 def runtime_spec(runtime: Runtime) -> dict[str, Any]:
+    metrics = {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"}
     return {
-        "annotations": {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"},
+        **({"annotations": metrics} if runtime.metrics else {}),
         "supportedModelFormats": [
             {"name": name, "version": version, "autoSelect": True, "priority": 1} for name, version in runtime.formats
         ],
@@ -116,7 +134,7 @@ def runtime_spec(runtime: Runtime) -> dict[str, Any]:
             {
                 "name": "kserve-container",
                 "image": runtime.image,
-                "args": list(runtime.args),
+                **({"args": list(runtime.args)} if runtime.args else {}),
                 "resources": resources("500m", "1Gi", "1", "2Gi"),
                 "securityContext": restricted_container(read_only_root=False),
             }

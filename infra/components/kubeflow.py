@@ -26,6 +26,7 @@ from infra.components.kubeflow_pipelines import (
     ui_endpoint_problem,
 )
 from infra.config import Environment
+from infra.config.derived import default_image
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
 from infra.platform import sign_in
@@ -115,6 +116,7 @@ TEAM_LABELS_FILE = "namespace-labels.yaml"
 # The web app shows all three types whatever the config holds (v1.10.0 has no setting that hides one), so each
 # needs images of its kind: for both, the notebook's annotations make Istio rewrite request paths to `/` (and, for
 # RStudio, send the X-RStudio-Root-Path header), where a Jupyter image, serving under its NB_PREFIX, has nothing.
+# images/notebook and images/codeserver build on the first two at that tag (tests/test_default_images.py).
 NOTEBOOK_SERVERS = "ghcr.io/kubeflow/kubeflow/notebook-servers"
 NOTEBOOK_SERVERS_TAG = "v1.10.0"
 CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_TAG}",)
@@ -296,10 +298,9 @@ class Kubeflow(PlatformComponent):
         return {"patches": [json_patch("ConfigMap", "namespace-labels-data", ops)]}
 
     def notebooks(self) -> dict[str, Any]:
-        """The Jupyter images users may pick (the environment's, first one preselected), replacing upstream's
-        spawner form; VS Code and RStudio keep upstream's images."""
-        images = list(self.env.components.kubeflow.notebook_images)
-        form = {"spawnerFormDefaults": spawner_form(images)}
+        """The images users may pick for each server type (`notebook_server_images`), replacing upstream's spawner
+        form."""
+        form = {"spawnerFormDefaults": spawner_form(notebook_server_images(self.env))}
         ops = [{"op": "replace", "path": "/data/spawner_ui_config.yaml", "value": yaml_text(form)}]
         return {"patches": [json_patch("ConfigMap", "jupyter-web-app-config", ops)]}
 
@@ -399,9 +400,32 @@ class Kubeflow(PlatformComponent):
             )
 
 
-def spawner_form(images: list[str]) -> dict[str, Any]:
-    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape): `images` for JupyterLab, the
-    code-server and RStudio images for the VS Code (`imageGroupOne`) and RStudio (`imageGroupTwo`) types."""
+@dataclass(frozen=True)
+class NotebookServerImages:
+    """The images the notebook form offers per server type, the first of each preselected."""
+
+    jupyter: tuple[str, ...]
+    code_server: tuple[str, ...]
+    rstudio: tuple[str, ...]
+
+
+def notebook_server_images(env: Environment) -> NotebookServerImages:
+    """JupyterLab: the environment's default notebook image (images/notebook, the build `defaultImages.tags` pins),
+    then its `notebookImages`; VS Code: its default codeserver image (images/codeserver), then upstream's; RStudio:
+    upstream's. An environment that pins no build of a default image offers the others only."""
+    jupyter = (*_pinned(env, "notebook"), *env.components.kubeflow.notebook_images)
+    code_server = (*_pinned(env, "codeserver"), *CODE_SERVER_IMAGES)
+    return NotebookServerImages(tuple(dict.fromkeys(jupyter)), tuple(dict.fromkeys(code_server)), RSTUDIO_IMAGES)
+
+
+def _pinned(env: Environment, name: str) -> tuple[str, ...]:
+    image = default_image(env, name)
+    return () if image is None else (image,)
+
+
+def spawner_form(images: NotebookServerImages) -> dict[str, Any]:
+    """The Jupyter web app's form defaults (upstream spawner_ui_config.yaml shape): the JupyterLab images (`image`),
+    the code-server and RStudio images for the VS Code (`imageGroupOne`) and RStudio (`imageGroupTwo`) types."""
     editable = lambda value: {"readOnly": False, "value": value}  # noqa: E731
     choice = lambda options: {"value": options[0], "options": list(options)}  # noqa: E731
     return {
@@ -409,9 +433,9 @@ def spawner_form(images: list[str]) -> dict[str, Any]:
         "hideRegistry": True,
         "hideTag": False,
         "imagePullPolicy": editable("IfNotPresent"),
-        "image": choice(images),
-        "imageGroupOne": choice(CODE_SERVER_IMAGES),
-        "imageGroupTwo": choice(RSTUDIO_IMAGES),
+        "image": choice(images.jupyter),
+        "imageGroupOne": choice(images.code_server),
+        "imageGroupTwo": choice(images.rstudio),
         "cpu": {**editable("0.5"), "limitFactor": "1.2"},
         "memory": {**editable("1.0Gi"), "limitFactor": "1.2"},
         "gpus": editable(

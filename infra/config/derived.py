@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from infra.config.syntax.quantities import quantity
 
 if TYPE_CHECKING:  # model.py imports this module
-    from infra.config.model import TeamRay
+    from infra.config.model import Environment, TeamRay
 
 # `metrics`: the blocks Prometheus' Thanos sidecar uploads (components.thanos).
 BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots", "metrics")
@@ -42,3 +42,29 @@ def largest_ray_cluster(ray: TeamRay) -> dict[str, Decimal]:
         memory += group.max_replicas * quantity(group.memory)
         gpu += group.max_replicas * group.gpu
     return {"cpu": cpu, "memory": memory, "gpu": gpu}
+
+
+# The Harbor project the images workflow pushes the default images to, on-prem with Harbor as the registry.
+HARBOR_IMAGES_PROJECT = "mlops"
+
+
+def default_images_registry(env: Environment) -> str:
+    """Where the environment's default images are: its `defaultImages.registry`, else its own registry (the
+    Artifact Registry repository the cluster layer creates on GKE, Harbor's `mlops` project or the existing
+    registry on-prem)."""
+    if env.default_images.registry is not None:
+        return env.default_images.registry
+    if env.gke is not None:
+        return f"{env.gke.region}-docker.pkg.dev/{env.gke.project}/{gke_cluster_name(env.name)}"
+    assert env.onprem is not None  # guaranteed by rules.target_section_matches
+    registry = env.onprem.registry
+    return registry.url if registry.url is not None else f"harbor.{env.domain}/{HARBOR_IMAGES_PROJECT}"
+
+
+def default_image(env: Environment, name: str) -> str | None:
+    """The reference of the build of default image `name` the environment pins (`defaultImages.tags`), or None."""
+    build = env.default_images.tags.get(name)
+    if build is None:
+        return None
+    tag, _, digest = build.partition("@")
+    return f"{default_images_registry(env)}/{name}:{tag}" + (f"@{digest}" if digest else "")

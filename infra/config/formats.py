@@ -586,6 +586,21 @@ RayVersion = Annotated[
         partial(versions.semver, leading_v=False),
     ),
 ]
+ImageBuild = Annotated[
+    str,
+    text_format(
+        "image-build",
+        "a build of a default image: the 40-hex git commit of its sources, optionally @sha256:<64 hex digits>, "
+        "such as 0123456789abcdef0123456789abcdef01234567",
+        "the images workflow (.github/workflows/images.yaml tags each build with the last commit that changed its "
+        "sources, and the digest names those bytes)",
+        matching(
+            r"^[0-9a-f]{40}(@sha256:[0-9a-f]{64})?$",
+            "40 lowercase hex digits (a full git commit), then optionally @sha256: and 64 lowercase hex digits",
+        ),
+        r"^[0-9a-f]{40}(@sha256:[0-9a-f]{64})?$",
+    ),
+]
 PinnedVersion = Annotated[
     str,
     text_format(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
-from infra.catalog import CATALOG
+from infra.catalog import CATALOG, STACK_IMAGES
 from infra.config.derived import BUCKET_PURPOSES
 from infra.config.formats import (
     AddressPoolRange,
@@ -53,6 +53,7 @@ from infra.config.formats import (
     HttpsUrl,
     HttpUrl,
     Image,
+    ImageBuild,
     ImageByDigest,
     IPAddress,
     IPv4Network,
@@ -82,6 +83,7 @@ from infra.config.formats import (
 
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
 ComponentName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
+StackImageName = Literal[STACK_IMAGES]  # type: ignore[valid-type]
 
 
 class Settings(BaseModel):
@@ -994,6 +996,19 @@ class GitOps(Settings):
     """Branch or tag of that repository the environment follows."""
 
 
+class DefaultImages(Settings):
+    registry: RegistryAddress | None = None
+    """Where the environment's nodes pull the default images from, and where .github/workflows/images.yaml pushes
+    them. Unset: the environment's own registry, Artifact Registry `<region>-docker.pkg.dev/<project>/mlops-<env>`
+    on GKE; on-prem `harbor.<domain>/mlops` (a Harbor project named `mlops`) or the existing registry's url."""
+    tags: dict[StackImageName, ImageBuild] = {}  # type: ignore[valid-type]
+    """Which build of each default image (images/<name> in this repository) the environment offers: `notebook` and
+    `codeserver` first in the notebook form's JupyterLab and VS Code groups, `model-server` as the
+    `platform-mlflow` serving runtime. A build is named by the git commit of its sources, the tag the images
+    workflow gives it (optionally with its digest). An image without a tag here is not offered. Promotion copies
+    these from one environment to the next, like `versions`."""
+
+
 class Environment(Settings):
     name: SkipJsonSchema[str] = ""
     """Set from the stack file name (`Pulumi.<name>.yaml`), never written in it."""
@@ -1022,5 +1037,7 @@ class Environment(Settings):
     versions: dict[ComponentName, PinnedVersion] = {}  # type: ignore[valid-type]
     """Chart versions this environment pins where it differs from the catalog, by component. Promotion copies
     these from one environment to the next."""
+    default_images: DefaultImages = DefaultImages()
+    """The platform's default images (images/ in this repository): where they are and which builds are offered."""
     argocd: ArgoCdSettings = ArgoCdSettings()
     """Argo CD: single sign-on, RBAC, sync windows and the ML applications it syncs from `apps/`."""

@@ -1,7 +1,9 @@
 """Promotion: copy one environment's effective version pins into the next environment.
 
-Two kinds of pins travel: the chart versions under `versions:` in the stack file, and the image tags and
-digests under `images:` of each app's kustomize overlay (`apps/<app>/overlays/<env>/kustomization.yaml`).
+Three kinds of pins travel: the chart versions under `versions:` in the stack file, the builds of the platform's
+default images under `defaultImages.tags:` (images/ in this repository; where they are, `defaultImages.registry`,
+stays the target's), and the image tags and digests under `images:` of each app's kustomize overlay
+(`apps/<app>/overlays/<env>/kustomization.yaml`).
 Files are edited with a round-trip YAML library, so comments, key order and layout survive and only the pins
 change. The promotion order lives in environments/promotion.yaml. `impact` shows what a promotion does in the target's
 cluster: its expansion before and after, compared as `diff` compares two refs.
@@ -15,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
@@ -124,10 +127,11 @@ def plan(environments: Path, source: str, target: str, force: bool = False, apps
     for path in (source_file, target_file):
         if not path.is_file():
             raise InvalidEnvironment(str(path), [Violation("(file)", "no such stack file")])
-    pins = dict(load_stack_file(source_file).versions)
+    source_env = load_stack_file(source_file)
     load_stack_file(target_file)
     before = target_file.read_text()
-    after = with_pins(before, pins, str(target_file))
+    after = with_pins(before, dict(source_env.versions), str(target_file))
+    after = with_default_image_tags(after, dict(source_env.default_images.tags), str(target_file))
     _validate(after, target_file.name)
     stack = FileChange(target_file, f"environments/{target_file.name}", before, after)
     apps_dir = apps_dir if apps_dir is not None else environments.parent / "apps"
@@ -207,27 +211,62 @@ def _load_mapping(text: str, source: str) -> dict:
 
 def with_pins(text: str, pins: dict[str, str], source: str) -> str:
     """`text` (a stack file) whose `versions:` equals `pins`, everything else kept byte for byte where possible."""
+    return with_mapping(text, ("versions",), pins, source)
+
+
+def with_default_image_tags(text: str, tags: dict[str, str], source: str) -> str:
+    """`text` (a stack file) whose `defaultImages.tags:` equals `tags` (unchanged text when both are empty)."""
+    return with_mapping(text, ("defaultImages", "tags"), tags, source)
+
+
+def with_mapping(text: str, keys: tuple[str, ...], pins: dict[str, str], source: str) -> str:
+    """`text` (a stack file) whose mapping at `keys` under the platform's config equals `pins`, everything else
+    kept byte for byte where possible. A mapping that is absent and would stay empty is not written."""
     yaml_rt = _round_trip()
     document = yaml_rt.load(text)
-    platform = document["config"][CONFIG_KEY]
-    versions = platform.get("versions")
-    if not isinstance(versions, CommentedMap):
-        if versions not in (None, {}):
-            raise InvalidEnvironment(source, [Violation(f"{CONFIG_KEY}.versions", "must be a mapping")])
-        versions = CommentedMap()
-        platform["versions"] = versions
-    for component in [name for name in versions if name not in pins]:
-        del versions[component]
-    for component, version in sorted(pins.items()):
-        versions[component] = version
+    parent = grandparent = document["config"][CONFIG_KEY]
+    for depth, key in enumerate(keys):
+        grandparent = parent
+        where = ".".join((CONFIG_KEY, *keys[: depth + 1]))
+        value = parent.get(key)
+        if not isinstance(value, CommentedMap):
+            if value not in (None, {}):
+                raise InvalidEnvironment(source, [Violation(where, "must be a mapping")])
+            if not pins and key not in parent:
+                return text
+            value = CommentedMap()
+            parent[key] = value
+        parent = value
+    mapping = parent
+    # The comment lines after the mapping (say, above the next setting) belong to its last entry: kept for
+    # whichever entry is last afterwards, or for the mapping's own key when it ends up empty.
+    trailing = _trailing_comment(mapping)
+    for name in [name for name in mapping if name not in pins]:
+        del mapping[name]
+    for name, pin in sorted(pins.items()):
+        mapping[name] = pin
     # An empty `{}` written inline would stay inline; entries read better one per line.
-    if versions:
-        versions.fa.set_block_style()
+    if mapping:
+        mapping.fa.set_block_style()
     else:
-        versions.fa.set_flow_style()
+        mapping.fa.set_flow_style()
+    if trailing is not None:
+        for name in list(mapping.ca.items):
+            if mapping.ca.items[name][2] is trailing:
+                mapping.ca.items[name][2] = None
+        owner, key = (mapping, list(mapping)[-1]) if mapping else (grandparent, keys[-1])
+        owner.ca.items.setdefault(key, [None, None, None, None])[2] = trailing
     out = io.StringIO()
     yaml_rt.dump(document, out)
     return out.getvalue()
+
+
+def _trailing_comment(mapping: CommentedMap) -> Any:
+    """The comment token after a block mapping's last value, if any."""
+    if not mapping:
+        return None
+    entry = mapping.ca.items.get(list(mapping)[-1])
+    return entry[2] if entry and len(entry) > 2 else None
 
 
 def _round_trip() -> YAML:

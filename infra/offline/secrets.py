@@ -6,7 +6,10 @@ each entry with its reason. Two heuristics are built in:
 - a "Secret Keyword" hit whose value is a dash-joined lowercase name (`object-store-credentials`) or an
   environment variable name (`AWS_SECRET_ACCESS_KEY`) names where a secret is kept; it is not a credential;
 - a "Base64 High Entropy String" that decodes to readable text is an encoded document (a config file in chart
-  values): the decoded text is scanned instead.
+  values): the decoded text is scanned instead;
+- a "Hex High Entropy String" of 40 hex digits that is a commit of the scanned repository (the builds of the
+  default images are tagged and pinned by commit) is public by nature. A clone without the history (a shallow
+  CI checkout) cannot tell, so the scan reports it and says so: check out with the history.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from infra.offline.validate import Finding
 OBJECT_NAME = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)+)$")
 KEYWORD = "Secret Keyword"
 BASE64 = "Base64 High Entropy String"
+HEX = "Hex High Entropy String"
+COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,21 @@ def _scan_files(files: list[Path], root: Path, allowlist: Mapping[tuple[str, str
     with default_settings(), gated_scans():
         for path in files:
             collection.scan_file(str(Path(path).resolve().relative_to(root)))
+    commits = _commits(
+        root,
+        {
+            s.secret_value
+            for found in collection.data.values()
+            for s in found
+            if _may_be_a_commit(s.type, s.secret_value)
+        },
+    )
     findings = []
     for filename, secrets in collection.data.items():
         for secret in secrets:
             if (secret.secret_hash, secret.type) in allowlist or _names_an_object(secret.type, secret.secret_value):
+                continue
+            if secret.secret_value in commits:
                 continue
             document = _decoded_text(secret.type, secret.secret_value)
             if document is not None:
@@ -112,12 +128,36 @@ def _scan_files(files: list[Path], root: Path, allowlist: Mapping[tuple[str, str
                 f"{secret.type} (hashed_secret {secret.secret_hash}): move it to Pulumi secret config or a "
                 "secret store, or allow-list the hash with a reason"
             )
+            if _may_be_a_commit(secret.type, secret.secret_value):
+                message += " (if it names a commit of this repository, this clone lacks it: fetch the history)"
             findings.append(Finding("secrets", f"{filename}:{secret.line_number}", message))
     return sorted(findings, key=lambda f: (f.object_ref, f.message))
 
 
 def _names_an_object(kind: str, value: str | None) -> bool:
     return kind == KEYWORD and value is not None and bool(OBJECT_NAME.match(value))
+
+
+def _may_be_a_commit(kind: str, value: str | None) -> bool:
+    return kind == HEX and value is not None and bool(COMMIT_ID.match(value))
+
+
+def _commits(root: Path, candidates: set[str]) -> set[str]:
+    """The candidates that are commits of the git repository `root` is in (none outside a repository)."""
+    if not candidates:
+        return set()
+    ordered = sorted(candidates)
+    result = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch-check=%(objecttype)"],
+        input="".join(f"{value}\n" for value in ordered),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return set()
+    kinds = result.stdout.splitlines()
+    return {value for value, kind in zip(ordered, kinds, strict=True) if kind == "commit"}
 
 
 def _decoded_text(kind: str, value: str | None) -> str | None:
