@@ -318,7 +318,7 @@ def test_the_plan_names_every_environments_registry(repository: Path) -> None:
     plan = default_images.plan(repository, "", "HEAD")
     head = git(repository, "rev-parse", "HEAD")
     assert plan["images"] == [{"name": name, "tag": head} for name in sorted(DEFAULT_IMAGES)]
-    assert plan["gke"] == ["dev", "prod", "staging"] and plan["onprem"] == ["onprem"]
+    assert plan["gke"] == ["dev", "prod", "staging"] and plan["onprem"] == ["onprem-traefik", "onprem"]
     assert plan["first_stage"] == "dev"
     assert plan["registries"]["dev"] == "europe-west4-docker.pkg.dev/mlops-dev-123456/mlops-dev"
     assert plan["registries"]["onprem"] == "harbor.ml.corp.example.net/mlops"
@@ -370,10 +370,21 @@ def test_the_command_line_reports_an_error_without_a_traceback(
 # --- what environments offer -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", ENV_NAMES)
+OFFERING_IMAGES = [env for env in ENV_NAMES if (REPO / "apps/scheduled-notebooks/overlays" / env).is_dir()]
+
+
+def test_the_examples_without_notebooks_or_serving_offer_no_images() -> None:
+    """onprem-traefik runs no Kubeflow, KServe or ML apps: nothing there would start a default image."""
+    assert sorted(set(ENV_NAMES) - set(OFFERING_IMAGES)) == ["onprem-traefik"]
+    loaded = load_stack_file(ENVIRONMENTS / "Pulumi.onprem-traefik.yaml")
+    assert not loaded.components.kubeflow.enabled and not loaded.components.kserve.enabled
+    assert loaded.default_images.tags == {}
+
+
+@pytest.mark.parametrize("env", OFFERING_IMAGES)
 def test_every_environment_pins_every_default_image(env: str) -> None:
-    """The examples run the platform's own images everywhere: the stack's in `defaultImages.tags`, the runner in
-    the scheduled-notebook overlay, each from the environment's own registry."""
+    """The examples run the platform's own images everywhere they offer them: the stack's in `defaultImages.tags`,
+    the runner in the scheduled-notebook overlay, each from the environment's own registry."""
     loaded = load_stack_file(ENVIRONMENTS / f"Pulumi.{env}.yaml")
     assert set(loaded.default_images.tags) == set(STACK_IMAGES)
     overlay = yaml.safe_load((REPO / "apps/scheduled-notebooks/overlays" / env / "kustomization.yaml").read_text())
