@@ -1,4 +1,4 @@
-"""`python -m infra.cli {render,check,docs,promote,diff}`: the offline tools of the platform.
+"""`python -m infra.cli {render,check,images,docs,promote,diff}`: the offline tools of the platform.
 
 Exit codes: 0 done; 2 an invalid environment (messages name the config path; nothing is written);
 1 anything else (a failed check, a refused promotion, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
@@ -58,6 +58,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
     with_caches(check)
 
+    images = sub.add_parser("images", help="every container image each environment runs, and where it comes from")
+    with_envs(images)
+    with_caches(images)
+
     sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
 
     promote = sub.add_parser("promote", help="copy SRC's version pins into DST's stack file (dev -> staging -> prod)")
@@ -90,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.crd_schemas,
                 not args.skip_checkov,
                 Caches.from_environment(args.chart_cache, args.git_cache),
+            )
+        if args.command == "images":
+            return commands.images(
+                args.environments, args.env, Caches.from_environment(args.chart_cache, args.git_cache)
             )
         if args.command == "promote":
             return commands.promote(args.environments, args.source, args.target, args.dry_run, args.force)

@@ -44,6 +44,7 @@ STAGES = (
     "admission",
     "convergence",
     "wiring",
+    "images",
     "apps",
     "secrets",
     "checkov",
@@ -262,6 +263,7 @@ def _check_rendered(
     from infra.expand.admission import admission_findings
     from infra.expand.convergence import convergence_findings
     from infra.expand.expansion import EXPANSION
+    from infra.expand.images import images_findings
     from infra.expand.integrity import integrity_findings
     from infra.expand.platform import Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
@@ -291,6 +293,8 @@ def _check_rendered(
     report.findings += convergence
     wiring, report.checked["wiring"] = wiring_findings(platform)
     report.findings += wiring
+    images, report.checked["images"] = images_findings(platform)
+    report.findings += images
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())
@@ -314,6 +318,25 @@ def _check_rendered(
     if allowlist_use is not None:
         allowlist_use.record(platform, validator)
     return report
+
+
+def images(environments: Path, names: Sequence[str], caches: Caches) -> int:
+    """Every container image each environment runs, with where it comes from; 1 if one is refused."""
+    from infra.expand.images import image_problems, listing, platform_images
+    from infra.expand.platform import Platform
+
+    refused = 0
+    for rendered, expansion in expanded_ahead(render_all(environments, names), Expander(caches)):
+        assert expansion is not None
+        found = platform_images(Platform(rendered, expansion))
+        problems = image_problems(found)
+        print(f"{rendered.stack}: {len(found.by_reference())} images, {len(found.unseen)} set of images not named")
+        for line in listing(found):
+            print(line)
+        for use, message in problems:
+            print(f"  - [images/error] {use.object_ref} {use.field}: {message}")
+        refused += len(problems)
+    return 1 if refused else 0
 
 
 def validate_all(environments: Path, names: Sequence[str]) -> None:

@@ -96,6 +96,11 @@ NOTEBOOK_SERVERS = "ghcr.io/kubeflow/kubeflow/notebook-servers"
 NOTEBOOK_SERVERS_TAG = "v1.10.0"
 CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_TAG}",)
 RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}",)
+# Katib's own MySQL: kubeflow/manifests 26.03 runs it at `mysql:8.0`, whose line ended in April 2026, beside the
+# Pipelines MySQL at `mysql:8.4` (the LTS line). One image at one version (the `images` stage of `check`): Katib's
+# database server moves to the Pipelines' image. Its arguments (`--datadir` only) and its clients (the Go MySQL driver
+# with the caching_sha2_password login, the default of both lines) are the same on 8.4.
+KATIB_MYSQL_IMAGE = "mysql:8.4"
 
 
 def aggregated_roles(application: str, *roles: str) -> tuple[IgnoredDifference, ...]:
@@ -173,6 +178,7 @@ class Kubeflow(PlatformComponent):
             "kubeflow-jupyter-web-app": self.notebooks(),
             "kubeflow-istio-resources": self.gateway(),
             "kubeflow-profiles": self.team_namespaces(),
+            "kubeflow-katib": {"patches": [katib_mysql_image()]},
         }
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if sign_in.sign_in(self.env) is None:
@@ -363,6 +369,17 @@ class Kubeflow(PlatformComponent):
                 namespace=namespace,
                 after=[profile],
             )
+
+
+def katib_mysql_image() -> dict[str, Any]:
+    """Katib's database server at the Pipelines' MySQL image (KATIB_MYSQL_IMAGE)."""
+    container = "/spec/template/spec/containers/0"
+    # The test fails the build (and so `check`) if upstream ever reorders the containers.
+    ops = [
+        {"op": "test", "path": f"{container}/name", "value": "katib-mysql"},
+        {"op": "replace", "path": f"{container}/image", "value": KATIB_MYSQL_IMAGE},
+    ]
+    return json_patch("Deployment", "katib-mysql", ops)
 
 
 def spawner_form(images: list[str]) -> dict[str, Any]:
