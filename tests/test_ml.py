@@ -134,9 +134,29 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
 
 
 def pipelines_patches(r: Rendered) -> dict[tuple[str, str], Any]:
-    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed."""
+    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed; the patches that only
+    give a workload resources, a pod securityContext or no API token (kubeflow.workload_patches) left out."""
     patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
-    return {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"]) for p in patches}
+    parsed = [(p["target"]["kind"], p["target"]["name"], json.loads(p["patch"])) for p in patches]
+    return {(kind, name): patch for kind, name, patch in parsed if not posture_only(patch)}
+
+
+POSTURE_KEYS = {"containers", "securityContext", "automountServiceAccountToken"}
+
+
+def posture_only(patch: Any) -> bool:
+    """A workload patch of kubeflow.workload_patches: containers by name with resources, the pod's securityContext,
+    automountServiceAccountToken, and nothing else."""
+    if not isinstance(patch, dict) or set(patch) - {"apiVersion", "kind", "metadata", "spec"}:
+        return False
+    pod = patch.get("spec", {}).get("template", {}).get("spec")
+    return (
+        isinstance(pod, dict)
+        and list(patch["spec"]) == ["template"]
+        and list(patch["spec"]["template"]) == ["spec"]
+        and not set(pod) - POSTURE_KEYS
+        and all(set(c) <= {"name", "resources"} for c in pod.get("containers", []))
+    )
 
 
 def metadata_pod(r: Rendered) -> dict[str, Any]:

@@ -48,7 +48,14 @@ class ClusterNetwork(pulumi.ComponentResource):
             # The existing cluster keeps kube-proxy; replacing it is a separate, disruptive migration.
             "kubeProxyReplacement": False,
             "resources": resources("100m", "256Mi", "1", "1Gi"),
+            # The agent's init containers (cgroup and BPF mounts, sysctls, state cleanup) and the Envoy DaemonSet.
+            "initResources": resources("10m", "32Mi", "100m", "128Mi"),
+            "envoy": {"resources": resources("50m", "128Mi", "500m", "256Mi")},
+            # Envoy gets its configuration from the agent on the node, not from the API: no token in its pods.
+            "serviceAccounts": {"envoy": {"automount": False}},
             "operator": {"replicas": 2 if ha else 1, "resources": resources("50m", "128Mi", "200m", "256Mi")},
+            # The Job (and CronJob) that makes Hubble's certificates.
+            "certgen": {"resources": resources("10m", "32Mi", "100m", "64Mi")},
             "hubble": {
                 "enabled": True,
                 "relay": {"enabled": True, "resources": resources("50m", "64Mi", "200m", "128Mi")},

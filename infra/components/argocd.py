@@ -28,6 +28,7 @@ from infra.platform.config_text import yaml_text
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
+from infra.platform.security import restricted_pod
 
 ML_PROJECT = "ml-apps"
 ML_NAMESPACE_PREFIX = "ml-"
@@ -56,6 +57,15 @@ GIT_CONFIG_KEY = "gitconfig"
 # Argo CD runs git with HOME=/dev/null, so only the system file is read (its docs, "Git Configuration").
 SYSTEM_GIT_CONFIG = "/etc/gitconfig"
 GIT_CONFIG_CHECKSUM = "mlops.dev/git-mirrors-sha256"
+SMALL_JOB = resources("10m", "32Mi", "100m", "64Mi")
+# Highly available Redis (the redis-ha subchart): its servers, sentinels, HAProxy and their init containers.
+REDIS_HA_RESOURCES: dict[str, Any] = {
+    "redis": {"resources": resources("50m", "128Mi", "200m", "256Mi")},
+    "sentinel": {"resources": resources("20m", "32Mi", "100m", "64Mi")},
+    "init": {"resources": SMALL_JOB},
+    "splitBrainDetection": {"resources": resources("10m", "32Mi", "50m", "64Mi")},
+    "haproxy": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "init": {"resources": SMALL_JOB}},
+}
 
 
 class ArgoCD(PlatformComponent):
@@ -101,7 +111,8 @@ class ArgoCD(PlatformComponent):
         # Metrics Services only; their ServiceMonitor comes from the monitoring component (CRDs come later).
         metrics = {"metrics": {"enabled": self.ctx.monitoring_enabled}}
         return {
-            "global": {"domain": f"argocd.{self.env.domain}"},
+            # The chart's containers run restricted already; its pods get the runtime's seccomp profile and no root.
+            "global": {"domain": f"argocd.{self.env.domain}", "securityContext": restricted_pod()},
             "configs": {
                 "params": {
                     # TLS ends at the ingress gateway, which reaches the server over the cluster network.
@@ -124,8 +135,11 @@ class ArgoCD(PlatformComponent):
             "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
             "dex": {"enabled": False},
-            "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
-            "redis-ha": {"enabled": ha},
+            # Redis never calls the Kubernetes API: no token in its pods.
+            "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "automountServiceAccountToken": False},
+            # The Job that writes Redis' password before the first sync.
+            "redisSecretInit": {"resources": SMALL_JOB, "securityContext": restricted_pod()},
+            "redis-ha": {"enabled": ha, **(REDIS_HA_RESOURCES if ha else {})},
             **git_mirror_config(self.env.argocd.git_mirrors),
         }
 

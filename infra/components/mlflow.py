@@ -106,7 +106,8 @@ class Mlflow(PlatformComponent):
             "replicaCount": settings.replicas,
             "image": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION},
             "initImages": {"mlflowDbMigration": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION}},
-            "serviceAccount": {"create": True, "annotations": facts.identity.annotations(WORKLOAD)},
+            # MLflow never calls the Kubernetes API: its account mounts no token (Workload Identity needs none).
+            "serviceAccount": {"create": True, "automount": False, "annotations": facts.identity.annotations(WORKLOAD)},
             **backend_store(login),
             "artifactRoot": artifacts,
             "extraEnvVars": env,

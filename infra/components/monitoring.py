@@ -21,6 +21,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.platform.security import RUNTIME_DEFAULT
 
 # Node exporters, kubelets and every other target on the nodes' network listen on node addresses, which are
 # neither pods nor namespaces.
@@ -157,6 +158,8 @@ class Monitoring(PlatformComponent):
             "prometheusOperator": {
                 "resources": resources("100m", "128Mi", "500m", "256Mi"),
                 "serviceMonitor": {"selfMonitor": True},
+                # The Jobs that make and install the admission webhook's certificate.
+                "admissionWebhooks": {"patch": {"resources": resources("10m", "32Mi", "100m", "64Mi")}},
             },
             "kube-state-metrics": {
                 "resources": resources("50m", "128Mi", "200m", "256Mi"),
@@ -164,6 +167,10 @@ class Monitoring(PlatformComponent):
             },
             "prometheus-node-exporter": {
                 "resources": resources("50m", "64Mi", "200m", "128Mi"),
+                # The chart's pod context (user 65534, non-root) with the runtime's seccomp profile, and its container
+                # context without privilege escalation (it reads the host's /proc and /sys, mounted read-only).
+                "securityContext": {"seccompProfile": dict(RUNTIME_DEFAULT)},
+                "containerSecurityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False},
                 "prometheus": {"monitor": {"enabled": True}},
             },
             "kubeControllerManager": {"enabled": control_plane_visible},
@@ -182,12 +189,13 @@ class Monitoring(PlatformComponent):
             "resources": resources("100m", "256Mi", "500m", "512Mi"),
             "serviceMonitor": {"enabled": True},
             "sidecar": {
+                "resources": resources("20m", "64Mi", "100m", "128Mi"),
                 "dashboards": {
                     "enabled": True,
                     "searchNamespace": "ALL",
                     "label": DASHBOARD_LABEL,
                     "labelValue": "1",
-                }
+                },
             },
             "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
