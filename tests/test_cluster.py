@@ -24,7 +24,7 @@ from infra.offline.serialize import plain
 
 from .conftest import ENV_NAMES, ENVIRONMENTS, allowances
 
-GKE_ENVS = [name for name in ENV_NAMES if name != "onprem"]
+GKE_ENVS = [name for name in ENV_NAMES if load_stack_file(ENVIRONMENTS / f"Pulumi.{name}.yaml").target == "gke"]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 BUCKET = "gcp:storage/bucket:Bucket"
 

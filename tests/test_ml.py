@@ -474,8 +474,9 @@ def mlflow_values(r: Rendered) -> dict[str, Any]:
 def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
     """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
     and test_check's clean `check` of every environment covers it."""
-    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == {"dev", "staging", "onprem"}
-    for name in ("dev", "staging", "onprem"):
+    enabled = {"dev", "staging", "onprem", "airgap"}
+    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == enabled
+    for name in enabled:
         assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"
 
 

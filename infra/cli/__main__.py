@@ -1,4 +1,4 @@
-"""`python -m infra.cli {render,check,images,docs,promote,diff}`: the offline tools of the platform.
+"""`python -m infra.cli {render,check,images,mirror,docs,promote,diff}`: the offline tools of the platform.
 
 Exit codes: 0 done; 2 an invalid environment (messages name the config path; nothing is written);
 1 anything else (a failed check, a refused promotion, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
@@ -62,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
     with_envs(images)
     with_caches(images)
 
+    mirror = sub.add_parser("mirror", help="write what an environment's mirrors must hold, for helm, skopeo and git")
+    mirror.add_argument("--env", required=True, help="environment name (its stack file sets `mirrors`)")
+    mirror.add_argument("--out", type=Path, required=True, help="directory to write <env>/ into")
+    mirror.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+    with_caches(mirror)
+
     sub.add_parser("docs", help="regenerate the environment JSON Schema, docs/environment.md and docs/delivery.md")
 
     promote = sub.add_parser("promote", help="copy SRC's version pins into DST's stack file (dev -> staging -> prod)")
@@ -99,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.images(
                 args.environments, args.env, Caches.from_environment(args.chart_cache, args.git_cache)
             )
+        if args.command == "mirror":
+            caches = Caches.from_environment(args.chart_cache, args.git_cache)
+            return commands.mirror(args.environments, args.env, args.out, caches)
         if args.command == "promote":
             return commands.promote(args.environments, args.source, args.target, args.dry_run, args.force)
         if args.command == "diff":

@@ -47,6 +47,7 @@ STAGES = (
     "convergence",
     "wiring",
     "images",
+    "mirrors",
     "apps",
     "secrets",
     "checkov",
@@ -296,6 +297,7 @@ def _check_rendered(
     from infra.expand.expansion import EXPANSION
     from infra.expand.images import images_findings
     from infra.expand.integrity import integrity_findings
+    from infra.expand.mirrors import mirrors_findings
     from infra.expand.platform import STACK, Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
     from infra.expand.values.stage import values_findings
@@ -331,6 +333,9 @@ def _check_rendered(
     report.findings += wiring
     images, report.checked["images"] = images_findings(platform)
     report.findings += images
+    if stack.env.mirrors.enabled:
+        mirrored, report.checked["mirrors"] = mirrors_findings(platform, expander)
+        report.findings += mirrored
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())
@@ -380,6 +385,41 @@ def images(environments: Path, names: Sequence[str], caches: Caches) -> int:
             print(f"  - [images/error] {use.object_ref} {use.field}: {message}")
         refused += len(problems)
     return 1 if refused else 0
+
+
+def mirror(environments: Path, name: str, out: Path, caches: Caches) -> int:
+    """Write what must be copied into `name`'s mirrors (charts, images, git repositories at their tags) as files
+    that helm, skopeo (or crane) and git consume; 1 if the environment has no mirrors."""
+    import tempfile
+
+    from infra.expand.mirrors import mirror_plan, mirrors_without, write_plan
+    from infra.expand.platform import Platform
+
+    validate_all(environments, [name])
+    (path,) = stack_files(environments, [name])
+    env = load_stack_file(path)
+    if not env.mirrors.enabled:
+        print(
+            f"mirror: {name} has no mirrors (set `mirrors` in {path.name}: README, Installing without internet)",
+            file=sys.stderr,
+        )
+        return 1
+    # Rendered without its mirrors, the environment names every source as upstream does: what to copy from.
+    with tempfile.TemporaryDirectory(prefix="mlops-mirror-") as scratch:
+        upstream = Path(scratch) / path.name
+        upstream.write_text(yaml.safe_dump(mirrors_without(yaml.safe_load(path.read_text()))))
+        rendered = render_stack(upstream)
+    expander = Expander(caches)
+    platform = Platform(rendered, expander.expand(rendered))
+    plan = mirror_plan(platform, expander, env.mirrors)
+    written = write_plan(plan, out / name)
+    print(
+        f"mirror {name}: {len(plan.charts)} charts, {len(plan.images)} images, {len(plan.git)} git repositories at "
+        f"their tags, {len(plan.unseen)} sets of images operators pick themselves (unseen.txt)"
+    )
+    for path_written in written:
+        print(f"  wrote {path_written}")
+    return 0
 
 
 def validate_all(environments: Path, names: Sequence[str]) -> None:

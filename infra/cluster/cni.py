@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, effective_version
 from infra.config import Environment
+from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
@@ -30,13 +31,12 @@ class ClusterNetwork(pulumi.ComponentResource):
         return k8s.helm.v3.Release(
             key,
             name=key,
-            chart=chart.chart,
+            **release_chart(key, self.env.mirrors),
             version=effective_version(key, dict(self.env.versions)),
-            repository_opts={"repo": chart.repo_url},
             namespace=chart.namespace,
             create_namespace=False,
             atomic=True,
-            values=values,
+            values=release_values(key, values, self.env.mirrors),
             opts=pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(depends_on=depends_on)),
         )
 

@@ -25,6 +25,7 @@ from infra.platform.argocd_app import (
 )
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
+from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
@@ -52,7 +53,7 @@ def ml_namespace(app: str) -> str:
 # The chart names the server after its release ("argo-cd"); port 80 serves plain HTTP when insecure.
 SERVER_SERVICE = "argo-cd-server"
 GIT_CONFIG = "argocd-git-mirrors"
-"""ConfigMap (key GIT_CONFIG_KEY) with the repo server's system git config when argocd.gitMirrors is set."""
+"""ConfigMap (key GIT_CONFIG_KEY) with the repo server's system git config when mirrors.git is set."""
 GIT_CONFIG_KEY = "gitconfig"
 # Argo CD runs git with HOME=/dev/null, so only the system file is read (its docs, "Git Configuration").
 SYSTEM_GIT_CONFIG = "/etc/gitconfig"
@@ -82,13 +83,12 @@ class ArgoCD(PlatformComponent):
         self.release = k8s.helm.v3.Release(
             "argo-cd",
             name="argo-cd",
-            chart=self.chart.chart,
+            **release_chart(self.spec.name, self.env.mirrors),
             version=self.ctx.chart_version(self.spec.name),
-            repository_opts={"repo": self.chart.repo_url},
             namespace=self.spec.namespace,
             create_namespace=False,
             atomic=True,
-            values=self.values(),
+            values=release_values(self.spec.name, self.values(), self.env.mirrors),
             opts=self.opts(depends_on=[namespace]),
         )
         self.expose("argocd", SERVER_SERVICE, 80)
@@ -130,7 +130,7 @@ class ArgoCD(PlatformComponent):
                 "replicas": replicas,
                 "resources": resources("100m", "256Mi", "1", "512Mi"),
                 **metrics,
-                **git_mirror_mount(self.env.argocd.git_mirrors),
+                **git_mirror_mount(self.env.mirrors.git),
             },
             "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
@@ -140,7 +140,7 @@ class ArgoCD(PlatformComponent):
             # The Job that writes Redis' password before the first sync.
             "redisSecretInit": {"resources": SMALL_JOB, "securityContext": restricted_pod()},
             "redis-ha": {"enabled": ha, **(REDIS_HA_RESOURCES if ha else {})},
-            **git_mirror_config(self.env.argocd.git_mirrors),
+            **git_mirror_config(self.env.mirrors.git),
         }
 
     def config_map(self) -> dict[str, Any]:
@@ -190,13 +190,13 @@ class ArgoCD(PlatformComponent):
         """Catalog entries of the enabled components (a component may deliver several), as their Applications name
         them (git sources from their mirror, if any)."""
         keys = {key for charts in self.ctx.charts.values() for key in charts}
-        return [mirrored_source(CATALOG[key], self.env.argocd.git_mirrors) for key in sorted(keys) if key in CATALOG]
+        return [mirrored_source(CATALOG[key], self.env.mirrors) for key in sorted(keys) if key in CATALOG]
 
     @property
     def gitops_repo(self) -> str:
         """The repository of `apps/`, from its mirror when it is under a mirrored prefix (as Argo CD's git would
         fetch it there anyway)."""
-        return mirrored_url(self.env.gitops.repo_url, self.env.argocd.git_mirrors)
+        return mirrored_url(self.env.gitops.repo_url, self.env.mirrors.git)
 
     def oci_repositories(self) -> list[pulumi.Resource]:
         """Argo CD reads a Helm chart from an OCI registry only when the registry is declared with enableOCI;

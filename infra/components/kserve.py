@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import Environment
+from infra.config.model import Mirrors
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
@@ -70,7 +72,10 @@ class Kserve(PlatformComponent):
         self.application(self.values(), stage=1, installs_crds=False)
         for runtime in RUNTIMES:
             self.custom_resource(
-                "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
+                "serving.kserve.io/v1alpha1",
+                "ClusterServingRuntime",
+                runtime.name,
+                runtime_spec(runtime, self.env.mirrors),
             )
         # The controller's metrics Service (port `https`, 8443) sits behind an authenticating proxy: Prometheus
         # presents its own service account token (kube-prometheus-stack grants it `get` on /metrics) and accepts
@@ -105,7 +110,7 @@ class Kserve(PlatformComponent):
         }
 
 
-def runtime_spec(runtime: Runtime) -> dict[str, Any]:
+def runtime_spec(runtime: Runtime, mirrors: Mirrors) -> dict[str, Any]:
     return {
         "annotations": {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"},
         "supportedModelFormats": [
@@ -115,7 +120,7 @@ def runtime_spec(runtime: Runtime) -> dict[str, Any]:
         "containers": [
             {
                 "name": "kserve-container",
-                "image": runtime.image,
+                "image": mirrored_image(runtime.image, mirrors),
                 "args": list(runtime.args),
                 "resources": resources("500m", "1Gi", "1", "2Gi"),
                 "securityContext": restricted_container(read_only_root=False),

@@ -256,7 +256,7 @@ class Kubeflow(PlatformComponent):
             )
         pipeline_notes = [UPSTREAM_STORES]
         pipeline_notes += filter(
-            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.argocd.git_mirrors)]
+            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.mirrors.git)]
         )
         if metadata is None:
             pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")

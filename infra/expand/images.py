@@ -42,11 +42,9 @@ import yaml
 from infra.expand.platform import Platform, PlatformObject
 from infra.expand.scope import group_of
 from infra.offline.validate import Finding
+from infra.platform.image_reference import DEFAULT_REGISTRY, Reference
 
 STAGE = "images"
-DEFAULT_REGISTRY = "docker.io"
-# Tags that move: a pod pulling one runs whatever was pushed last (policies/crossguard/common.py has the same set).
-FLOATING_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "nightly", "dev"})
 POD = "pod"
 """`ImageUse.started_by` of an image a pod template of the platform names itself."""
 
@@ -64,13 +62,6 @@ POD_SPECS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REFERENCE = re.compile(
-    rf"^(?P<name>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
-)
 # Words of keys about images that do not name one (`imagePullPolicy`, `imagePullSecrets`, `defaultImageVersion`).
 _NOT_AN_IMAGE_KEY = ("pullpolic", "pullsecret", "version", "tag", "digest", "allowcustom")
 _ARGUMENT = re.compile(r"^--?(?P<flag>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(?P<value>.*))?$")
@@ -86,49 +77,9 @@ BEAT_IMAGE = "docker.elastic.co/beats/{type}"
 ISTIO_INJECTOR = "istio-sidecar-injector"
 ISTIO_AUTO_IMAGE = "auto"
 KNATIVE_OPERATOR_API = "operator.knative.dev"
-
-
-@dataclass(frozen=True, order=True)
-class Reference:
-    """A parsed image reference, as the container runtime resolves it."""
-
-    registry: str
-    repository: str
-    tag: str = ""
-    digest: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Reference | None:
-        """The reference `text` names, or None when it is not one (a word, a URL, a template)."""
-        match = _REFERENCE.match(text.strip()) if isinstance(text, str) else None
-        if match is None:
-            return None
-        name = match.group("name")
-        first, _, rest = name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            registry, path = first, rest
-        else:
-            registry, path = DEFAULT_REGISTRY, name
-        if registry == DEFAULT_REGISTRY and "/" not in path:
-            path = f"library/{path}"
-        return cls(registry, path, match.group("tag") or "", match.group("digest") or "")
-
-    @property
-    def name(self) -> str:
-        """Registry and repository: the image without its version."""
-        return f"{self.registry}/{self.repository}"
-
-    @property
-    def version(self) -> str:
-        """`:tag`, `@digest` or both, as written after the name."""
-        return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
-
-    def __str__(self) -> str:
-        return self.name + self.version
-
-    @property
-    def pinned(self) -> bool:
-        return bool(self.digest) or (bool(self.tag) and self.tag.lower() not in FLOATING_TAGS)
+KNATIVE_RELEASES = "gcr.io/knative-releases"
+CNPG_POSTGRES = "ghcr.io/cloudnative-pg/postgresql"
+CALICO_IMAGES = "quay.io/calico"
 
 
 @dataclass(frozen=True, order=True)
@@ -158,6 +109,8 @@ class UnseenImages:
     owner: str
     object_ref: str
     what: str
+    source: str | None = None
+    """The registry (and path) they come from, where it is known: what a container runtime mirror must serve."""
 
 
 @dataclass(frozen=True)
@@ -363,14 +316,20 @@ def _unseen(item: PlatformObject) -> UnseenImages | None:
         return UnseenImages(
             item.owner,
             item.ref,
-            f"the images of Knative {kind.removeprefix('Knative')} (queue-proxy among them), named by digest in the "
-            "release manifests built into the Knative operator"
+            f"the images of Knative {kind.removeprefix('Knative')}"
+            + (" (the queue-proxy sidecar among them)" if kind == "KnativeServing" else "")
+            + ", named by digest in the release manifests built into the Knative operator"
             + (f" (except {', '.join(overridden)}, set in spec.registry.override)" if overridden else ""),
+            KNATIVE_RELEASES,
         )
     if (group, kind) == ("postgresql.cnpg.io", "Cluster") and not spec.get("imageName"):
-        return UnseenImages(item.owner, item.ref, "the PostgreSQL image: the CloudNativePG operator's default")
+        return UnseenImages(
+            item.owner, item.ref, "the PostgreSQL image: the CloudNativePG operator's default", CNPG_POSTGRES
+        )
     if (group, kind) == ("operator.tigera.io", "Installation"):
-        return UnseenImages(item.owner, item.ref, "Calico's images: the Tigera operator's defaults for its version")
+        return UnseenImages(
+            item.owner, item.ref, "Calico's images: the Tigera operator's defaults for its version", CALICO_IMAGES
+        )
     return None
 
 
