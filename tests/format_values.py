@@ -474,6 +474,15 @@ FORMAT_VALUES: dict[str, Values] = {
     "email": Values(EMAIL, not_an_email()),
     "image": Values(image(digest=False), not_an_image(digest=False)),
     "image-by-digest": Values(image(digest=True), not_an_image(digest=True)),
+    "oci-registry": Values(
+        joined(st.just("oci://"), REGISTRY, st.one_of(st.just(""), REPOSITORY.map(lambda path: f"/{path}"))),
+        st.one_of(
+            joined(REGISTRY, st.just("/charts")),  # no oci://
+            joined(st.just("https://"), REGISTRY),
+            joined(st.just("oci://"), REGISTRY, st.just("/charts/")),  # a trailing /
+            joined(st.just("oci://"), REGISTRY, st.just("/"), REPOSITORY.map(str.upper)),
+        ),
+    ),
     "registry": Values(
         joined(REGISTRY, st.one_of(st.just(""), REPOSITORY.map(lambda path: f"/{path}"))),
         st.one_of(

@@ -756,13 +756,23 @@ def test_katib_ui_with_its_injected_sidecar_passes_the_restricted_kubeflow_names
     [katib_ui] = [o for o in platform.objects if o.kind == "Deployment" and o.name == "katib-ui"]
     findings, _ = judge(platform.objects, platform.env.kubernetes_version)
     assert [f.message for f in findings if f.object_ref == katib_ui.ref] == []
-    # The same platform with the istiod values of before the fix: the stage names both injected containers.
-    before = [without_proxy_seccomp(o) for o in platform.objects]
+    # The same platform with the istiod values of before the fix (and without the pod's own seccomp profile, which
+    # the platform now gives katib-ui too): the stage names both injected containers.
+    before = [without_pod_seccomp(without_proxy_seccomp(o), katib_ui.ref) for o in platform.objects]
     findings, _ = judge(before, platform.env.kubernetes_version)
     assert [f.message.split(": ")[0] for f in findings if f.object_ref == katib_ui.ref] == [
         "spec.template.spec.initContainers[istio-validation].securityContext.seccompProfile",
         "spec.template.spec.initContainers[istio-proxy].securityContext.seccompProfile",
     ]
+
+
+def without_pod_seccomp(item: PlatformObject, ref: str) -> PlatformObject:
+    """`item`, or (when it is `ref`) the workload without its pod's seccomp profile."""
+    if item.ref != ref:
+        return item
+    changed = copy.deepcopy(dict(item.object))
+    changed["spec"]["template"]["spec"].get("securityContext", {}).pop("seccompProfile", None)
+    return PlatformObject(item.owner, changed, item.origin)
 
 
 def without_proxy_seccomp(item: PlatformObject) -> PlatformObject:

@@ -239,6 +239,13 @@ FULL_GKE: dict[str, Any] = {
         },
     },
     "gitops": {"repoUrl": "https://github.com/example-org/mlops-platform.git", "revision": "main"},
+    "mirrors": {
+        "charts": "oci://registry.example.com/charts",
+        "images": "registry.example.com/mirror",
+        "imageRegistries": {"docker.io": "europe-docker.pkg.dev/mlops-dev/docker-hub"},
+        "git": {"https://github.com/": "https://git.example.com/github/"},
+        "exceptions": [{"image": "gcr.io/knative-releases", "reason": "the nodes' containerd mirrors gcr.io"}],
+    },
     "argocd": {
         "sso": {
             "issuer": "https://idp.example.com/realms/platform",
@@ -248,7 +255,6 @@ FULL_GKE: dict[str, Any] = {
             "groupsClaim": "groups",
         },
         "rbac": {"bindings": [{"group": "platform-admins", "role": "admin"}]},
-        "gitMirrors": {"https://github.com/": "https://git.example.com/github/"},
         "syncWindows": [
             {
                 "kind": "deny",

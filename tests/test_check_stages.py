@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import stat
 import sys
@@ -368,25 +369,23 @@ jobs:
 
 
 @needs_checkov
-def test_the_warm_checkov_scans_manifests_and_workflows_side_by_side(tmp_path: Path) -> None:
-    """What `check` uses: one import of checkov, a scan per environment (its manifests and its apps) and one of
-    the workflows, side by side, each finding mapped to its directory or file."""
-    dev, prod, workflows = tmp_path / "dev", tmp_path / "prod", tmp_path / ".github" / "workflows"
-    dev_apps = tmp_path / "dev-apps"
-    _write(dev, "tools/pod-debug.yaml", PRIVILEGED_POD)
-    _write(dev_apps, "serving/pod-debug.yaml", PRIVILEGED_POD)
-    _write(prod, "monitoring/networkpolicy-default-deny.yaml", NETWORK_POLICY)
+def test_the_warm_checkov_scans_objects_units_and_workflows_side_by_side(tmp_path: Path) -> None:
+    """What `check` uses: one import of checkov; the workflows' command line, the objects (resource checks, in
+    batches) and the units (graph checks, each alone) side by side, each result mapped to its file."""
+    workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / "greet.yaml").write_text(INJECTABLE_WORKFLOW)
+    pod, unit = tmp_path / "pod.json", tmp_path / "unit.yaml"
+    pod.write_text(json.dumps(PRIVILEGED_POD))
+    unit.write_text(json.dumps(PRIVILEGED_POD) + "\n")
+    warm = checkov_stage.WarmCheckov()
+    assert "Pod" in (warm.kinds() or {"Pod"})
+    run = warm.run([checkov_stage.workflow_arguments(workflows)], [pod], [unit])
 
-    manifests, workflow = checkov_stage.WarmCheckov().scan(
-        {"dev": dev, "dev/apps": dev_apps, "prod": prod}, CHECKOV_CONFIG, CUSTOM_CHECKS, workflows
-    )
-
-    privileged = "CKV_K8S_16: Container should not be privileged"
-    assert Finding("checkov", "tools/pod-debug.yaml Pod.tools.debug", privileged) in manifests["dev"]
-    assert Finding("checkov", "serving/pod-debug.yaml Pod.tools.debug", privileged) in manifests["dev/apps"]
-    assert manifests["prod"] == []
+    privileged = [r for r in run.results["pod.json"] if r.check_id == "CKV_K8S_16"]
+    assert [r.outcome for r in privileged] == ["failed"]
+    assert {r.check_id for r in run.results["unit.yaml"]} == {"CKV2_K8S_6"}  # graph checks only
+    workflow = checkov_stage.scan_findings(*run.scans[0])
     assert workflow and all(f.object_ref.startswith("greet.yaml ") for f in workflow), workflow
     assert any(f.message.startswith("CKV_GHA_2:") for f in workflow), workflow
 
@@ -405,23 +404,6 @@ def test_a_failing_warm_scan_is_an_error_not_a_clean_result(tmp_path: Path, monk
     fake_venv.mkdir()
     (fake_venv / "python").symlink_to(Path(sys.executable))
     monkeypatch.setattr(checkov_stage, "CHECKOV_BIN", fake_venv / "checkov")
-    _write(tmp_path / "dev", "namespace.yaml", NAMESPACE)
     warm = checkov_stage.WarmCheckov()
     with pytest.raises(RuntimeError, match="(?s)driver failed.*ModuleNotFoundError"):
-        warm.scan({"dev": tmp_path / "dev"}, CHECKOV_CONFIG, None, None)
-
-
-def test_each_environment_is_its_own_checkov_scan_with_its_apps(tmp_path: Path) -> None:
-    """Scans side by side use both cores, and checkov's graph never joins objects of two environments."""
-    for directory in ("dev", "dev-apps", "prod", "empty"):
-        _write(tmp_path / directory, "namespace.yaml", NAMESPACE)
-    (tmp_path / "empty" / "namespace.yaml").unlink()
-    groups = checkov_stage._files_by_environment(
-        {
-            "dev": tmp_path / "dev",
-            "dev/apps": tmp_path / "dev-apps",
-            "prod": tmp_path / "prod",
-            "qa": tmp_path / "empty",
-        }
-    )
-    assert [[path.parent.name for path in files] for files in groups] == [["dev", "dev-apps"], ["prod"]]
+        warm.run()

@@ -34,13 +34,14 @@ def violations(raw: Any, name: str = "dev") -> list[str]:
 
 
 def test_every_stack_file_loads() -> None:
-    assert set(ENV_NAMES) == {"dev", "staging", "prod", "onprem", "onprem-traefik"}
+    assert set(ENV_NAMES) == {"dev", "staging", "prod", "onprem", "onprem-traefik", "airgap"}
     for name in ENV_NAMES:
         env = load_stack_file(ENVIRONMENTS / f"Pulumi.{name}.yaml")
         assert env.name == name
     assert load_stack_file(ENVIRONMENTS / "Pulumi.prod.yaml").high_availability
     assert load_stack_file(ENVIRONMENTS / "Pulumi.onprem.yaml").target == "onprem"
     assert load_stack_file(ENVIRONMENTS / "Pulumi.onprem-traefik.yaml").target == "onprem"
+    assert load_stack_file(ENVIRONMENTS / "Pulumi.airgap.yaml").mirrors.enabled  # the example without internet
 
 
 def test_gke_environments_use_distinct_projects_and_regions() -> None:

@@ -283,14 +283,14 @@ def test_without_git_mirrors_the_repo_server_is_unchanged_and_pipelines_say_what
     assert system_git_config(platform) is None
     assert GIT_CONFIG_CHECKSUM not in (repo_server(platform)["spec"]["template"]["metadata"].get("annotations") or {})
     advisory = application(platform, "kubeflow-pipelines")["metadata"]["annotations"][ADVISORY]
-    assert "github.com/argoproj/argo-workflows" in advisory and "argocd.gitMirrors" in advisory
+    assert "github.com/argoproj/argo-workflows" in advisory and "mirrors.git" in advisory
 
 
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory: pytest.TempPathFactory, expander: Expander) -> Platform:
     document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
     settings = document["config"]["mlops-platform:platform"]
-    settings.setdefault("argocd", {})["gitMirrors"] = {"https://github.com/": MIRROR}
+    settings.setdefault("mirrors", {})["git"] = {"https://github.com/": MIRROR}
     path: Path = tmp_path_factory.mktemp("mirrored") / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump(document))
     rendered = render_stack(path)
@@ -331,12 +331,12 @@ def test_git_mirrors_reach_the_repo_server_and_the_kubeflow_applications(mirrore
 )
 def test_a_git_mirror_that_is_not_a_url_prefix_is_refused(tmp_path: Path, mirrors: dict[str, str]) -> None:
     document = yaml.safe_load((ENVIRONMENTS / "Pulumi.dev.yaml").read_text())
-    document["config"]["mlops-platform:platform"].setdefault("argocd", {})["gitMirrors"] = mirrors
+    document["config"]["mlops-platform:platform"].setdefault("mirrors", {})["git"] = mirrors
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(InvalidEnvironment) as refused:
         load_stack_file(path)
-    assert "argocd.gitMirrors" in str(refused.value)
+    assert "mirrors.git" in str(refused.value)
 
 
 # --- 11. KFP: every image pinned ------------------------------------------------------------------------------

@@ -139,9 +139,29 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
 
 
 def pipelines_patches(r: Rendered) -> dict[tuple[str, str], Any]:
-    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed."""
+    """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed; the patches that only
+    give a workload resources, a pod securityContext or no API token (kubeflow.workload_patches) left out."""
     patches = application(r, "kubeflow-pipelines")["spec"]["source"]["kustomize"]["patches"]
-    return {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"]) for p in patches}
+    parsed = [(p["target"]["kind"], p["target"]["name"], json.loads(p["patch"])) for p in patches]
+    return {(kind, name): patch for kind, name, patch in parsed if not posture_only(patch)}
+
+
+POSTURE_KEYS = {"containers", "securityContext", "automountServiceAccountToken"}
+
+
+def posture_only(patch: Any) -> bool:
+    """A workload patch of kubeflow.workload_patches: containers by name with resources, the pod's securityContext,
+    automountServiceAccountToken, and nothing else."""
+    if not isinstance(patch, dict) or set(patch) - {"apiVersion", "kind", "metadata", "spec"}:
+        return False
+    pod = patch.get("spec", {}).get("template", {}).get("spec")
+    return (
+        isinstance(pod, dict)
+        and list(patch["spec"]) == ["template"]
+        and list(patch["spec"]["template"]) == ["spec"]
+        and not set(pod) - POSTURE_KEYS
+        and all(set(c) <= {"name", "resources"} for c in pod.get("containers", []))
+    )
 
 
 def metadata_pod(r: Rendered) -> dict[str, Any]:
@@ -464,7 +484,7 @@ def mlflow_values(r: Rendered) -> dict[str, Any]:
 def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
     """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
     and test_check's clean `check` of every environment covers it."""
-    running = {"dev", "staging", "onprem", "onprem-traefik"}
+    running = {"dev", "staging", "onprem", "onprem-traefik", "airgap"}
     assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == running
     for name in running:
         assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"

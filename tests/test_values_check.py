@@ -360,7 +360,7 @@ def test_a_patch_that_matches_nothing_is_an_error(rendered: dict[str, Rendered],
     findings, checked = values_findings(
         planted(rendered["dev"], expander, "kubeflow-jupyter-web-app", misnamed), expander
     )
-    assert checked == 1
+    assert checked == 2  # the web app's config, and its Deployment's resources (infra/components/kubeflow.py)
     assert messages(findings) == [
         "spec.source.kustomize.patches[0]: targets kind ConfigMap, name jupyter-web-app-confg, which matches none "
         "of the path's objects: kustomize ignores such a patch silently (https://github.com/kubeflow/manifests "

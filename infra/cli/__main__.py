@@ -1,4 +1,4 @@
-"""`python -m infra.cli {render,check,docs,promote,diff}`: the offline tools of the platform.
+"""`python -m infra.cli {render,check,images,mirror,docs,promote,diff}`: the offline tools of the platform.
 
 Exit codes: 0 done; 2 an invalid environment (messages name the config path; nothing is written);
 1 anything else (a failed check, a refused promotion, a bug). Set MLOPS_DEBUG=1 for a traceback on unexpected errors.
@@ -58,6 +58,16 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--skip-checkov", action="store_true", help="skip the checkov stage")
     with_caches(check)
 
+    images = sub.add_parser("images", help="every container image each environment runs, and where it comes from")
+    with_envs(images)
+    with_caches(images)
+
+    mirror = sub.add_parser("mirror", help="write what an environment's mirrors must hold, for helm, skopeo and git")
+    mirror.add_argument("--env", required=True, help="environment name (its stack file sets `mirrors`)")
+    mirror.add_argument("--out", type=Path, required=True, help="directory to write <env>/ into")
+    mirror.add_argument("--environments", type=Path, default=REPO / "environments", help="stack file directory")
+    with_caches(mirror)
+
     docs = sub.add_parser(
         "docs",
         help="regenerate the environment JSON Schema, docs/environment.md, docs/delivery.md and "
@@ -111,6 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 not args.skip_checkov,
                 Caches.from_environment(args.chart_cache, args.git_cache),
             )
+        if args.command == "images":
+            return commands.images(
+                args.environments, args.env, Caches.from_environment(args.chart_cache, args.git_cache)
+            )
+        if args.command == "mirror":
+            caches = Caches.from_environment(args.chart_cache, args.git_cache)
+            return commands.mirror(args.environments, args.env, args.out, caches)
         if args.command == "promote":
             caches = None if args.no_expand else Caches.from_environment(args.chart_cache, args.git_cache)
             return commands.promote(

@@ -21,9 +21,11 @@ from infra.offline.disk_writer import DiskWriter
 from infra.offline.render import Rendered, render_stack, stack_files, summary, write
 from infra.offline.validate import Finding
 
-if TYPE_CHECKING:  # the apps and schema stages are imported only when `check` runs
+if TYPE_CHECKING:  # the apps, schema and posture stages are imported only when `check` runs
+    from infra.expand.posture import AcceptedList, PlatformPosture
     from infra.expand.schemas import AllowlistUse
     from infra.gitops.apps import Overlay
+    from infra.offline.checkov import ContentScan
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{group}/{kind}_{version}.json"
@@ -45,13 +47,15 @@ STAGES = (
     "convergence",
     "wiring",
     "capacity",
+    "images",
+    "mirrors",
     "apps",
     "secrets",
     "checkov",
 )
 REPOSITORY = "repository"
 # `values` and `crd` here: allow-list entries that no environment needs (judged when every environment is checked).
-REPOSITORY_STAGES = ("secrets", "values", "crd")
+REPOSITORY_STAGES = ("secrets", "values", "crd", "checkov")
 SIDE_NICENESS = 5
 
 
@@ -134,6 +138,8 @@ class EnvironmentReport:
     checked: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     stages: tuple[str, ...] = STAGES
+    summaries: dict[str, str] = field(default_factory=dict)
+    """A line more about a stage (checkov: checks passed, failed and accepted)."""
 
     @property
     def errors(self) -> list[Finding]:
@@ -148,6 +154,8 @@ class EnvironmentReport:
             stage_findings = [f for f in self.findings if f.stage == stage]
             errors = sum(f.severity == "error" for f in stage_findings)
             lines.append(f"  {stage:<11} {self.checked[stage]:>7} {errors:>6} {len(stage_findings) - errors:>8}")
+        for stage, line in self.summaries.items():
+            lines.append(f"  {stage}: {line}")
         for finding in self.findings:
             lines.append(f"  - [{finding.stage}/{finding.severity}] {finding.object_ref}: {finding.message}")
         lines.append(f"  result: {'FAIL' if self.errors else 'ok'}")
@@ -171,14 +179,18 @@ def check(
     with_checkov: bool = True,
     caches: Caches | None = None,
 ) -> int:
+    from infra.expand.posture import load_accepted, posture_findings
     from infra.expand.schemas import AllowlistUse
     from infra.expand.values.stage import default_allowlist, unused_entries
     from infra.gitops.apps import build_overlays
-    from infra.offline.checkov import WarmCheckov
+    from infra.offline.checkov import ContentScan, WarmCheckov, scan_findings, workflow_arguments
 
     validate_all(environments, names)
     allowlist = default_allowlist()  # a malformed allow-list stops `check` before any render
     crd_allowlist = load_crd_allowlist()
+    accepted = load_accepted()
+    content_scan = ContentScan.default()
+    postures: dict[str, PlatformPosture] = {}
     expander = Expander(caches or Caches.from_environment())
     paths = stack_files(environments, list(names))
     every_environment = set(paths) == set(stack_files(environments, []))
@@ -205,16 +217,26 @@ def check(
             allowlist_use = AllowlistUse()
             for stack, expansion in expanded_ahead((render_stack(path) for path in paths), expander):
                 assert expansion is not None
+                posture = (content_scan, checkov.kinds(), postures) if checkov is not None else None
                 reports[stack.stack] = _check_rendered(
-                    stack, expansion, expander, out, crd_schemas, builds[stack.stack], manifest_dirs, allowlist_use
+                    stack,
+                    expansion,
+                    expander,
+                    out,
+                    crd_schemas,
+                    builds[stack.stack],
+                    manifest_dirs,
+                    allowlist_use,
+                    posture,
+                    accepted,
                 )
                 for key in (stack.stack, f"{stack.stack}/apps"):
                     if key in manifest_dirs:
                         secret_scans[key] = side.submit(_directory_secrets, manifest_dirs[key])
             if checkov is not None:
-                checkov_run = waits.submit(
-                    checkov.scan, manifest_dirs, CHECKOV_CONFIG, CHECKOV_CUSTOM_CHECKS, _workflows_dir()
-                )
+                workflows = _workflows_dir()
+                scans = [workflow_arguments(workflows)] if workflows is not None else []
+                checkov_run = waits.submit(content_scan.run, checkov, scans)
             # The renders are done: the main process takes over the scans the side process has not started.
             taken_over = {
                 key: _directory_secrets(manifest_dirs[key])
@@ -236,13 +258,22 @@ def check(
                 repository.checked["crd"] = len(crd_allowlist)
             workflow_findings: list[Finding] = []
             if checkov is not None:
-                by_directory, workflow_findings = checkov_run.result()
-                for key, findings in by_directory.items():
-                    stack = key.split("/")[0]
-                    reports[stack].findings += findings
-                    files = sum(1 for _ in manifest_dirs[key].rglob("*.yaml"))
-                    reports[stack].checked["checkov"] = reports[stack].checked.get("checkov", 0) + files
+                run = checkov_run.result()
+                if run.scans:
+                    workflow_findings = scan_findings(*run.scans[0])
+                for name, posture in postures.items():
+                    findings, counts = posture_findings(posture, content_scan, accepted)
+                    reports[name].findings += findings
+                    reports[name].checked["checkov"] = counts.objects
+                    reports[name].summaries["checkov"] = counts.summary()
+                if every_environment:
+                    repository.findings += accepted.stale()
+                    repository.checked["checkov"] = len(accepted.entries)
                 _print_workflows(workflow_findings)
+                print(
+                    f"checkov: {content_scan.scanned} distinct objects and units scanned, the rest from its cache "
+                    f"({content_scan.cache or 'off'})"
+                )
     finally:
         if checkov is not None:
             checkov.close()
@@ -266,6 +297,8 @@ def _check_rendered(
     overlays: Future[list[Overlay]],
     manifest_dirs: dict[str, Path],
     allowlist_use: AllowlistUse | None = None,
+    posture: tuple[ContentScan, frozenset[str] | None, dict[str, PlatformPosture]] | None = None,
+    accepted: AcceptedList | None = None,
 ) -> EnvironmentReport:
     """The stages that need the rendered stack and what its Applications apply: the expansion itself, schemas,
     ordering, policies, integrity, Pod Security admission, convergence with runtime writers, wiring, capacity, and
@@ -274,16 +307,23 @@ def _check_rendered(
     from infra.expand.capacity import capacity_findings
     from infra.expand.convergence import convergence_findings
     from infra.expand.expansion import EXPANSION
+    from infra.expand.images import images_findings
     from infra.expand.integrity import integrity_findings
-    from infra.expand.platform import Platform
+    from infra.expand.mirrors import mirrors_findings
+    from infra.expand.platform import STACK, Platform
     from infra.expand.schemas import PlatformValidator, schema_findings
     from infra.expand.values.stage import values_findings
     from infra.expand.wiring import wiring_findings
     from infra.gitops.apps import check_overlays
-    from infra.offline.policy import run_policies
+    from infra.offline.policy import object_policy_findings, run_policies
     from infra.platform.ordering import ordering_problems
 
     platform = Platform(stack, expansion)
+    if posture is not None:  # checkov's scans are asked for now, and run once every environment is known
+        from infra.expand.posture import request_scans
+
+        scan, kinds, postures = posture
+        postures[stack.stack] = request_scans(platform, scan, kinds)
     # The expanded objects are checked in memory; `render --expand` writes them for people to read.
     manifest_dirs[stack.stack] = write(stack, out) / "manifests"
     report = EnvironmentReport(stack.stack)
@@ -305,6 +345,11 @@ def _check_rendered(
     report.findings += wiring
     capacity, report.checked["capacity"] = capacity_findings(platform)
     report.findings += capacity
+    images, report.checked["images"] = images_findings(platform)
+    report.findings += images
+    if stack.env.mirrors.enabled:
+        mirrored, report.checked["mirrors"] = mirrors_findings(platform, expander)
+        report.findings += mirrored
     # Schemas of every object of the platform: built-in kinds at the environment's Kubernetes version, custom
     # resources against the CRDs the platform installs (the app overlays' too).
     validator = PlatformValidator.of(platform, crd_schemas, load_crd_allowlist())
@@ -316,18 +361,79 @@ def _check_rendered(
     report.findings += [Finding("ordering", stack.stack, problem) for problem in problems]
     report.checked["ordering"] = len(objects)
     report.findings += run_policies(stack.run.resources)
-    report.checked["policy"] = len(stack.run.resources)
+    # CrossGuard's Kubernetes rules over what the Applications and Helm releases apply, with the reviewed list.
+    expanded = [item for item in platform.objects if item.owner != STACK]
+
+    def accepts(ref: str, rule: str) -> bool:
+        return accepted is not None and accepted.accepts(ref, rule, stack.stack) is not None
+
+    report.findings += object_policy_findings(stack.stack, expanded, stack.run.resources, accepts)
+    report.checked["policy"] = len(stack.run.resources) + len(expanded)
     # The ML applications Argo CD syncs into this environment, built from apps/*/overlays/<env>.
     apps_out = out / stack.stack / "apps"
     app_findings, report.checked["apps"] = check_overlays(
         APPS_DIR, stack.stack, objects, validator, apps_out, overlays.result()
     )
     report.findings += app_findings
-    if apps_out.is_dir():
+    if apps_out.is_dir():  # for the secret scan; checkov reads the apps' objects from the platform
         manifest_dirs[f"{stack.stack}/apps"] = apps_out
     if allowlist_use is not None:
         allowlist_use.record(platform, validator)
     return report
+
+
+def images(environments: Path, names: Sequence[str], caches: Caches) -> int:
+    """Every container image each environment runs, with where it comes from; 1 if one is refused."""
+    from infra.expand.images import image_problems, listing, platform_images
+    from infra.expand.platform import Platform
+
+    refused = 0
+    for rendered, expansion in expanded_ahead(render_all(environments, names), Expander(caches)):
+        assert expansion is not None
+        found = platform_images(Platform(rendered, expansion))
+        problems = image_problems(found)
+        print(f"{rendered.stack}: {len(found.by_reference())} images, {len(found.unseen)} set of images not named")
+        for line in listing(found):
+            print(line)
+        for use, message in problems:
+            print(f"  - [images/error] {use.object_ref} {use.field}: {message}")
+        refused += len(problems)
+    return 1 if refused else 0
+
+
+def mirror(environments: Path, name: str, out: Path, caches: Caches) -> int:
+    """Write what must be copied into `name`'s mirrors (charts, images, git repositories at their tags) as files
+    that helm, skopeo (or crane) and git consume; 1 if the environment has no mirrors."""
+    import tempfile
+
+    from infra.expand.mirrors import mirror_plan, mirrors_without, write_plan
+    from infra.expand.platform import Platform
+
+    validate_all(environments, [name])
+    (path,) = stack_files(environments, [name])
+    env = load_stack_file(path)
+    if not env.mirrors.enabled:
+        print(
+            f"mirror: {name} has no mirrors (set `mirrors` in {path.name}: README, Installing without internet)",
+            file=sys.stderr,
+        )
+        return 1
+    # Rendered without its mirrors, the environment names every source as upstream does: what to copy from.
+    with tempfile.TemporaryDirectory(prefix="mlops-mirror-") as scratch:
+        upstream = Path(scratch) / path.name
+        upstream.write_text(yaml.safe_dump(mirrors_without(yaml.safe_load(path.read_text()))))
+        rendered = render_stack(upstream)
+    expander = Expander(caches)
+    platform = Platform(rendered, expander.expand(rendered))
+    plan = mirror_plan(platform, expander, env.mirrors)
+    written = write_plan(plan, out / name)
+    print(
+        f"mirror {name}: {len(plan.charts)} charts, {len(plan.images)} images, {len(plan.git)} git repositories at "
+        f"their tags, {len(plan.unseen)} sets of images operators pick themselves (unseen.txt)"
+    )
+    for path_written in written:
+        print(f"  wrote {path_written}")
+    return 0
 
 
 def validate_all(environments: Path, names: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, effective_version
 from infra.config import Environment
+from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
@@ -30,13 +31,12 @@ class ClusterNetwork(pulumi.ComponentResource):
         return k8s.helm.v3.Release(
             key,
             name=key,
-            chart=chart.chart,
+            **release_chart(key, self.env.mirrors),
             version=effective_version(key, dict(self.env.versions)),
-            repository_opts={"repo": chart.repo_url},
             namespace=chart.namespace,
             create_namespace=False,
             atomic=True,
-            values=values,
+            values=release_values(key, values, self.env.mirrors),
             opts=pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(depends_on=depends_on)),
         )
 
@@ -48,7 +48,14 @@ class ClusterNetwork(pulumi.ComponentResource):
             # The existing cluster keeps kube-proxy; replacing it is a separate, disruptive migration.
             "kubeProxyReplacement": False,
             "resources": resources("100m", "256Mi", "1", "1Gi"),
+            # The agent's init containers (cgroup and BPF mounts, sysctls, state cleanup) and the Envoy DaemonSet.
+            "initResources": resources("10m", "32Mi", "100m", "128Mi"),
+            "envoy": {"resources": resources("50m", "128Mi", "500m", "256Mi")},
+            # Envoy gets its configuration from the agent on the node, not from the API: no token in its pods.
+            "serviceAccounts": {"envoy": {"automount": False}},
             "operator": {"replicas": 2 if ha else 1, "resources": resources("50m", "128Mi", "200m", "256Mi")},
+            # The Job (and CronJob) that makes Hubble's certificates.
+            "certgen": {"resources": resources("10m", "32Mi", "100m", "64Mi")},
             "hubble": {
                 "enabled": True,
                 "relay": {"enabled": True, "resources": resources("50m", "64Mi", "200m", "128Mi")},

@@ -26,10 +26,12 @@ from infra.platform.argocd_app import (
 )
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
+from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+from infra.platform.security import restricted_pod
 
 ML_PROJECT = "ml-apps"
 ML_NAMESPACE_PREFIX = "ml-"
@@ -53,11 +55,20 @@ def ml_namespace(app: str) -> str:
 # The chart names the server after its release ("argo-cd"); port 80 serves plain HTTP when insecure.
 SERVER_SERVICE = "argo-cd-server"
 GIT_CONFIG = "argocd-git-mirrors"
-"""ConfigMap (key GIT_CONFIG_KEY) with the repo server's system git config when argocd.gitMirrors is set."""
+"""ConfigMap (key GIT_CONFIG_KEY) with the repo server's system git config when mirrors.git is set."""
 GIT_CONFIG_KEY = "gitconfig"
 # Argo CD runs git with HOME=/dev/null, so only the system file is read (its docs, "Git Configuration").
 SYSTEM_GIT_CONFIG = "/etc/gitconfig"
 GIT_CONFIG_CHECKSUM = "mlops.dev/git-mirrors-sha256"
+SMALL_JOB = resources("10m", "32Mi", "100m", "64Mi")
+# Highly available Redis (the redis-ha subchart): its servers, sentinels, HAProxy and their init containers.
+REDIS_HA_RESOURCES: dict[str, Any] = {
+    "redis": {"resources": resources("50m", "128Mi", "200m", "256Mi")},
+    "sentinel": {"resources": resources("20m", "32Mi", "100m", "64Mi")},
+    "init": {"resources": SMALL_JOB},
+    "splitBrainDetection": {"resources": resources("10m", "32Mi", "50m", "64Mi")},
+    "haproxy": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "init": {"resources": SMALL_JOB}},
+}
 
 
 class ArgoCD(PlatformComponent):
@@ -82,13 +93,12 @@ class ArgoCD(PlatformComponent):
         self.release = k8s.helm.v3.Release(
             "argo-cd",
             name="argo-cd",
-            chart=self.chart.chart,
+            **release_chart(self.spec.name, self.env.mirrors),
             version=self.ctx.chart_version(self.spec.name),
-            repository_opts={"repo": self.chart.repo_url},
             namespace=self.spec.namespace,
             create_namespace=False,
             atomic=True,
-            values=self.values(),
+            values=release_values(self.spec.name, self.values(), self.env.mirrors),
             opts=self.opts(depends_on=[namespace]),
         )
         self.expose("argocd", SERVER_SERVICE, 80)
@@ -111,7 +121,8 @@ class ArgoCD(PlatformComponent):
         # Metrics Services only; their ServiceMonitor comes from the monitoring component (CRDs come later).
         metrics = {"metrics": {"enabled": self.ctx.monitoring_enabled}}
         return {
-            "global": {"domain": f"argocd.{self.env.domain}"},
+            # The chart's containers run restricted already; its pods get the runtime's seccomp profile and no root.
+            "global": {"domain": f"argocd.{self.env.domain}", "securityContext": restricted_pod()},
             "configs": {
                 "params": {
                     # TLS ends at the ingress gateway, which reaches the server over the cluster network.
@@ -129,14 +140,17 @@ class ArgoCD(PlatformComponent):
                 "replicas": replicas,
                 "resources": resources("100m", "256Mi", "1", "512Mi"),
                 **metrics,
-                **git_mirror_mount(self.env.argocd.git_mirrors),
+                **git_mirror_mount(self.env.mirrors.git),
             },
             "applicationSet": {"replicas": replicas, "resources": resources("50m", "64Mi", "250m", "128Mi"), **metrics},
             "notifications": {"resources": resources("50m", "64Mi", "100m", "128Mi")},
             "dex": {"enabled": False},
-            "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
-            "redis-ha": {"enabled": ha},
-            **git_mirror_config(self.env.argocd.git_mirrors),
+            # Redis never calls the Kubernetes API: no token in its pods.
+            "redis": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "automountServiceAccountToken": False},
+            # The Job that writes Redis' password before the first sync.
+            "redisSecretInit": {"resources": SMALL_JOB, "securityContext": restricted_pod()},
+            "redis-ha": {"enabled": ha, **(REDIS_HA_RESOURCES if ha else {})},
+            **git_mirror_config(self.env.mirrors.git),
         }
 
     def config_map(self) -> dict[str, Any]:
@@ -186,13 +200,13 @@ class ArgoCD(PlatformComponent):
         """Catalog entries of the enabled components (a component may deliver several), as their Applications name
         them (git sources from their mirror, if any)."""
         keys = {key for charts in self.ctx.charts.values() for key in charts}
-        return [mirrored_source(CATALOG[key], self.env.argocd.git_mirrors) for key in sorted(keys) if key in CATALOG]
+        return [mirrored_source(CATALOG[key], self.env.mirrors) for key in sorted(keys) if key in CATALOG]
 
     @property
     def gitops_repo(self) -> str:
         """The repository of `apps/`, from its mirror when it is under a mirrored prefix (as Argo CD's git would
         fetch it there anyway)."""
-        return mirrored_url(self.env.gitops.repo_url, self.env.argocd.git_mirrors)
+        return mirrored_url(self.env.gitops.repo_url, self.env.mirrors.git)
 
     def oci_repositories(self) -> list[pulumi.Resource]:
         """Argo CD reads a Helm chart from an OCI registry only when the registry is declared with enableOCI;

@@ -16,11 +16,15 @@ from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
+from infra.platform.security import restricted_pod
 
 STORE = "platform"
 SERVICE_ACCOUNT = "external-secrets"
 # The Kubernetes provider reads source Secrets with its own, narrower identity (get/list Secrets here only).
 READER = "platform-secrets-reader"
+
+
+POD_CONTEXT = {"enabled": True, **restricted_pod()}
 
 
 class ExternalSecrets(PlatformComponent):
@@ -56,9 +60,20 @@ class ExternalSecrets(PlatformComponent):
                 "annotations": self.ctx.facts.identity.annotations("external-secrets"),
             },
             "resources": resources("50m", "128Mi", "200m", "256Mi"),
+            # The chart's containers run restricted already; its pods get the same (it renders `enabled` alone).
+            "podSecurityContext": POD_CONTEXT,
             "metrics": {"service": {"enabled": self.ctx.monitoring_enabled}},
-            "webhook": {"replicaCount": replicas, "resources": resources("25m", "64Mi", "100m", "128Mi")},
-            "certController": {"resources": resources("25m", "64Mi", "100m", "128Mi")},
+            "webhook": {
+                "replicaCount": replicas,
+                "resources": resources("25m", "64Mi", "100m", "128Mi"),
+                "podSecurityContext": POD_CONTEXT,
+                # The webhook only validates and converts what the API server sends it: no token in its pods.
+                "serviceAccount": {"automount": False},
+            },
+            "certController": {
+                "resources": resources("25m", "64Mi", "100m", "128Mi"),
+                "podSecurityContext": POD_CONTEXT,
+            },
         }
 
     def provider(self) -> dict[str, Any]:

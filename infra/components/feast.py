@@ -11,9 +11,11 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
+from infra.config.model import Mirrors
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.labels import component_labels
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
@@ -148,7 +150,7 @@ class Feast(PlatformComponent):
                         "containers": [
                             {
                                 "name": "redis",
-                                "image": REDIS_IMAGE,
+                                "image": mirrored_image(REDIS_IMAGE, self.env.mirrors),
                                 "imagePullPolicy": "Always",
                                 "args": ["--appendonly", "yes", "--dir", "/data", "--protected-mode", "no"],
                                 "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
@@ -158,7 +160,7 @@ class Feast(PlatformComponent):
                                 "readinessProbe": probe,
                                 "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                             },
-                            redis_exporter(),
+                            redis_exporter(self.env.mirrors),
                         ],
                     },
                 },
@@ -179,12 +181,12 @@ class Feast(PlatformComponent):
         return [service, statefulset]
 
 
-def redis_exporter() -> dict[str, Any]:
+def redis_exporter(mirrors: Mirrors) -> dict[str, Any]:
     """The metrics sidecar: reads Redis over localhost, serves /metrics on a named port for the PodMonitor."""
     probe = {"httpGet": {"path": "/health", "port": REDIS_EXPORTER_PORT}, "periodSeconds": 30}
     return {
         "name": "metrics",
-        "image": REDIS_EXPORTER_IMAGE,
+        "image": mirrored_image(REDIS_EXPORTER_IMAGE, mirrors),
         "imagePullPolicy": "Always",
         "env": [{"name": "REDIS_ADDR", "value": f"redis://localhost:{REDIS_PORT}"}],
         "ports": [{"name": "metrics", "containerPort": REDIS_EXPORTER_PORT}],

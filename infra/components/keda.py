@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.labels import component_labels
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
@@ -122,7 +123,7 @@ class Keda(PlatformComponent):
                         "containers": [
                             {
                                 "name": "worker",
-                                "image": settings.image,
+                                "image": mirrored_image(settings.image, self.env.mirrors),
                                 "imagePullPolicy": "Always",
                                 "env": [
                                     {"name": "QUEUE_ADDRESS", "value": settings.redis_address},

@@ -8,7 +8,9 @@ from typing import Any
 
 from infra.config import Environment
 from infra.config.derived import default_image
+from infra.config.model import Mirrors
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
@@ -87,7 +89,10 @@ class Kserve(PlatformComponent):
         mlflow = mlflow_runtime(self.env)
         for runtime in (*RUNTIMES, *((mlflow,) if mlflow is not None else ())):
             self.custom_resource(
-                "serving.kserve.io/v1alpha1", "ClusterServingRuntime", runtime.name, runtime_spec(runtime)
+                "serving.kserve.io/v1alpha1",
+                "ClusterServingRuntime",
+                runtime.name,
+                runtime_spec(runtime, self.env.mirrors),
             )
         # The controller's metrics Service (port `https`, 8443) sits behind an authenticating proxy: Prometheus
         # presents its own service account token (kube-prometheus-stack grants it `get` on /metrics) and accepts
@@ -122,7 +127,7 @@ class Kserve(PlatformComponent):
         }
 
 
-def runtime_spec(runtime: Runtime) -> dict[str, Any]:
+def runtime_spec(runtime: Runtime, mirrors: Mirrors) -> dict[str, Any]:
     metrics = {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"}
     return {
         **({"annotations": metrics} if runtime.metrics else {}),
@@ -133,7 +138,7 @@ def runtime_spec(runtime: Runtime) -> dict[str, Any]:
         "containers": [
             {
                 "name": "kserve-container",
-                "image": runtime.image,
+                "image": mirrored_image(runtime.image, mirrors),
                 **({"args": list(runtime.args)} if runtime.args else {}),
                 "resources": resources("500m", "1Gi", "1", "2Gi"),
                 "securityContext": restricted_container(read_only_root=False),

@@ -35,7 +35,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.database import iam_grant_advisory
 from infra.platform.expose import http01_challenges, platform_certificate
-from infra.platform.kustomize import json_patch
+from infra.platform.kustomize import json_patch, merge_patch
 from infra.platform.labels import PATCH_FORCE, component_labels
 from infra.platform.login_copy import copy_database_login
 from infra.platform.namespace import MESH_NAMESPACE
@@ -50,6 +50,8 @@ from infra.platform.network import (
     from_namespaces,
 )
 from infra.platform.object_store import object_store_url
+from infra.platform.resources import resources
+from infra.platform.security import restricted_pod
 
 # Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
@@ -121,6 +123,72 @@ NOTEBOOK_SERVERS = "ghcr.io/kubeflow/kubeflow/notebook-servers"
 NOTEBOOK_SERVERS_TAG = "v1.10.0"
 CODE_SERVER_IMAGES = (f"{NOTEBOOK_SERVERS}/codeserver-python:{NOTEBOOK_SERVERS_TAG}",)
 RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}",)
+# Requests (CPU, memory) of each container of the parts' Deployments and StatefulSets, which kubeflow/manifests 26.03
+# leaves without limits (and mostly without requests): limits follow the platform's rule (`resources`: twice the
+# CPU, the memory asked for). Where upstream asks for more, its request is kept (the Pipelines API server and
+# agents, MySQL, the visualization server, Argo's controller).
+WORKLOAD_RESOURCES: dict[str, dict[tuple[str, str], dict[str, tuple[str, str]]]] = {
+    "kubeflow-central-dashboard": {("Deployment", "centraldashboard"): {"centraldashboard": ("50m", "128Mi")}},
+    "kubeflow-jupyter-web-app": {("Deployment", "jupyter-web-app-deployment"): {"jupyter-web-app": ("50m", "256Mi")}},
+    "kubeflow-katib": {
+        ("Deployment", "katib-controller"): {"katib-controller": ("50m", "128Mi")},
+        ("Deployment", "katib-db-manager"): {"katib-db-manager": ("20m", "64Mi")},
+        ("Deployment", "katib-mysql"): {"katib-mysql": ("100m", "512Mi")},
+        ("Deployment", "katib-ui"): {"katib-ui": ("20m", "64Mi")},
+    },
+    "kubeflow-notebook-controller": {("Deployment", "notebook-controller-deployment"): {"manager": ("50m", "128Mi")}},
+    "kubeflow-pipelines": {
+        ("Deployment", "cache-server"): {"server": ("50m", "128Mi")},
+        ("Deployment", "kubeflow-pipelines-profile-controller"): {"profile-controller": ("20m", "128Mi")},
+        ("Deployment", "metadata-envoy-deployment"): {"container": ("20m", "64Mi")},
+        ("Deployment", "metadata-grpc-deployment"): {"container": ("50m", "128Mi")},
+        ("Deployment", "metadata-writer"): {"main": ("20m", "128Mi")},
+        ("Deployment", "ml-pipeline"): {"ml-pipeline-api-server": ("250m", "500Mi")},
+        ("Deployment", "ml-pipeline-persistenceagent"): {"ml-pipeline-persistenceagent": ("120m", "500Mi")},
+        ("Deployment", "ml-pipeline-scheduledworkflow"): {"ml-pipeline-scheduledworkflow": ("20m", "64Mi")},
+        ("Deployment", "ml-pipeline-ui"): {"ml-pipeline-ui": ("50m", "256Mi")},
+        ("Deployment", "ml-pipeline-viewer-crd"): {"ml-pipeline-viewer-crd": ("20m", "64Mi")},
+        ("Deployment", "ml-pipeline-visualizationserver"): {"ml-pipeline-visualizationserver": ("30m", "500Mi")},
+        ("Deployment", "mysql"): {"mysql": ("100m", "800Mi")},
+        ("Deployment", "seaweedfs"): {"seaweedfs": ("50m", "256Mi")},
+        ("Deployment", "workflow-controller"): {"workflow-controller": ("100m", "500Mi")},
+    },
+    # Named as its path's kustomization names it, before the `admission-webhook-` prefix.
+    "kubeflow-poddefaults": {("Deployment", "deployment"): {"admission-webhook": ("20m", "64Mi")}},
+    "kubeflow-profiles": {
+        ("Deployment", "profiles-deployment"): {"kfam": ("20m", "64Mi"), "manager": ("50m", "128Mi")}
+    },
+    "kubeflow-training-operator": {("Deployment", "training-operator"): {"training-operator": ("50m", "128Mi")}},
+}
+# Deployments upstream gives no pod securityContext: the runtime's seccomp profile (their images' users are kept).
+WITHOUT_POD_CONTEXT = frozenset(
+    {
+        ("kubeflow-katib", "katib-controller"),
+        ("kubeflow-katib", "katib-db-manager"),
+        ("kubeflow-katib", "katib-ui"),
+        ("kubeflow-poddefaults", "deployment"),
+    }
+)
+# Workloads whose programs never call the Kubernetes API (databases, stores, proxies, the metacontroller hook that
+# answers requests, the visualization server): no service account token in their pods. Istio's proxy has its own
+# token (a projected `istio-token` volume), and Workload Identity on GKE needs none.
+WITHOUT_API = frozenset(
+    {
+        ("kubeflow-katib", "katib-db-manager"),
+        ("kubeflow-katib", "katib-mysql"),
+        ("kubeflow-pipelines", "kubeflow-pipelines-profile-controller"),
+        ("kubeflow-pipelines", "metadata-envoy-deployment"),
+        ("kubeflow-pipelines", "metadata-grpc-deployment"),
+        ("kubeflow-pipelines", "ml-pipeline-visualizationserver"),
+        ("kubeflow-pipelines", "mysql"),
+        ("kubeflow-pipelines", "seaweedfs"),
+    }
+)
+# Katib's own MySQL: kubeflow/manifests 26.03 runs it at `mysql:8.0`, whose line ended in April 2026, beside the
+# Pipelines MySQL at `mysql:8.4` (the LTS line). One image at one version (the `images` stage of `check`): Katib's
+# database server moves to the Pipelines' image. Its arguments (`--datadir` only) and its clients (the Go MySQL driver
+# with the caching_sha2_password login, the default of both lines) are the same on 8.4.
+KATIB_MYSQL_IMAGE = "mysql:8.4"
 
 
 def aggregated_roles(application: str, *roles: str) -> tuple[IgnoredDifference, ...]:
@@ -199,7 +267,13 @@ class Kubeflow(PlatformComponent):
             "kubeflow-jupyter-web-app": self.notebooks(),
             "kubeflow-istio-resources": self.gateway(),
             "kubeflow-profiles": self.team_namespaces(),
+            "kubeflow-katib": {"patches": [katib_mysql_image()]},
         }
+        for key in (part.key for part in PARTS):
+            extra = workload_patches(key)
+            if extra:
+                part = options.get(key, {})
+                options[key] = {**part, "patches": [*part.get("patches", []), *extra]}
         notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
         if sign_in.sign_in(self.env) is None:
             notes.append(
@@ -208,7 +282,7 @@ class Kubeflow(PlatformComponent):
             )
         pipeline_notes = [UPSTREAM_STORES]
         pipeline_notes += filter(
-            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.argocd.git_mirrors)]
+            None, [ui_endpoint_problem(self.ctx.facts.object_store), remote_bases_advisory(self.env.mirrors.git)]
         )
         if metadata is None:
             pipeline_notes.append("no cluster database yet: ML Metadata keeps the bundled MySQL too")
@@ -398,6 +472,37 @@ class Kubeflow(PlatformComponent):
                 namespace=namespace,
                 after=[profile],
             )
+
+
+def workload_patches(part: str) -> list[dict[str, Any]]:
+    """Strategic merge patches giving a part's workloads requests and limits (WORKLOAD_RESOURCES), a pod
+    securityContext where upstream has none (WITHOUT_POD_CONTEXT), and no API token where nothing uses one
+    (WITHOUT_API); containers merge by name."""
+    patches = []
+    for (kind, name), containers in sorted(WORKLOAD_RESOURCES.get(part, {}).items()):
+        pod: dict[str, Any] = {
+            "containers": [
+                {"name": container, "resources": resources(cpu, memory)}
+                for container, (cpu, memory) in sorted(containers.items())
+            ]
+        }
+        if (part, name) in WITHOUT_POD_CONTEXT:
+            pod["securityContext"] = restricted_pod(non_root=False)
+        if (part, name) in WITHOUT_API:
+            pod["automountServiceAccountToken"] = False
+        patches.append(merge_patch("apps/v1", kind, name, {"spec": {"template": {"spec": pod}}}))
+    return patches
+
+
+def katib_mysql_image() -> dict[str, Any]:
+    """Katib's database server at the Pipelines' MySQL image (KATIB_MYSQL_IMAGE)."""
+    container = "/spec/template/spec/containers/0"
+    # The test fails the build (and so `check`) if upstream ever reorders the containers.
+    ops = [
+        {"op": "test", "path": f"{container}/name", "value": "katib-mysql"},
+        {"op": "replace", "path": f"{container}/image", "value": KATIB_MYSQL_IMAGE},
+    ]
+    return json_patch("Deployment", "katib-mysql", ops)
 
 
 @dataclass(frozen=True)

@@ -77,13 +77,13 @@ third-party/argo: three paths of argo-workflows at v3.7.3); Argo CD's repo serve
 
 
 def remote_bases_advisory(mirrors: Mapping[str, str]) -> str | None:
-    """What reviewers must know when no git mirror (argocd.gitMirrors) serves those bases."""
+    """What reviewers must know when no git mirror (mirrors.git) serves those bases."""
     if mirrored_url(REMOTE_BASES, mirrors) != REMOTE_BASES:
         return None
     location = REMOTE_BASES.removeprefix("https://")
     return (
         f"Argo CD builds this path from remote kustomize bases it clones from {location} (v3.7.3) at every sync: "
-        "the repo server needs github.com, or a mirror in argocd.gitMirrors"
+        "the repo server needs github.com, or a mirror in mirrors.git"
     )
 
 

@@ -17,6 +17,7 @@ from infra.observability import beats
 from infra.observability.elastic_policies import SCRIPT, api_objects, reconcile_files
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
@@ -84,7 +85,8 @@ class Logging(PlatformComponent):
             )
         for beat in self.beats():
             beats.rbac(beat, self.opts(depends_on=self._own_namespace()))
-            self.custom_resource("beat.k8s.elastic.co/v1beta1", "Beat", beat.name, beat.spec, LOGGING_NAMESPACE)
+            spec = {**beat.spec, **self.eck_image(f"beats/{beat.spec['type']}")}
+            self.custom_resource("beat.k8s.elastic.co/v1beta1", "Beat", beat.name, spec, LOGGING_NAMESPACE)
         self.policy_reconciler(es)
         if self.ctx.monitoring_enabled:
             self.application(self.exporter_values(), chart="prometheus-elasticsearch-exporter")
@@ -135,7 +137,7 @@ class Logging(PlatformComponent):
                     "labelSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": NAME}},
                 }
             ]
-        spec: dict[str, Any] = {"version": self.settings.version}
+        spec: dict[str, Any] = {"version": self.settings.version, **self.eck_image("elasticsearch/elasticsearch")}
         if store.kind == "s3":
             config.update(
                 {
@@ -185,6 +187,7 @@ class Logging(PlatformComponent):
     def kibana(self) -> dict[str, Any]:
         return {
             "version": self.settings.version,
+            **self.eck_image("kibana/kibana"),
             "count": self.settings.kibana_replicas,
             "elasticsearchRef": {"name": NAME},
             "config": {"server.publicBaseUrl": f"https://kibana.{self.env.domain}"},
@@ -199,6 +202,7 @@ class Logging(PlatformComponent):
     def logstash(self) -> dict[str, Any]:
         return {
             "version": self.settings.version,
+            **self.eck_image("logstash/logstash"),
             "count": 2 if self.env.high_availability else 1,
             "elasticsearchRefs": [{"name": NAME, "clusterName": NAME}],
             "pipelines": [{"pipeline.id": "main", "config.string": beats.logstash_pipeline(NAME, LOGSTASH_BEATS_PORT)}],
@@ -219,6 +223,13 @@ class Logging(PlatformComponent):
                 "spec": {"containers": [{"name": "logstash", "resources": resources("500m", "1Gi", "1", "1Gi")}]}
             },
         }
+
+    def eck_image(self, product: str) -> dict[str, str]:
+        """`spec.image` of an Elastic stack resource where the environment has an image mirror; without one ECK picks
+        `docker.elastic.co/<product>:<version>` itself."""
+        upstream = f"docker.elastic.co/{product}:{self.settings.version}"
+        mirrored = mirrored_image(upstream, self.env.mirrors)
+        return {"image": mirrored} if mirrored != upstream else {}
 
     def beats(self) -> list[beats.BeatSpec]:
         logstash = f"{NAME}-ls-beats.{LOGGING_NAMESPACE}.svc:{LOGSTASH_BEATS_PORT}" if self.settings.logstash else None
@@ -242,7 +253,7 @@ class Logging(PlatformComponent):
         )
         container = {
             "name": "apply",
-            "image": f"{ES_IMAGE}:{self.settings.version}",
+            "image": mirrored_image(f"{ES_IMAGE}:{self.settings.version}", self.env.mirrors),
             "imagePullPolicy": "Always",
             "command": ["/bin/sh", f"/policies/{SCRIPT}"],
             "resources": resources("10m", "32Mi", "100m", "64Mi"),

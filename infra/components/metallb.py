@@ -9,6 +9,7 @@ from infra.config.model import MetalLB as MetalLBSettings
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
+from infra.platform.security import RUNTIME_DEFAULT
 
 POOL = "platform"
 METRICS_PORT = 9120
@@ -52,8 +53,17 @@ class MetalLB(PlatformComponent):
         bgp = self.settings.mode == "bgp"
         return {
             "crds": {"enabled": True},
-            "controller": {"resources": resources("50m", "64Mi", "200m", "128Mi")},
-            "speaker": {"resources": resources("50m", "64Mi", "200m", "128Mi"), "frr": {"enabled": False}},
+            # The runtime's seccomp profile for both pods (merged into the chart's own pod contexts): the speaker's
+            # raw sockets need its NET_RAW capability, which the profile does not take away.
+            "controller": {
+                "resources": resources("50m", "64Mi", "200m", "128Mi"),
+                "securityContext": {"seccompProfile": dict(RUNTIME_DEFAULT)},
+            },
+            "speaker": {
+                "resources": resources("50m", "64Mi", "200m", "128Mi"),
+                "frr": {"enabled": False},
+                "securityContext": {"seccompProfile": dict(RUNTIME_DEFAULT)},
+            },
             "prometheus": self.prometheus_values(),
             # frr-k8s is the supported BGP implementation; layer 2 mode needs none of it.
             "frrk8s": {"enabled": bgp},

@@ -12,6 +12,7 @@ from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
+from infra.platform.security import restricted_pod
 
 KUBE_SYSTEM = "kube-system"
 # The chart's `defaultArgs` (metrics-server 3.13.1) with one change: kubelets are reached by their InternalIP or
@@ -49,6 +50,8 @@ class MetricsServer(PlatformComponent):
             "replicas": 2 if ha else 1,
             "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
             "resources": resources("100m", "200Mi", "500m", "400Mi"),
+            # The chart's container runs restricted already; its pod gets the same.
+            "podSecurityContext": restricted_pod(),
             # Serves /metrics without a token (the chart adds --authorization-always-allow-paths=/metrics).
             "metrics": {"enabled": self.ctx.monitoring_enabled},
             "defaultArgs": list(DEFAULT_ARGS),

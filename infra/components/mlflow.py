@@ -14,10 +14,12 @@ from infra.catalog import MLFLOW_IMAGE, MLFLOW_VERSION
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.mlflow_auth import AUTH_DATABASE, IAM_LOGIN_SECRET, auth_database_values, iam_login_secret
 from infra.config import Environment
+from infra.config.model import Mirrors
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, MissingClusterService, database_login, iam_grant_advisory
 from infra.platform.labels import component_labels
 from infra.platform.login_copy import copy_database_login
+from infra.platform.mirrors import mirrored_containers
 from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
@@ -112,8 +114,9 @@ class Mlflow(PlatformComponent):
             "replicaCount": settings.replicas,
             "image": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION},
             "initImages": {"mlflowDbMigration": {"repository": MLFLOW_IMAGE, "tag": MLFLOW_VERSION}},
-            "serviceAccount": {"create": True, "annotations": facts.identity.annotations(WORKLOAD)},
-            **backend_store(login),
+            # MLflow never calls the Kubernetes API: its account mounts no token (Workload Identity needs none).
+            "serviceAccount": {"create": True, "automount": False, "annotations": facts.identity.annotations(WORKLOAD)},
+            **backend_store(login, self.env.mirrors),
             "artifactRoot": artifacts,
             "extraEnvVars": env,
             "auth": {
@@ -138,7 +141,7 @@ class Mlflow(PlatformComponent):
         }
 
 
-def backend_store(login: DatabaseLogin) -> dict[str, Any]:
+def backend_store(login: DatabaseLogin, mirrors: Mirrors) -> dict[str, Any]:
     """The chart values that point the tracking server at its database.
 
     With a credentials Secret this is the chart's own PostgreSQL backend, schema migration and connection check
@@ -169,7 +172,8 @@ def backend_store(login: DatabaseLogin) -> dict[str, Any]:
     return {
         "backendStore": {"databaseMigration": False, "databaseConnectionCheck": False},
         "extraArgs": {"backendStoreUri": uri},
-        "initContainers": [*login.sidecars, schema_migration(uri)],
+        # Containers the platform adds to the chart's pod: the chart's image values do not reach them.
+        "initContainers": mirrored_containers([*login.sidecars, schema_migration(uri)], mirrors),
     }
 
 

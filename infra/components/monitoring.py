@@ -37,6 +37,7 @@ from infra.platform.network import (
 )
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate, existing_secret_to_create
+from infra.platform.security import RUNTIME_DEFAULT
 
 # Node exporters, kubelets and every other target on the nodes' network listen on node addresses, which are
 # neither pods nor namespaces.
@@ -212,6 +213,8 @@ class Monitoring(PlatformComponent):
             "prometheusOperator": {
                 "resources": resources("100m", "128Mi", "500m", "256Mi"),
                 "serviceMonitor": {"selfMonitor": True},
+                # The Jobs that make and install the admission webhook's certificate.
+                "admissionWebhooks": {"patch": {"resources": resources("10m", "32Mi", "100m", "64Mi")}},
             },
             "kube-state-metrics": {
                 "resources": resources("50m", "128Mi", "200m", "256Mi"),
@@ -219,6 +222,10 @@ class Monitoring(PlatformComponent):
             },
             "prometheus-node-exporter": {
                 "resources": resources("50m", "64Mi", "200m", "128Mi"),
+                # The chart's pod context (user 65534, non-root) with the runtime's seccomp profile, and its container
+                # context without privilege escalation (it reads the host's /proc and /sys, mounted read-only).
+                "securityContext": {"seccompProfile": dict(RUNTIME_DEFAULT)},
+                "containerSecurityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False},
                 "prometheus": {"monitor": {"enabled": True}},
             },
             "kubeControllerManager": {"enabled": control_plane_visible},
@@ -255,12 +262,13 @@ class Monitoring(PlatformComponent):
             "resources": resources("100m", "256Mi", "500m", "512Mi"),
             "serviceMonitor": {"enabled": True},
             "sidecar": {
+                "resources": resources("20m", "64Mi", "100m", "128Mi"),
                 "dashboards": {
                     "enabled": True,
                     "searchNamespace": "ALL",
                     "label": DASHBOARD_LABEL,
                     "labelValue": "1",
-                }
+                },
             },
             "grafana.ini": {"server": {"root_url": f"https://grafana.{self.env.domain}"}},
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},

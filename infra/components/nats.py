@@ -47,7 +47,10 @@ class Nats(PlatformComponent):
         return {
             # The exporter sidecar's container gets no securityContext from the chart (the pod's covers only user
             # and seccomp): no privilege escalation and no capabilities, as `restricted` requires.
-            "promExporter": {"enabled": True, "merge": {"securityContext": NON_ROOT}},
+            "promExporter": {
+                "enabled": True,
+                "merge": {"securityContext": NON_ROOT, "resources": resources("10m", "32Mi", "50m", "64Mi")},
+            },
             "config": {
                 # JetStream replication needs at least three servers.
                 "cluster": {"enabled": ha, "replicas": 3},
@@ -69,13 +72,15 @@ class Nats(PlatformComponent):
             "podTemplate": {
                 "merge": {
                     "spec": {
+                        # Neither the server, the config reloader nor the exporter calls the Kubernetes API.
+                        "automountServiceAccountToken": False,
                         "securityContext": {
                             "runAsNonRoot": True,
                             "runAsUser": 1000,
                             "runAsGroup": 1000,
                             "fsGroup": 1000,
                             "seccompProfile": {"type": "RuntimeDefault"},
-                        }
+                        },
                     }
                 }
             },

@@ -21,6 +21,7 @@ from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+from infra.platform.security import restricted_pod
 
 # Kubeflow 26.03 was tested with oauth2-proxy 7.14.3, which no chart release ships as its appVersion (10.1.3 and
 # 10.1.4 ship 7.14.2, 10.1.5 moves to 7.15.0). The catalog's chart runs that patch release; a chart an environment
@@ -96,6 +97,8 @@ class OAuth2Proxy(PlatformComponent):
             # It never calls the Kubernetes API.
             "serviceAccount": {"automountServiceAccountToken": False},
             "resources": resources("50m", "64Mi", "200m", "128Mi"),
+            # The chart's container runs restricted already; its pod gets the same.
+            "podSecurityContext": restricted_pod(),
             # Scraped through self.scrape, like every component; the chart's ServiceMonitor stays off.
             "metrics": {"enabled": True, "serviceMonitor": {"enabled": False}},
         }

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from infra.config import Environment
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
@@ -59,7 +60,7 @@ class Velero(PlatformComponent):
             "initContainers": [
                 {
                     "name": "object-store-plugin",
-                    "image": plugin_image,
+                    "image": mirrored_image(plugin_image, self.env.mirrors),
                     "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
                     "securityContext": RESTRICTED_CONTAINER,
                     "resources": resources("50m", "64Mi", "100m", "128Mi"),

@@ -247,6 +247,16 @@ RegistryAddress = Annotated[
         web.registry,
     ),
 ]
+OciRegistry = Annotated[
+    str,
+    text_format(
+        "oci-registry",
+        "an OCI registry (and path) for Helm charts such as oci://registry.corp.example.net/charts",
+        "Helm (helm push / helm pull oci://) and Argo CD's OCI Helm sources",
+        web.oci_registry,
+        r"^oci://",
+    ),
+]
 Scope = Annotated[
     str,
     text_format("oauth-scope", "an OAuth scope such as openid", "OAuth 2.0 (RFC 6749)", web.scope),

@@ -65,6 +65,7 @@ from infra.config.formats import (
     Namespace,
     NodePoolName,
     ObjectName,
+    OciRegistry,
     PinnedVersion,
     PrometheusDuration,
     PubSubTopic,
@@ -582,17 +583,54 @@ class ArgoCdSettings(Settings):
     `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
     apps_sync: Literal["automated", "manual"] = "automated"
     """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
-    git_mirrors: dict[GitUrlPrefix, GitUrlPrefix] = {}
-    """Git mirrors for a cluster without access to the upstream git hosts, by upstream URL prefix, e.g.
-    `{"https://github.com/": "https://git.example.com/github/"}`. Both end with `/`, and the mirror keeps each
-    repository at the same `<owner>/<repo>` path and with its tags. Argo CD's repo server gets
-    `url.<mirror>.insteadOf <upstream>` in its system git config (`/etc/gitconfig`), so every git command it runs
-    goes to the mirror, including the remote kustomize bases Kubeflow Pipelines reads at sync
-    (`github.com/argoproj/argo-workflows` at v3.7.3). Argo CD resolves an Application's tag with a built-in git
+
+
+# --- installing without internet -------------------------------------------------------------------------
+
+
+class MirrorException(Settings):
+    image: RegistryAddress
+    """Images under this registry (and path) prefix that the platform cannot point at the image mirror (named in
+    an operator's built-in defaults, e.g. `gcr.io/knative-releases`), e.g. because the cluster's container runtime
+    mirrors them (containerd's registry mirror: README, "Installing without internet")."""
+    reason: Annotated[str, Field(min_length=20)]
+    """Why, and how the cluster gets them without internet."""
+
+
+class Mirrors(Settings):
+    charts: OciRegistry | None = None
+    """OCI registry (and path) that holds every Helm chart the platform installs, e.g.
+    `oci://registry.corp.example.net/charts`: each chart at `<charts>/<chart>` with its version as tag (what `helm
+    push` of the chart archive makes). Argo CD's Applications and the Pulumi Helm releases (Argo CD, the CNI) take
+    their charts from there. Unset: from each chart's upstream repository."""
+    images: RegistryAddress | None = None
+    """Registry (and path) prefix of the image mirror: an image `<registry>/<repository>:<tag>` is pulled as
+    `<images>/<registry>/<repository>:<tag>` (e.g. `quay.io/jetstack/cert-manager-controller:v1.21.1` as
+    `registry.corp.example.net/mirror/quay.io/jetstack/cert-manager-controller:v1.21.1`): Harbor proxy-cache
+    projects named after each upstream registry, or the layout `python -m infra.cli mirror` copies into. The
+    platform points every image it can set there (chart values, its own workloads and custom resources)."""
+    image_registries: dict[RegistryAddress, RegistryAddress] = {}
+    """A mirror of its own for some upstream registries, by registry: `<mirror>/<repository>:<tag>`, e.g.
+    `{"docker.io": "europe-docker.pkg.dev/mlops-prod/docker-hub"}` (an Artifact Registry remote repository per
+    upstream, or Harbor proxy-cache projects named otherwise). The others go to `images`."""
+    git: dict[GitUrlPrefix, GitUrlPrefix] = {}
+    """Git mirrors by upstream URL prefix, e.g. `{"https://github.com/": "https://git.example.com/github/"}`.
+    Both end with `/`, and the mirror keeps each repository at the same `<owner>/<repo>` path and with its tags.
+    Argo CD's repo server gets `url.<mirror>.insteadOf <upstream>` in its system git config (`/etc/gitconfig`), so
+    every git command it runs goes to the mirror, including the remote kustomize bases Kubeflow Pipelines reads at
+    sync (`github.com/argoproj/argo-workflows` at v3.7.3). Argo CD resolves an Application's tag with a built-in git
     client that reads no git config, so Applications of git repositories under a prefix (Kubeflow's
     `github.com/kubeflow/manifests`, and `gitops.repoUrl` if it is there) name the mirror themselves. Mirror what
-    the platform reads: `kubeflow/manifests` and `argoproj/argo-workflows` with Kubeflow on. Helm charts are not
-    fetched with git: their repositories need a mirror of their own. Empty: Argo CD reaches the upstream hosts."""
+    the platform reads: `kubeflow/manifests` and `argoproj/argo-workflows` with Kubeflow on. Empty: Argo CD reaches
+    the upstream hosts."""
+    exceptions: tuple[MirrorException, ...] = ()
+    """Images that stay outside the mirrors, each with its reason. With `charts`, `images` or `git` set, `check`
+    fails on any chart, image or git reference the platform applies outside the mirrors' hosts (and the
+    environment's own registry) that no exception names, and on an exception that names nothing."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.charts or self.images or self.image_registries or self.git)
 
 
 # --- storage, serverless, autoscaling ---------------------------------------------------------------------
@@ -1041,3 +1079,6 @@ class Environment(Settings):
     """The platform's default images (images/ in this repository): where they are and which builds are offered."""
     argocd: ArgoCdSettings = ArgoCdSettings()
     """Argo CD: single sign-on, RBAC, sync windows and the ML applications it syncs from `apps/`."""
+    mirrors: Mirrors = Mirrors()
+    """Where a cluster without internet access gets charts, images and git repositories (README, "Installing
+    without internet"); `python -m infra.cli mirror` lists what to copy there."""

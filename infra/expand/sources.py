@@ -67,7 +67,7 @@ def deployers(rendered: Rendered, repository: Path = REPO) -> list[Deployer]:
     found = [application(m.object) for m in rendered.manifests if _is_application(m.object)]
     found += [release(plain(r.inputs)) for r in rendered.run.resources if r.type == RELEASE_TYPE]
     # The ApplicationSets read this repository, under the name Argo CD reaches it by (its mirror, if any).
-    own_url = mirrored_url(rendered.env.gitops.repo_url, rendered.env.argocd.git_mirrors)
+    own_url = mirrored_url(rendered.env.gitops.repo_url, rendered.env.mirrors.git)
     for manifest in rendered.manifests:
         if manifest.object.get("apiVersion") == APPLICATION_API and manifest.object.get("kind") == "ApplicationSet":
             found += application_set(manifest.object, own_url, repository)
@@ -153,11 +153,16 @@ def _source(source: Mapping[str, Any], application_name: str) -> Source:
 
 
 def release(inputs: Mapping[str, Any]) -> Deployer:
+    chart, repo = str(inputs["chart"]), (inputs.get("repositoryOpts") or {}).get("repo")
+    if repo is None and chart.startswith("oci://"):  # a chart from an OCI registry (the chart mirror)
+        repo, _, chart = chart.removeprefix("oci://").rpartition("/")
+    if repo is None:
+        raise ValueError(f"Helm release {inputs.get('name')}: chart {chart!r} has no repository")
     source = Source(
         "chart",
-        inputs["repositoryOpts"]["repo"],
+        repo,
         str(inputs["version"]),
-        chart=inputs["chart"],
+        chart=chart,
         values_json=canonical(inputs.get("values") or {}),
         release=inputs["name"],
     )

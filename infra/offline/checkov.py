@@ -1,15 +1,22 @@
-"""Run checkov over the rendered manifests of several environments in a single subprocess.
+"""checkov, which lives in its own virtualenv (its `packaging` pin conflicts with pulumi's), run as a program.
 
-checkov lives in its own virtualenv (its `packaging` pin conflicts with pulumi's), so it is run as a program.
-Its start-up costs seconds, so all environments share one run and results are mapped back by file path.
+`check` uses `WarmCheckov` (checkov imported ahead of time by infra/offline/checkov_driver.py) and `ContentScan`: every
+distinct object of the platform is scanned once, whatever the number of environments that apply it, and its results
+are kept by content on disk (`.cache/checkov/`, `MLOPS_CHECKOV_CACHE`, `off` to disable), keyed as well on checkov's
+version, its configuration, the project's custom checks and the driver. `run_checkov` scans directories of manifests
+with checkov's command line, as a person would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +25,11 @@ from infra.offline.validate import Finding
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKOV_BIN: Path = Path(os.environ.get("MLOPS_CHECKOV") or _REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
 
+CUSTOM_CHECKS = _REPO_ROOT / "policies" / "checkov" / "custom_checks"
+CONFIG = _REPO_ROOT / "policies" / "checkov" / "config.yaml"
+DRIVER = Path(__file__).with_name("checkov_driver.py")
+CACHE_VARIABLE = "MLOPS_CHECKOV_CACHE"
+DEFAULT_CACHE = _REPO_ROOT / ".cache" / "checkov"
 _MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 _TIMEOUT_S = 600
 
@@ -97,16 +109,6 @@ def manifest_arguments(files: list[Path], config_file: Path, external_checks_dir
     return arguments
 
 
-def _files_by_environment(env_dirs: Mapping[str, Path]) -> list[list[Path]]:
-    """The manifest files of each environment (its `<env>` and `<env>/apps` directories), one list per
-    environment that has any: each is its own checkov scan, so the scans use every core, and checkov's graph
-    never links an object of one environment to another's."""
-    by_environment: dict[str, list[Path]] = {}
-    for key, directory in env_dirs.items():
-        by_environment.setdefault(key.split("/")[0], []).extend(_manifest_files(directory))
-    return [files for files in by_environment.values() if files]
-
-
 def workflow_arguments(directory: Path, framework: str = "github_actions") -> list[str]:
     return ["--framework", framework, "-d", str(directory), "-o", "json", "--compact", "--quiet", "--skip-download"]
 
@@ -152,6 +154,11 @@ def workflow_findings(reports: list[Mapping[str, Any]]) -> list[Finding]:
     return sorted(set(findings), key=lambda f: (f.object_ref, f.message))
 
 
+def scan_findings(code: int, stdout: str) -> list[Finding]:
+    """The findings of a workflow scan the warm driver ran (its exit code and output)."""
+    return workflow_findings(_reports_of(code, stdout, ""))
+
+
 def run_checkov(
     manifest_dirs: Mapping[str, Path], config_file: Path, external_checks_dir: Path | None = None
 ) -> dict[str, list[Finding]]:
@@ -169,11 +176,41 @@ def run_checkov_directory(directory: Path, framework: str) -> list[Finding]:
     return workflow_findings(_reports_of(result.returncode, result.stdout, result.stderr))
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of checkov on one object."""
+
+    check_id: str
+    name: str
+    outcome: str
+    """`passed`, `failed` or `skipped` (suppressed by a `checkov.io/skip` annotation, with its reason)."""
+    resource: str
+    """checkov's id of what it judged: `Kind.namespace.name` (a workload's pods: `Pod.namespace.name.labels`)."""
+    reason: str = ""
+    """The suppression's reason for `skipped`."""
+    fields: str = ""
+    """The fields the check read, as checkov names them (`spec/template/spec/containers/[0]/resources`)."""
+
+
+@dataclass(frozen=True)
+class ScanRun:
+    """What the driver returned: each command line's exit code and output, and the results of each file."""
+
+    scans: list[tuple[int, str]]
+    results: dict[str, list[CheckResult]]
+
+
 class WarmCheckov:
     """checkov's interpreter started ahead of time (infra/offline/checkov_driver.py): it imports checkov while
-    the caller renders, then runs the manifest scan and the workflow scan side by side."""
+    the caller renders, then runs every scan asked of it side by side."""
 
-    def __init__(self, niceness: int = 0) -> None:
+    def __init__(
+        self, niceness: int = 0, config: Path | None = CONFIG, external_checks_dir: Path | None = CUSTOM_CHECKS
+    ) -> None:
+        self.config = config
+        self.external_checks_dir = external_checks_dir
+        self._kinds: frozenset[str] | None = None
+        self._kinds_read = False
         python = CHECKOV_BIN.parent / "python"
         if not python.is_file():
             raise RuntimeError(
@@ -182,7 +219,13 @@ class WarmCheckov:
             )
         self._process = subprocess.Popen(
             # -P: the script's own directory (this package, with its checkov.py) must not shadow checkov.
-            [str(python), "-P", str(Path(__file__).with_name("checkov_driver.py"))],
+            [
+                str(python),
+                "-P",
+                str(DRIVER),
+                *(["--config", str(config)] if config else []),
+                *(["--external-checks", str(external_checks_dir)] if external_checks_dir else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -191,36 +234,177 @@ class WarmCheckov:
             preexec_fn=(lambda: os.nice(niceness)) if niceness else None,  # noqa: PLW1509 (no threads yet)
         )
 
-    def scan(
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds checkov's resource checks read (None: every kind), once checkov is loaded."""
+        if not self._kinds_read:
+            assert self._process.stdout is not None
+            line = self._process.stdout.readline()
+            try:
+                kinds = json.loads(line)["kinds"]
+            except (ValueError, KeyError, TypeError):
+                self._process.kill()
+                _, stderr = self._process.communicate()
+                raise RuntimeError(f"checkov's driver failed to start:\n{line}{stderr[-2000:]}") from None
+            self._kinds = frozenset(kinds) if kinds is not None else None
+            self._kinds_read = True
+        return self._kinds
+
+    def run(
         self,
-        manifest_dirs: Mapping[str, Path],
-        config_file: Path,
-        external_checks_dir: Path | None,
-        workflows_dir: Path | None,
-    ) -> tuple[dict[str, list[Finding]], list[Finding]]:
-        """Findings of the manifests by directory key, and of the workflows (none without `workflows_dir`)."""
-        env_dirs = {env: Path(d).resolve() for env, d in manifest_dirs.items()}
-        scans = [
-            manifest_arguments(files, config_file, external_checks_dir) for files in _files_by_environment(env_dirs)
-        ]
-        manifest_scans = len(scans)
-        if workflows_dir is not None:
-            scans.append(workflow_arguments(workflows_dir))
+        scans: Sequence[list[str]] = (),
+        objects: Sequence[Path] = (),
+        units: Sequence[Path] = (),
+        workers: int = 2,
+    ) -> ScanRun:
+        """Command lines as checkov's CLI runs them; files of one object each with the resource checks; files of
+        a unit (an object and what checkov's graph connects it to) with the graph checks, each on its own."""
+        request = {
+            "scans": list(scans),
+            "objects": [str(path) for path in objects],
+            "units": [str(path) for path in units],
+            "workers": workers,
+        }
+        self.kinds()
         try:
-            stdout, stderr = self._process.communicate(json.dumps(scans), timeout=_TIMEOUT_S)
+            stdout, stderr = self._process.communicate(json.dumps(request), timeout=_TIMEOUT_S)
         except subprocess.TimeoutExpired as e:
             self._process.kill()
             raise RuntimeError(f"checkov did not finish within {_TIMEOUT_S} s") from e
         if self._process.returncode != 0:
             raise RuntimeError(f"checkov's driver failed (exit {self._process.returncode}):\n{stderr[-2000:]}")
-        results = [_reports_of(scan["exit"], scan["stdout"], stderr) for scan in json.loads(stdout)]
-        manifest_reports = [report for reports in results[:manifest_scans] for report in reports]
-        manifests = manifest_findings(manifest_reports, env_dirs)
-        workflows = workflow_findings(results[manifest_scans]) if workflows_dir is not None else []
-        return manifests, workflows
+        try:
+            answer = json.loads(stdout)
+        except ValueError as e:
+            raise RuntimeError(f"checkov's driver printed no JSON ({e}):\n{stderr[-2000:]}") from e
+        results = {
+            name: [CheckResult(*entry) for entry in entries] for name, entries in (answer.get("results") or {}).items()
+        }
+        return ScanRun([(scan["exit"], scan["stdout"]) for scan in answer.get("scans") or []], results)
 
     def close(self) -> None:
         """Stop the driver if no scan was asked of it (e.g. the check stopped on an invalid environment)."""
         if self._process.poll() is None:
             self._process.kill()
             self._process.communicate()
+
+
+def _checkov_version() -> str:
+    found = sorted(CHECKOV_BIN.parent.parent.glob("lib/python*/site-packages/checkov/version.py"))
+    return found[0].read_text() if found else str(CHECKOV_BIN)
+
+
+def scan_digest(config: Path | None = CONFIG, external_checks_dir: Path | None = CUSTOM_CHECKS) -> str:
+    """What every result depends on besides the object: checkov's version, its configuration, the custom checks,
+    and the driver that runs them."""
+    digest = hashlib.sha256(_checkov_version().encode())
+    digest.update(DRIVER.read_bytes())
+    if config is not None:
+        digest.update(config.read_bytes())
+    if external_checks_dir is not None:
+        for path in sorted(external_checks_dir.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class ContentScan:
+    """Objects (and units of objects) scanned by content: each distinct one once, its results kept on disk."""
+
+    def __init__(
+        self,
+        cache: Path | None,
+        config: Path | None = CONFIG,
+        external_checks_dir: Path | None = CUSTOM_CHECKS,
+    ) -> None:
+        self.cache = cache
+        self.config = config
+        self.external_checks_dir = external_checks_dir
+        self._digest = scan_digest(config, external_checks_dir)
+        self._texts: dict[int, tuple[Any, str]] = {}
+        self._objects: dict[str, str] = {}
+        self._units: dict[str, str] = {}
+        self._results: dict[str, list[CheckResult]] = {}
+        self._lock = threading.Lock()
+        self.scanned = 0
+        """How many keys the last `run` had to scan (the rest came from the cache)."""
+
+    @classmethod
+    def default(cls) -> ContentScan:
+        configured = os.environ.get(CACHE_VARIABLE)
+        if configured == "off":
+            return cls(None)
+        return cls(Path(configured) if configured else DEFAULT_CACHE)
+
+    def _text(self, obj: Any) -> str:
+        """The object's canonical JSON, once per object (environments share the expansion's objects)."""
+        with self._lock:
+            known = self._texts.get(id(obj))
+            if known is not None and known[0] is obj:
+                return known[1]
+        text = canonical(obj)
+        with self._lock:
+            self._texts[id(obj)] = (obj, text)
+        return text
+
+    def object_key(self, obj: Mapping[str, Any]) -> str:
+        """The key of one object's resource checks; asks for its scan."""
+        text = self._text(obj)
+        key = hashlib.sha256(f"{self._digest}\0object\0{text}".encode()).hexdigest()
+        self._objects.setdefault(key, text)
+        return key
+
+    def unit_key(self, objects: Sequence[Mapping[str, Any]]) -> str:
+        """The key of a unit's graph checks (its first object judged, with the others it connects to)."""
+        texts = [self._text(obj) for obj in objects]
+        key = hashlib.sha256(f"{self._digest}\0unit\0{chr(0).join(texts)}".encode()).hexdigest()
+        self._units.setdefault(key, "---\n".join(f"{text}\n" for text in texts))
+        return key
+
+    def results(self, key: str) -> list[CheckResult]:
+        return self._results[key]
+
+    def _cached(self, key: str) -> list[CheckResult] | None:
+        if self.cache is None:
+            return None
+        try:
+            entries = json.loads((self.cache / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return [CheckResult(*entry) for entry in entries]
+
+    def _store(self, key: str, results: Iterable[CheckResult]) -> None:
+        if self.cache is None:
+            return
+        self.cache.mkdir(parents=True, exist_ok=True)
+        temporary = self.cache / f".{key}.{os.getpid()}"
+        temporary.write_text(json.dumps([list(vars(r).values()) for r in results]), encoding="utf-8")
+        temporary.replace(self.cache / f"{key}.json")
+
+    def run(self, warm: WarmCheckov, scans: Sequence[list[str]] = (), workers: int = 2) -> ScanRun:
+        """Scan whatever was asked and is not cached (and the command lines `scans`, e.g. the workflows)."""
+        for key in [*self._objects, *self._units]:
+            if key not in self._results:
+                cached = self._cached(key)
+                if cached is not None:
+                    self._results[key] = cached
+        missing_objects = [key for key in self._objects if key not in self._results]
+        missing_units = [key for key in self._units if key not in self._results]
+        self.scanned = len(missing_objects) + len(missing_units)
+        with tempfile.TemporaryDirectory(prefix="mlops-checkov-") as scratch:
+            directory = Path(scratch)
+            object_files = [directory / f"{key}.json" for key in missing_objects]
+            unit_files = [directory / f"{key}.yaml" for key in missing_units]
+            for path, key in zip(object_files, missing_objects, strict=True):
+                path.write_text(self._objects[key], encoding="utf-8")
+            for path, key in zip(unit_files, missing_units, strict=True):
+                path.write_text(self._units[key], encoding="utf-8")
+            run = warm.run(scans, object_files, unit_files, workers)
+        for path in [*object_files, *unit_files]:
+            key = path.stem
+            found = run.results.get(path.name, [])
+            self._results[key] = found
+            self._store(key, found)
+        return run

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import Chart
+from infra.config.model import Mirrors
 from infra.platform import labels
 
 ARGOCD_NAMESPACE = "argocd"
@@ -50,7 +51,7 @@ class IgnoredDifference:
 
 
 def mirrored_url(url: str, mirrors: Mapping[str, str]) -> str:
-    """`url` with its upstream prefix replaced by that prefix's git mirror (argocd.gitMirrors), the longest prefix
+    """`url` with its upstream prefix replaced by that prefix's git mirror (mirrors.git), the longest prefix
     winning as in git's `insteadOf`; unchanged when no prefix matches."""
     prefixes = [prefix for prefix in mirrors if url.startswith(prefix)]
     if not prefixes:
@@ -59,11 +60,15 @@ def mirrored_url(url: str, mirrors: Mapping[str, str]) -> str:
     return mirrors[prefix] + url[len(prefix) :]
 
 
-def mirrored_source(chart: Chart, mirrors: Mapping[str, str]) -> Chart:
+def mirrored_source(chart: Chart, mirrors: Mirrors) -> Chart:
     """A catalog entry as an Application names it: a git source under a mirrored prefix from its mirror (Argo CD
-    resolves an Application's tag with a git client that ignores the repo server's `insteadOf`); a Helm chart as
-    it is, since git mirrors do not serve charts."""
-    return replace(chart, repo_url=mirrored_url(chart.repo_url, mirrors)) if chart.is_git else chart
+    resolves an Application's tag with a git client that ignores the repo server's `insteadOf`); a Helm chart from
+    the chart mirror (an OCI registry, named without `oci://` as Argo CD's Helm sources want it) when there is one."""
+    if chart.is_git:
+        return replace(chart, repo_url=mirrored_url(chart.repo_url, mirrors.git))
+    if mirrors.charts:
+        return replace(chart, repo_url=mirrors.charts.removeprefix("oci://"))
+    return chart
 
 
 def sync_policy(mode: SyncMode, sync_options: list[str]) -> dict[str, Any]:

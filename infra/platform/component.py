@@ -21,6 +21,7 @@ from infra.config.model import SecretSource
 from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
+from infra.platform.mirrors import merged, mirror_values
 from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
@@ -270,11 +271,13 @@ class PlatformComponent(pulumi.ComponentResource):
         needs = [dep for dep in self.requires(self.env) if dep in self.ctx.waves]
         waits_for = [app for dep in needs for app in self.ctx.applications.get(dep, [])]
         earlier_stages = self.ctx.applications.get(self.spec.name, [])
+        if not CATALOG[key].is_git:  # the chart's images from the image mirror, when the environment has one
+            values = merged(values, mirror_values(key, self.env.mirrors))
         app = chart_application(
             name=key,
             component=self.spec.name,
             layer=self.spec.layer,
-            chart=mirrored_source(CATALOG[key], self.env.argocd.git_mirrors),
+            chart=mirrored_source(CATALOG[key], self.env.mirrors),
             version=self.ctx.chart_version(key),
             namespace=namespace or self.spec.namespace,
             values=values,

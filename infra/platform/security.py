@@ -22,3 +22,15 @@ def restricted_container(
     if run_as_user is not None:
         context["runAsUser"] = run_as_user
     return context
+
+
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+
+
+def restricted_pod(*, non_root: bool = True) -> dict[str, Any]:
+    """A pod's securityContext: the runtime's seccomp profile for every container, and no root user unless the
+    image needs one (a database's entrypoint that drops to its own user, a node agent)."""
+    context: dict[str, Any] = {"seccompProfile": dict(RUNTIME_DEFAULT)}
+    if non_root:
+        context["runAsNonRoot"] = True
+    return context

@@ -94,6 +94,15 @@ def _repository_path(path: str) -> None:
             raise FormatError(f"{component!r} is not a repository path component (lowercase letters and digits)")
 
 
+def oci_registry(text: str) -> str:
+    """`oci://host[:port][/path]`: where Helm pushes and pulls charts as OCI artifacts (`helm push`)."""
+    if not text.startswith("oci://"):
+        raise FormatError("must start with oci://")
+    if text.endswith("/"):
+        raise FormatError("must not end with / (helm push appends the chart's name)")
+    return registry(text.removeprefix("oci://"))
+
+
 def git_repository(text: str) -> str:
     """A repository Argo CD can clone: an https://, http:// or ssh:// URL, or the scp-like `git@host:path`."""
     if _SCP_LIKE_GIT.match(text):

@@ -22,7 +22,9 @@ class NoLiteralSecret(BaseK8Check):
 
     def scan_spec_conf(self, conf: dict[str, Any]) -> CheckResult:
         # checkov's parser adds __startline__/__endline__ bookkeeping keys to every mapping.
-        entries = [*(conf.get("data") or {}).items(), *(conf.get("stringData") or {}).items()]
+        entries = [
+            item for key in ("data", "stringData") if isinstance(conf.get(key), dict) for item in conf[key].items()
+        ]
         values = [value for key, value in entries if not str(key).startswith("__")]
         literal = [value for value in values if value not in PULUMI_PLACEHOLDERS]
         return CheckResult.FAILED if literal else CheckResult.PASSED
