@@ -70,7 +70,7 @@ CATALOG: dict[str, Chart] = {
     "metrics-server": Chart(
         "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"
     ),
-    # ECK is source-available under the Elastic License 2.0, not an OSI license (see README, "Observability").
+    # ECK is source-available under the Elastic License 2.0, not an OSI license (see docs/observability.md).
     "eck": Chart("https://helm.elastic.co", "eck-operator", "3.5.0", "elastic-system", license="Elastic-2.0"),
     # Not in ../shared/components.md: version read from prometheus-community/helm-charts at cf408a290aec.
     "prometheus-elasticsearch-exporter": Chart(
@@ -87,7 +87,7 @@ CATALOG: dict[str, Chart] = {
     ),
     "tigera-operator": Chart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.32.1", "tigera-operator"),
     "metallb": Chart("https://metallb.github.io/metallb", "metallb", "0.16.1", "metallb-system"),
-    # AGPL-3.0, and upstream MinIO is archived (no community maintenance since 2025): see README, "On-prem target".
+    # AGPL-3.0, and upstream MinIO is archived (no community maintenance since 2025): docs/getting-started-onprem.md.
     "minio": Chart("https://operator.min.io/", "operator", "7.1.1", "minio", license="AGPL-3.0"),
     # Chart 0.29.0 = operator 1.30.0 (cloudnative-pg/charts tag cloudnative-pg-v0.29.0, 2026-07-20).
     "cloudnative-pg": Chart("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system"),

@@ -70,3 +70,12 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
     (tmp_path / "there.md").write_text("# A heading\n")
     page.write_text("[ok](there.md#a-heading) [gone](missing.md) [bad](there.md#nowhere) `[code](skip.md)`\n")
     assert [link.split(":")[0] for link in broken_links(page)] == ["missing.md", "there.md#nowhere"]
+
+
+def test_the_readme_is_an_entry_page_with_the_two_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert len(readme) <= 12_000, "README.md is the entry page: move detail to docs/"
+    assert "make render" in readme and "make test" in readme
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", readme))
+    pages = {f"docs/{p.name}" for p in (REPO / "docs").glob("*.md")}
+    assert sorted(pages - linked) == [], "every page of docs/ is reachable from the README"

@@ -414,7 +414,7 @@ def mirror(environments: Path, name: str, out: Path, caches: Caches) -> int:
     env = load_stack_file(path)
     if not env.mirrors.enabled:
         print(
-            f"mirror: {name} has no mirrors (set `mirrors` in {path.name}: README, Installing without internet)",
+            f"mirror: {name} has no mirrors (set `mirrors` in {path.name}: docs/installing-without-internet.md)",
             file=sys.stderr,
         )
         return 1

@@ -50,7 +50,7 @@ S3_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
 S3_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
 
-# Kubeflow Pipelines' API server and cache server cannot use PostgreSQL in KFP 2.16 (README, "ML platform"), so
+# Kubeflow Pipelines' API server and cache server cannot use PostgreSQL in KFP 2.16 (docs/ml-platform.md), so
 # the cluster database serves MLflow (its tracking store, and the users and permissions of its basic auth) and
 # KFP's ML Metadata store (upstream's default name for it: metadb).
 PLATFORM_DATABASES = ("mlflow", "mlflow_auth", "metadb")

@@ -89,7 +89,7 @@ def _replacements(env: Environment) -> tuple[tuple[type[PlatformComponent], ...]
         host=cloudnative_pg.HOST,
         credentials_secret=cloudnative_pg.APP_SECRET,
         credentials_namespace=cloudnative_pg.NAMESPACE,
-        # Without External Secrets the copies are made by hand (README, "On-prem target").
+        # Without External Secrets the copies are made by hand (docs/getting-started-onprem.md).
         credentials_store=cloudnative_pg.LOGIN_STORE if env.components.external_secrets.enabled else None,
         credentials_readers=cloudnative_pg.LOGIN_READERS,
         databases=(*PLATFORM_DATABASES, *((harbor.DATABASE,) if Harbor.enabled(env) else ())),

@@ -1,5 +1,5 @@
 """ECK (Elastic Cloud on Kubernetes) operator: manages Elasticsearch, Kibana, Beats and Logstash from custom
-resources. Source-available under the Elastic License 2.0 (see README, "Observability")."""
+resources. Source-available under the Elastic License 2.0 (see docs/observability.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Kubeflow Pipelines (kubeflow/manifests 26.03, KFP 2.16.0) on the cluster layer's services, as far as upstream
 allows: ML Metadata in the cluster's PostgreSQL, the pipeline root setting in its object store.
 
-What stays upstream's, and why (README, "ML platform"):
+What stays upstream's, and why (docs/ml-platform.md):
 - The API server and the cache server keep the bundled MySQL. KFP 2.16.0's API server has no working PostgreSQL
   path (its storage layer is MySQL-only: `InitDBClient` ends in `storage.NewMySQLDialect()`, queries use `?`
   placeholders, and the manifests' `DB_DRIVER_NAME` is not the `DBDriverName` setting it reads; kubeflow/pipelines

@@ -592,7 +592,7 @@ class MirrorException(Settings):
     image: RegistryAddress
     """Images under this registry (and path) prefix that the platform cannot point at the image mirror (named in
     an operator's built-in defaults, e.g. `gcr.io/knative-releases`), e.g. because the cluster's container runtime
-    mirrors them (containerd's registry mirror: README, "Installing without internet")."""
+    mirrors them (containerd's registry mirror: docs/installing-without-internet.md)."""
     reason: Annotated[str, Field(min_length=20)]
     """Why, and how the cluster gets them without internet."""
 
@@ -1080,5 +1080,5 @@ class Environment(Settings):
     argocd: ArgoCdSettings = ArgoCdSettings()
     """Argo CD: single sign-on, RBAC, sync windows and the ML applications it syncs from `apps/`."""
     mirrors: Mirrors = Mirrors()
-    """Where a cluster without internet access gets charts, images and git repositories (README, "Installing
-    without internet"); `python -m infra.cli mirror` lists what to copy there."""
+    """Where a cluster without internet access gets charts, images and git repositories
+    (docs/installing-without-internet.md); `python -m infra.cli mirror` lists what to copy there."""

@@ -22,7 +22,7 @@ the configuration the platform applies:
 Images an operator picks from defaults compiled into it, and names nowhere the platform can read, are listed as
 unseen (an advisory each): Knative's Serving and Eventing images (by digest, in the release manifests the Knative
 operator carries), the PostgreSQL image of a CloudNativePG Cluster without `imageName`, the Calico images of the
-Tigera operator. A mirror must cover them at the container runtime (README, "Installing without internet").
+Tigera operator. A mirror must cover them at the container runtime (docs/installing-without-internet.md).
 
 `check` refuses an image without a tag or digest, one with a moving tag (`latest`, `main`, ...), and a repository
 that runs at two different tags in one environment (each place that starts it is named).

@@ -6,7 +6,7 @@ registry), each git source and each remote kustomize base its path reads at sync
 through the repo server's `insteadOf`), and each image a pod or a controller runs (`infra/expand/images.py`: under the
 image mirror's prefix, a per-registry mirror, or the environment's own registry). An image outside them is refused
 unless `mirrors.exceptions` names its prefix with a reason (an image an operator names in its built-in defaults,
-which a container runtime mirror serves: README, "Installing without internet"); so is an operator's unseen default
+which a container runtime mirror serves: docs/installing-without-internet.md); so is an operator's unseen default
 (the images of Knative Serving, CloudNativePG's PostgreSQL) that no exception covers, and an exception that covers
 nothing.
 
@@ -280,7 +280,7 @@ def write_plan(plan: MirrorPlan, out: Path) -> list[Path]:
     - images/<registry>.yaml, one per upstream registry, for `skopeo sync --src yaml --dest docker <file> <mirror>`
       (sync.sh runs them), and images.txt (`<source> <destination>` per line) for `crane copy` or `skopeo copy`;
     - git.txt (`<repository> <tag> <mirror repository>`) and git.sh: clone each at its tag and push the tag;
-    - unseen.txt: images operators pick themselves, for the container runtime's mirror (README).
+    - unseen.txt: images operators pick, for the container runtime's mirror (docs/installing-without-internet.md).
     """
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

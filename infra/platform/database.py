@@ -21,7 +21,7 @@ from infra.platform.resources import resources
 from infra.platform.security import restricted_container
 
 # gcr.io/cloud-sql-connectors/cloud-sql-proxy, tag v2.25.3 of GoogleCloudPlatform/cloud-sql-proxy (2026-08-20).
-# A tag, not a digest: no registry was reachable to read the digest from (README, "ML platform").
+# A tag, not a digest: no registry was reachable to read the digest from (docs/ml-platform.md).
 CLOUD_SQL_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
 PROXY_CONTAINER = "cloud-sql-proxy"
 PROXY_ADDRESS = "127.0.0.1"

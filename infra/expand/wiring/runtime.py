@@ -183,10 +183,10 @@ def _control_plane(component: str, labels: dict[str, str], ports: tuple[int, ...
 
 
 STATIC_POD = "a static pod of kubeadm's control-plane nodes"
-# On-prem (kubeadm): the control plane's static pods and kube-proxy (which README requires) run on the nodes'
-# network, with their metrics ports' defaults (kube-controller-manager --secure-port 10257, kube-scheduler 10259,
-# etcd --listen-metrics-urls :2381, kube-proxy metricsBindAddress :10249). GKE runs its control plane outside the
-# cluster and shows none of them.
+# On-prem (kubeadm): the control plane's static pods and kube-proxy (docs/getting-started-onprem.md requires it) run
+# on the nodes' network, with their metrics ports' defaults (kube-controller-manager --secure-port 10257,
+# kube-scheduler 10259, etcd --listen-metrics-urls :2381, kube-proxy metricsBindAddress :10249). GKE runs its control
+# plane outside the cluster and shows none of them.
 ONPREM_CONTROL_PLANE = (
     _control_plane(
         "etcd",
