@@ -44,6 +44,7 @@ def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
         },
         namespaces={c.spec.name: c.spec.namespace for c in everything},
         charts={c.spec.name: c.spec.charts or (c.spec.name,) for c in everything},
+        components={c.spec.name: c for c in everything},
     )
     argocd = BOOTSTRAP(ctx)
     ctx = dataclasses.replace(ctx, bootstrap=argocd.bootstrap)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from infra.components import EVERY_COMPONENT, DcgmExporter
 from infra.expand.platform import STACK, Platform
 from infra.observability import exporters
-from infra.observability.exporters import EXPORTED, NOT_SCRAPED, gaps
+from infra.observability.exporters import NOT_SCRAPED, exported_table
 
 from .conftest import ENV_NAMES
 
@@ -25,10 +26,19 @@ def everything(platform: Platform) -> list[dict[str, Any]]:
     return [dict(o.object) for o in platform.objects]
 
 
+TABLE = exported_table(EVERY_COMPONENT)
+
+
+def gaps(objects: list[dict[str, Any]], own: list[dict[str, Any]]) -> exporters.Gaps:
+    return exporters.gaps(objects, own, TABLE)
+
+
 @pytest.mark.parametrize("env", ENV_NAMES)
 def test_every_family_read_is_exported_in_its_environment(platforms: dict[str, Platform], env: str) -> None:
     found = gaps(everything(platforms[env]), own(platforms[env]))
-    assert not found.unknown_monitors, f"{env}: monitors missing from exporters.EXPORTED: {found.unknown_monitors}"
+    assert not found.unknown_monitors, (
+        f"{env}: monitors no component lists in exported_families: {found.unknown_monitors}"
+    )
     assert not found.unexported, "\n".join(f"{env}: {reader} reads {family}" for reader, family in found.unexported)
 
 
@@ -40,12 +50,12 @@ def test_known_gaps_are_all_still_read(platforms: dict[str, Platform]) -> None:
 
 def test_every_table_entry_names_a_monitor_of_some_environment(platforms: dict[str, Platform]) -> None:
     monitors = {
-        exporters.table_entry(exporters.monitor_key(o.object))
+        exporters.table_entry(exporters.monitor_key(o.object), TABLE)
         for p in platforms.values()
         for o in p.objects
         if o.kind in exporters.MONITOR_KINDS
     }
-    assert set(EXPORTED) - monitors == set(), "EXPORTED entries no environment has"
+    assert set(TABLE) - monitors == set(), "exported_families entries no environment has"
 
 
 def _rule(name: str, expr: str) -> dict[str, Any]:
@@ -109,7 +119,9 @@ def test_the_gke_exporter_exports_what_its_table_entry_says(platforms: dict[str,
         if line.strip() and not line.strip().startswith("#")
     }
     assert "DCGM_FI_DEV_GPU_UTIL" in fields
-    assert all(exporters.provides(EXPORTED["dcgm-exporter/dcgm-exporter"], field) for field in fields), fields
+    assert all(
+        exporters.provides(DcgmExporter.exported_families["dcgm-exporter/dcgm-exporter"], field) for field in fields
+    ), fields
 
 
 def _components(platform: Platform) -> set[str]:
@@ -137,3 +149,11 @@ def test_gpu_rules_and_panels_follow_the_gpu_exporter(platforms: dict[str, Platf
         if "alert" in rule
     }
     assert ({"GpuSaturated", "GpuUnderutilised"} <= alerts) == exporter
+
+
+def test_a_monitor_two_components_list_is_refused() -> None:
+    class Copycat(DcgmExporter):
+        """Lists (inherits) the same monitor as DcgmExporter."""
+
+    with pytest.raises(ValueError, match="dcgm-exporter/dcgm-exporter is listed by both"):
+        exported_table([DcgmExporter, Copycat])

@@ -78,11 +78,8 @@ def _replacements(env: Environment) -> tuple[tuple[type[PlatformComponent], ...]
     """The replacement components and the database they provide (Harbor's too, when it is the registry).
     Imported here, when called: components import the cluster package, so a module-level import would be
     circular."""
-    from infra.components import cloudnative_pg, harbor
+    from infra.components import ONPREM_SERVICES, cloudnative_pg, harbor
     from infra.components.harbor import Harbor
-    from infra.components.metallb import MetalLB
-    from infra.components.minio import MinIO
-    from infra.components.nats import Nats
 
     database = Database(
         kind="cloudnativepg",
@@ -94,7 +91,7 @@ def _replacements(env: Environment) -> tuple[tuple[type[PlatformComponent], ...]
         credentials_readers=cloudnative_pg.LOGIN_READERS,
         databases=(*PLATFORM_DATABASES, *((harbor.DATABASE,) if Harbor.enabled(env) else ())),
     )
-    return (MetalLB, MinIO, cloudnative_pg.CloudNativePG, Harbor, Nats), database
+    return ONPREM_SERVICES, database
 
 
 def _event_broker(env: Environment) -> EventBroker | None:

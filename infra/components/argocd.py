@@ -15,6 +15,8 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart
 from infra.config import Environment
 from infra.config.model import SyncWindow
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform import labels
 from infra.platform.argocd_app import (
     ARGOCD_NAMESPACE,
@@ -79,6 +81,41 @@ class ArgoCD(PlatformComponent):
         provides_crds=("argoproj.io/Application", "argoproj.io/ApplicationSet", "argoproj.io/AppProject"),
         network=(KUBE_API, HTTPS_OUT),
     )
+
+    exported_families = {
+        "argocd/argo-cd": ("argocd_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("argo-cd", "argocd", "Argo CD"),
+            group(
+                "argo-cd-applications",
+                [
+                    alert(
+                        "ArgoCDApplicationOutOfSync",
+                        'argocd_app_info{sync_status="OutOfSync"} == 1',
+                        component="argo-cd",
+                        for_="30m",
+                        summary="Argo CD application {{ $labels.name }} is out of sync",
+                        description=(
+                            "The cluster differs from git for 30 minutes: a sync is failing or self-heal is off. "
+                            "Open the application in Argo CD and read the sync result."
+                        ),
+                    ),
+                    alert(
+                        "ArgoCDApplicationUnhealthy",
+                        'argocd_app_info{health_status!~"Healthy|Progressing|Suspended"} == 1',
+                        component="argo-cd",
+                        for_="15m",
+                        severity="critical",
+                        summary="Argo CD application {{ $labels.name }} is {{ $labels.health_status }}",
+                        description="Some resource of the application is degraded or missing; check its resource tree.",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:

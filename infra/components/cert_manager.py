@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import PLATFORM_ISSUER, http01_challenges
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
@@ -29,6 +31,43 @@ class CertManager(PlatformComponent):
         sync="automated-no-prune",
         sync_reason="its chart carries the cert-manager CRDs: pruning them would delete every Certificate and Issuer",
     )
+
+    exported_families = {
+        "cert-manager/cert-manager": ("certmanager_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("cert-manager", "cert-manager", "cert-manager"),
+            group(
+                "certificates",
+                [
+                    alert(
+                        "CertificateExpiresSoon",
+                        "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 24 * 3600",
+                        component="cert-manager",
+                        for_="1h",
+                        summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 14 days",
+                        description=(
+                            "cert-manager renews 30 days ahead by default, so a certificate this close to expiry "
+                            "failed to renew: check its CertificateRequest and the issuer."
+                        ),
+                    ),
+                    alert(
+                        "CertificateNotReady",
+                        'certmanager_certificate_ready_status{condition="False"} == 1',
+                        component="cert-manager",
+                        for_="30m",
+                        severity="critical",
+                        summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} is not ready",
+                        description=(
+                            "The certificate could not be issued; services using it serve an old or no certificate."
+                        ),
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -6,6 +6,8 @@ from typing import Any
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
@@ -44,6 +46,28 @@ class CloudNativePG(PlatformComponent):
             Allow("object-store", "egress", (Peer(namespace="minio"), ANYWHERE), (9000, 443)),
         ),
     )
+
+    exported_families = {
+        "cnpg-system/platform-db": ("cnpg_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("cloudnative-pg", "cnpg-system", "PostgreSQL"),
+            group(
+                "cloudnative-pg",
+                [
+                    alert(
+                        "PostgresReplicationLagHigh",
+                        "max by (namespace, pod) (cnpg_pg_replication_lag) > 300",
+                        component="cloudnative-pg",
+                        summary="PostgreSQL replica {{ $labels.pod }} is more than 5 minutes behind",
+                        description="A failover now would lose recent writes of MLflow and Kubeflow metadata.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

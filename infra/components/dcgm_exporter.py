@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import GPU_TAINT_KEY
 from infra.platform.resources import resources
@@ -52,6 +54,14 @@ class DcgmExporter(PlatformComponent):
             "kubelet's pod-resources socket, both host paths"
         ),
     )
+
+    exported_families = {
+        "dcgm-exporter/dcgm-exporter": ("DCGM_FI_DEV_*", "DCGM_FI_PROF_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [down("dcgm-exporter", "dcgm-exporter", "DCGM exporter (GPU metrics)")]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

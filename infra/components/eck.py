@@ -7,6 +7,8 @@ from typing import Any
 
 from infra.cluster import ClusterFacts
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
@@ -40,6 +42,30 @@ class Eck(PlatformComponent):
         ),
         network=(KUBE_API, WEBHOOK_FROM_API_SERVER, MANAGE_STACK),
     )
+
+    exported_families = {
+        "elastic-system/eck-operator": ("controller_runtime_*", "elasticsearch_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("eck", "elastic-system", "ECK operator"),
+            group(
+                "eck-reconcile",
+                [
+                    alert(
+                        "ECKReconcileErrors",
+                        "sum by (controller) "
+                        '(rate(controller_runtime_reconcile_errors_total{namespace="elastic-system"}[15m])) > 0',
+                        component="eck",
+                        for_="30m",
+                        summary="ECK fails to reconcile {{ $labels.controller }} resources",
+                        description="Changes to Elasticsearch, Kibana or Beats are not applied; read the operator log.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
@@ -29,6 +31,31 @@ class ExternalDns(PlatformComponent):
         provides_crds=("externaldns.k8s.io",),
         network=(KUBE_API,),
     )
+
+    exported_families = {
+        "external-dns/external-dns": ("external_dns_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("external-dns", "external-dns", "external-dns"),
+            group(
+                "external-dns",
+                [
+                    alert(
+                        "ExternalDnsSyncFailing",
+                        "increase(external_dns_controller_verified_records_errors_total[30m]) > 0"
+                        " or increase(external_dns_source_errors_total[30m]) > 0",
+                        component="external-dns",
+                        summary="external-dns fails to read sources or update the DNS zone",
+                        description=(
+                            "New or moved platform UIs keep stale DNS records until the provider answers again."
+                        ),
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

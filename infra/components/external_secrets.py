@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
@@ -35,6 +37,29 @@ class ExternalSecrets(PlatformComponent):
         provides_crds=("external-secrets.io", "generators.external-secrets.io"),
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
     )
+
+    exported_families = {
+        "external-secrets/external-secrets": ("externalsecret_*", "clusterexternalsecret_*", "controller_runtime_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("external-secrets", "external-secrets", "External Secrets"),
+            group(
+                "external-secrets-sync",
+                [
+                    alert(
+                        "ExternalSecretNotSynced",
+                        'externalsecret_status_condition{condition="Ready",status="False"} == 1',
+                        component="external-secrets",
+                        for_="15m",
+                        summary="ExternalSecret {{ $labels.namespace }}/{{ $labels.name }} is not synced",
+                        description="Its Secret keeps the last synced value; check the store and the secret's key.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.config import Environment
 from infra.config.model import Mirrors
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.labels import component_labels
@@ -46,6 +48,40 @@ class Feast(PlatformComponent):
         namespace="feast",
         network=(KUBE_API, HTTPS_OUT, CLIENTS, OBJECT_STORE_OUT),
     )
+
+    exported_families = {
+        "feast/feast-redis": ("redis_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("feast", "feast", "Feast online store"),
+            group(
+                "feast-online-store",
+                [
+                    # redis_exporter beside the online store's Redis.
+                    alert(
+                        "FeastOnlineStoreDown",
+                        'redis_up{namespace="feast"} == 0',
+                        component="feast",
+                        severity="critical",
+                        summary="The Feast online store (Redis) does not answer",
+                        description="Online feature lookups fail: models that read features online return errors.",
+                        for_="5m",
+                    ),
+                    alert(
+                        "FeastOnlineStorePersistenceFailing",
+                        'redis_aof_last_write_status{namespace="feast"} == 0',
+                        component="feast",
+                        summary="The Feast online store cannot write its append-only file",
+                        description=(
+                            "Features materialized since then are lost on restart: check the volume's free space."
+                        ),
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

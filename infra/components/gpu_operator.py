@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import deployments_unavailable, down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
@@ -41,6 +43,35 @@ class GpuOperator(PlatformComponent):
         # NVIDIA's ClusterPolicy and NVIDIADriver CRDs exceed the annotation size limit of client-side apply.
         server_side_apply=True,
     )
+
+    exported_families = {
+        # The operator's exporter runs DCGM's list with profiling fields (dcp-metrics-included.csv).
+        "gpu-operator/gpu-operator-dcgm-exporter": ("DCGM_FI_DEV_*", "DCGM_FI_PROF_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("gpu-operator", "gpu-operator", "GPU operator DCGM exporter (GPU metrics)"),
+            deployments_unavailable("gpu-operator", "gpu-operator", "NVIDIA GPU operator"),
+            group(
+                "gpu-operator-nodes",
+                [
+                    alert(
+                        "GpuOperatorStackUnavailable",
+                        'kube_daemonset_status_number_unavailable{namespace="gpu-operator"} > 0',
+                        component="gpu-operator",
+                        for_="30m",
+                        summary="{{ $value }} {{ $labels.daemonset }} pods are unavailable",
+                        description=(
+                            "GPU nodes without a ready driver, container toolkit or device plugin offer no GPUs to "
+                            "pods "
+                            "(and without the exporter, no GPU metrics): read the pod's log, often the driver build."
+                        ),
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

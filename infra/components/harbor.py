@@ -8,6 +8,8 @@ from typing import Any
 from infra.components import cloudnative_pg
 from infra.components.cert_manager import PLATFORM_ISSUER
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.login_copy import copy_database_login
@@ -61,6 +63,14 @@ class Harbor(PlatformComponent):
             Allow("ingress", "ingress", (ANY_NAMESPACE,), (8080, 8443, 5000)),
         ),
     )
+
+    exported_families = {
+        "harbor/harbor": ("harbor_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [down("harbor", "harbor", "Harbor registry")]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -14,6 +14,8 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group
 from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load_balancer_annotations
@@ -67,6 +69,15 @@ class Istio(PlatformComponent):
         provides_crds=("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"),
         network=(KUBE_API, GATEWAY_FROM_ANYWHERE, GATEWAY_TO_BACKENDS, MESH_CONTROL_PLANE, WEBHOOKS_FROM_API_SERVER),
     )
+
+    exported_families = {
+        "istio-system/istio-gateway": ("istio_*", "envoy_*"),
+        "istio-system/istiod": ("pilot_*", "citadel_*", "galley_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [down("istio", "istio-system", "Istio control plane")]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from infra.config import Environment
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.mirrors import mirrored_image
@@ -45,6 +46,27 @@ class Keda(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, METRICS_API_FROM_API_SERVER, SCALERS_OUT),
         extra_namespaces=(EXAMPLES,),
     )
+
+    exported_families = {
+        "keda/keda-operator": ("keda_*", "controller_runtime_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            group(
+                "keda",
+                [
+                    alert(
+                        "KedaScalerErrors",
+                        "sum by (namespace, scaledObject) (rate(keda_scaler_errors_total[5m])) > 0",
+                        component="keda",
+                        summary="KEDA cannot read the scaler of {{ $labels.namespace }}/{{ $labels.scaledObject }}",
+                        description="The workload stays at its current size until the trigger source answers again.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
@@ -64,6 +65,44 @@ class Knative(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
         extra_namespaces=(SERVING, EVENTING),
     )
+
+    exported_families = {
+        # Knative's control planes (the Knative operator makes them); nothing of the platform reads their families.
+        "knative-eventing/knative-eventing": (),
+        "knative-serving/knative-serving": (),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            group(
+                "knative-serving",
+                [
+                    alert(
+                        "KnativeRevisionErrorRate",
+                        """sum by (namespace, revision_name)
+                        (rate(revision_app_request_count{response_code_class="5xx"}[5m]))
+                        / sum by (namespace, revision_name) (rate(revision_app_request_count[5m])) > 0.05""",
+                        component="knative",
+                        summary=(
+                            "Revision {{ $labels.namespace }}/{{ $labels.revision_name }} answers 5xx to >5% of "
+                            "requests"
+                        ),
+                        description=(
+                            "Compare with the previous revision and roll traffic back if the new one is at fault."
+                        ),
+                    ),
+                    alert(
+                        "KnativeRevisionSlow",
+                        """histogram_quantile(0.99, sum by (le, namespace, revision_name)
+                        (rate(revision_app_request_latencies_bucket[5m]))) > 2000""",
+                        component="knative",
+                        summary="Revision {{ $labels.namespace }}/{{ $labels.revision_name }} p99 latency above 2s",
+                        description="Check cold starts (min scale), concurrency limits and the container's CPU limit.",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -9,6 +9,8 @@ from typing import Any
 from infra.config import Environment
 from infra.config.derived import default_image
 from infra.config.model import Mirrors
+from infra.observability.platform_alerts import down, reconcile_errors
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
@@ -77,6 +79,43 @@ class Kserve(PlatformComponent):
         # The InferenceService CRD exceeds the client-side apply annotation limit.
         server_side_apply=True,
     )
+
+    exported_families = {
+        "kserve/kserve-controller": ("controller_runtime_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("kserve", "kserve", "KServe controller"),
+            reconcile_errors("kserve", "kserve", "The KServe controller"),
+            group(
+                "kserve",
+                [
+                    alert(
+                        "InferenceServiceErrorRate",
+                        """sum by (destination_service_namespace, destination_service_name)
+                        (rate(istio_requests_total{reporter="destination",response_code=~"5..",destination_service_name=~".*-predictor.*"}[5m]))
+                        / sum by (destination_service_namespace, destination_service_name)
+                        (rate(istio_requests_total{reporter="destination",destination_service_name=~".*-predictor.*"}[5m]))
+                        > 0.05""",
+                        component="kserve",
+                        summary="Model {{ $labels.destination_service_name }} fails >5% of predictions",
+                        description="Read the predictor's log; a new model version may reject current inputs.",
+                    ),
+                    alert(
+                        "InferenceServiceSlow",
+                        """histogram_quantile(0.95, sum by (le, namespace)
+                        (rate(request_predict_seconds_bucket[5m]))) > 1""",
+                        component="kserve",
+                        summary="Model servers in {{ $labels.namespace }} take over 1s (p95) to predict",
+                        description=(
+                            "Scale out the predictor, or check whether it runs on CPU where a GPU was expected."
+                        ),
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -29,6 +29,8 @@ from infra.config import Environment
 from infra.config.derived import default_image
 from infra.config.model import Team
 from infra.config.rules import kubeflow_products
+from infra.observability.platform_alerts import deployments_unavailable, down
+from infra.observability.promrules import Group
 from infra.platform import sign_in
 from infra.platform.argocd_app import IgnoredDifference
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -249,6 +251,20 @@ class Kubeflow(PlatformComponent):
         ignore_differences=CONTROLLER_WRITTEN,
     )
 
+    exported_families = {
+        # The Pipelines API server's metrics merged into its Istio agent's (kubeflow_pipelines.py).
+        "kubeflow/ml-pipeline": ("istio_*", "envoy_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        # The Pipelines API server (`ml-pipeline`, /metrics on its http port) is scraped; the other Kubeflow parts
+        # serve no metrics upstream, so their health comes from kube-state-metrics.
+        return [
+            down("kubeflow", "kubeflow", "Kubeflow Pipelines"),
+            deployments_unavailable("kubeflow", "kubeflow", "Kubeflow"),
+        ]
+
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.components.kubeflow.enabled
@@ -304,7 +320,7 @@ class Kubeflow(PlatformComponent):
                 advisories=[*notes, *own_notes, *(pipeline_notes if part.key == "kubeflow-pipelines" else ())],
             )
         # The Pipelines API server serves /metrics on its REST port (8888); the other parts export nothing, and
-        # kube-state-metrics covers their Deployments (platform_alerts). Its pods carry a sidecar and the mesh
+        # kube-state-metrics covers their Deployments (alert_groups). Its pods carry a sidecar and the mesh
         # accepts only mutual TLS, which Prometheus (outside the mesh) cannot speak: the sidecar's agent merges
         # the server's metrics into its own on the status port, which the mesh leaves plain (pipelines_patches
         # points it at them). Pods, not the Service, are scraped: upstream's Service carries no `app` label.

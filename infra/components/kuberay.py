@@ -15,7 +15,7 @@ Each team's RayCluster (`ray`) is written by the stack:
 - its dashboard at https://kubeflow.<domain>/ray/<team>/, routed by the Kubeflow gateway and so behind the
   platform's sign-in (infra/platform/sign_in.py), with a DENY policy at the ingress gateway for everyone but the
   team's owner and members (the pods have no sidecar to hold Kubeflow's per-team policies);
-- scraped (a PodMonitor on every Ray pod's metrics port) and alerted on (platform_alerts.KUBERAY).
+- scraped (a PodMonitor on every Ray pod's metrics port) and alerted on (alert_groups).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import pulumi
 from infra.config import Environment
 from infra.config.derived import RAY_AUTOSCALER_CPU, RAY_AUTOSCALER_MEMORY
 from infra.config.model import RayWorkerGroup, Team
+from infra.observability.platform_alerts import down, reconcile_errors
+from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS
@@ -68,6 +70,46 @@ class KubeRay(PlatformComponent):
         # The RayCluster, RayJob, RayService and RayCronJob CRDs are 0.8-1.4 MB each.
         server_side_apply=True,
     )
+
+    exported_families = {
+        "kuberay/kuberay-operator": ("kuberay_*", "controller_runtime_*"),
+        # Each team's Ray cluster: Ray's own metrics from the head and the workers.
+        "*/ray-cluster": ("ray_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        # The operator, and the teams' Ray clusters (a PodMonitor `ray-cluster` in each team namespace).
+        return [
+            down("kuberay-operator", "kuberay", "KubeRay operator"),
+            reconcile_errors("kuberay-operator", "kuberay", "The KubeRay operator"),
+            group(
+                "ray-clusters",
+                [
+                    alert(
+                        "RayClusterNotProvisioned",
+                        'kuberay_cluster_condition_provisioned{condition="false"} == 1',
+                        component="kuberay-operator",
+                        for_="30m",
+                        summary="Ray cluster {{ $labels.namespace }}/{{ $labels.name }} has not had all its pods ready",
+                        description=(
+                            "Its head or workers do not start: read the pods' events (image pull, the team's quota, no "
+                            "node with a free GPU) and the operator's log."
+                        ),
+                    ),
+                    alert(
+                        "RayClusterMetricsDown",
+                        'up{job=~".+/ray-cluster"} == 0',
+                        component="kuberay-operator",
+                        summary="Prometheus cannot scrape Ray pod {{ $labels.pod }} in {{ $labels.namespace }}",
+                        description=(
+                            "The Ray process in the pod is down or its metrics port is blocked (the team namespace's "
+                            "NetworkPolicy admits Prometheus on 8080)."
+                        ),
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -15,6 +15,7 @@ from infra.config import Environment
 from infra.config.model import Logging as LoggingSettings
 from infra.observability import beats
 from infra.observability.elastic_policies import SCRIPT, api_objects, reconcile_files
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.mirrors import mirrored_image
@@ -57,6 +58,56 @@ class Logging(PlatformComponent):
         ),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE, KUBELET, FROM_OPERATOR),
     )
+
+    exported_families = {
+        "logging/elasticsearch-exporter": ("elasticsearch_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            group(
+                "elasticsearch",
+                [
+                    alert(
+                        "ElasticsearchClusterRed",
+                        'elasticsearch_cluster_health_status{color="red"} == 1',
+                        component="logging",
+                        for_="5m",
+                        severity="critical",
+                        summary="Elasticsearch cluster {{ $labels.cluster }} is red",
+                        description="A primary shard is unassigned: some logs cannot be written or searched.",
+                    ),
+                    alert(
+                        "ElasticsearchClusterYellow",
+                        'elasticsearch_cluster_health_status{color="yellow"} == 1',
+                        component="logging",
+                        for_="30m",
+                        summary="Elasticsearch cluster {{ $labels.cluster }} is yellow",
+                        description="Replica shards are unassigned, so one more node failure loses data.",
+                    ),
+                    alert(
+                        "ElasticsearchDiskLow",
+                        "elasticsearch_filesystem_data_available_bytes / elasticsearch_filesystem_data_size_bytes < "
+                        "0.15",
+                        component="logging",
+                        summary="Elasticsearch node {{ $labels.name }} has less than 15% disk left",
+                        description=(
+                            "Above the 85% watermark shards stop being allocated to the node; shorten "
+                            "components.logging.retention or grow components.logging.elasticsearch.storageSize."
+                        ),
+                    ),
+                    alert(
+                        "LogShipperUnavailable",
+                        'kube_daemonset_status_number_unavailable{namespace="logging"} > 0',
+                        component="logging",
+                        for_="15m",
+                        summary="{{ $value }} {{ $labels.daemonset }} pods are unavailable",
+                        description="Logs or metrics of the nodes without a shipper are not collected.",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config import Environment
 from infra.config.model import RecurringJob
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
@@ -46,6 +47,43 @@ class Longhorn(PlatformComponent):
         ),
         network=(KUBE_API, LONGHORN_WEBHOOKS, OBJECT_STORE_OUT),
     )
+
+    exported_families = {
+        "longhorn-system/longhorn-manager": ("longhorn_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            group(
+                "longhorn",
+                [
+                    alert(
+                        "LonghornVolumeDegraded",
+                        "longhorn_volume_robustness == 2",
+                        component="longhorn",
+                        summary="Longhorn volume {{ $labels.volume }} is degraded",
+                        description="A replica is missing; Longhorn rebuilds it if a node with space is schedulable.",
+                    ),
+                    alert(
+                        "LonghornVolumeFaulted",
+                        "longhorn_volume_robustness == 3",
+                        component="longhorn",
+                        for_="2m",
+                        severity="critical",
+                        summary="Longhorn volume {{ $labels.volume }} is faulted",
+                        description="No healthy replica is left; the workload using it cannot read its data.",
+                    ),
+                    alert(
+                        "LonghornNodeDown",
+                        'longhorn_node_status{condition="ready"} == 0',
+                        component="longhorn",
+                        summary="Longhorn node {{ $labels.node }} is not ready",
+                        description="Replicas on the node are unavailable until it returns.",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -6,6 +6,8 @@ from typing import Any
 
 from infra.config import Environment
 from infra.config.model import MetalLB as MetalLBSettings
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
@@ -28,6 +30,30 @@ class MetalLB(PlatformComponent):
         "(MetalLB's install docs require the privileged label on metallb-system)",
         network=(KUBE_API, WEBHOOK_FROM_API_SERVER),
     )
+
+    exported_families = {
+        "metallb-system/metallb-controller-monitor": ("metallb_*",),
+        "metallb-system/metallb-speaker-monitor": ("metallb_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("metallb", "metallb-system", "MetalLB"),
+            group(
+                "metallb",
+                [
+                    alert(
+                        "MetalLBAddressPoolExhausted",
+                        "sum by (pool) (metallb_allocator_addresses_in_use_total)"
+                        " >= sum by (pool) (metallb_allocator_addresses_total)",
+                        component="metallb",
+                        summary="MetalLB pool {{ $labels.pool }} has no free address",
+                        description="New LoadBalancer Services stay pending: widen onprem.loadBalancer.addresses.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from infra.cluster import ClusterFacts
 from infra.config import Environment
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
@@ -28,6 +29,32 @@ DEFAULT_ARGS = (
 
 class MetricsServer(PlatformComponent):
     spec = ComponentSpec(name="metrics-server", layer="platform", namespace=KUBE_SYSTEM)
+
+    exported_families = {
+        "kube-system/metrics-server": ("metrics_server_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            group(
+                "metrics-server",
+                [
+                    # The API server's own view of the aggregated API (kube-state-metrics has no APIService metrics).
+                    alert(
+                        "MetricsServerUnavailable",
+                        'max(aggregator_unavailable_apiservice{name="v1beta1.metrics.k8s.io"}) == 1'
+                        ' or absent(up{job="metrics-server"} == 1)',
+                        component="metrics-server",
+                        severity="critical",
+                        summary="The resource metrics API is unavailable",
+                        description=(
+                            "HorizontalPodAutoscalers and `kubectl top` stop working until metrics-server is back."
+                        ),
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
@@ -38,6 +40,14 @@ class MinIO(PlatformComponent):
             Allow("s3", "ingress", (ANY_NAMESPACE,), (S3_PORT,)),
         ),
     )
+
+    exported_families = {
+        "minio/minio": ("minio_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [down("minio", "minio", "MinIO")]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

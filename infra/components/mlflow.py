@@ -15,6 +15,8 @@ from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.mlflow_auth import AUTH_DATABASE, IAM_LOGIN_SECRET, auth_database_values, iam_login_secret
 from infra.config import Environment
 from infra.config.model import Mirrors
+from infra.observability.platform_alerts import down, server_error_ratio
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, MissingClusterService, database_login, iam_grant_advisory
 from infra.platform.labels import component_labels
@@ -55,6 +57,29 @@ class Mlflow(PlatformComponent):
         depends_on=("cert-manager", "istio", "cloudnative-pg"),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
+
+    exported_families = {
+        "mlflow/mlflow": ("flask_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("mlflow", "mlflow", "MLflow"),
+            group(
+                "mlflow-requests",
+                [
+                    # prometheus_flask_exporter, which `mlflow server --expose-prometheus` turns on.
+                    alert(
+                        "MlflowServerErrors",
+                        f"{server_error_ratio('flask_http_request_total', 'mlflow', 'status')} > 0.05",
+                        component="mlflow",
+                        summary="MLflow answers >5% of requests with a server error",
+                        description="Runs fail to log: check the tracking server's log and its database connection.",
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -22,7 +22,8 @@ from infra.config.model import GrafanaSso
 from infra.observability.aiops import aiops_groups
 from infra.observability.alertmanager import alertmanager_config_spec
 from infra.observability.dashboards import AIOPS, DASHBOARDS
-from infra.observability.platform_alerts import COMPONENT_ALERTS, GPU_EXPORTERS, gpu_alerts
+from infra.observability.platform_alerts import GPU_EXPORTERS, gpu_alerts
+from infra.observability.promrules import Group, alert, group
 from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
@@ -69,6 +70,80 @@ class Monitoring(PlatformComponent):
         # The Prometheus Operator CRDs exceed the annotation size limit of client-side apply.
         server_side_apply=True,
     )
+
+    exported_families = {
+        # The Prometheus Operator's Kubernetes components, kube-prometheus-stack's own ServiceMonitors.
+        "monitoring/kube-prometheus-stack-alertmanager": ("alertmanager_*",),
+        # The API server, including its aggregation layer's view of APIServices (metrics-server's).
+        "monitoring/kube-prometheus-stack-apiserver": ("apiserver_*", "aggregator_*", "etcd_*"),
+        "monitoring/kube-prometheus-stack-coredns": ("coredns_*",),
+        "monitoring/kube-prometheus-stack-kube-dns": ("kubedns_*", "skydns_*"),
+        "monitoring/kube-prometheus-stack-grafana": ("grafana_*",),
+        "monitoring/kube-prometheus-stack-kube-controller-manager": ("workqueue_*", "node_collector_*"),
+        "monitoring/kube-prometheus-stack-kube-etcd": ("etcd_*",),
+        "monitoring/kube-prometheus-stack-kube-proxy": ("kubeproxy_*",),
+        "monitoring/kube-prometheus-stack-kube-scheduler": ("scheduler_*",),
+        "monitoring/kube-prometheus-stack-kube-state-metrics": ("kube_*",),
+        # The kubelet's own metrics, cAdvisor's (containers) and its probes.
+        "monitoring/kube-prometheus-stack-kubelet": ("kubelet_*", "container_*", "machine_*", "prober_*"),
+        "monitoring/kube-prometheus-stack-operator": ("prometheus_operator_*",),
+        "monitoring/kube-prometheus-stack-prometheus": ("prometheus_*",),
+        "monitoring/kube-prometheus-stack-prometheus-node-exporter": ("node_*",),
+        # Prometheus' Thanos sidecar (components.thanos): its uploads of blocks to the object store.
+        "monitoring/kube-prometheus-stack-thanos-sidecar": ("thanos_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        node_conditions = "MemoryPressure|DiskPressure|PIDPressure"
+        return [
+            group(
+                "monitoring-stack",
+                [
+                    alert(
+                        "PrometheusRuleFailures",
+                        "increase(prometheus_rule_evaluation_failures_total[10m]) > 0",
+                        component="kube-prometheus-stack",
+                        summary="Prometheus fails to evaluate rules in {{ $labels.rule_group }}",
+                        description="Alerts and recorded series of this group are missing until the rule is fixed.",
+                    ),
+                    alert(
+                        "AlertmanagerNotificationsFailing",
+                        "rate(alertmanager_notifications_failed_total[10m]) > 0",
+                        component="kube-prometheus-stack",
+                        severity="critical",
+                        summary="Alertmanager cannot deliver to {{ $labels.integration }}",
+                        description=(
+                            "Check the receiver's Secret (URL or key) and egress from the monitoring namespace."
+                        ),
+                    ),
+                ],
+            ),
+            group(
+                "nodes",
+                [
+                    alert(
+                        "NodeUnderPressure",
+                        f'kube_node_status_condition{{condition=~"{node_conditions}",status="true"}} == 1',
+                        component="kube-prometheus-stack",
+                        summary="Node {{ $labels.node }} reports {{ $labels.condition }}",
+                        description=(
+                            "The kubelet evicts pods from a node under pressure. Add capacity, or find the pod that "
+                            "uses the resource (see the resource-optimisation dashboard)."
+                        ),
+                    ),
+                    alert(
+                        "NodeNotReady",
+                        'kube_node_status_condition{condition="Ready",status="true"} == 0',
+                        component="kube-prometheus-stack",
+                        for_="15m",
+                        severity="critical",
+                        summary="Node {{ $labels.node }} is not ready",
+                        description="Its pods are being rescheduled; check the kubelet and the machine.",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:
@@ -148,8 +223,8 @@ class Monitoring(PlatformComponent):
         """Alerts of every installed component (Argo CD included); GPU alerts where a GPU exporter runs (the GPU
         metrics exist nowhere else); the AIOps rules the environment has signals for."""
         installed = set(self.ctx.namespaces)
-        for component in sorted(installed & set(COMPONENT_ALERTS)):
-            self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component])
+        for name, component in sorted(self.ctx.components.items()):
+            self.alerts(f"{name}-alerts", component.alert_groups(self.env))
         gpus = bool(installed & set(GPU_EXPORTERS))
         if gpus:
             self.alerts("gpu-alerts", gpu_alerts())

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, Allow
 from infra.platform.resources import resources
@@ -30,6 +32,14 @@ class Nats(PlatformComponent):
         # Knative's channel dispatcher and event sources connect from their own namespaces.
         network=(Allow("nats-clients", "ingress", (ANY_NAMESPACE,), (CLIENT_PORT,)),),
     )
+
+    exported_families = {
+        "nats/nats": ("gnatsd_*", "jetstream_*", "nats_*"),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [down("nats", "nats", "NATS JetStream")]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

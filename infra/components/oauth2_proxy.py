@@ -14,6 +14,8 @@ from typing import Any
 
 from infra.config import Environment
 from infra.config.model import KubeflowAuth, ProxySecretKeyRef
+from infra.observability.platform_alerts import down, server_error_ratio
+from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS
@@ -49,6 +51,35 @@ class OAuth2Proxy(PlatformComponent):
         depends_on=("istio",),
         network=(FROM_GATEWAY,),
     )
+
+    exported_families = {
+        "oauth2-proxy/oauth2-proxy": ("oauth2_proxy_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        # oauth2-proxy answers the ingress gateway's checks for Kubeflow: 401/403 and redirects are its normal
+        # answers to signed-out users, 5xx means it cannot complete a sign-in (identity provider unreachable,
+        # wrong client secret).
+        return [
+            down("oauth2-proxy", "oauth2-proxy", "Kubeflow sign-in (oauth2-proxy)"),
+            group(
+                "oauth2-proxy-sign-in",
+                [
+                    alert(
+                        "KubeflowSignInErrors",
+                        f"{server_error_ratio('oauth2_proxy_requests_total', 'oauth2-proxy', 'code')} > 0.05",
+                        component="oauth2-proxy",
+                        summary="oauth2-proxy answers >5% of requests with a server error",
+                        description=(
+                            "Users cannot sign in to Kubeflow or are signed out: read oauth2-proxy's log for the "
+                            "identity "
+                            "provider's answer (unreachable issuer, rejected client secret, expired refresh tokens)."
+                        ),
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

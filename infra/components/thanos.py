@@ -24,6 +24,8 @@ from infra.cluster import ClusterFacts
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.logging import OBJECT_STORE
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.labels import component_labels
@@ -90,6 +92,54 @@ class Thanos(PlatformComponent):
         network=(HTTPS_OUT, OBJECT_STORE, TO_SIDECARS),
     )
 
+    exported_families = {
+        "thanos/thanos": ("thanos_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        # Long-term metrics: the sidecars in Prometheus' pods upload, the compactor and store gateway read the bucket.
+        return [
+            down("thanos", "thanos", "Thanos"),
+            group(
+                "thanos-long-term-metrics",
+                [
+                    alert(
+                        "ThanosSidecarUploadsFailing",
+                        "increase(thanos_shipper_upload_failures_total[1h]) > 0",
+                        component="thanos",
+                        summary="Prometheus {{ $labels.pod }} fails to upload its blocks to the metrics bucket",
+                        description=(
+                            "Blocks that are not uploaded exist only on the Prometheus volume and are gone after its "
+                            "retention: check the sidecar's log (bucket permissions, the object store's reachability)."
+                        ),
+                    ),
+                    alert(
+                        "ThanosCompactorHalted",
+                        "thanos_compact_halted == 1",
+                        component="thanos",
+                        for_="30m",
+                        summary="The Thanos compactor has halted",
+                        description=(
+                            "It stops on overlapping or corrupt blocks: nothing is compacted, downsampled or deleted "
+                            "past "
+                            "its retention until the block named in its log is repaired or removed."
+                        ),
+                    ),
+                    alert(
+                        "ThanosBucketOperationsFailing",
+                        "sum by (job) (rate(thanos_objstore_bucket_operation_failures_total[5m])) > 0",
+                        component="thanos",
+                        for_="15m",
+                        summary="{{ $labels.job }} fails operations on the metrics bucket",
+                        description=(
+                            "Long-term queries miss data or the compactor falls behind: check credentials and quota."
+                        ),
+                    ),
+                ],
+            ),
+        ]
+
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return env.components.thanos.enabled and env.components.monitoring.enabled
@@ -145,7 +195,7 @@ class Thanos(PlatformComponent):
                 "objstore": {"secretName": OBJSTORE_SECRET, "secretKey": OBJSTORE_KEY},
                 "extraEnv": credentials_env(self.ctx.facts),
                 # The chart's PrometheusRule (Thanos' monitoring mixin) for the parts running here; the sidecar's
-                # uploads are alerted on by the platform's rules (platform_alerts.THANOS).
+                # uploads are alerted on by the platform's rules (alert_groups).
                 "thanosRules": {"enabled": self.ctx.monitoring_enabled},
             },
             "compactor": {

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, load_balancer_annotations, traefik_middlewares
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
@@ -27,6 +29,31 @@ class Traefik(PlatformComponent):
         provides_crds=("traefik.io", "hub.traefik.io"),
         network=(KUBE_API, FROM_ANYWHERE, TO_BACKENDS),
     )
+
+    exported_families = {
+        "traefik/traefik": ("traefik_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("traefik", "traefik", "Traefik"),
+            group(
+                "traefik",
+                [
+                    alert(
+                        "TraefikBackendErrorsHigh",
+                        'sum by (service) (rate(traefik_service_requests_total{code=~"5.."}[5m]))'
+                        " / sum by (service) (rate(traefik_service_requests_total[5m])) > 0.05",
+                        component="traefik",
+                        summary="More than 5% of requests to {{ $labels.service }} fail with 5xx",
+                        description=(
+                            "Traefik reaches the backend but it answers with server errors; check its pods and logs."
+                        ),
+                    )
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from infra.config import Environment
+from infra.observability.platform_alerts import down
+from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
@@ -36,6 +38,38 @@ class Velero(PlatformComponent):
         provides_crds=("velero.io",),
         network=(KUBE_API, HTTPS_OUT),
     )
+
+    exported_families = {
+        "velero/velero": ("velero_*",),
+    }
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        return [
+            down("velero", "velero", "Velero"),
+            group(
+                "velero-backups",
+                [
+                    alert(
+                        "VeleroBackupFailed",
+                        "increase(velero_backup_failure_total[1h]) > 0",
+                        component="velero",
+                        summary="A Velero backup of schedule {{ $labels.schedule }} failed",
+                        description=(
+                            "Read `velero backup describe --details` for the failed backup; restores rely on it."
+                        ),
+                    ),
+                    alert(
+                        "VeleroBackupTooOld",
+                        'time() - velero_backup_last_successful_timestamp{schedule!=""} > 2 * 86400',
+                        component="velero",
+                        severity="critical",
+                        summary="Schedule {{ $labels.schedule }} has had no successful backup for two days",
+                        description="Data written since the last good backup cannot be restored (docs/restore.md).",
+                    ),
+                ],
+            ),
+        ]
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:

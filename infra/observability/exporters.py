@@ -1,11 +1,9 @@
 """Which metric families each scrape target of the platform exports, so that every family the platform's alerts,
 recording rules and dashboards read can be traced to a target of the same environment (tests/test_metric_families.py
-fails on one that cannot, on a ServiceMonitor or PodMonitor missing here, and on an entry nothing needs).
+fails on one that cannot, on a ServiceMonitor or PodMonitor no component lists, and on an entry nothing needs).
 
-Targets are named by their ServiceMonitor or PodMonitor, `<namespace>/<name>` (`*` matches any text, for the
-monitors of team namespaces); a family written `prefix_*` stands for every family with that prefix. The lists
-hold the families the platform reads and the exporter's own prefixes where they are documented; an exporter whose
-families nothing reads may list none (it is still listed, so a new monitor is a decision).
+Each component lists the families of its targets (`exported_families` in infra/components/<component>.py, described
+in infra/platform/component.py); `exported_table` joins them into the table this module reads.
 """
 
 from __future__ import annotations
@@ -14,68 +12,33 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import promql_parser
 
-# The Prometheus Operator's Kubernetes components, kube-prometheus-stack 88.5.3's own ServiceMonitors.
-KPS = "monitoring/kube-prometheus-stack"
-EXPORTED: dict[str, tuple[str, ...]] = {
-    f"{KPS}-alertmanager": ("alertmanager_*",),
-    # The API server, including its aggregation layer's view of APIServices (metrics-server's).
-    f"{KPS}-apiserver": ("apiserver_*", "aggregator_*", "etcd_*"),
-    f"{KPS}-coredns": ("coredns_*",),
-    f"{KPS}-kube-dns": ("kubedns_*", "skydns_*"),
-    f"{KPS}-grafana": ("grafana_*",),
-    f"{KPS}-kube-controller-manager": ("workqueue_*", "node_collector_*"),
-    f"{KPS}-kube-etcd": ("etcd_*",),
-    f"{KPS}-kube-proxy": ("kubeproxy_*",),
-    f"{KPS}-kube-scheduler": ("scheduler_*",),
-    f"{KPS}-kube-state-metrics": ("kube_*",),
-    # The kubelet's own metrics, cAdvisor's (containers) and its probes.
-    f"{KPS}-kubelet": ("kubelet_*", "container_*", "machine_*", "prober_*"),
-    f"{KPS}-operator": ("prometheus_operator_*",),
-    f"{KPS}-prometheus": ("prometheus_*",),
-    f"{KPS}-prometheus-node-exporter": ("node_*",),
-    # Prometheus' Thanos sidecar (components.thanos): its uploads of blocks to the object store.
-    f"{KPS}-thanos-sidecar": ("thanos_*",),
-    # The platform's components (their `self.scrape`, or a chart's own ServiceMonitor).
-    "argocd/argo-cd": ("argocd_*",),
-    "cert-manager/cert-manager": ("certmanager_*",),
-    "cnpg-system/platform-db": ("cnpg_*",),
-    "dcgm-exporter/dcgm-exporter": ("DCGM_FI_DEV_*", "DCGM_FI_PROF_*"),
-    "elastic-system/eck-operator": ("controller_runtime_*", "elasticsearch_*"),
-    "external-dns/external-dns": ("external_dns_*",),
-    "external-secrets/external-secrets": ("externalsecret_*", "clusterexternalsecret_*", "controller_runtime_*"),
-    "feast/feast-redis": ("redis_*",),
-    # The operator's exporter runs DCGM's list with profiling fields (dcp-metrics-included.csv).
-    "gpu-operator/gpu-operator-dcgm-exporter": ("DCGM_FI_DEV_*", "DCGM_FI_PROF_*"),
-    "harbor/harbor": ("harbor_*",),
-    "istio-system/istio-gateway": ("istio_*", "envoy_*"),
-    "istio-system/istiod": ("pilot_*", "citadel_*", "galley_*"),
-    "keda/keda-operator": ("keda_*", "controller_runtime_*"),
-    # Knative's control planes (the Knative operator makes them); nothing of the platform reads their families.
-    "knative-eventing/knative-eventing": (),
-    "knative-serving/knative-serving": (),
-    "kserve/kserve-controller": ("controller_runtime_*",),
-    "kube-system/metrics-server": ("metrics_server_*",),
-    # The Pipelines API server's metrics merged into its Istio agent's (kubeflow_pipelines.py).
-    "kubeflow/ml-pipeline": ("istio_*", "envoy_*"),
-    "kuberay/kuberay-operator": ("kuberay_*", "controller_runtime_*"),
-    "logging/elasticsearch-exporter": ("elasticsearch_*",),
-    "longhorn-system/longhorn-manager": ("longhorn_*",),
-    "metallb-system/metallb-controller-monitor": ("metallb_*",),
-    "metallb-system/metallb-speaker-monitor": ("metallb_*",),
-    "minio/minio": ("minio_*",),
-    "mlflow/mlflow": ("flask_*",),
-    "nats/nats": ("gnatsd_*", "jetstream_*", "nats_*"),
-    "oauth2-proxy/oauth2-proxy": ("oauth2_proxy_*",),
-    "thanos/thanos": ("thanos_*",),
-    "traefik/traefik": ("traefik_*",),
-    "velero/velero": ("velero_*",),
-    # Each team's Ray cluster (kuberay.py): Ray's own metrics from the head and the workers.
-    "*/ray-cluster": ("ray_*",),
-}
+if TYPE_CHECKING:
+    from infra.platform.component import PlatformComponent
+
+ExportTable = Mapping[str, tuple[str, ...]]
+"""Families by monitor (`<namespace>/<name>`, `*` matching any text), as in PlatformComponent.exported_families."""
+
+
+def exported_table(components: Iterable[type[PlatformComponent]]) -> dict[str, tuple[str, ...]]:
+    """The `exported_families` of every component in one table; a monitor two components list is an error (which
+    one's families would count is unclear)."""
+    table: dict[str, tuple[str, ...]] = {}
+    claimed: dict[str, str] = {}
+    for component in components:
+        for monitor, exported in component.exported_families.items():
+            if monitor in claimed:
+                raise ValueError(
+                    f"monitor {monitor} is listed by both {claimed[monitor]} and {component.spec.name} "
+                    "(exported_families)"
+                )
+            claimed[monitor] = component.spec.name
+            table[monitor] = exported
+    return table
+
 
 SYNTHETIC = ("up", "scrape_*", "ALERTS", "ALERTS_FOR_STATE")
 """What Prometheus records itself for every target and alerting rule."""
@@ -147,9 +110,9 @@ def monitor_key(obj: Mapping[str, Any]) -> str:
     return f"{meta.get('namespace')}/{meta.get('name')}"
 
 
-def table_entry(monitor: str) -> str | None:
-    """The EXPORTED key that names `monitor` (`namespace/name`), if any."""
-    return next((key for key in EXPORTED if fnmatchcase(monitor, key)), None)
+def table_entry(monitor: str, table: ExportTable) -> str | None:
+    """The key of `table` that names `monitor` (`namespace/name`), if any."""
+    return next((key for key in table if fnmatchcase(monitor, key)), None)
 
 
 def provides(patterns: Iterable[str], family: str) -> bool:
@@ -164,7 +127,7 @@ class Gaps:
     """What the platform's own rules and dashboards read that the environment's scrape targets do not export."""
 
     unknown_monitors: tuple[str, ...]
-    """Monitors of the environment that EXPORTED does not name."""
+    """Monitors of the environment that the table does not name."""
     unexported: tuple[tuple[str, str], ...]
     """(reader, family) for every family read that no target of the environment exports, no rule of it records,
     Prometheus does not make, and NOT_SCRAPED does not list."""
@@ -172,18 +135,19 @@ class Gaps:
     """The NOT_SCRAPED families the environment reads."""
 
 
-def gaps(objects: Iterable[Mapping[str, Any]], own: Iterable[Mapping[str, Any]]) -> Gaps:
+def gaps(objects: Iterable[Mapping[str, Any]], own: Iterable[Mapping[str, Any]], table: ExportTable) -> Gaps:
     """`objects`: everything the environment applies (the stack's objects and its Applications'); `own`: the
-    platform's own rules and dashboards among them, which are judged (charts' bundled rules are upstream's)."""
+    platform's own rules and dashboards among them, which are judged (charts' bundled rules are upstream's);
+    `table`: what each monitor exports (`exported_table`)."""
     monitors = sorted({monitor_key(obj) for obj in objects if obj.get("kind") in MONITOR_KINDS})
     exported: list[str] = [*SYNTHETIC]
     unknown = []
     for monitor in monitors:
-        entry = table_entry(monitor)
+        entry = table_entry(monitor, table)
         if entry is None:
             unknown.append(monitor)
         else:
-            exported += EXPORTED[entry]
+            exported += table[entry]
     own = list(own)
     recorded = {
         str(rule["record"])

@@ -18,6 +18,7 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import SecretSource
+from infra.observability.promrules import Group
 from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
@@ -116,6 +117,9 @@ class PlatformContext:
     """Applications declared so far, by component, so dependents can wait for them."""
     namespace_resources: dict[str, pulumi.Resource] = field(default_factory=dict)
     """Namespaces declared so far, by name, so objects placed in another component's namespace wait for it."""
+    components: Mapping[str, type[PlatformComponent]] = field(default_factory=dict)
+    """Class of each enabled component (Argo CD included), by name, for what one component gathers from the others
+    (the monitoring component deploys their `alert_groups`)."""
 
     def chart_version(self, component: str) -> str:
         return effective_version(component, dict(self.env.versions))
@@ -143,6 +147,22 @@ class PlatformComponent(pulumi.ComponentResource):
         """Secrets its workloads read that nothing in the platform makes, which the adopter creates before its
         first sync (the `wiring` stage fails on a read Secret that is neither made nor declared here)."""
         return ()
+
+    exported_families: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """The metric families each of its scrape targets exports, by monitor: `<namespace>/<name>` of the ServiceMonitor
+    or PodMonitor (its `self.scrape`, or a chart's own), `*` matching any text; a family `prefix_*` stands for every
+    family with that prefix. They hold the families the platform's alerts, recording rules and dashboards read and
+    the exporter's documented prefixes; a target whose families nothing reads maps to `()` (still listed, so a new
+    monitor is a decision). tests/test_metric_families.py fails on a monitor of an environment no component lists
+    and on a family read that no target of the environment exports (infra/observability/exporters.py)."""
+
+    @classmethod
+    def alert_groups(cls, env: Environment) -> list[Group]:
+        """Its alerting rule groups (built with infra/observability/promrules.py and the shared helpers of
+        infra/observability/platform_alerts.py), which the monitoring component deploys as the PrometheusRule
+        `<name>-alerts` when both are installed (tests/test_observability.py fails for an installed component
+        without an alert)."""
+        return []
 
     @classmethod
     def requires(cls, env: Environment) -> tuple[str, ...]:
