@@ -89,7 +89,8 @@ def test_every_environment_runs_only_fixed_images(platforms: dict[str, Platform]
     for env, platform in platforms.items():
         findings, checked = images_findings(platform)
         assert [f for f in findings if f.severity == "error"] == [], env
-        assert checked > 80, env
+        # Every environment runs dozens of images; the fewest, onprem-traefik (no Kubeflow, KServe or ML apps), 77.
+        assert checked > 70, env
 
 
 def test_images_come_with_their_origin_and_include_what_controllers_start_later(platforms: dict[str, Platform]) -> None:
@@ -226,6 +227,46 @@ def test_one_image_at_two_versions_is_refused_at_each_place(platforms: dict[str,
         "istiod: v1 ConfigMap istio-system/istio-sidecar-injector",
     }
     assert all("one image, one version" in f.message for f in findings)
+
+
+def uses(*references: str) -> PlatformImages:
+    return PlatformImages(tuple(ImageUse(r, "o", f"r{i}", "f") for i, r in enumerate(references)), ())
+
+
+def test_a_hardware_build_of_the_same_release_is_one_version() -> None:
+    """Ray's head runs `2.52.0`, its GPU workers `2.52.0-gpu` (the same Ray with CUDA): dev's RayCluster."""
+    assert (
+        image_problems(uses("rayproject/ray:2.52.0", "rayproject/ray:2.52.0-gpu", "rayproject/ray:2.52.0-cu121")) == []
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["rayproject/ray:2.51.0-gpu", "rayproject/ray:2.51.0", "rayproject/ray:2.52.0-rc1", "rayproject/ray:2.52.0-py311"],
+)
+def test_another_release_beside_a_hardware_build_is_refused(other: str) -> None:
+    problems = image_problems(uses("rayproject/ray:2.52.0-gpu", other))
+    assert len(problems) == 2
+    assert all("one image, one version" in message for _, message in problems)
+    assert "docker.io/rayproject/ray:2.52.0-gpu differs from" in problems[0][1] + problems[1][1]
+
+
+def test_dev_runs_one_ray_release_on_cpu_and_gpu(platforms: dict[str, Platform]) -> None:
+    found = platform_images(platforms["dev"]).by_reference()
+    assert {"docker.io/rayproject/ray:2.52.0", "docker.io/rayproject/ray:2.52.0-gpu"} <= set(found)
+    assert not [f for f in images_findings(platforms["dev"])[0] if f.severity == "error"]
+
+
+def test_kubeflow_controllers_run_kserves_kube_rbac_proxy(platforms: dict[str, Platform]) -> None:
+    """Before: the PVC viewer and Tensorboard controllers ran kube-rbac-proxy v0.13.1 and v0.8.0 beside KServe's."""
+    found = platform_images(platforms["dev"]).by_reference()
+    proxies = [reference for reference in found if reference.startswith("quay.io/brancz/kube-rbac-proxy:")]
+    assert proxies == ["quay.io/brancz/kube-rbac-proxy:v0.18.0"]
+    assert {u.owner for u in found[proxies[0]]} == {
+        "kserve",
+        "kubeflow-pvcviewer-controller",
+        "kubeflow-tensorboard-controller",
+    }
 
 
 def test_katib_runs_the_pipelines_mysql(platforms: dict[str, Platform]) -> None:

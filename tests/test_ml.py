@@ -138,6 +138,15 @@ def test_pipelines_store_artifacts_in_the_object_store(rendered: dict[str, Rende
     assert "/data/bucketName" not in values
 
 
+def test_the_dashboard_keeps_its_workload_patch_beside_its_links(rendered: dict[str, Rendered]) -> None:
+    """Before: the links patch replaced the dashboard's patches, and its container ran without requests or limits."""
+    patches = application(rendered["dev"], "kubeflow-central-dashboard")["spec"]["source"]["kustomize"]["patches"]
+    parsed = [json.loads(p["patch"]) for p in patches]
+    assert [p["target"]["name"] for p in patches] == ["centraldashboard", "centraldashboard-config"]
+    (container,) = parsed[0]["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "centraldashboard" and set(container["resources"]) == {"requests", "limits"}
+
+
 def pipelines_patches(r: Rendered) -> dict[tuple[str, str], Any]:
     """The Pipelines Application's kustomize patches by (kind, name) of their target, parsed; the patches that only
     give a workload resources, a pod securityContext or no API token (kubeflow.workload_patches) left out."""

@@ -115,7 +115,8 @@ def test_every_environment_has_no_unexplained_failure(platforms: dict[str, Platf
     for env, platform in platforms.items():
         findings, counts = posture_findings(postures[env], content, accepted)
         assert findings == [], env
-        assert counts.objects > 400 and counts.passed > 5000 and counts.failed == 0, (env, counts)
+        # The smallest, onprem-traefik (no Kubeflow, KServe or ML apps): 380 objects, 4622 checks passed.
+        assert counts.objects > 350 and counts.passed > 4000 and counts.failed == 0, (env, counts)
         assert counts.accepted > 0
         # CrossGuard's Kubernetes rules on the expanded objects, with the same list.
         expanded = [item for item in platform.objects if item.owner != STACK]
@@ -287,6 +288,25 @@ def test_the_real_list_loads_and_every_token_acceptance_is_for_a_workload_that_c
                 spec = spec[key]
             account = spec.get("serviceAccountName") or "default"
             assert (item.namespace, account) in bound, (env, item.ref, account)
+
+
+def test_thanos_pods_accepted_for_their_token_mount_none(platforms: dict[str, Platform]) -> None:
+    """`thanos-token` says the pods get no token from their ServiceAccounts; checkov reads only the pod's field."""
+    accepted = load_accepted(ACCEPTED)
+    shared = yaml.safe_load(ACCEPTED.read_text())["reasons"]["thanos-token"]
+    claimed = {ref for (ref, check), entry in accepted.entries.items() if entry.reason == shared}
+    assert claimed
+    for env, platform in platforms.items():
+        no_token = {
+            (item.namespace, item.name)
+            for item in platform.objects
+            if item.kind == "ServiceAccount" and item.object.get("automountServiceAccountToken") is False
+        }
+        for item in platform.objects:
+            if item.ref in claimed:
+                spec = item.object["spec"]["template"]["spec"]
+                assert spec.get("automountServiceAccountToken") is not True, (env, item.ref)
+                assert (item.namespace, spec["serviceAccountName"]) in no_token, (env, item.ref)
 
 
 # --- CrossGuard's Kubernetes rules on what the Applications apply -----------------------------------------------

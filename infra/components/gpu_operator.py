@@ -99,4 +99,18 @@ class GpuOperator(PlatformComponent):
             "devicePlugin": {"enabled": True},
             # The Service is scraped by the platform's ServiceMonitor (self.scrape), not one the operator makes.
             "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
+            "node-feature-discovery": node_feature_discovery(),
         }
+
+
+def node_feature_discovery() -> dict[str, Any]:
+    """The subchart's master, worker and garbage collector with CPU limits beside its requests and memory limits
+    (kept as the chart has them), and the runtime's seccomp profile: merged by Helm into the chart's restricted
+    container securityContext (no escalation, no capabilities, read-only root, non-root) of the master, which its
+    post-delete prune Job shares; in the pod's for the garbage collector, whose container's the chart hard-codes."""
+    seccomp = {"seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "master": {"resources": resources("100m", "128Mi", "1", "4Gi"), "securityContext": seccomp},
+        "worker": {"resources": resources("5m", "64Mi", "200m", "512Mi"), "podSecurityContext": seccomp},
+        "gc": {"resources": resources("10m", "128Mi", "100m", "1Gi"), "podSecurityContext": seccomp},
+    }

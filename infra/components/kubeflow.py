@@ -132,6 +132,11 @@ RSTUDIO_IMAGES = (f"{NOTEBOOK_SERVERS}/rstudio-tidyverse:{NOTEBOOK_SERVERS_TAG}"
 WORKLOAD_RESOURCES: dict[str, dict[tuple[str, str], dict[str, tuple[str, str]]]] = {
     "kubeflow-central-dashboard": {("Deployment", "centraldashboard"): {"centraldashboard": ("50m", "128Mi")}},
     "kubeflow-jupyter-web-app": {("Deployment", "jupyter-web-app-deployment"): {"jupyter-web-app": ("50m", "256Mi")}},
+    "kubeflow-models-web-app": {("Deployment", "kserve-models-web-app"): {"kserve-models-web-app": ("50m", "256Mi")}},
+    "kubeflow-tensorboards-web-app": {
+        ("Deployment", "tensorboards-web-app-deployment"): {"tensorboards-web-app": ("50m", "256Mi")}
+    },
+    "kubeflow-volumes-web-app": {("Deployment", "volumes-web-app-deployment"): {"volumes-web-app": ("50m", "256Mi")}},
     "kubeflow-katib": {
         ("Deployment", "katib-controller"): {"katib-controller": ("50m", "128Mi")},
         ("Deployment", "katib-db-manager"): {"katib-db-manager": ("20m", "64Mi")},
@@ -191,6 +196,16 @@ WITHOUT_API = frozenset(
 # database server moves to the Pipelines' image. Its arguments (`--datadir` only) and its clients (the Go MySQL driver
 # with the caching_sha2_password login, the default of both lines) are the same on 8.4.
 KATIB_MYSQL_IMAGE = "mysql:8.4"
+# The PVC viewer and Tensorboard controllers put kube-rbac-proxy in front of their metrics at v0.13.1 and v0.8.0
+# (kubeflow/manifests 26.03), KServe's chart at v0.18.0: one image at one version, the newest, which KServe runs
+# with the same arguments (--secure-listen-address, --upstream, --logtostderr, --v). The `images` stage of `check`
+# fails again if KServe's chart moves to another version and this one stays.
+KUBE_RBAC_PROXY_IMAGE = "quay.io/brancz/kube-rbac-proxy:v0.18.0"
+# Where each part runs kube-rbac-proxy: (kind, name, container index).
+KUBE_RBAC_PROXIES = {
+    "kubeflow-pvcviewer-controller": ("Deployment", "pvcviewer-controller-manager", 1),
+    "kubeflow-tensorboard-controller": ("Deployment", "tensorboard-controller-deployment", 1),
+}
 
 
 def aggregated_roles(application: str, *roles: str) -> tuple[IgnoredDifference, ...]:
@@ -285,6 +300,10 @@ class Kubeflow(PlatformComponent):
             "kubeflow-profiles": self.team_namespaces(),
             "kubeflow-katib": {"patches": [katib_mysql_image()]},
         }
+        for part_key, (kind, name, index) in KUBE_RBAC_PROXIES.items():
+            options[part_key] = {
+                "patches": [container_image(kind, name, index, "kube-rbac-proxy", KUBE_RBAC_PROXY_IMAGE)]
+            }
         for key in (part.key for part in PARTS):
             extra = workload_patches(key)
             if extra:
@@ -308,7 +327,11 @@ class Kubeflow(PlatformComponent):
             copy_notes = copy_database_login(self.ctx.facts, self.spec.namespace, self.custom_resource)
             pipeline_notes += [f"ML Metadata: {note}" for note in copy_notes]
         parts = self.parts()
-        options[DASHBOARD_PART] = {"patches": [dashboard_patch([part.key for part in parts])]}
+        dashboard = options.get(DASHBOARD_PART, {})
+        options[DASHBOARD_PART] = {
+            **dashboard,
+            "patches": [*dashboard.get("patches", []), dashboard_patch([part.key for part in parts])],
+        }
         products = kubeflow_products(self.env)
         for part in parts:
             own_notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, products, part.key)
@@ -512,13 +535,18 @@ def workload_patches(part: str) -> list[dict[str, Any]]:
 
 def katib_mysql_image() -> dict[str, Any]:
     """Katib's database server at the Pipelines' MySQL image (KATIB_MYSQL_IMAGE)."""
-    container = "/spec/template/spec/containers/0"
+    return container_image("Deployment", "katib-mysql", 0, "katib-mysql", KATIB_MYSQL_IMAGE)
+
+
+def container_image(kind: str, name: str, index: int, container: str, image: str) -> dict[str, Any]:
+    """A JSON patch setting the image of a workload's container at `index`, named `container`."""
+    path = f"/spec/template/spec/containers/{index}"
     # The test fails the build (and so `check`) if upstream ever reorders the containers.
     ops = [
-        {"op": "test", "path": f"{container}/name", "value": "katib-mysql"},
-        {"op": "replace", "path": f"{container}/image", "value": KATIB_MYSQL_IMAGE},
+        {"op": "test", "path": f"{path}/name", "value": container},
+        {"op": "replace", "path": f"{path}/image", "value": image},
     ]
-    return json_patch("Deployment", "katib-mysql", ops)
+    return json_patch(kind, name, ops)
 
 
 @dataclass(frozen=True)

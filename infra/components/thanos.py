@@ -193,6 +193,9 @@ class Thanos(PlatformComponent):
                 "podSecurityContext": pod_security,
                 "storageClass": storage_class,
                 "objstore": {"secretName": OBJSTORE_SECRET, "secretKey": OBJSTORE_KEY},
+                # Nothing here calls the Kubernetes API (query finds the sidecars by DNS; the store gateway and the
+                # compactor read the bucket): no token in the pods. The chart sets it on its ServiceAccounts only.
+                "serviceAccount": {"automountServiceAccountToken": False},
                 "extraEnv": credentials_env(self.ctx.facts),
                 # The chart's PrometheusRule (Thanos' monitoring mixin) for the parts running here; the sidecar's
                 # uploads are alerted on by the platform's rules (alert_groups).

@@ -25,7 +25,8 @@ operator carries), the PostgreSQL image of a CloudNativePG Cluster without `imag
 Tigera operator. A mirror must cover them at the container runtime (docs/installing-without-internet.md).
 
 `check` refuses an image without a tag or digest, one with a moving tag (`latest`, `main`, ...), and a repository
-that runs at two different tags in one environment (each place that starts it is named).
+that runs at two different tags in one environment (each place that starts it is named); hardware builds of one
+release (`ray:2.52.0` and `ray:2.52.0-gpu`, VARIANT_SUFFIX) are one version.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ KNATIVE_OPERATOR_API = "operator.knative.dev"
 KNATIVE_RELEASES = "gcr.io/knative-releases"
 CNPG_POSTGRES = "ghcr.io/cloudnative-pg/postgresql"
 CALICO_IMAGES = "quay.io/calico"
+# Builds of one release that a project publishes side by side under one repository for different hardware: Ray's
+# `2.52.0-gpu` (CUDA added to `2.52.0`), `-cpu`, `-cu121` (a CUDA version). A pod of each kind (a Ray head on a CPU
+# node, workers on GPU nodes) runs the same release; pre-releases (`-rc1`) and any other suffix stay versions of
+# their own.
+VARIANT_SUFFIX = re.compile(r"-(?:gpu|cpu|cu\d+)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -369,19 +375,32 @@ def image_problems(images: PlatformImages) -> list[tuple[ImageUse, str]]:
             problems.append((use, f"{use.reference} has no tag: the runtime pulls `latest`, whatever it is then"))
         elif not parsed.pinned:
             problems.append((use, f"{use.reference} has the moving tag {parsed.tag!r}: name a release"))
-        versions[parsed.name][parsed.version].append(use)
-    for name, by_version in versions.items():
-        if len(by_version) < 2:
+        versions[parsed.name][release(parsed)].append(use)
+    for name, by_release in versions.items():
+        if len(by_release) < 2:
             continue
-        for version, found in by_version.items():
+        for version, found in by_release.items():
             others = "; ".join(
-                f"{other_version} by {_place(uses[0])}"
-                for other_version, uses in sorted(by_version.items())
+                f"{_written_version(uses[0])} by {_place(uses[0])}"
+                for other_version, uses in sorted(by_release.items())
                 if other_version != version
             )
             for use in found:
-                problems.append((use, f"{name}{version} differs from {others}: one image, one version"))
+                problems.append((use, f"{name}{_written_version(use)} differs from {others}: one image, one version"))
     return problems
+
+
+def release(reference: Reference) -> str:
+    """The version a reference runs, for the one-version rule: its `:tag` and `@digest`, without a build-variant
+    suffix of the tag (VARIANT_SUFFIX), so `ray:2.52.0-gpu` is the release of `ray:2.52.0` and `ray:2.51.0-gpu`
+    is not."""
+    tag = VARIANT_SUFFIX.sub("", reference.tag) if reference.tag else reference.tag
+    return (f":{tag}" if tag else "") + (f"@{reference.digest}" if reference.digest else "")
+
+
+def _written_version(use: ImageUse) -> str:
+    parsed = use.parsed
+    return parsed.version if parsed else use.reference
 
 
 def _place(use: ImageUse) -> str:
