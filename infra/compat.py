@@ -101,16 +101,25 @@ def kubeflow_release(pins: Mapping[str, str]) -> str:
     return pins.get("kubeflow-pipelines", KUBEFLOW_RELEASE)
 
 
-def findings(pins: Mapping[str, str], kubernetes_version: str, products: set[str] | None = None) -> Iterator[Finding]:
+def findings(
+    pins: Mapping[str, str],
+    kubernetes_version: str,
+    products: set[str] | None = None,
+    existing: Mapping[str, str] | None = None,
+) -> Iterator[Finding]:
     """Every dependency version that differs from what the deployed Kubeflow release was tested with.
 
-    `products` limits the comparison to the products the environment installs (None: all of them)."""
+    `products` limits the comparison to the products the environment installs (None: all of them); `existing`
+    gives the version of each product the cluster already runs, which replaces the catalog's and the pins'."""
     release = kubeflow_release(pins)
     known = MATRIX.get(release)
     if known is None:
         return
     versions = {key: pins.get(key, chart.version) for key, chart in CATALOG.items() if key in PRODUCT_OF_CATALOG_ENTRY}
     versions["kubernetes"] = kubernetes_version
+    for product, version in (existing or {}).items():
+        versions = {key: v for key, v in versions.items() if PRODUCT_OF_CATALOG_ENTRY.get(key, key) != product}
+        versions[product] = version
     seen: set[tuple[str, str]] = set()
     for entry, version in versions.items():
         product = PRODUCT_OF_CATALOG_ENTRY.get(entry, entry)
@@ -123,9 +132,11 @@ def findings(pins: Mapping[str, str], kubernetes_version: str, products: set[str
             yield Finding(entry, version, release, band, band.accepts(minor))
 
 
-def advisories(pins: Mapping[str, str], kubernetes_version: str, products: set[str]) -> list[str]:
+def advisories(
+    pins: Mapping[str, str], kubernetes_version: str, products: set[str], existing: Mapping[str, str] | None = None
+) -> list[str]:
     """Untested-but-allowed combinations, as sentences for reviewers."""
-    return [f.message() for f in findings(pins, kubernetes_version, products) if f.accepted]
+    return [f.message() for f in findings(pins, kubernetes_version, products, existing) if f.accepted]
 
 
 def _minor(version: str) -> Minor:

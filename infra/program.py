@@ -12,6 +12,7 @@ from infra.cluster.facts import CLUSTER_LAYER
 from infra.components import BOOTSTRAP, COMPONENTS
 from infra.config import PROJECT, Environment, InvalidEnvironment, load_environment
 from infra.platform.component import PlatformComponent, PlatformContext
+from infra.platform.existing import EXISTING
 from infra.platform.ordering import application_waves
 
 
@@ -41,6 +42,8 @@ def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
         crd_owners={
             **{group: CLUSTER_LAYER for group in facts.crd_groups},
             **{entry: c.spec.name for c in everything for entry in c.spec.provides_crds},
+            # The cluster's own installation, where the environment declares one, owns them instead.
+            **{entry: EXISTING for c in COMPONENTS if c.existing(env) for entry in c.spec.provides_crds},
         },
         namespaces={c.spec.name: c.spec.namespace for c in everything},
         charts={c.spec.name: c.spec.charts or (c.spec.name,) for c in everything},

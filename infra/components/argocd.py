@@ -25,6 +25,7 @@ from infra.platform.argocd_app import (
 )
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
+from infra.platform.existing import gateway_namespace, mesh_namespace, prometheus_namespace
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
 from infra.platform.resources import resources
@@ -237,7 +238,7 @@ class ArgoCD(PlatformComponent):
 
     def app_namespace(self, app: str) -> pulumi.Resource:
         """The namespace an ML application syncs into: restricted, default-deny, reachable from the ingress."""
-        ingress = from_namespaces("from-ingress", INGRESS_NAMESPACES[self.env.ingress.provider])
+        ingress = from_namespaces("from-ingress", self.ingress_namespaces())
         return secured_namespace(
             ml_namespace(app),
             pod_security="restricted",
@@ -247,7 +248,15 @@ class ArgoCD(PlatformComponent):
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
             cluster_egress=self.ctx.facts.namespace_egress,
+            mesh_namespace=mesh_namespace(self.env),
+            prometheus_namespace=prometheus_namespace(self.env),
         )
+
+    def ingress_namespaces(self) -> tuple[str, ...]:
+        """Where traffic to the ML services comes from: the ingress (an existing Istio's gateway namespace)."""
+        if self.env.ingress.provider == "istio":
+            return (gateway_namespace(self.env), *INGRESS_NAMESPACES["istio"][1:])
+        return INGRESS_NAMESPACES[self.env.ingress.provider]
 
     def application_set(self, namespaces: list[pulumi.Resource]) -> pulumi.Resource:
         """One Application per `apps/<app>/overlays/<env>` directory in git, into the namespace `ml-<app>`."""

@@ -26,17 +26,17 @@ from infra.components.kubeflow_pipelines import (
 )
 from infra.config import Environment
 from infra.config.model import Team
-from infra.config.rules import kubeflow_products
+from infra.config.rules import existing_versions, kubeflow_products
 from infra.platform import sign_in
 from infra.platform.argocd_app import IgnoredDifference
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.database import iam_grant_advisory
+from infra.platform.existing import gateway_namespace
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch
 from infra.platform.labels import PATCH_FORCE, component_labels
 from infra.platform.login_copy import copy_database_login
-from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
@@ -174,7 +174,12 @@ class Kubeflow(PlatformComponent):
             "kubeflow-istio-resources": self.gateway(),
             "kubeflow-profiles": self.team_namespaces(),
         }
-        notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
+        notes = compat.advisories(
+            dict(self.env.versions),
+            self.env.kubernetes_version,
+            kubeflow_products(self.env),
+            existing_versions(self.env),
+        )
         if sign_in.sign_in(self.env) is None:
             notes.append(
                 f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
@@ -221,8 +226,8 @@ class Kubeflow(PlatformComponent):
             "cert-manager.io/v1",
             "Certificate",
             DASHBOARD_HOST_LABEL,
-            platform_certificate(DASHBOARD_TLS_SECRET, self.dashboard_host),
-            namespace=MESH_NAMESPACE,
+            platform_certificate(self.env, DASHBOARD_TLS_SECRET, self.dashboard_host),
+            namespace=gateway_namespace(self.env),
         )
         for team in self.env.components.kubeflow.teams:
             self.team(team)

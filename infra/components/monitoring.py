@@ -18,6 +18,7 @@ from infra.observability.dashboards import DASHBOARDS
 from infra.observability.platform_alerts import COMPONENT_ALERTS, gpu_alerts
 from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.existing import prometheus_namespace
 from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
@@ -57,7 +58,15 @@ class Monitoring(PlatformComponent):
     def enabled(cls, env: Environment) -> bool:
         return env.components.monitoring.enabled
 
+    @property
+    def rules_namespace(self) -> str:
+        """Where the platform's own alert rules go: next to the Prometheus that evaluates them."""
+        return prometheus_namespace(self.env)
+
     def build(self) -> None:
+        if self.existing(self.env) is not None:
+            self.build_for_existing()
+            return
         self.namespace([scrape_nodes(self.node_ports())])
         self.application(self.values())
         self.alerting()
@@ -67,6 +76,13 @@ class Monitoring(PlatformComponent):
             self.expose("grafana", GRAFANA_SERVICE, 80)
         # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
         # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
+        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+
+    def build_for_existing(self) -> None:
+        """With the cluster's own Prometheus: no chart, namespace, Grafana or Alertmanager routes of the platform's
+        (those are the Prometheus owner's); the platform's alert rules and Argo CD's ServiceMonitor, labelled for
+        that Prometheus to select them."""
+        self.rules()
         self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
 
     @property
@@ -96,10 +112,10 @@ class Monitoring(PlatformComponent):
     def rules(self) -> None:
         """Alerts of every installed component (Argo CD included), GPU alerts where GPU pools exist, AIOps."""
         for component in sorted(set(self.ctx.namespaces) & set(COMPONENT_ALERTS)):
-            self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component])
+            self.alerts(f"{component}-alerts", COMPONENT_ALERTS[component], self.rules_namespace)
         if self.has_gpu_nodes():
-            self.alerts("gpu-alerts", gpu_alerts())
-        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops))
+            self.alerts("gpu-alerts", gpu_alerts(), self.rules_namespace)
+        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops), self.rules_namespace)
 
     def has_gpu_nodes(self) -> bool:
         pools = self.env.gke.node_pools if self.env.gke is not None else ()

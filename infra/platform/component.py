@@ -17,8 +17,15 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
-from infra.config.model import SecretSource
+from infra.config.model import ExistingComponent, SecretSource
 from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
+from infra.platform.existing import (
+    existing_components,
+    mesh_namespace,
+    monitor_labels,
+    prometheus_namespace,
+    rule_labels,
+)
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.namespace import after, allowance_policies, baseline_allowances, denied_namespace
@@ -132,6 +139,12 @@ class PlatformComponent(pulumi.ComponentResource):
         return True
 
     @classmethod
+    def existing(cls, env: Environment) -> ExistingComponent | None:
+        """The installation the cluster already runs, when the environment declares one (`components.*.existing`):
+        then the stack installs none of the component, and its CRDs are there before anything syncs."""
+        return existing_components(env).get(cls.spec.name)
+
+    @classmethod
     def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:
         """Whether the program installs it: `enabled`, unless what the cluster already provides matters too
         (metrics-server only where the cluster has none)."""
@@ -212,7 +225,12 @@ class PlatformComponent(pulumi.ComponentResource):
             labels=labels,
         )
         baseline = baseline_allowances(
-            name, mesh_injection, self.ctx.monitoring_enabled, self.ctx.facts.namespace_egress
+            name,
+            mesh_injection,
+            self.ctx.monitoring_enabled,
+            self.ctx.facts.namespace_egress,
+            mesh_namespace(self.env),
+            prometheus_namespace(self.env),
         )
         self._allowances[name] = (namespace, [*baseline, *allows])
         if self.ctx.facts.cni == "cilium":
@@ -293,10 +311,11 @@ class PlatformComponent(pulumi.ComponentResource):
         namespace: str | None = None,
         annotations: Mapping[str, str] | None = None,
         after: Sequence[pulumi.Resource] = (),
+        labels: Mapping[str, str] | None = None,
     ) -> k8s.apiextensions.CustomResource:
         """A custom resource of this component, synced after the Application that installs its CRD (or, for
         CRDs of the cluster layer, after the component's own Application) and after `after` (e.g. the object
-        that makes its namespace exist)."""
+        that makes its namespace exist). `labels` are further labels, such as those a Prometheus selects by."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")
@@ -307,7 +326,7 @@ class PlatformComponent(pulumi.ComponentResource):
         wave = resource_wave(*(self.ctx.waves[component] for component in needed), 0)
         metadata: dict[str, Any] = {
             "name": name,
-            "labels": component_labels(self.spec.name, self.spec.layer),
+            "labels": {**(labels or {}), **component_labels(self.spec.name, self.spec.layer)},
             "annotations": {**(annotations or {}), SYNC_WAVE: str(wave)},
         }
         if namespace is not None:
@@ -380,6 +399,7 @@ class PlatformComponent(pulumi.ComponentResource):
                 endpoints_key: [{port_field: port, "path": path, "interval": "30s", **(endpoint or {})}],
             },
             namespace=where,
+            labels=monitor_labels(self.env),
         )
 
     def alerts(self, name: str, groups: Sequence[Mapping[str, Any]], namespace: str | None = None) -> None:
@@ -393,6 +413,7 @@ class PlatformComponent(pulumi.ComponentResource):
             name,
             {"groups": [dict(group) for group in groups]},
             namespace=namespace or self.spec.namespace,
+            labels=rule_labels(self.env),
         )
 
     def expose(self, name: str, service: str, port: int) -> None:

@@ -1,0 +1,168 @@
+"""Components the cluster already runs (components.istio/certManager/monitoring.existing): nothing of them is
+installed, every dependant points at their names, and the compatibility matrix applies to their versions."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import InvalidEnvironment, load_environment
+from infra.offline.render import Rendered, render_stack
+from infra.platform.existing import mesh_namespace, prometheus_namespace
+from infra.platform.namespace import baseline_allowances
+from infra.platform.network import Peer
+
+from .conftest import ENVIRONMENTS, allowances
+
+EXAMPLE = "hub-example"
+
+
+def stack_config(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ENVIRONMENTS / f"Pulumi.{name}.yaml").read_text())["config"]["mlops-platform:platform"]
+
+
+def write_stack(tmp_path: Path, name: str, platform: dict[str, Any]) -> Path:
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": {"mlops-platform:platform": platform}}))
+    return path
+
+
+def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
+    return [m.object for m in r.manifests if m.object["kind"] == kind]
+
+
+def applications(r: Rendered) -> set[str]:
+    return {app["metadata"]["name"] for app in objects(r, "Application")}
+
+
+def elsewhere_gateway() -> dict[str, Any]:
+    """The example with an Istio whose gateway runs elsewhere, an existing Prometheus, and no Kubeflow."""
+    platform = copy.deepcopy(stack_config(EXAMPLE))
+    platform["components"]["istio"]["existing"].update(
+        namespace="mesh-control", gatewayNamespace="edge", gatewayLabels={"app": "edge-gateway"}
+    )
+    platform["components"]["monitoring"] = {
+        "existing": {
+            "version": "88.5.3",
+            "namespace": "observability",
+            "monitorLabels": {"release": "corp-prometheus"},
+            "ruleLabels": {"role": "alert-rules"},
+        }
+    }
+    return platform
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render_stack(write_stack(tmp_path_factory.mktemp("existing"), EXAMPLE, elsewhere_gateway()))
+
+
+def test_nothing_of_an_existing_component_is_installed(rendered: dict[str, Rendered]) -> None:
+    example = rendered[EXAMPLE]
+    installed = applications(example)
+    assert not installed & {"istio-base", "istio-cni", "istiod", "istio-gateway", "cert-manager"}
+    assert not [m for m in example.manifests if m.object["kind"] in ("ClusterIssuer", "PeerAuthentication")]
+    assert not objects(example, "IngressClass")
+    namespaces = {n["metadata"]["name"] for n in objects(example, "Namespace")}
+    assert not namespaces & {"istio-system", "cert-manager"}
+    # The dev stack installs both: the difference is the setting.
+    assert {"istiod", "cert-manager"} <= applications(rendered["dev"])
+
+
+def test_certificates_name_the_existing_cluster_issuer(rendered: dict[str, Rendered]) -> None:
+    certificates = objects(rendered[EXAMPLE], "Certificate")
+    assert certificates
+    for certificate in certificates:
+        assert certificate["spec"]["issuerRef"]["name"] == "corp-acme"
+
+
+def test_dependants_point_at_the_existing_gateway_and_control_plane(elsewhere: Rendered) -> None:
+    gateways = objects(elsewhere, "Gateway")
+    assert gateways
+    for gateway in gateways:
+        assert gateway["metadata"]["namespace"] == "edge"
+        assert gateway["spec"]["selector"] == {"app": "edge-gateway"}
+    for certificate in objects(elsewhere, "Certificate"):
+        if certificate["metadata"]["name"] in ("argocd", "grafana"):
+            assert certificate["metadata"]["namespace"] == "edge"
+    for service in objects(elsewhere, "VirtualService"):
+        assert all(gateway.startswith("edge/") for gateway in service["spec"]["gateways"])
+    # UIs and the ML services admit the existing gateway; meshed namespaces reach the existing istiod.
+    assert allowances(elsewhere, "argocd")["ingress-to-argocd"]["rule"]["from"] == [namespace_peer("edge")]
+    assert namespace_peer("edge") in allowances(elsewhere, "ml-model-serving")["from-ingress"]["rule"]["from"]
+    env = load_environment(elsewhere_gateway(), EXAMPLE)
+    meshed = baseline_allowances("team", True, True, (), mesh_namespace(env), prometheus_namespace(env))
+    assert Peer(namespace="mesh-control") in next(a for a in meshed if a.name == "mesh-control-plane").peers
+
+
+def namespace_peer(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def test_an_existing_prometheus_selects_the_platforms_monitors_and_rules(elsewhere: Rendered) -> None:
+    assert "kube-prometheus-stack" not in applications(elsewhere)
+    assert not objects(elsewhere, "AlertmanagerConfig")
+    namespaces = {n["metadata"]["name"] for n in objects(elsewhere, "Namespace")}
+    assert "monitoring" not in namespaces
+    monitors = [*objects(elsewhere, "ServiceMonitor"), *objects(elsewhere, "PodMonitor")]
+    assert monitors
+    for monitor in monitors:
+        assert monitor["metadata"]["labels"]["release"] == "corp-prometheus"
+    rules = objects(elsewhere, "PrometheusRule")
+    assert rules
+    for rule in rules:
+        assert rule["metadata"]["labels"]["role"] == "alert-rules"
+    assert {r["metadata"]["namespace"] for r in rules if r["metadata"]["name"] == "aiops"} == {"observability"}
+    assert allowances(elsewhere, "kserve")["prometheus-scrape"]["rule"]["from"] == [namespace_peer("observability")]
+
+
+def load(platform: dict[str, Any]) -> None:
+    load_environment(platform, "existing-test")
+
+
+def violations(platform: dict[str, Any]) -> str:
+    with pytest.raises(InvalidEnvironment) as error:
+        load(platform)
+    return error.value.report()
+
+
+def test_the_compatibility_matrix_applies_to_the_existing_version() -> None:
+    platform = copy.deepcopy(stack_config(EXAMPLE))
+    platform["components"]["kubeflow"] = {"enabled": True}
+    load(platform)  # 1.30.3 is in Kubeflow 26.03's accepted band
+    platform["components"]["istio"]["existing"]["version"] = "1.27.4"
+    report = violations(platform)
+    assert "components.istio.existing.version" in report
+    assert "istio 1.27.4 is not compatible with Kubeflow 26.03" in report
+    platform = copy.deepcopy(stack_config(EXAMPLE))
+    platform["components"]["kubeflow"] = {"enabled": True}
+    platform["components"]["certManager"]["existing"]["version"] = "v1.22.0"
+    report = violations(platform)
+    assert "components.certManager.existing.version" in report
+    assert "cert-manager v1.22.0 is not compatible with Kubeflow 26.03" in report
+
+
+def test_an_existing_component_is_not_pinned() -> None:
+    platform = copy.deepcopy(stack_config(EXAMPLE))
+    platform["versions"] = {"cert-manager": "v1.21.1"}
+    report = violations(platform)
+    assert "versions.cert-manager" in report and "components.certManager.existing" in report
+
+
+def test_kubeflow_needs_the_gateway_its_manifests_select() -> None:
+    platform = elsewhere_gateway()
+    platform["components"]["kubeflow"] = {"enabled": True}
+    report = violations(platform)
+    assert "components.istio.existing.gatewayNamespace" in report
+    assert "components.istio.existing.gatewayLabels" in report
+
+
+def test_an_existing_istio_needs_the_istio_ingress() -> None:
+    platform = copy.deepcopy(stack_config(EXAMPLE))
+    platform["ingress"] = {"provider": "traefik"}
+    platform["components"]["kserve"] = {"enabled": False}
+    assert "components.istio.existing: is only used with ingress provider istio" in violations(platform)
