@@ -11,6 +11,10 @@ import pytest
 import yaml
 
 from infra.config import InvalidEnvironment, load_environment
+from infra.expand.existing import OWNER_PREFIX
+from infra.expand.expansion import Expander
+from infra.expand.platform import Platform
+from infra.expand.schemas import PlatformValidator, schema_findings
 from infra.offline.render import Rendered, render_stack
 from infra.platform.existing import mesh_namespace, prometheus_namespace
 from infra.platform.namespace import baseline_allowances
@@ -166,3 +170,62 @@ def test_an_existing_istio_needs_the_istio_ingress() -> None:
     platform["ingress"] = {"provider": "traefik"}
     platform["components"]["kserve"] = {"enabled": False}
     assert "components.istio.existing: is only used with ingress provider istio" in violations(platform)
+
+
+# --- offline checks: an existing component's CRDs --------------------------------------------------------------
+
+
+def test_existing_crds_come_from_the_declared_chart_version(platforms: dict[str, Platform]) -> None:
+    example = platforms[EXAMPLE]
+    owners = {crd.owner for crd in example.crds if crd.owner.startswith(OWNER_PREFIX)}
+    assert owners == {f"{OWNER_PREFIX}istio 1.30.3", f"{OWNER_PREFIX}cert-manager v1.21.1"}
+    assert not example.expansion.existing.unvalidated
+    # Charts that ask the cluster for its APIs see the existing ones.
+    assert "cert-manager.io/v1" in example.expansion.api_versions
+    assert "networking.istio.io/v1" in example.expansion.api_versions
+
+
+def test_a_custom_resource_is_judged_by_the_existing_crd(platforms: dict[str, Platform], crd_schemas: str) -> None:
+    validator = PlatformValidator.of(platforms[EXAMPLE], crd_schemas, {})
+    gateway = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "bad", "namespace": "istio-system"},
+        "spec": {"selector": {"istio": "ingressgateway"}, "servers": [{"port": {"number": "eighty"}}]},
+    }
+    findings = validator.validate(gateway)
+    assert any("spec.servers[0].port.number" in f.message for f in findings), findings
+    old = {**gateway, "apiVersion": "networking.istio.io/v1alpha2", "spec": {}}
+    assert any("istio 1.30.3" in f.message and "v1alpha2" in f.message for f in validator.validate(old))
+
+
+@pytest.fixture(scope="module")
+def uncached(tmp_path_factory: pytest.TempPathFactory, expander: Expander) -> dict[str, Platform]:
+    """The example with an Istio version whose chart is not in the cache: without and with a reason to accept it."""
+    found = {}
+    for accepted in (None, "the organisation's Istio is validated by its own pipeline"):
+        platform = copy.deepcopy(stack_config(EXAMPLE))
+        platform["components"]["istio"]["existing"]["version"] = "1.29.2"
+        if accepted:
+            platform["components"]["istio"]["existing"]["acceptUnvalidated"] = accepted
+        stack = render_stack(write_stack(tmp_path_factory.mktemp("uncached"), EXAMPLE, platform))
+        found["accepted" if accepted else "refused"] = Platform(stack, expander.expand(stack))
+    return found
+
+
+def test_an_uncached_version_is_a_finding_per_kind_unless_accepted(
+    uncached: dict[str, Platform], crd_schemas: str
+) -> None:
+    for case, severity in (("refused", "error"), ("accepted", "advisory")):
+        platform = uncached[case]
+        assert [u.component for u in platform.expansion.existing.unvalidated] == ["istio"]
+        validator = PlatformValidator.of(platform, crd_schemas, {})
+        findings, _ = schema_findings(platform, validator)["crd"]
+        istio = [f for f in findings if "istio 1.29.2" in f.message]
+        kinds = sorted(f.message.split(":")[0] for f in istio)
+        # One finding per kind the platform uses (two Gateways, two VirtualServices), none per object.
+        assert kinds == ["networking.istio.io/Gateway", "networking.istio.io/VirtualService"], findings
+        assert {f.severity for f in istio} == {severity}
+        assert all("base-1.29.2.tgz" in f.message for f in istio)
+        # cert-manager's chart is there: its kinds are validated as usual.
+        assert not [f for f in findings if f.severity == "error" and "istio 1.29.2" not in f.message]

@@ -155,12 +155,14 @@ class EnvironmentReport:
 
 
 def preinstalled_crds(env: Environment) -> list[str]:
-    """CRD groups that exist before any Application syncs: Argo CD's and the cluster layer's (e.g. Cilium)."""
+    """CRD groups that exist before any Application syncs: Argo CD's, the cluster layer's (e.g. Cilium) and those
+    of the components the cluster already runs."""
     from infra.cluster import cni_of
     from infra.cluster.facts import cluster_crd_groups
-    from infra.components import BOOTSTRAP
+    from infra.components import BOOTSTRAP, COMPONENTS
 
-    return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env))]
+    existing = [entry for c in COMPONENTS if c.existing(env) for entry in c.spec.provides_crds]
+    return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env)), *existing]
 
 
 def check(

@@ -72,3 +72,14 @@ def rule_labels(env: Environment) -> Mapping[str, str]:
     """Labels a PrometheusRule needs for Prometheus to select it."""
     existing = env.components.monitoring.existing
     return existing.rule_labels if existing is not None else {}
+
+
+def namespaces_of_existing(env: Environment) -> set[str]:
+    """The namespaces of the components the cluster already runs that the platform places objects in."""
+    found: set[str] = set()
+    installed = existing_components(env)
+    if "istio" in installed:
+        found |= {mesh_namespace(env), gateway_namespace(env)}
+    if "kube-prometheus-stack" in installed:
+        found.add(prometheus_namespace(env))
+    return found
