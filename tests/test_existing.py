@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.cli.commands import pull
 from infra.config import InvalidEnvironment, load_environment
+from infra.expand.caches import Caches
 from infra.expand.existing import OWNER_PREFIX
 from infra.expand.expansion import Expander
 from infra.expand.platform import Platform
@@ -229,3 +231,11 @@ def test_an_uncached_version_is_a_finding_per_kind_unless_accepted(
         assert all("base-1.29.2.tgz" in f.message for f in istio)
         # cert-manager's chart is there: its kinds are validated as usual.
         assert not [f for f in findings if f.severity == "error" and "istio 1.29.2" not in f.message]
+
+
+def test_charts_pull_fetches_the_existing_components_charts(capsys: pytest.CaptureFixture[str]) -> None:
+    """`charts pull` fills the cache with what `check` reads of an existing component: its chart at that version."""
+    caches = Caches.from_environment()
+    assert pull(ENVIRONMENTS, [EXAMPLE], caches) == 0
+    printed = capsys.readouterr().out
+    assert "chart base 1.30.3" in printed and "chart cert-manager v1.21.1" in printed

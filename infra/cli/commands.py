@@ -117,10 +117,14 @@ def capacity_report(rendered: Rendered, expansion: Expansion) -> str:
 
 def pull(environments: Path, names: Sequence[str], caches: Caches) -> int:
     """Fill the chart and git caches with every source the requested environments use."""
+    from infra.expand.existing import existing_sources
     from infra.expand.pull import pull_sources
     from infra.expand.sources import deployers
 
-    sources = [s for rendered in render_all(environments, names) for d in deployers(rendered) for s in d.sources]
+    stacks = list(render_all(environments, names))
+    sources = [s for rendered in stacks for d in deployers(rendered) for s in d.sources]
+    # The charts of the components the clusters already run, at their declared versions: `check` reads their CRDs.
+    sources += [source for rendered in stacks for _, source, _ in existing_sources(rendered.env).values()]
     pulled = pull_sources(sources, caches)
     for item in pulled:
         print(f"{'pulled ' if item.fetched else 'present'} {item.label} -> {item.where}")
