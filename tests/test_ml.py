@@ -454,7 +454,8 @@ def mlflow_values(r: Rendered) -> dict[str, Any]:
 def test_mlflow_runs_where_the_cluster_database_is_wired(rendered: dict[str, Rendered]) -> None:
     """The environments that turn MLflow on (prod waits for its one-time grant; see its stack file) render it,
     and test_check's clean `check` of every environment covers it."""
-    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == {"dev", "staging", "onprem"}
+    mlflow = {"dev", "staging", "onprem", "hub-example"}
+    assert {name for name, r in rendered.items() if r.env.components.mlflow.enabled} == mlflow
     for name in ("dev", "staging", "onprem"):
         assert application(rendered[name], "mlflow")["spec"]["source"]["chart"] == "mlflow"
 

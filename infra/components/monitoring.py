@@ -74,16 +74,21 @@ class Monitoring(PlatformComponent):
         self.dashboards()
         if self.env.components.monitoring.grafana.enabled:
             self.expose("grafana", GRAFANA_SERVICE, 80)
-        # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
-        # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
-        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+        self.scrape_argocd()
 
     def build_for_existing(self) -> None:
         """With the cluster's own Prometheus: no chart, namespace, Grafana or Alertmanager routes of the platform's
         (those are the Prometheus owner's); the platform's alert rules and Argo CD's ServiceMonitor, labelled for
         that Prometheus to select them."""
         self.rules()
-        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+        self.scrape_argocd()
+
+    def scrape_argocd(self) -> None:
+        """Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here; its metrics Services
+        (controller, server, repo server, ApplicationSet) share the part-of label and port name. None where a hub's
+        Argo CD syncs the cluster: it runs, and is monitored, elsewhere."""
+        if not self.ctx.delivery.hub:
+            self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
 
     @property
     def control_plane_visible(self) -> bool:

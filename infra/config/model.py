@@ -626,7 +626,28 @@ class SyncWindow(Settings):
     """Time zone of the schedule."""
 
 
+class ArgoCdHub(Settings):
+    kubeconfig: Kubeconfig
+    """How Pulumi reaches the hub cluster, whose Argo CD syncs this environment (a GKE hub too: a context made by
+    `gcloud container clusters get-credentials`)."""
+    namespace: Namespace = "argocd"
+    """Namespace of the hub's Argo CD: the cluster Secret, AppProjects, Applications and ApplicationSet go there."""
+    version: PinnedVersion = CATALOG["argo-cd"].version
+    """Version of the argo-cd chart the hub runs: `check` judges the platform's Applications by its CRDs."""
+    google_service_account: Email
+    """Google service account the hub's Argo CD (application controller and server) runs as through Workload
+    Identity. It reaches this GKE cluster with `argocd-k8s-auth gcp` (no stored credential): the stack grants it
+    `roles/container.clusterViewer` in the cluster's project and binds it to `cluster-admin` in the cluster."""
+
+
 class ArgoCdSettings(Settings):
+    mode: Literal["in-cluster", "hub"] = "in-cluster"
+    """`in-cluster`: the stack installs Argo CD in the cluster and declares the platform's Applications there.
+    `hub`: an Argo CD elsewhere (`hub`) syncs the cluster; the stack installs no Argo CD, registers the cluster in
+    the hub (a cluster Secret carrying the cluster's facts) and writes the AppProjects, Applications and
+    ApplicationSet into the hub, prefixed with the environment's name. GKE targets only, so far."""
+    hub: ArgoCdHub | None = None
+    """The hub Argo CD; required with mode `hub`, and only with it."""
     admin_enabled: bool = True
     """Keep Argo CD's local `admin` user. Disable it once SSO is configured."""
     sso: ArgoCdOidc | None = None

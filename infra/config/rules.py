@@ -197,6 +197,8 @@ def elasticsearch_has_quorum_when_highly_available(env: Environment) -> Iterator
 def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
     """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
     argocd = env.argocd
+    if argocd.mode == "hub":
+        return  # who signs in to the hub, and how, is the hub's own configuration
     if argocd.sso is None and not argocd.admin_enabled:
         yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
     if argocd.sso is None and argocd.rbac.bindings:
@@ -517,6 +519,33 @@ def kubeflow_fits_the_existing_istio(env: Environment) -> Iterator[Violation]:
             at("components", "kubeflow", "auth"),
             "needs the Istio the stack installs: the sign-in calls oauth2-proxy through an ext_authz provider in "
             "istiod's mesh config, which the stack does not write into an existing Istio",
+        )
+
+
+@rule
+def hub_mode_has_its_hub(env: Environment) -> Iterator[Violation]:
+    """A hub Argo CD is described exactly in hub mode; single sign-on, the default role and git mirrors are the
+    hub's own settings there (the stack writes per-project roles instead); only GKE clusters so far."""
+    argocd = env.argocd
+    hub = argocd.mode == "hub"
+    yield from set_exactly_when(hub, argocd.hub is not None, at("argocd", "hub"), "with mode hub")
+    if not hub:
+        return
+    if argocd.sso is not None:
+        yield Violation(at("argocd", "sso"), "is the hub's own setting with mode hub; configure it on the hub")
+    if argocd.rbac.default_role != "none":
+        yield Violation(
+            at("argocd", "rbac", "defaultRole"), "is the hub's own setting with mode hub; configure it on the hub"
+        )
+    if argocd.git_mirrors:
+        yield Violation(
+            at("argocd", "gitMirrors"), "configures the repo server of the hub with mode hub; configure it on the hub"
+        )
+    if env.target != "gke":
+        yield Violation(
+            at("argocd", "mode"),
+            f"hub is supported on GKE only so far: the hub reaches a GKE cluster with Workload Identity, while a "
+            f"{env.target} cluster would need a token the stack cannot read offline",
         )
 
 

@@ -24,6 +24,8 @@ CRD_CHARTS: dict[str, tuple[str, dict[str, Any]]] = {
     "istio": ("istio-base", {}),
     "cert-manager": ("cert-manager", {"crds": {"enabled": True}}),
     "kube-prometheus-stack": ("kube-prometheus-stack", {"crds": {"enabled": True}}),
+    # The hub's Argo CD (argocd.mode hub), whose CRDs judge the Applications the stack writes there.
+    "argo-cd": ("argo-cd", {}),
 }
 OWNER_PREFIX = "existing:"
 """PlatformObject owner of an existing component's CRDs: `existing:<component> <version>`."""
@@ -59,7 +61,10 @@ class ExistingCrds:
 def existing_sources(env: Environment) -> dict[str, tuple[ExistingComponent, Source, str]]:
     """Per existing component: its setting, the chart source of its CRDs at the declared version, its namespace."""
     found = {}
-    for component, existing in existing_components(env).items():
+    installed: dict[str, ExistingComponent] = dict(existing_components(env))
+    if env.argocd.mode == "hub" and env.argocd.hub is not None:
+        installed["argo-cd"] = ExistingComponent(version=env.argocd.hub.version)
+    for component, existing in installed.items():
         key, values = CRD_CHARTS[component]
         chart = CATALOG[key]
         source = Source(
@@ -75,9 +80,9 @@ def existing_sources(env: Environment) -> dict[str, tuple[ExistingComponent, Sou
 
 
 def provided_groups(component: str) -> tuple[str, ...]:
-    from infra.components import COMPONENTS
+    from infra.components import BOOTSTRAP, COMPONENTS
 
-    spec = next(c.spec for c in COMPONENTS if c.spec.name == component)
+    spec = next(c.spec for c in (BOOTSTRAP, *COMPONENTS) if c.spec.name == component)
     return tuple(sorted({entry.split("/")[0] for entry in spec.provides_crds}))
 
 

@@ -18,7 +18,14 @@ from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
 from infra.config.model import ExistingComponent, SecretSource
-from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
+from infra.platform.argocd_app import (
+    IN_CLUSTER_DELIVERY,
+    Delivery,
+    IgnoredDifference,
+    SyncMode,
+    chart_application,
+    mirrored_source,
+)
 from infra.platform.existing import (
     existing_components,
     mesh_namespace,
@@ -116,6 +123,8 @@ class PlatformContext:
     """Namespace of each enabled component."""
     charts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Catalog keys of each enabled component's charts (what Argo CD may pull)."""
+    delivery: Delivery = IN_CLUSTER_DELIVERY
+    """Where the Applications are written (the cluster's Argo CD, or a hub's) and which cluster they target."""
     bootstrap: Sequence[pulumi.Resource] = ()
     """What every Application needs first: the Argo CD release and its AppProjects."""
     applications: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
@@ -193,6 +202,13 @@ class PlatformComponent(pulumi.ComponentResource):
             depends_on=[*self.ctx.facts.ready, *depends_on],
             **extra,
         )
+
+    def delivery_opts(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options for an Argo CD object: like `opts`, but on the hub's provider in hub mode."""
+        opts = self.opts(depends_on=depends_on)
+        if self.ctx.delivery.provider is not None:
+            opts.provider = self.ctx.delivery.provider
+        return opts
 
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
@@ -297,7 +313,8 @@ class PlatformComponent(pulumi.ComponentResource):
             sync=self.spec.sync,
             advisories=advisories,
             ignore_differences=[entry for entry in self.spec.ignore_differences if entry.application == key],
-            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
+            delivery=self.ctx.delivery,
+            opts=self.delivery_opts([*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app

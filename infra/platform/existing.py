@@ -75,11 +75,14 @@ def rule_labels(env: Environment) -> Mapping[str, str]:
 
 
 def namespaces_of_existing(env: Environment) -> set[str]:
-    """The namespaces of the components the cluster already runs that the platform places objects in."""
+    """The namespaces of the components the cluster already runs that the platform places objects in, and the
+    hub's Argo CD namespace in hub mode."""
     found: set[str] = set()
     installed = existing_components(env)
     if "istio" in installed:
         found |= {mesh_namespace(env), gateway_namespace(env)}
     if "kube-prometheus-stack" in installed:
         found.add(prometheus_namespace(env))
+    if env.argocd.mode == "hub" and env.argocd.hub is not None:
+        found.add(env.argocd.hub.namespace)  # on the hub, where the stack's Argo CD objects go
     return found
