@@ -134,24 +134,33 @@ def kubeflow_release(pins: Mapping[str, str]) -> str:
     return pins.get("kubeflow-pipelines", KUBEFLOW_RELEASE)
 
 
-def findings(pins: Mapping[str, str], kubernetes_version: str, products: set[str] | None = None) -> Iterator[Finding]:
+def findings(
+    pins: Mapping[str, str],
+    kubernetes_version: str,
+    products: set[str] | None = None,
+    existing: Mapping[str, str] | None = None,
+) -> Iterator[Finding]:
     """Every dependency version that differs from what the deployed Kubeflow release was tested with, then every one
     that differs from what a part with bands of its own (KubeflowRelease.parts) was tested with.
 
-    `products` limits the comparison to the products the environment installs (None: all of them)."""
+    `products` limits the comparison to the products the environment installs (None: all of them); `existing`
+    gives the version of each product the cluster already runs, which replaces the catalog's and the pins'."""
     release = kubeflow_release(pins)
     known = MATRIX.get(release)
     if known is None:
         return
-    yield from _compared(pins, kubernetes_version, products, release, known.dependencies)
+    yield from _compared(pins, kubernetes_version, products, existing, release, known.dependencies)
     for part, bands in known.parts.items():
-        yield from _compared(pins, kubernetes_version, products, release, bands.dependencies, part, bands.made_for)
+        yield from _compared(
+            pins, kubernetes_version, products, existing, release, bands.dependencies, part, bands.made_for
+        )
 
 
 def _compared(
     pins: Mapping[str, str],
     kubernetes_version: str,
     products: set[str] | None,
+    existing: Mapping[str, str] | None,
     release: str,
     bands: Mapping[str, Band],
     part: str = "",
@@ -159,6 +168,9 @@ def _compared(
 ) -> Iterator[Finding]:
     versions = {key: pins.get(key, chart.version) for key, chart in CATALOG.items() if key in PRODUCT_OF_CATALOG_ENTRY}
     versions["kubernetes"] = kubernetes_version
+    for product, version in (existing or {}).items():
+        versions = {key: v for key, v in versions.items() if PRODUCT_OF_CATALOG_ENTRY.get(key, key) != product}
+        versions[product] = version
     seen: set[tuple[str, str]] = set()
     for entry, version in versions.items():
         product = PRODUCT_OF_CATALOG_ENTRY.get(entry, entry)
@@ -171,10 +183,18 @@ def _compared(
             yield Finding(entry, version, release, band, band.accepts(minor), part, made_for)
 
 
-def advisories(pins: Mapping[str, str], kubernetes_version: str, products: set[str], part: str = "") -> list[str]:
+def advisories(
+    pins: Mapping[str, str],
+    kubernetes_version: str,
+    products: set[str],
+    part: str = "",
+    existing: Mapping[str, str] | None = None,
+) -> list[str]:
     """Untested-but-allowed combinations, as sentences for reviewers: the release's, or (`part`) those of a part's
     own bands."""
-    return [f.message() for f in findings(pins, kubernetes_version, products) if f.accepted and f.part == part]
+    return [
+        f.message() for f in findings(pins, kubernetes_version, products, existing) if f.accepted and f.part == part
+    ]
 
 
 def _minor(version: str) -> Minor:

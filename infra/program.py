@@ -12,6 +12,8 @@ from infra.cluster.facts import CLUSTER_LAYER
 from infra.components import BOOTSTRAP, COMPONENTS
 from infra.config import PROJECT, Environment, InvalidEnvironment, load_environment
 from infra.platform.component import PlatformComponent, PlatformContext
+from infra.platform.existing import EXISTING
+from infra.platform.hub import delivery_of
 from infra.platform.ordering import application_waves
 
 
@@ -33,18 +35,24 @@ def environment_from_stack_config() -> Environment:
 def deploy_platform(env: Environment, facts: ClusterFacts) -> None:
     enabled = [component for component in with_services(COMPONENTS, facts.services) if component.wanted(env, facts)]
     waves = application_waves({c.spec.name: c.requires(env) for c in enabled})
+    delivery = delivery_of(env)
+    # In hub mode Argo CD runs in the hub: nothing of it is installed, scraped or alerted on here.
+    installed = enabled if delivery.hub else [BOOTSTRAP, *enabled]
     everything = [BOOTSTRAP, *enabled]
     ctx = PlatformContext(
         env=env,
         facts=facts,
+        delivery=delivery,
         waves=waves,
         crd_owners={
             **{group: CLUSTER_LAYER for group in facts.crd_groups},
             **{entry: c.spec.name for c in everything for entry in c.spec.provides_crds},
+            # The cluster's own installation, where the environment declares one, owns them instead.
+            **{entry: EXISTING for c in COMPONENTS if c.existing(env) for entry in c.spec.provides_crds},
         },
-        namespaces={c.spec.name: c.spec.namespace for c in everything},
-        charts={c.spec.name: c.spec.charts or (c.spec.name,) for c in everything},
-        components={c.spec.name: c for c in everything},
+        namespaces={c.spec.name: c.spec.namespace for c in installed},
+        charts={c.spec.name: c.spec.charts or (c.spec.name,) for c in installed},
+        components={c.spec.name: c for c in installed},
     )
     argocd = BOOTSTRAP(ctx)
     ctx = dataclasses.replace(ctx, bootstrap=argocd.bootstrap)

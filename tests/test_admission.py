@@ -743,7 +743,8 @@ def test_the_check_reports_template_drift_of_the_applied_injector(dev_injector: 
 def test_every_environment_passes_admission(platforms: dict[str, Platform]) -> None:
     for name, platform in platforms.items():
         findings, judged = judge(platform.objects, platform.env.kubernetes_version)
-        assert judged > 40, name
+        # The example environment (no Kubeflow, no logging, no Argo CD of its own) has fewer pods than the others.
+        assert judged > (15 if name == "hub-example" else 40), name
         assert errors(findings) == [], name
 
 

@@ -265,7 +265,7 @@ def test_onprem_capacity_is_unknown_without_nodes_and_judged_with_them() -> None
 def test_the_example_environments_fit_and_render_prints_their_headroom(platforms: dict[str, Platform]) -> None:
     for name, platform in platforms.items():
         findings, counted = capacity_findings(platform)
-        assert counted > 20, name
+        assert counted > (15 if name == "hub-example" else 20), name  # the example runs no Argo CD
         assert [f for f in findings if f.severity == "error"] == [], name
         text = report(capacity_of(platform.env, platform.objects))
         assert "headroom: " in text and "requests: " in text, name

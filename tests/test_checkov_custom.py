@@ -57,6 +57,9 @@ OBJECTS: dict[str, tuple[dict[str, Any], set[str]]] = {
     "app-floating.yaml": (application("floating", "HEAD"), {"CKV_MLOPS_3"}),
     "secret-from-pulumi.yaml": (secret("masked", "[secret]"), set()),
     "secret-literal.yaml": (secret("literal", "aHVudGVyMg=="), {"CKV_MLOPS_4"}),
+    # Data made at apply time (a hub's cluster Secret, from a service account token) renders as one placeholder.
+    "secret-computed.yaml": ({**secret("computed", ""), "data": "[computed]"}, set()),
+    "secret-literal-whole.yaml": ({**secret("whole", ""), "data": "aHVudGVyMg=="}, {"CKV_MLOPS_4"}),
 }
 
 

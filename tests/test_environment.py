@@ -34,7 +34,7 @@ def violations(raw: Any, name: str = "dev") -> list[str]:
 
 
 def test_every_stack_file_loads() -> None:
-    assert set(ENV_NAMES) == {"dev", "staging", "prod", "onprem", "onprem-traefik", "airgap"}
+    assert set(ENV_NAMES) == {"dev", "staging", "prod", "onprem", "onprem-traefik", "airgap", "hub-example"}
     for name in ENV_NAMES:
         env = load_stack_file(ENVIRONMENTS / f"Pulumi.{name}.yaml")
         assert env.name == name

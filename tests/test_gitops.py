@@ -256,15 +256,17 @@ def test_application_set_syncs_the_environments_overlays_into_declared_namespace
     rendered: dict[str, Rendered], env: str
 ) -> None:
     settings = rendered[env].env
+    # In a hub (argocd.mode hub) the names carry the environment's prefix.
+    prefix = f"{env}-" if settings.argocd.mode == "hub" else ""
     if not settings.argocd.apps:
-        assert "ml-apps" not in _objects(rendered, env, "ApplicationSet"), "an ApplicationSet without apps"
+        assert f"{prefix}ml-apps" not in _objects(rendered, env, "ApplicationSet"), "an ApplicationSet without apps"
         return
-    appset = _objects(rendered, env, "ApplicationSet")["ml-apps"]
+    appset = _objects(rendered, env, "ApplicationSet")[f"{prefix}ml-apps"]
     (generator,) = appset["spec"]["generators"]
     assert generator["git"]["directories"] == [{"path": f"apps/{app}/overlays/{env}"} for app in settings.argocd.apps]
     assert generator["git"]["repoURL"] == settings.gitops.repo_url
-    assert appset["spec"]["template"]["spec"]["project"] == "ml-apps"
-    project = _objects(rendered, env, "AppProject")["ml-apps"]["spec"]
+    assert appset["spec"]["template"]["spec"]["project"] == f"{prefix}ml-apps"
+    project = _objects(rendered, env, "AppProject")[f"{prefix}ml-apps"]["spec"]
     namespaces = {f"ml-{app}" for app in settings.argocd.apps}
     assert {d["namespace"] for d in project["destinations"]} == namespaces
     assert project["clusterResourceWhitelist"] == []

@@ -23,7 +23,8 @@ def test_every_environment_is_whole(platforms: dict[str, Platform]) -> None:
     for env, platform in platforms.items():
         findings, checked = integrity_findings(platform)
         assert findings == [], env
-        assert checked == len(platform.objects) > 600
+        # The small example environment (existing Istio and cert-manager) has fewer objects than the others.
+        assert checked == len(platform.objects) > (300 if env == "hub-example" else 600)
 
 
 def test_an_object_in_a_namespace_nothing_creates_is_refused(platforms: dict[str, Platform]) -> None:

@@ -16,6 +16,8 @@ from infra.offline.render import Rendered, render_stack
 from infra.offline.serialize import MASK
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
+from infra.platform.argocd_app import SOURCE_KEY
+from infra.platform.existing import existing_components
 
 from .conftest import ENV_NAMES, ENVIRONMENTS
 
@@ -33,16 +35,27 @@ def rules(r: Rendered) -> list[dict[str, Any]]:
 
 
 def values(r: Rendered, application: str) -> dict[str, Any]:
-    app = next(a for a in objects(r, "Application") if a["metadata"]["name"] == application)
+    # In a hub (argocd.mode hub) an Application's name carries the environment's prefix; its key stays.
+    app = next(
+        a
+        for a in objects(r, "Application")
+        if (a["metadata"].get("annotations") or {}).get(SOURCE_KEY, a["metadata"]["name"]) == application
+    )
     return app["spec"]["source"]["helm"]["valuesObject"]
 
 
 def installed(r: Rendered) -> dict[str, str]:
-    """Namespace of every installed component: each Application's, plus Argo CD (a Helm release)."""
-    found = {"argo-cd": "argocd"}
+    """Namespace of every installed component: each Application's, plus Argo CD (a Helm release) unless a hub's
+    Argo CD syncs the cluster (argocd.mode hub)."""
+    found = {} if r.env.argocd.mode == "hub" else {"argo-cd": "argocd"}
     for app in objects(r, "Application"):
         found.setdefault(app["metadata"]["labels"][labels.COMPONENT], app["spec"]["destination"]["namespace"])
     return found
+
+
+def hub_argocd(r: Rendered) -> set[str]:
+    """Argo CD, when a hub's syncs the cluster: it runs, and is monitored, elsewhere."""
+    return {"argo-cd"} if r.env.argocd.mode == "hub" else set()
 
 
 def stack_with(tmp_path: Path, base: str, old: str, new: str, extra: str = "") -> Path:
@@ -107,7 +120,10 @@ def test_every_installed_component_is_scraped_and_alerted_on(rendered: dict[str,
     assert stack["kube-state-metrics"]["prometheus"]["monitor"]["enabled"]
     assert stack["prometheus-node-exporter"]["prometheus"]["monitor"]["enabled"]
     components = installed(r)
-    assert {"argo-cd", "cert-manager", "kube-prometheus-stack"} <= set(components)
+    # What the cluster runs already is its owner's to monitor.
+    assert {"argo-cd", "cert-manager", "kube-prometheus-stack"} - {*existing_components(r.env), *hub_argocd(r)} <= set(
+        components
+    )
     for component, namespace in components.items():
         assert component in alerted, f"{component} has no alert"
         if component != "kube-prometheus-stack":

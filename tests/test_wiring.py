@@ -275,7 +275,7 @@ def test_every_environment_is_wired(platforms: dict[str, Platform], env: str) ->
     assert [f for f in findings if f.severity == "error"] == []
     # Only what the platform cannot contain is advisory, each naming who makes it.
     assert all(RUNTIME in f.message for f in findings), [f.message for f in findings]
-    assert checked > 60
+    assert checked > (30 if env == "hub-example" else 60)  # the example has no Kubeflow
 
 
 def test_runtime_entries_are_each_needed_by_a_real_environment(platforms: dict[str, Platform]) -> None:
@@ -292,6 +292,8 @@ def test_cert_manager_is_scraped_on_the_port_its_chart_names(platforms: dict[str
     """Defect: the ServiceMonitor scraped `tcp-prometheus-servicemonitor`; cert-manager v1.21.1 names it
     `http-metrics`, so Prometheus scraped nothing and the certificate alerts could never fire."""
     for env, platform in platforms.items():
+        if platform.env.components.cert_manager.existing is not None:
+            continue  # the cluster's own cert-manager: its owner's Prometheus scrapes it
         [monitor] = [o for o in platform.objects if o.ref == CERT_MANAGER_MONITOR]
         [service] = [o for o in platform.owned_by("cert-manager") if o.kind == "Service" and o.name == "cert-manager"]
         names = {p["name"] for p in service.object["spec"]["ports"]}

@@ -121,10 +121,14 @@ def capacity_report(rendered: Rendered, expansion: Expansion) -> str:
 
 def pull(environments: Path, names: Sequence[str], caches: Caches) -> int:
     """Fill the chart and git caches with every source the requested environments use."""
+    from infra.expand.existing import existing_sources
     from infra.expand.pull import pull_sources
     from infra.expand.sources import deployers
 
-    sources = [s for rendered in render_all(environments, names) for d in deployers(rendered) for s in d.sources]
+    stacks = list(render_all(environments, names))
+    sources = [s for rendered in stacks for d in deployers(rendered) for s in d.sources]
+    # The charts of the components the clusters already run, at their declared versions: `check` reads their CRDs.
+    sources += [source for rendered in stacks for _, source, _ in existing_sources(rendered.env).values()]
     pulled = pull_sources(sources, caches)
     for item in pulled:
         print(f"{'pulled ' if item.fetched else 'present'} {item.label} -> {item.where}")
@@ -163,12 +167,14 @@ class EnvironmentReport:
 
 
 def preinstalled_crds(env: Environment) -> list[str]:
-    """CRD groups that exist before any Application syncs: Argo CD's and the cluster layer's (e.g. Cilium)."""
+    """CRD groups that exist before any Application syncs: Argo CD's, the cluster layer's (e.g. Cilium) and those
+    of the components the cluster already runs."""
     from infra.cluster import cni_of
     from infra.cluster.facts import cluster_crd_groups
-    from infra.components import BOOTSTRAP
+    from infra.components import BOOTSTRAP, COMPONENTS
 
-    return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env))]
+    existing = [entry for c in COMPONENTS if c.existing(env) for entry in c.spec.provides_crds]
+    return [*BOOTSTRAP.spec.provides_crds, *cluster_crd_groups(cni_of(env)), *existing]
 
 
 def check(

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, effective_version
 from infra.config import Environment
+from infra.platform.existing import prometheus_namespace
 from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
@@ -81,6 +82,7 @@ class ClusterNetwork(pulumi.ComponentResource):
             kubernetes_version=self.env.kubernetes_version,
             allows=[KUBE_API, HTTPS_OUT],
             scraped_by_prometheus=self.env.components.monitoring.enabled,
+            prometheus_namespace=prometheus_namespace(self.env),
             opts=self.opts,
         )
         # Calico 3.32 ships its CRDs as a separate chart (too large for client-side apply in the operator chart).

@@ -128,6 +128,10 @@ class ClusterFacts:
     namespace_egress: tuple[Allow, ...] = ()
     """What every namespace must reach on this cluster besides DNS (GKE: the metadata server that hands pods
     their Workload Identity tokens), added to each namespace's allowances."""
+    api_server: pulumi.Input[str] | None = None
+    """URL of the cluster's API server as others reach it (a hub Argo CD), where the cluster layer knows it."""
+    api_server_ca: pulumi.Input[str] | None = None
+    """The CA of that API server (base64 PEM), where the cluster layer knows it."""
     services: tuple[type[PlatformComponent], ...] = ()
     """Components that replace cloud services on this target (MinIO, MetalLB, CloudNativePG, Harbor on-prem),
     deployed by Argo CD with the platform components, before those that use them."""

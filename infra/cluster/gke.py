@@ -71,6 +71,16 @@ def build(env: Environment) -> ClusterFacts:
     build_registry(env, name, opts)
     database = build_database(env, name, network.vpc, opts)
     identities = build_identities(gke.project, buckets, database, cluster, opts)
+    hub = env.argocd.hub if env.argocd.mode == "hub" else None
+    if hub is not None:
+        # A hub's Argo CD authenticates to GKE as its Google service account: it may see the cluster to get in.
+        gcp.projects.IAMMember(
+            "argocd-hub-cluster-viewer",
+            project=gke.project,
+            role="roles/container.clusterViewer",
+            member=f"serviceAccount:{hub.google_service_account}",
+            opts=opts,
+        )
     event_broker, eventing_identity = build_pubsub(gke, cluster, opts)
     group.register_outputs({"endpoint": cluster.endpoint})
 
@@ -98,6 +108,8 @@ def build(env: Environment) -> ClusterFacts:
         namespace_egress=(METADATA_SERVER,),
         identity=WorkloadIdentity(service_accounts={**identities, **eventing_identity}),
         event_broker=event_broker,
+        api_server=cluster.endpoint.apply(lambda endpoint: f"https://{endpoint}"),
+        api_server_ca=cluster.master_auth.cluster_ca_certificate,
         database=Database(
             kind="cloudsql",
             host=database.private_ip_address,

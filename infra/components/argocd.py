@@ -17,17 +17,18 @@ from infra.config import Environment
 from infra.config.model import SyncWindow
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
-from infra.platform import labels
+from infra.platform import hub, labels
 from infra.platform.argocd_app import (
     ARGOCD_NAMESPACE,
-    IN_CLUSTER,
     PLATFORM_PROJECT,
+    SOURCE_KEY,
     mirrored_source,
     mirrored_url,
     sync_policy,
 )
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
+from infra.platform.existing import gateway_namespace, mesh_namespace, prometheus_namespace
 from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
@@ -126,6 +127,9 @@ class ArgoCD(PlatformComponent):
         return (SecretToCreate(cls.spec.namespace, sso.client_secret.name, (sso.client_secret.key,), purpose),)
 
     def build(self) -> None:
+        if self.ctx.delivery.hub:
+            self.build_in_hub()
+            return
         namespace = self.namespace()
         self.release = k8s.helm.v3.Release(
             "argo-cd",
@@ -147,6 +151,50 @@ class ArgoCD(PlatformComponent):
         if self.env.argocd.apps:
             self.application_set(app_namespaces)
         self.repositories = self.oci_repositories()
+
+    def build_in_hub(self) -> None:
+        """Hub mode: no Argo CD here. The cluster is registered in the hub, and the projects, the ApplicationSet and
+        the repositories are written there (the components write their Applications there too)."""
+        # What every Argo CD object waits for: the Helm release in-cluster, the cluster's registration in a hub.
+        self.release = self.register_cluster()
+        self.projects = [
+            self.project(PLATFORM_PROJECT, self.platform_project()),
+            self.project(ML_PROJECT, self.ml_project()),
+        ]
+        app_namespaces = [self.app_namespace(app) for app in self.env.argocd.apps]
+        if self.env.argocd.apps:
+            self.application_set(app_namespaces)
+        self.repositories = self.oci_repositories()
+
+    def register_cluster(self) -> pulumi.Resource:
+        """The hub's identity bound to cluster-admin here (what `argocd cluster add` would make), and the hub's cluster
+        Secret naming this cluster, how to reach it and its facts. The hub authenticates as its Google service account
+        (`argocd-k8s-auth gcp`): no credential is stored."""
+        settings = self.env.argocd.hub
+        assert settings is not None  # hub delivery exists only with argocd.hub (rules.hub_mode_has_its_hub)
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            "argocd-hub",
+            metadata={"name": hub.MANAGER},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            subjects=[
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": settings.google_service_account}
+            ],
+            opts=self.opts(),
+        )
+        facts = self.ctx.facts
+        config = pulumi.Output.from_input(facts.api_server_ca).apply(hub.cluster_config)
+        installed = [name for name in self.ctx.namespaces if name != self.spec.name]
+        return k8s.core.v1.Secret(
+            "argocd-hub-cluster",
+            metadata={
+                "name": self.ctx.delivery.name("cluster"),
+                "namespace": self.ctx.delivery.namespace,
+                "labels": hub.fact_labels(self.env, facts, installed),
+                "annotations": hub.fact_annotations(self.env, facts),
+            },
+            string_data={"name": self.ctx.delivery.cluster, "server": facts.api_server, "config": config},
+            opts=self.delivery_opts(depends_on=[binding]),
+        )
 
     @property
     def bootstrap(self) -> list[pulumi.Resource]:
@@ -224,14 +272,41 @@ class ArgoCD(PlatformComponent):
         }
 
     def project(self, name: str, spec: dict[str, Any]) -> pulumi.Resource:
+        delivery = self.ctx.delivery
+        if delivery.hub:
+            # The hub's own RBAC is global: this environment's groups get roles on its projects instead.
+            spec = {**spec, "roles": self.project_roles(name)}
         return k8s.apiextensions.CustomResource(
             f"appproject-{name}",
             api_version="argoproj.io/v1alpha1",
             kind="AppProject",
-            metadata={"name": name, "namespace": ARGOCD_NAMESPACE},
+            metadata={"name": delivery.name(name), "namespace": delivery.namespace, **self.hub_labels()},
             spec=spec,
-            opts=self.opts(depends_on=[self.release]),
+            opts=self.delivery_opts(depends_on=[self.release]),
         )
+
+    def hub_labels(self) -> dict[str, Any]:
+        """Metadata labels of what is written into a hub: the environment it belongs to."""
+        return {"labels": self.ctx.delivery.labels} if self.ctx.delivery.hub else {}
+
+    def project_roles(self, project: str) -> list[dict[str, Any]]:
+        """argocd.rbac.bindings as roles of one project of the hub: `admin` may do anything with its
+        Applications, `readonly` view them, `ml-deployer` what ML_DEPLOYER_POLICY allows (ML project only)."""
+        name = self.ctx.delivery.name(project)
+        actions = {
+            "admin": ("*",),
+            "readonly": ("get",),
+            "ml-deployer": ("get", "sync", "action/*") if project == ML_PROJECT else (),
+        }
+        roles = []
+        for role, allowed in actions.items():
+            groups = sorted({b.group for b in self.env.argocd.rbac.bindings if b.role == role})
+            if not groups or not allowed:
+                continue
+            policies = [f"p, proj:{name}:{role}, applications, {action}, {name}/*, allow" for action in allowed]
+            policies.append(f"p, proj:{name}:{role}, logs, get, {name}/*, allow")
+            roles.append({"name": role, "policies": policies, "groups": groups})
+        return roles
 
     def enabled_sources(self) -> list[Chart]:
         """Catalog entries of the enabled components (a component may deliver several), as their Applications name
@@ -253,12 +328,15 @@ class ArgoCD(PlatformComponent):
             k8s.core.v1.Secret(
                 f"argocd-repository-{_slug(url)}",
                 metadata={
-                    "name": f"repository-{_slug(url)}",
-                    "namespace": ARGOCD_NAMESPACE,
-                    "labels": {"argocd.argoproj.io/secret-type": "repository"},
+                    "name": self.ctx.delivery.name(f"repository-{_slug(url)}"),
+                    "namespace": self.ctx.delivery.namespace,
+                    "labels": {
+                        "argocd.argoproj.io/secret-type": "repository",
+                        **self.ctx.delivery.labels,
+                    },
                 },
                 string_data={"name": _slug(url), "url": url, "type": "helm", "enableOCI": "true"},
-                opts=self.opts(depends_on=[self.release]),
+                opts=self.delivery_opts(depends_on=[self.release]),
             )
             for url in urls
         ]
@@ -269,7 +347,7 @@ class ArgoCD(PlatformComponent):
         return {
             "description": "Platform add-ons declared by the Pulumi stack: upstream sources at pinned versions.",
             "sourceRepos": repos,
-            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
+            "destinations": [self.ctx.delivery.destination(ns) for ns in namespaces],
             # Charts install CRDs, ClusterRoles and webhooks.
             "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
             "syncWindows": self.sync_windows(PLATFORM_PROJECT),
@@ -280,9 +358,7 @@ class ArgoCD(PlatformComponent):
             "description": "ML applications from apps/ in this repository; namespaced objects only.",
             "sourceRepos": [self.gitops_repo],
             # Exactly the namespaces the platform created: an app nobody declared has nowhere to go.
-            "destinations": [
-                {"server": IN_CLUSTER, "namespace": ml_namespace(app)} for app in sorted(self.env.argocd.apps)
-            ],
+            "destinations": [self.ctx.delivery.destination(ml_namespace(app)) for app in sorted(self.env.argocd.apps)],
             "clusterResourceWhitelist": [],
             # Guardrails set by the platform stay with the platform.
             "namespaceResourceBlacklist": [
@@ -294,11 +370,16 @@ class ArgoCD(PlatformComponent):
         }
 
     def sync_windows(self, project: str) -> list[dict[str, Any]]:
-        return [_sync_window(window) for window in self.env.argocd.sync_windows if project in window.projects]
+        """The windows of one project; in a hub, Application patterns match the environment's prefixed names."""
+        return [
+            _sync_window(window, self.ctx.delivery.prefix)
+            for window in self.env.argocd.sync_windows
+            if project in window.projects
+        ]
 
     def app_namespace(self, app: str) -> pulumi.Resource:
         """The namespace an ML application syncs into: restricted, default-deny, reachable from the ingress."""
-        ingress = from_namespaces("from-ingress", INGRESS_NAMESPACES[self.env.ingress.provider])
+        ingress = from_namespaces("from-ingress", self.ingress_namespaces())
         return secured_namespace(
             ml_namespace(app),
             pod_security="restricted",
@@ -308,11 +389,20 @@ class ArgoCD(PlatformComponent):
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
             cluster_egress=self.ctx.facts.namespace_egress,
+            mesh_namespace=mesh_namespace(self.env),
+            prometheus_namespace=prometheus_namespace(self.env),
         )
+
+    def ingress_namespaces(self) -> tuple[str, ...]:
+        """Where traffic to the ML services comes from: the ingress (an existing Istio's gateway namespace)."""
+        if self.env.ingress.provider == "istio":
+            return (gateway_namespace(self.env), *INGRESS_NAMESPACES["istio"][1:])
+        return INGRESS_NAMESPACES[self.env.ingress.provider]
 
     def application_set(self, namespaces: list[pulumi.Resource]) -> pulumi.Resource:
         """One Application per `apps/<app>/overlays/<env>` directory in git, into the namespace `ml-<app>`."""
         gitops = self.env.gitops
+        delivery = self.ctx.delivery
         app = "{{ index .path.segments 1 }}"
         sync_options = ["CreateNamespace=false", "PruneLast=true"]
         return k8s.apiextensions.CustomResource(
@@ -320,9 +410,12 @@ class ArgoCD(PlatformComponent):
             api_version="argoproj.io/v1alpha1",
             kind="ApplicationSet",
             metadata={
-                "name": ML_PROJECT,
-                "namespace": ARGOCD_NAMESPACE,
-                "labels": labels.component_labels(self.spec.name, self.spec.layer),
+                "name": delivery.name(ML_PROJECT),
+                "namespace": delivery.namespace,
+                "labels": {
+                    **labels.component_labels(self.spec.name, self.spec.layer),
+                    **self.hub_labels().get("labels", {}),
+                },
             },
             spec={
                 "goTemplate": True,
@@ -342,18 +435,23 @@ class ArgoCD(PlatformComponent):
                 ],
                 "template": {
                     "metadata": {
-                        "name": app,
-                        "labels": {"app.kubernetes.io/part-of": labels.PART_OF, labels.LAYER: "ml-apps"},
+                        "name": delivery.name(app),
+                        **({"annotations": {SOURCE_KEY: app}} if delivery.hub else {}),
+                        "labels": {
+                            "app.kubernetes.io/part-of": labels.PART_OF,
+                            labels.LAYER: "ml-apps",
+                            **delivery.labels,
+                        },
                         "finalizers": ["resources-finalizer.argocd.argoproj.io"],
                     },
                     "spec": {
-                        "project": ML_PROJECT,
+                        "project": delivery.name(ML_PROJECT),
                         "source": {
                             "repoURL": self.gitops_repo,
                             "targetRevision": gitops.revision,
                             "path": "{{ .path.path }}",
                         },
-                        "destination": {"server": IN_CLUSTER, "namespace": ml_namespace(app)},
+                        "destination": delivery.destination(ml_namespace(app)),
                         "syncPolicy": sync_policy(self.env.argocd.apps_sync, sync_options),
                     },
                 },
@@ -362,7 +460,7 @@ class ArgoCD(PlatformComponent):
                     "applicationsSync": "sync" if self.env.argocd.apps_sync == "automated" else "create-update"
                 },
             },
-            opts=self.opts(depends_on=[self.release, *self.projects, *namespaces]),
+            opts=self.delivery_opts(depends_on=[self.release, *self.projects, *namespaces]),
         )
 
 
@@ -399,12 +497,12 @@ def git_mirror_mount(mirrors: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _sync_window(window: SyncWindow) -> dict[str, Any]:
+def _sync_window(window: SyncWindow, prefix: str = "") -> dict[str, Any]:
     return {
         "kind": window.kind,
         "schedule": window.schedule,
         "duration": window.duration,
-        "applications": list(window.applications),
+        "applications": [f"{prefix}{pattern}" for pattern in window.applications],
         "manualSync": window.manual_sync,
         "timeZone": window.time_zone,
     }

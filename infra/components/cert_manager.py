@@ -71,7 +71,8 @@ class CertManager(PlatformComponent):
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:
-        return env.components.cert_manager.enabled
+        """Unless the cluster runs a cert-manager already (components.certManager.existing)."""
+        return env.components.cert_manager.enabled and env.components.cert_manager.existing is None
 
     def build(self) -> None:
         self.namespace(extra_allows=self.self_check_allows())

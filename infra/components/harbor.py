@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from infra.components import cloudnative_pg
-from infra.components.cert_manager import PLATFORM_ISSUER
 from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.database import DatabaseLogin, database_login
+from infra.platform.existing import platform_issuer
 from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
@@ -107,7 +107,7 @@ class Harbor(PlatformComponent):
                 "ingress": {
                     "hosts": {"core": host},
                     "className": self.env.ingress.provider,
-                    "annotations": {"cert-manager.io/cluster-issuer": PLATFORM_ISSUER},
+                    "annotations": {"cert-manager.io/cluster-issuer": platform_issuer(self.env)},
                 },
             },
             "externalURL": f"https://{host}",

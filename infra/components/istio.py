@@ -81,7 +81,8 @@ class Istio(PlatformComponent):
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:
-        return env.ingress.provider == "istio"
+        """With the Istio ingress provider, unless the cluster runs an Istio already (components.istio.existing)."""
+        return env.ingress.provider == "istio" and env.components.istio.existing is None
 
     def build(self) -> None:
         auth = sign_in.sign_in(self.env)

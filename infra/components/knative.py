@@ -192,7 +192,7 @@ class Knative(PlatformComponent):
                 "cert-manager.io/v1",
                 "Certificate",
                 "knative-services",
-                platform_certificate(tls["secretName"], f"*.{self.env.domain}"),
+                platform_certificate(self.env, tls["secretName"], f"*.{self.env.domain}"),
                 namespace=SERVING_NAMESPACE,
             )
         host = re.escape(self.env.domain)

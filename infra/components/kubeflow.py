@@ -28,7 +28,7 @@ from infra.components.kubeflow_pipelines import (
 from infra.config import Environment
 from infra.config.derived import default_image
 from infra.config.model import Team
-from infra.config.rules import kubeflow_products
+from infra.config.rules import existing_versions, kubeflow_products
 from infra.observability.platform_alerts import deployments_unavailable, down
 from infra.observability.promrules import Group
 from infra.platform import sign_in
@@ -36,11 +36,11 @@ from infra.platform.argocd_app import IgnoredDifference
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.database import iam_grant_advisory
+from infra.platform.existing import gateway_namespace
 from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch, merge_patch
 from infra.platform.labels import PATCH_FORCE, component_labels
 from infra.platform.login_copy import copy_database_login
-from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
@@ -309,7 +309,12 @@ class Kubeflow(PlatformComponent):
             if extra:
                 part = options.get(key, {})
                 options[key] = {**part, "patches": [*part.get("patches", []), *extra]}
-        notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, kubeflow_products(self.env))
+        notes = compat.advisories(
+            dict(self.env.versions),
+            self.env.kubernetes_version,
+            kubeflow_products(self.env),
+            existing=existing_versions(self.env),
+        )
         if sign_in.sign_in(self.env) is None:
             notes.append(
                 f"no sign-in (components.kubeflow.auth unset): Kubeflow trusts the {sign_in.USERID_HEADER} header "
@@ -364,8 +369,8 @@ class Kubeflow(PlatformComponent):
             "cert-manager.io/v1",
             "Certificate",
             DASHBOARD_HOST_LABEL,
-            platform_certificate(DASHBOARD_TLS_SECRET, self.dashboard_host),
-            namespace=MESH_NAMESPACE,
+            platform_certificate(self.env, DASHBOARD_TLS_SECRET, self.dashboard_host),
+            namespace=gateway_namespace(self.env),
         )
         for team in self.env.components.kubeflow.teams:
             self.team(team)

@@ -26,6 +26,7 @@ from infra.observability.platform_alerts import GPU_EXPORTERS, gpu_alerts
 from infra.observability.promrules import Group, alert, group
 from infra.platform.argocd_app import ARGOCD_NAMESPACE
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.existing import prometheus_namespace
 from infra.platform.labels import component_labels
 from infra.platform.network import (
     ANY_NAMESPACE,
@@ -152,6 +153,8 @@ class Monitoring(PlatformComponent):
     @classmethod
     def secrets_to_create(cls, env: Environment) -> tuple[SecretToCreate, ...]:
         monitoring, namespace = env.components.monitoring, cls.spec.namespace
+        if cls.existing(env) is not None:  # the cluster's own Prometheus: no Alertmanager or Grafana of ours
+            return ()
         secrets: list[SecretToCreate] = []
         for receiver in monitoring.alerting.receivers:
             purpose = f"the {receiver.type} receiver {receiver.name!r} of Alertmanager"
@@ -171,7 +174,15 @@ class Monitoring(PlatformComponent):
                 )
         return tuple(secrets)
 
+    @property
+    def rules_namespace(self) -> str:
+        """Where the platform's own alert rules go: next to the Prometheus that evaluates them."""
+        return prometheus_namespace(self.env)
+
     def build(self) -> None:
+        if self.existing(self.env) is not None:
+            self.build_for_existing()
+            return
         self.namespace([scrape_nodes(self.node_ports()), *self.thanos_allowances()])
         self.application(self.values())
         self.alerting()
@@ -179,9 +190,21 @@ class Monitoring(PlatformComponent):
         self.dashboards()
         if self.env.components.monitoring.grafana.enabled:
             self.expose("grafana", GRAFANA_SERVICE, 80)
-        # Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here. Its metrics
-        # Services (controller, server, repo server, ApplicationSet) share the part-of label and port name.
-        self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
+        self.scrape_argocd()
+
+    def build_for_existing(self) -> None:
+        """With the cluster's own Prometheus: no chart, namespace, Grafana or Alertmanager routes of the platform's
+        (those are the Prometheus owner's); the platform's alert rules and Argo CD's ServiceMonitor, labelled for
+        that Prometheus to select them."""
+        self.rules()
+        self.scrape_argocd()
+
+    def scrape_argocd(self) -> None:
+        """Argo CD is installed before any CRD exists, so its ServiceMonitor is declared here; its metrics Services
+        (controller, server, repo server, ApplicationSet) share the part-of label and port name. None where a hub's
+        Argo CD syncs the cluster: it runs, and is monitored, elsewhere."""
+        if not self.ctx.delivery.hub:
+            self.scrape("argo-cd", {"app.kubernetes.io/part-of": "argocd"}, "http-metrics", namespace=ARGOCD_NAMESPACE)
 
     @property
     def thanos(self) -> bool:
@@ -224,11 +247,15 @@ class Monitoring(PlatformComponent):
         metrics exist nowhere else); the AIOps rules the environment has signals for."""
         installed = set(self.ctx.namespaces)
         for name, component in sorted(self.ctx.components.items()):
-            self.alerts(f"{name}-alerts", component.alert_groups(self.env))
+            self.alerts(f"{name}-alerts", component.alert_groups(self.env), self.rules_namespace)
         gpus = bool(installed & set(GPU_EXPORTERS))
         if gpus:
-            self.alerts("gpu-alerts", gpu_alerts())
-        self.alerts("aiops", aiops_groups(self.env.components.monitoring.aiops, mesh="istio" in installed, gpus=gpus))
+            self.alerts("gpu-alerts", gpu_alerts(), self.rules_namespace)
+        self.alerts(
+            "aiops",
+            aiops_groups(self.env.components.monitoring.aiops, mesh="istio" in installed, gpus=gpus),
+            self.rules_namespace,
+        )
 
     def available(self) -> frozenset[str]:
         """What the dashboards' panels may read from: the installed components, and the AIOps series."""

@@ -343,6 +343,60 @@ class ObjectStore(Settings):
 # --- components ------------------------------------------------------------------------------------------
 
 
+class ExistingComponent(Settings):
+    """A component the cluster already runs, installed and upgraded by someone else: the stack installs nothing of
+    it and points every dependant at it."""
+
+    version: PinnedVersion
+    """Version the cluster runs (see each component for which version). The compatibility matrix is applied to it,
+    and `check` judges the platform's custom resources by its CRDs as of that version, read from its chart in the
+    chart cache."""
+    accept_unvalidated: Annotated[str, Field(min_length=1)] | None = None
+    """Why the platform's custom resources of this component may go unvalidated when its chart at `version` is not
+    in the chart cache (`check` then reports them as advisories instead of errors). Unset: `check` fails, naming
+    each kind it could not validate."""
+
+
+class ExistingIstio(ExistingComponent):
+    """version: the Istio release, e.g. `1.30.3` (the version of its `base` and `istiod` charts)."""
+
+    namespace: Namespace = "istio-system"
+    """Namespace of its control plane (istiod), which sidecars reach on port 15012."""
+    gateway_namespace: Namespace = "istio-system"
+    """Namespace of its ingress gateway: the platform's Gateways, and the certificates the gateway serves, go
+    there."""
+    gateway_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1)] = {"istio": "ingressgateway"}
+    """Labels of the ingress gateway's pods, which the platform's Gateways select."""
+
+
+class Istio(Settings):
+    existing: ExistingIstio | None = None
+    """The cluster already runs Istio (with `ingress.provider` istio): the stack installs none of its charts and
+    uses this one's ingress gateway. Unset: the stack installs Istio (base, CNI node agent, istiod, gateway)."""
+
+
+class ExistingCertManager(ExistingComponent):
+    """version: the cert-manager release, e.g. `v1.21.1` (its chart's version)."""
+
+    cluster_issuer: ObjectName
+    """ClusterIssuer that signs every platform certificate (it must issue for the environment's domain)."""
+
+
+class ExistingMonitoring(ExistingComponent):
+    """version: the version of the kube-prometheus-stack chart whose Prometheus Operator CRDs the cluster has,
+    e.g. `88.5.3`."""
+
+    namespace: Namespace = "monitoring"
+    """Namespace Prometheus runs in: every platform namespace admits scraping from it, and the platform's alert
+    rules are placed there."""
+    monitor_labels: dict[LabelKey, LabelValue] = {}
+    """Labels its Prometheus selects ServiceMonitors and PodMonitors by (`serviceMonitorSelector` and
+    `podMonitorSelector` matchLabels), e.g. `release: kube-prometheus-stack`; empty when it selects every one."""
+    rule_labels: dict[LabelKey, LabelValue] = {}
+    """Labels its Prometheus selects PrometheusRules by (`ruleSelector` matchLabels); empty when it selects every
+    one."""
+
+
 class CertManager(Settings):
     enabled: bool = True
     """Install cert-manager, which issues the TLS certificates of every platform endpoint."""
@@ -359,6 +413,9 @@ class CertManager(Settings):
     """GCP project of the Cloud DNS zone that holds the domain; required with acmeSolver `dns01`."""
     cloud_dns_zone: CloudDnsZone | None = None
     """Cloud DNS managed zone name of the domain; unset, cert-manager finds the zone itself."""
+    existing: ExistingCertManager | None = None
+    """The cluster already runs cert-manager: the stack installs none of it and declares no ClusterIssuer; platform
+    certificates name the existing ClusterIssuer. `issuer` and the ACME settings are then unused."""
 
 
 # --- observability (used by Monitoring and Components below) ---------------------------------------------
@@ -509,6 +566,10 @@ class Monitoring(Settings):
     """Where Alertmanager sends alerts."""
     aiops: Aiops = Aiops()
     """Baseline-learning anomaly detection and resource-optimisation signals."""
+    existing: ExistingMonitoring | None = None
+    """The cluster already runs the Prometheus Operator and a Prometheus: the stack installs no kube-prometheus-stack
+    (so no Grafana, dashboards or Alertmanager routes of its own) and labels its ServiceMonitors, PodMonitors and
+    alert rules for that Prometheus."""
 
 
 # --- gitops delivery -------------------------------------------------------------------------------------
@@ -569,7 +630,28 @@ class SyncWindow(Settings):
     """Time zone of the schedule."""
 
 
+class ArgoCdHub(Settings):
+    kubeconfig: Kubeconfig
+    """How Pulumi reaches the hub cluster, whose Argo CD syncs this environment (a GKE hub too: a context made by
+    `gcloud container clusters get-credentials`)."""
+    namespace: Namespace = "argocd"
+    """Namespace of the hub's Argo CD: the cluster Secret, AppProjects, Applications and ApplicationSet go there."""
+    version: PinnedVersion = CATALOG["argo-cd"].version
+    """Version of the argo-cd chart the hub runs: `check` judges the platform's Applications by its CRDs."""
+    google_service_account: Email
+    """Google service account the hub's Argo CD (application controller and server) runs as through Workload
+    Identity. It reaches this GKE cluster with `argocd-k8s-auth gcp` (no stored credential): the stack grants it
+    `roles/container.clusterViewer` in the cluster's project and binds it to `cluster-admin` in the cluster."""
+
+
 class ArgoCdSettings(Settings):
+    mode: Literal["in-cluster", "hub"] = "in-cluster"
+    """`in-cluster`: the stack installs Argo CD in the cluster and declares the platform's Applications there.
+    `hub`: an Argo CD elsewhere (`hub`) syncs the cluster; the stack installs no Argo CD, registers the cluster in
+    the hub (a cluster Secret carrying the cluster's facts) and writes the AppProjects, Applications and
+    ApplicationSet into the hub, prefixed with the environment's name. GKE targets only, so far."""
+    hub: ArgoCdHub | None = None
+    """The hub Argo CD; required with mode `hub`, and only with it."""
     admin_enabled: bool = True
     """Keep Argo CD's local `admin` user. Disable it once SSO is configured."""
     sso: ArgoCdOidc | None = None
@@ -992,6 +1074,8 @@ class KubeRay(Settings):
 class Components(Settings):
     cert_manager: CertManager = CertManager()
     """cert-manager and the platform's ClusterIssuer."""
+    istio: Istio = Istio()
+    """Istio, when `ingress.provider` is istio: installed by the stack, or one the cluster already runs."""
     monitoring: Monitoring = Monitoring()
     """Metrics and alerting."""
     logging: Logging = Logging()

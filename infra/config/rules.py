@@ -127,7 +127,12 @@ def node_pools_are_consistent(env: Environment) -> Iterator[Violation]:
 def acme_needs_contact(env: Environment) -> Iterator[Violation]:
     """The ACME issuer needs a contact address (`components.certManager.acmeEmail`)."""
     cert_manager = env.components.cert_manager
-    if cert_manager.enabled and cert_manager.issuer == "acme" and not cert_manager.acme_email:
+    if (
+        cert_manager.enabled
+        and not cert_manager.existing
+        and cert_manager.issuer == "acme"
+        and not cert_manager.acme_email
+    ):
         yield Violation(at("components", "certManager", "acmeEmail"), "is required with issuer acme")
 
 
@@ -195,6 +200,8 @@ def elasticsearch_has_quorum_when_highly_available(env: Environment) -> Iterator
 def argocd_access_stays_possible(env: Environment) -> Iterator[Violation]:
     """Without SSO, Argo CD has only its local admin user, and group bindings match nobody."""
     argocd = env.argocd
+    if argocd.mode == "hub":
+        return  # who signs in to the hub, and how, is the hub's own configuration
     if argocd.sso is None and not argocd.admin_enabled:
         yield Violation(at("argocd", "adminEnabled"), "may be false only when argocd.sso is set (nobody could log in)")
     if argocd.sso is None and argocd.rbac.bindings:
@@ -311,7 +318,12 @@ def platform_uis_need_certificates(env: Environment) -> Iterator[Violation]:
 def dns01_names_its_zone(env: Environment) -> Iterator[Violation]:
     """ACME DNS-01 names the GCP project of the Cloud DNS zone it writes challenges into."""
     cert_manager = env.components.cert_manager
-    if cert_manager.issuer == "acme" and cert_manager.acme_solver == "dns01" and not cert_manager.cloud_dns_project:
+    if (
+        cert_manager.existing is None
+        and cert_manager.issuer == "acme"
+        and cert_manager.acme_solver == "dns01"
+        and not cert_manager.cloud_dns_project
+    ):
         yield Violation(at("components", "certManager", "cloudDnsProject"), "is required with acmeSolver dns01")
 
 
@@ -397,16 +409,38 @@ def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
             f"{', '.join(sorted(compat.MATRIX))}",
         )
         return
-    for finding in compat.findings(pins, env.kubernetes_version, kubeflow_products(env)):
+    existing = existing_products(env)
+    for finding in compat.findings(pins, env.kubernetes_version, kubeflow_products(env), existing_versions(env)):
         if finding.accepted:
             continue
         if finding.entry == "kubernetes":
             path = at("kubernetesVersion")
+        elif finding.entry in existing:
+            path = existing[finding.entry][0]
         elif finding.entry in pins:
             path = at("versions", finding.entry)
         else:
             path = at("components", "kubeflow", "enabled")
         yield Violation(path, finding.message())
+
+
+def existing_products(env: Environment) -> dict[str, tuple[str, str]]:
+    """The compatibility-matrix products the cluster already runs: (config path of the version, version)."""
+    components = env.components
+    found = {}
+    if env.ingress.provider == "istio" and components.istio.existing is not None:
+        found["istio"] = (at("components", "istio", "existing", "version"), components.istio.existing.version)
+    if components.cert_manager.enabled and components.cert_manager.existing is not None:
+        found["cert-manager"] = (
+            at("components", "certManager", "existing", "version"),
+            components.cert_manager.existing.version,
+        )
+    return found
+
+
+def existing_versions(env: Environment) -> dict[str, str]:
+    """The version of each compatibility-matrix product the cluster already runs."""
+    return {product: version for product, (_, version) in existing_products(env).items()}
 
 
 def kubeflow_products(env: Environment) -> set[str]:
@@ -417,6 +451,106 @@ def kubeflow_products(env: Environment) -> set[str]:
     if env.components.kserve.enabled:
         products.add("kserve")
     return products
+
+
+# Catalog entries of the charts of each component the cluster may already run, with the config path that says so.
+EXISTING_CHARTS = {
+    ("components", "istio", "existing"): ISTIO_RELEASE,
+    ("components", "certManager", "existing"): ("cert-manager",),
+    ("components", "monitoring", "existing"): ("kube-prometheus-stack",),
+}
+# What Kubeflow's upstream manifests write of the ingress gateway (its kubeflow-gateway's selector, the namespace
+# of the gateway identity its AuthorizationPolicies admit): an existing Istio's gateway must match them.
+KUBEFLOW_GATEWAY_NAMESPACE = "istio-system"
+KUBEFLOW_GATEWAY_LABELS = {"istio": "ingressgateway"}
+
+
+@rule
+def existing_istio_needs_istio_ingress(env: Environment) -> Iterator[Violation]:
+    """An existing Istio is the environment's ingress: it is declared only with ingress provider istio."""
+    if env.components.istio.existing is not None and env.ingress.provider != "istio":
+        yield Violation(
+            at("components", "istio", "existing"),
+            f"is only used with ingress provider istio (not {env.ingress.provider})",
+        )
+
+
+@rule
+def existing_components_are_not_pinned(env: Environment) -> Iterator[Violation]:
+    """The stack installs no chart of a component the cluster already runs, so nothing pins one: its version is
+    the `existing.version` the cluster runs."""
+    components = env.components
+    declared = {
+        ("components", "istio", "existing"): components.istio.existing,
+        ("components", "certManager", "existing"): components.cert_manager.existing,
+        ("components", "monitoring", "existing"): components.monitoring.existing,
+    }
+    for path, charts in EXISTING_CHARTS.items():
+        if declared[path] is None:
+            continue
+        for chart in charts:
+            if chart in env.versions:
+                yield Violation(
+                    at("versions", chart),
+                    f"pins a chart the stack does not install: {at(*path)} says the cluster runs it already "
+                    f"(version {declared[path].version}); remove the pin",
+                )
+
+
+@rule
+def kubeflow_fits_the_existing_istio(env: Environment) -> Iterator[Violation]:
+    """Kubeflow's upstream manifests select the ingress gateway by `istio: ingressgateway` in istio-system, and
+    the sign-in needs the ext_authz provider the stack writes into the mesh config of the Istio it installs."""
+    existing = env.components.istio.existing
+    kubeflow = env.components.kubeflow
+    if existing is None or not kubeflow.enabled or env.ingress.provider != "istio":
+        return
+    base = ("components", "istio", "existing")
+    if existing.gateway_namespace != KUBEFLOW_GATEWAY_NAMESPACE:
+        yield Violation(
+            at(*base, "gatewayNamespace"),
+            f"is {existing.gateway_namespace}; Kubeflow's manifests expect the ingress gateway in "
+            f"{KUBEFLOW_GATEWAY_NAMESPACE}",
+        )
+    if any(existing.gateway_labels.get(key) != value for key, value in KUBEFLOW_GATEWAY_LABELS.items()):
+        yield Violation(
+            at(*base, "gatewayLabels"),
+            "must include istio: ingressgateway: Kubeflow's kubeflow-gateway selects the ingress gateway by it",
+        )
+    if kubeflow.auth is not None:
+        yield Violation(
+            at("components", "kubeflow", "auth"),
+            "needs the Istio the stack installs: the sign-in calls oauth2-proxy through an ext_authz provider in "
+            "istiod's mesh config, which the stack does not write into an existing Istio",
+        )
+
+
+@rule
+def hub_mode_has_its_hub(env: Environment) -> Iterator[Violation]:
+    """A hub Argo CD is described exactly in hub mode; single sign-on, the default role and the repo server's git
+    mirrors are the hub's own settings there (the stack writes per-project roles instead); only GKE clusters so far."""
+    argocd = env.argocd
+    hub = argocd.mode == "hub"
+    yield from set_exactly_when(hub, argocd.hub is not None, at("argocd", "hub"), "with mode hub")
+    if not hub:
+        return
+    if argocd.sso is not None:
+        yield Violation(at("argocd", "sso"), "is the hub's own setting with mode hub; configure it on the hub")
+    if argocd.rbac.default_role != "none":
+        yield Violation(
+            at("argocd", "rbac", "defaultRole"), "is the hub's own setting with mode hub; configure it on the hub"
+        )
+    if env.mirrors.git:
+        yield Violation(
+            at("mirrors", "git"),
+            "configures the git of Argo CD's repo server, which is the hub's with argocd.mode hub; configure it there",
+        )
+    if env.target != "gke":
+        yield Violation(
+            at("argocd", "mode"),
+            f"hub is supported on GKE only so far: the hub reaches a GKE cluster with Workload Identity, while a "
+            f"{env.target} cluster would need a token the stack cannot read offline",
+        )
 
 
 @rule

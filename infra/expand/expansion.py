@@ -27,9 +27,11 @@ from typing import Any
 
 from infra.cluster import cni_of
 from infra.cluster.facts import cluster_api_versions
+from infra.config import Environment
 from infra.expand import helm, kustomize
 from infra.expand.caches import Caches
 from infra.expand.documents import DocumentError, parse_objects
+from infra.expand.existing import CrdsUnreadable, ExistingCrds, crds_of, existing_sources
 from infra.expand.randomness import random_value_keys
 from infra.expand.scope import Scopes, group_of, is_crd
 from infra.expand.sources import Deployer, Source, canonical, deployers
@@ -96,6 +98,8 @@ class Expansion:
     objects: dict[str, list[ExpandedObject]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     api_versions: tuple[str, ...] = ()
+    existing: ExistingCrds = field(default_factory=ExistingCrds)
+    """The CRDs of the components the cluster already runs (components.*.existing), and those it could not read."""
 
     def all_objects(self) -> list[ExpandedObject]:
         return [obj for name in sorted(self.objects) for obj in self.objects[name]]
@@ -166,10 +170,30 @@ class Expander:
 
     def expand(self, rendered: Rendered, repository: Path | None = None) -> Expansion:
         """What `rendered` applies; its ApplicationSets read `repository` (default: this checkout)."""
+        kubernetes_version = rendered.env.kubernetes_version
+        existing = self.existing_crds(rendered.env)
         stack_crds = [m.object for m in rendered.manifests if is_crd(m.object)]
-        base_api = cluster_api_versions(cni_of(rendered.env))
+        # What the cluster runs already serves its APIs before the platform: charts that ask see them.
+        base_api = (*cluster_api_versions(cni_of(rendered.env)), *sorted(crd_api_versions(existing.all())))
         found = deployers(rendered) if repository is None else deployers(rendered, repository)
-        return self.expand_deployers(rendered.stack, found, rendered.env.kubernetes_version, base_api, stack_crds)
+        expansion = self.expand_deployers(
+            rendered.stack, found, kubernetes_version, base_api, [*stack_crds, *existing.all()]
+        )
+        expansion.existing = existing
+        return expansion
+
+    def existing_crds(self, env: Environment) -> ExistingCrds:
+        """The CRDs of the components `env` says the cluster runs, from their charts at the declared versions."""
+
+        def read(source: Source, namespace: str) -> list[dict[str, Any]]:
+            # Rendered whole, as the chart's own Application would be: some make their CRDs in templates.
+            result = self._result(_Job(source, namespace, env.kubernetes_version, ()))
+            errors = [p["message"] for p in result["problems"] if p.get("severity", "error") == "error"]
+            if errors:
+                raise CrdsUnreadable(f"{source.label} does not render: {errors[0]}")
+            return [obj for _, obj in result["objects"]]
+
+        return crds_of(existing_sources(env), read)
 
     def expand_deployers(
         self,

@@ -13,6 +13,7 @@ from collections import defaultdict
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.expand.scope import group_of
 from infra.offline.validate import Finding
+from infra.platform.existing import namespaces_of_existing
 
 STAGE = "integrity"
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -21,7 +22,7 @@ NAMESPACE_MAKERS = frozenset({("kubeflow.org", "Profile")})
 
 
 def existing_namespaces(platform: Platform) -> set[str]:
-    names = set(BUILTIN_NAMESPACES)
+    names = set(BUILTIN_NAMESPACES) | namespaces_of_existing(platform.env)
     for item in platform.objects:
         group = group_of(str(item.object.get("apiVersion", "")))
         if (group, item.kind) == ("", "Namespace") or (group, item.kind) in NAMESPACE_MAKERS:

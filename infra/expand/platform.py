@@ -72,5 +72,11 @@ class Platform:
 
     @cached_property
     def crds(self) -> tuple[PlatformObject, ...]:
-        """Every CustomResourceDefinition the platform installs (the stack's, and its Applications' and releases')."""
-        return tuple(o for o in self.objects if is_crd(o.object))
+        """Every CustomResourceDefinition the platform installs (the stack's, and its Applications' and releases'),
+        and those of the components the cluster already runs (owned `existing:<component> <version>`)."""
+        existing = [
+            PlatformObject(owner, crd, "chart in the chart cache")
+            for owner, crds in sorted(self.expansion.existing.crds.items())
+            for crd in crds
+        ]
+        return (*(o for o in self.objects if is_crd(o.object)), *existing)

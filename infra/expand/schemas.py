@@ -26,6 +26,7 @@ from infra.expand.crd_schemas import (
     formats_key,
     minor_of,
 )
+from infra.expand.existing import OWNER_PREFIX, Unvalidated
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.offline.validate import (
     Finding,
@@ -53,6 +54,8 @@ class InstalledCrd:
 
     @property
     def applied_by(self) -> str:
+        if self.owner.startswith(OWNER_PREFIX):
+            return f"the cluster's {self.owner.removeprefix(OWNER_PREFIX)}, components.*.existing"
         return "the stack" if self.owner == STACK else f"Application {self.owner}"
 
     def version(self, name: str) -> Mapping[str, Any] | None:
@@ -86,10 +89,13 @@ class PlatformValidator(ManifestValidator):
         crd_allowlist: Mapping[str, str],
         crds: Iterable[PlatformObject],
         elsewhere: Sequence[str],
+        unvalidated: Sequence[Unvalidated] = (),
     ) -> None:
         super().__init__(kubernetes_version, crd_schema_location, crd_allowlist)
         self.crds = installed_crds(crds)
         self.elsewhere = tuple(elsewhere)
+        self.unvalidated = {group: entry for entry in unvalidated for group in entry.groups}
+        self._unvalidated_reported: set[tuple[str, str]] = set()
         self._crd_digests: dict[int, str] = {}
 
     @classmethod
@@ -100,12 +106,15 @@ class PlatformValidator(ManifestValidator):
             crd_allowlist,
             platform.crds,
             cluster_crd_groups(cni_of(platform.env)),
+            platform.expansion.existing.unvalidated,
         )
 
     def _validate_custom_resource(
         self, obj: Mapping[str, Any], ref: str, group: str, kind: str, api_version: str
     ) -> list[Finding]:
         installed = self.crds.get((group, kind))
+        if installed is None and group in self.unvalidated:
+            return self._unvalidated(group, kind)
         if installed is None:
             if group in self.elsewhere:
                 return super()._validate_custom_resource(obj, ref, group, kind, api_version)
@@ -161,6 +170,21 @@ class PlatformValidator(ManifestValidator):
         key = (CRD, installed.name, version, crd_digest, meta, formats_key(minor), content_digest(obj))
         messages = memoized(key, lambda: [one_line(f"{path}: {message}") for path, message in compiled.errors(obj)])
         return findings + [Finding(CRD, ref, message) for message in messages]
+
+    def _unvalidated(self, group: str, kind: str) -> list[Finding]:
+        """Once per kind: the cluster's own installation serves it, but its CRDs could not be read."""
+        if (group, kind) in self._unvalidated_reported:
+            return []
+        self._unvalidated_reported.add((group, kind))
+        entry = self.unvalidated[group]
+        where = (
+            f"{group}/{kind}: every one of the platform is unvalidated: the CRDs of the cluster's {entry.component} "
+            f"{entry.version} (components.*.existing) could not be read ({entry.reason})"
+        )
+        if entry.accepted:
+            return [Finding(CRD, "", f"{where}; accepted by the environment: {entry.accepted}", "advisory")]
+        fix = "add that chart version to the cache, or give a reason in existing.acceptUnvalidated"
+        return [Finding(CRD, "", f"{where}; {fix}")]
 
     def _digest(self, installed: InstalledCrd) -> str:
         key = id(installed.object)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from infra.offline.render import Rendered
 from infra.offline.serialize import plain
-from infra.platform.argocd_app import mirrored_url
+from infra.platform.argocd_app import SOURCE_KEY, mirrored_url
 
 APPLICATION_API = "argoproj.io/v1alpha1"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -120,7 +120,8 @@ def _is_application(obj: Mapping[str, Any]) -> bool:
 
 def application(obj: Mapping[str, Any]) -> Deployer:
     spec = obj["spec"]
-    name = obj["metadata"]["name"]
+    # An Application in a hub is known by its name without the environment prefix.
+    name = (obj["metadata"].get("annotations") or {}).get(SOURCE_KEY) or obj["metadata"]["name"]
     sources = spec.get("sources") or [spec["source"]]
     namespace = spec["destination"].get("namespace", "")
     return Deployer(name, "Application", namespace, tuple(_source(s, name) for s in sources))

@@ -96,7 +96,9 @@ def check_overlays(
 ) -> tuple[list[Finding], int]:
     """Validate every overlay of `env` (`built` already, or built here); write the built objects under `out_dir`
     for checkov. Returns the findings and the number of objects checked."""
-    project = next((o for o in rendered if o.get("kind") == "AppProject" and o["metadata"]["name"] == ML_PROJECT), None)
+    # In a hub (argocd.mode hub) the project's name carries the environment's prefix.
+    names = {ML_PROJECT, f"{env}-{ML_PROJECT}"}
+    project = next((o for o in rendered if o.get("kind") == "AppProject" and o["metadata"]["name"] in names), None)
     findings: list[Finding] = []
     checked = 0
     for overlay in build_overlays(apps_dir, env) if built is None else built:

@@ -20,6 +20,46 @@ PLATFORM_PROJECT = "platform"
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 SyncMode = Literal["automated", "automated-no-prune", "manual"]
+ENVIRONMENT_LABEL = "mlops.dev/environment"
+SOURCE_KEY = "mlops.dev/application"
+"""Annotation of an Application written into a hub: its name without the environment prefix (the catalog key),
+which the offline expansion and the checks know it by."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the platform's Argo CD objects are written and which cluster they sync: the cluster's own Argo CD
+    (argocd.mode in-cluster), or a hub's, with names prefixed by the environment (several clusters share a hub)."""
+
+    namespace: str = ARGOCD_NAMESPACE
+    prefix: str = ""
+    cluster: str = ""
+    """The name the hub knows this cluster by; empty: the in-cluster server."""
+    provider: Any = None
+    """The Kubernetes provider of the hub (pulumi_kubernetes.Provider); None: the cluster's."""
+
+    @property
+    def hub(self) -> bool:
+        return bool(self.cluster)
+
+    environment: str = ""
+    """The environment the objects written into a hub belong to (their ENVIRONMENT_LABEL)."""
+
+    def name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels of every object written into a hub: which environment it belongs to (the drift workflow selects
+        this environment's Applications by it)."""
+        return {ENVIRONMENT_LABEL: self.environment} if self.hub else {}
+
+    def destination(self, namespace: str) -> dict[str, str]:
+        target = {"name": self.cluster} if self.hub else {"server": IN_CLUSTER}
+        return {**target, "namespace": namespace}
+
+
+IN_CLUSTER_DELIVERY = Delivery()
 RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
 RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences=true"
 
@@ -97,6 +137,7 @@ def chart_application(
     release_name: str | None = None,
     project: str = PLATFORM_PROJECT,
     ignore_differences: Sequence[IgnoredDifference] = (),
+    delivery: Delivery = IN_CLUSTER_DELIVERY,
     opts: pulumi.ResourceOptions,
 ) -> k8s.apiextensions.CustomResource:
     sync_options = ["CreateNamespace=false", "PruneLast=true"]
@@ -116,10 +157,13 @@ def chart_application(
         annotations[labels.PROVIDES_CRDS] = ",".join(sorted(provides_crds))
     if advisories:
         annotations[labels.ADVISORY] = "; ".join(advisories)
+    if delivery.hub:
+        annotations[SOURCE_KEY] = name
     spec: dict[str, Any] = {
-        "project": project,
+        "project": delivery.name(project),
+        # The release keeps the catalog key: a prefix would rename what the chart makes.
         "source": application_source(chart, version, values, release_name or name),
-        "destination": {"server": IN_CLUSTER, "namespace": namespace},
+        "destination": delivery.destination(namespace),
         "syncPolicy": sync_policy(sync, sync_options),
     }
     if ignore_differences:
@@ -129,9 +173,9 @@ def chart_application(
         api_version="argoproj.io/v1alpha1",
         kind="Application",
         metadata={
-            "name": name,
-            "namespace": ARGOCD_NAMESPACE,
-            "labels": labels.component_labels(component, layer),
+            "name": delivery.name(name),
+            "namespace": delivery.namespace,
+            "labels": {**labels.component_labels(component, layer), **delivery.labels},
             "annotations": annotations,
             # Deleting the Application removes what it installed instead of orphaning it.
             "finalizers": ["resources-finalizer.argocd.argoproj.io"],

@@ -17,9 +17,23 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
 from infra.config import Environment
-from infra.config.model import SecretSource
+from infra.config.model import ExistingComponent, SecretSource
 from infra.observability.promrules import Group
-from infra.platform.argocd_app import IgnoredDifference, SyncMode, chart_application, mirrored_source
+from infra.platform.argocd_app import (
+    IN_CLUSTER_DELIVERY,
+    Delivery,
+    IgnoredDifference,
+    SyncMode,
+    chart_application,
+    mirrored_source,
+)
+from infra.platform.existing import (
+    existing_components,
+    mesh_namespace,
+    monitor_labels,
+    prometheus_namespace,
+    rule_labels,
+)
 from infra.platform.expose import Exposure, publish
 from infra.platform.labels import SYNC_WAVE, component_labels
 from infra.platform.mirrors import merged, mirror_values
@@ -111,6 +125,8 @@ class PlatformContext:
     """Namespace of each enabled component."""
     charts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Catalog keys of each enabled component's charts (what Argo CD may pull)."""
+    delivery: Delivery = IN_CLUSTER_DELIVERY
+    """Where the Applications are written (the cluster's Argo CD, or a hub's) and which cluster they target."""
     bootstrap: Sequence[pulumi.Resource] = ()
     """What every Application needs first: the Argo CD release and its AppProjects."""
     applications: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
@@ -135,6 +151,12 @@ class PlatformComponent(pulumi.ComponentResource):
     @classmethod
     def enabled(cls, env: Environment) -> bool:
         return True
+
+    @classmethod
+    def existing(cls, env: Environment) -> ExistingComponent | None:
+        """The installation the cluster already runs, when the environment declares one (`components.*.existing`):
+        then the stack installs none of the component, and its CRDs are there before anything syncs."""
+        return existing_components(env).get(cls.spec.name)
 
     @classmethod
     def wanted(cls, env: Environment, facts: ClusterFacts) -> bool:
@@ -208,6 +230,13 @@ class PlatformComponent(pulumi.ComponentResource):
             **extra,
         )
 
+    def delivery_opts(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options for an Argo CD object: like `opts`, but on the hub's provider in hub mode."""
+        opts = self.opts(depends_on=depends_on)
+        if self.ctx.delivery.provider is not None:
+            opts.provider = self.ctx.delivery.provider
+        return opts
+
     # --- the shared helpers, bound to this component's spec -------------------------------------------------
 
     def namespace(self, extra_allows: Sequence[Allow] = (), labels: Mapping[str, str] | None = None) -> pulumi.Resource:
@@ -239,7 +268,12 @@ class PlatformComponent(pulumi.ComponentResource):
             labels=labels,
         )
         baseline = baseline_allowances(
-            name, mesh_injection, self.ctx.monitoring_enabled, self.ctx.facts.namespace_egress
+            name,
+            mesh_injection,
+            self.ctx.monitoring_enabled,
+            self.ctx.facts.namespace_egress,
+            mesh_namespace(self.env),
+            prometheus_namespace(self.env),
         )
         self._allowances[name] = (namespace, [*baseline, *allows])
         if self.ctx.facts.cni == "cilium":
@@ -308,7 +342,8 @@ class PlatformComponent(pulumi.ComponentResource):
             sync=self.spec.sync,
             advisories=advisories,
             ignore_differences=[entry for entry in self.spec.ignore_differences if entry.application == key],
-            opts=self.opts(depends_on=[*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
+            delivery=self.ctx.delivery,
+            opts=self.delivery_opts([*self.ctx.bootstrap, *waits_for, *earlier_stages, *self._own_namespace()]),
         )
         self.ctx.applications.setdefault(self.spec.name, []).append(app)
         return app
@@ -322,10 +357,11 @@ class PlatformComponent(pulumi.ComponentResource):
         namespace: str | None = None,
         annotations: Mapping[str, str] | None = None,
         after: Sequence[pulumi.Resource] = (),
+        labels: Mapping[str, str] | None = None,
     ) -> k8s.apiextensions.CustomResource:
         """A custom resource of this component, synced after the Application that installs its CRD (or, for
         CRDs of the cluster layer, after the component's own Application) and after `after` (e.g. the object
-        that makes its namespace exist)."""
+        that makes its namespace exist). `labels` are further labels, such as those a Prometheus selects by."""
         owner = owner_of(api_version, kind, self.ctx.crd_owners)
         if owner is None:
             raise ValueError(f"{self.spec.name}: no enabled component installs the CRD of {api_version} {kind}")
@@ -336,7 +372,7 @@ class PlatformComponent(pulumi.ComponentResource):
         wave = resource_wave(*(self.ctx.waves[component] for component in needed), 0)
         metadata: dict[str, Any] = {
             "name": name,
-            "labels": component_labels(self.spec.name, self.spec.layer),
+            "labels": {**(labels or {}), **component_labels(self.spec.name, self.spec.layer)},
             "annotations": {**(annotations or {}), SYNC_WAVE: str(wave)},
         }
         if namespace is not None:
@@ -409,6 +445,7 @@ class PlatformComponent(pulumi.ComponentResource):
                 endpoints_key: [{port_field: port, "path": path, "interval": "30s", **(endpoint or {})}],
             },
             namespace=where,
+            labels=monitor_labels(self.env),
         )
 
     def alerts(self, name: str, groups: Sequence[Mapping[str, Any]], namespace: str | None = None) -> None:
@@ -422,6 +459,7 @@ class PlatformComponent(pulumi.ComponentResource):
             name,
             {"groups": [dict(group) for group in groups]},
             namespace=namespace or self.spec.namespace,
+            labels=rule_labels(self.env),
         )
 
     def expose(self, name: str, service: str, port: int) -> None:

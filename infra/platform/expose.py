@@ -14,14 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import Environment
+from infra.platform.existing import (
+    ISTIO_GATEWAY_LABELS,
+    PLATFORM_ISSUER,
+    gateway_labels,
+    gateway_namespace,
+    platform_issuer,
+)
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import Allow, Peer
 
-PLATFORM_ISSUER = "platform"
-"""The ClusterIssuer (declared by cert-manager) that signs every platform certificate."""
+__all__ = ["ISTIO_GATEWAY_LABELS", "PLATFORM_ISSUER"]
 INGRESS_NAMESPACES = {"istio": MESH_NAMESPACE, "traefik": "traefik"}
+"""Where the ingress the stack installs runs, by provider (an existing Istio's: existing.gateway_namespace)."""
 ISTIO_GATEWAY_NAME = "istio-ingressgateway"
-ISTIO_GATEWAY_LABELS = {"istio": "ingressgateway"}
 TRAEFIK_SECURE_ENTRYPOINT = "websecure"
 # Identity headers an authentication service (oauth2-proxy style) passes to the UIs behind it.
 AUTH_HEADERS = ("X-Auth-Request-User", "X-Auth-Request-Email", "X-Forwarded-User", "X-Forwarded-Email")
@@ -50,29 +56,34 @@ def publish(exposure: Exposure, env: Environment, custom_resource: CustomResourc
     """Declare the routes to `exposure`; returns the allowance its namespace needs to admit the ingress."""
     provider = env.ingress.provider
     {"istio": _istio_routes, "traefik": _traefik_routes}[provider](exposure, env, custom_resource)
-    return Allow(f"ingress-to-{exposure.name}", "ingress", (Peer(namespace=INGRESS_NAMESPACES[provider]),))
+    return Allow(f"ingress-to-{exposure.name}", "ingress", (Peer(namespace=ingress_namespace(env)),))
 
 
-def certificate(exposure: Exposure, host: str) -> dict[str, Any]:
-    return platform_certificate(exposure.tls_secret, host)
+def ingress_namespace(env: Environment) -> str:
+    """Where the environment's ingress runs."""
+    return gateway_namespace(env) if env.ingress.provider == "istio" else INGRESS_NAMESPACES[env.ingress.provider]
 
 
-def platform_certificate(secret_name: str, *dns_names: str) -> dict[str, Any]:
+def certificate(exposure: Exposure, host: str, env: Environment) -> dict[str, Any]:
+    return platform_certificate(env, exposure.tls_secret, host)
+
+
+def platform_certificate(env: Environment, secret_name: str, *dns_names: str) -> dict[str, Any]:
     """Spec of a Certificate for `dns_names` from the platform ClusterIssuer, stored in `secret_name`."""
     return {
         "secretName": secret_name,
         "dnsNames": list(dns_names),
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-        "issuerRef": {"name": PLATFORM_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+        "issuerRef": {"name": platform_issuer(env), "kind": "ClusterIssuer", "group": "cert-manager.io"},
     }
 
 
 def _istio_routes(exposure: Exposure, env: Environment, custom_resource: CustomResource) -> None:
     host = exposure.host(env.domain)
-    gateway_namespace = INGRESS_NAMESPACES["istio"]
+    gateway = gateway_namespace(env)
     # The gateway reads the TLS secret from its own namespace, so the certificate lives there.
     custom_resource(
-        "cert-manager.io/v1", "Certificate", exposure.name, certificate(exposure, host), namespace=gateway_namespace
+        "cert-manager.io/v1", "Certificate", exposure.name, certificate(exposure, host, env), namespace=gateway
     )
     servers: list[dict[str, Any]] = [
         {
@@ -94,8 +105,8 @@ def _istio_routes(exposure: Exposure, env: Environment, custom_resource: CustomR
         "networking.istio.io/v1",
         "Gateway",
         exposure.name,
-        {"selector": dict(ISTIO_GATEWAY_LABELS), "servers": servers},
-        namespace=gateway_namespace,
+        {"selector": gateway_labels(env), "servers": servers},
+        namespace=gateway,
     )
     destination = {
         "host": f"{exposure.service}.{exposure.namespace}.svc.cluster.local",
@@ -107,7 +118,7 @@ def _istio_routes(exposure: Exposure, env: Environment, custom_resource: CustomR
         exposure.name,
         {
             "hosts": [host],
-            "gateways": [f"{gateway_namespace}/{exposure.name}"],
+            "gateways": [f"{gateway}/{exposure.name}"],
             "http": [{"route": [{"destination": destination}]}],
         },
         namespace=exposure.namespace,
@@ -117,7 +128,11 @@ def _istio_routes(exposure: Exposure, env: Environment, custom_resource: CustomR
 def _traefik_routes(exposure: Exposure, env: Environment, custom_resource: CustomResource) -> None:
     host = exposure.host(env.domain)
     custom_resource(
-        "cert-manager.io/v1", "Certificate", exposure.name, certificate(exposure, host), namespace=exposure.namespace
+        "cert-manager.io/v1",
+        "Certificate",
+        exposure.name,
+        certificate(exposure, host, env),
+        namespace=exposure.namespace,
     )
     middlewares = [{"name": name, "namespace": INGRESS_NAMESPACES["traefik"]} for name, _ in traefik_middlewares(env)]
     custom_resource(
@@ -176,8 +191,10 @@ def traefik_middlewares(env: Environment) -> list[tuple[str, dict[str, Any]]]:
 
 
 def http01_challenges(env: Environment) -> bool:
+    """Whether ACME HTTP-01 challenges reach the cluster through its ingress (never assumed of an existing
+    cert-manager's ClusterIssuer, whose solvers are its owner's)."""
     cert_manager = env.components.cert_manager
-    return cert_manager.issuer == "acme" and cert_manager.acme_solver == "http01"
+    return cert_manager.existing is None and cert_manager.issuer == "acme" and cert_manager.acme_solver == "http01"
 
 
 def load_balancer_annotations(load_balancer: str) -> dict[str, str]:

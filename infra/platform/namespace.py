@@ -24,6 +24,7 @@ MESH_INJECTION_LABEL = "istio-injection"
 DEFAULT_DENY = "default-deny"
 # Sidecars fetch their configuration and workload certificates from istiod (xDS over mTLS on 15012).
 TO_MESH_CONTROL_PLANE = Allow("mesh-control-plane", "egress", (Peer(namespace=MESH_NAMESPACE),), (15012,))
+"""Sidecars to the istiod the stack installs (`to_mesh_control_plane` for another's)."""
 DIRECTIONS = ("ingress", "egress")
 
 
@@ -39,6 +40,8 @@ def secured_namespace(
     privileged_reason: str = "",
     labels: Mapping[str, str] | None = None,
     cluster_egress: Sequence[Allow] = (),
+    mesh_namespace: str = MESH_NAMESPACE,
+    prometheus_namespace: str = MONITORING_NAMESPACE,
 ) -> k8s.core.v1.Namespace:
     """Create the namespace; everything in it is denied except DNS, same-namespace, what every namespace of the
     cluster needs (`cluster_egress`, ClusterFacts.namespace_egress) and `allows`.
@@ -54,7 +57,10 @@ def secured_namespace(
         privileged_reason=privileged_reason,
         labels=labels,
     )
-    everything = [*baseline_allowances(name, mesh_injection, scraped_by_prometheus, cluster_egress), *allows]
+    baseline = baseline_allowances(
+        name, mesh_injection, scraped_by_prometheus, cluster_egress, mesh_namespace, prometheus_namespace
+    )
+    everything = [*baseline, *allows]
     allowance_policies(name, everything, after(namespace, opts))
     return namespace
 
@@ -89,16 +95,25 @@ def denied_namespace(
 
 
 def baseline_allowances(
-    name: str, mesh_injection: bool, scraped_by_prometheus: bool, cluster_egress: Sequence[Allow] = ()
+    name: str,
+    mesh_injection: bool,
+    scraped_by_prometheus: bool,
+    cluster_egress: Sequence[Allow] = (),
+    mesh_namespace: str = MESH_NAMESPACE,
+    prometheus_namespace: str = MONITORING_NAMESPACE,
 ) -> list[Allow]:
     """What every namespace allows: DNS, its own pods, what the cluster requires, istiod for sidecars,
-    Prometheus scraping."""
+    Prometheus scraping (istiod and Prometheus where they run: an existing installation's namespaces)."""
     allows = [DNS, *WITHIN_NAMESPACE, *cluster_egress]
     if mesh_injection:
-        allows.append(TO_MESH_CONTROL_PLANE)
-    if scraped_by_prometheus and name != MONITORING_NAMESPACE:
-        allows.append(from_namespaces("prometheus-scrape", (MONITORING_NAMESPACE,)))
+        allows.append(to_mesh_control_plane(mesh_namespace))
+    if scraped_by_prometheus and name != prometheus_namespace:
+        allows.append(from_namespaces("prometheus-scrape", (prometheus_namespace,)))
     return allows
+
+
+def to_mesh_control_plane(mesh_namespace: str) -> Allow:
+    return Allow("mesh-control-plane", "egress", (Peer(namespace=mesh_namespace),), (15012,))
 
 
 def allowance_policies(

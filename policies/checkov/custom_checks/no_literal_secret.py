@@ -21,11 +21,12 @@ class NoLiteralSecret(BaseK8Check):
         )
 
     def scan_spec_conf(self, conf: dict[str, Any]) -> CheckResult:
-        # checkov's parser adds __startline__/__endline__ bookkeeping keys to every mapping.
-        entries = [
-            item for key in ("data", "stringData") if isinstance(conf.get(key), dict) for item in conf[key].items()
-        ]
-        values = [value for key, value in entries if not str(key).startswith("__")]
+        # checkov's parser adds __startline__/__endline__ bookkeeping keys to every mapping. A whole field may be a
+        # placeholder itself (data made at apply time, such as a service account token's), holding no literal.
+        fields = [conf.get("data") or {}, conf.get("stringData") or {}]
+        values: list[Any] = [field for field in fields if not isinstance(field, dict)]
+        entries = [entry for field in fields if isinstance(field, dict) for entry in field.items()]
+        values += [value for key, value in entries if not str(key).startswith("__")]
         literal = [value for value in values if value not in PULUMI_PLACEHOLDERS]
         return CheckResult.FAILED if literal else CheckResult.PASSED
 
