@@ -318,7 +318,8 @@ def test_the_plan_names_every_environments_registry(repository: Path) -> None:
     plan = default_images.plan(repository, "", "HEAD")
     head = git(repository, "rev-parse", "HEAD")
     assert plan["images"] == [{"name": name, "tag": head} for name in sorted(DEFAULT_IMAGES)]
-    assert plan["gke"] == ["dev", "prod", "staging"] and plan["onprem"] == ["airgap", "onprem-traefik", "onprem"]
+    assert plan["gke"] == ["dev", "hub-example", "prod", "staging"]
+    assert plan["onprem"] == ["airgap", "onprem-traefik", "onprem"]
     assert plan["first_stage"] == "dev"
     assert plan["registries"]["dev"] == "europe-west4-docker.pkg.dev/mlops-dev-123456/mlops-dev"
     assert plan["registries"]["onprem"] == "harbor.ml.corp.example.net/mlops"

@@ -90,7 +90,7 @@ def test_every_environment_runs_only_fixed_images(platforms: dict[str, Platform]
         findings, checked = images_findings(platform)
         assert [f for f in findings if f.severity == "error"] == [], env
         # Every environment runs dozens of images; the fewest, onprem-traefik (no Kubeflow, KServe or ML apps), 77.
-        assert checked > 70, env
+        assert checked > (35 if env == "hub-example" else 70), env  # the small example runs no Kubeflow
 
 
 def test_images_come_with_their_origin_and_include_what_controllers_start_later(platforms: dict[str, Platform]) -> None:

@@ -116,7 +116,9 @@ def test_every_environment_has_no_unexplained_failure(platforms: dict[str, Platf
         findings, counts = posture_findings(postures[env], content, accepted)
         assert findings == [], env
         # The smallest, onprem-traefik (no Kubeflow, KServe or ML apps): 380 objects, 4622 checks passed.
-        assert counts.objects > 350 and counts.passed > 4000 and counts.failed == 0, (env, counts)
+        small = env == "hub-example"  # no Kubeflow, no Argo CD, the cluster's own Istio and cert-manager
+        assert counts.objects > (150 if small else 350) and counts.passed > (1800 if small else 4000), (env, counts)
+        assert counts.failed == 0, (env, counts)
         assert counts.accepted > 0
         # CrossGuard's Kubernetes rules on the expanded objects, with the same list.
         expanded = [item for item in platform.objects if item.owner != STACK]

@@ -12,6 +12,7 @@ from infra.config.model import Mirrors
 from infra.observability.platform_alerts import down, reconcile_errors
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
+from infra.platform.existing import existing_components
 from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
@@ -92,17 +93,7 @@ class Kserve(PlatformComponent):
             group(
                 "kserve",
                 [
-                    alert(
-                        "InferenceServiceErrorRate",
-                        """sum by (destination_service_namespace, destination_service_name)
-                        (rate(istio_requests_total{reporter="destination",response_code=~"5..",destination_service_name=~".*-predictor.*"}[5m]))
-                        / sum by (destination_service_namespace, destination_service_name)
-                        (rate(istio_requests_total{reporter="destination",destination_service_name=~".*-predictor.*"}[5m]))
-                        > 0.05""",
-                        component="kserve",
-                        summary="Model {{ $labels.destination_service_name }} fails >5% of predictions",
-                        description="Read the predictor's log; a new model version may reject current inputs.",
-                    ),
+                    *cls.mesh_alerts(env),
                     alert(
                         "InferenceServiceSlow",
                         """histogram_quantile(0.95, sum by (le, namespace)
@@ -114,6 +105,25 @@ class Kserve(PlatformComponent):
                         ),
                     ),
                 ],
+            ),
+        ]
+
+    @classmethod
+    def mesh_alerts(cls, env: Environment) -> list[Any]:
+        """Alerts on the mesh's request metrics, which the platform scrapes only from an Istio it installs."""
+        if existing_components(env).get("istio") is not None:
+            return []
+        return [
+            alert(
+                "InferenceServiceErrorRate",
+                """sum by (destination_service_namespace, destination_service_name)
+                        (rate(istio_requests_total{reporter="destination",response_code=~"5..",destination_service_name=~".*-predictor.*"}[5m]))
+                        / sum by (destination_service_namespace, destination_service_name)
+                        (rate(istio_requests_total{reporter="destination",destination_service_name=~".*-predictor.*"}[5m]))
+                        > 0.05""",
+                component="kserve",
+                summary="Model {{ $labels.destination_service_name }} fails >5% of predictions",
+                description="Read the predictor's log; a new model version may reject current inputs.",
             ),
         ]
 

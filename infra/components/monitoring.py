@@ -260,7 +260,9 @@ class Monitoring(PlatformComponent):
     def available(self) -> frozenset[str]:
         """What the dashboards' panels may read from: the installed components, and the AIOps series."""
         aiops = (AIOPS,) if self.env.components.monitoring.aiops.enabled else ()
-        return frozenset((*self.ctx.namespaces, *aiops))
+        # An existing installation (components.*.existing) is the cluster's, scraped (if at all) by its owners.
+        ours = (name for name, component in self.ctx.components.items() if component.existing(self.env) is None)
+        return frozenset((*ours, *aiops))
 
     def dashboards(self) -> None:
         if not self.env.components.monitoring.grafana.enabled:

@@ -211,6 +211,7 @@ PLATFORM_OVERVIEW = Dashboard(
                     "Argo CD applications not healthy",
                     (_q('count by (health_status) (argocd_app_info{health_status!="Healthy"})', "{{health_status}}"),),
                     "stat",
+                    needs=(("argo-cd",),),  # not in the cluster where a hub Argo CD syncs it
                 ),
             ),
         ),
@@ -243,6 +244,7 @@ PLATFORM_OVERVIEW = Dashboard(
                     ),
                     "table",
                     unit="d",
+                    needs=(("cert-manager",),),
                 ),
                 Panel(
                     "Elasticsearch health (0 green, 1 yellow, 2 red)",
