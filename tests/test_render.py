@@ -62,6 +62,19 @@ def test_shared_texts_cross_to_the_writer_once_and_are_linked_after(tmp_path: Pa
     assert not (tmp_path / "three/expanded").exists()
 
 
+def test_objects_become_their_yaml_in_the_writer_once_and_are_linked_after(tmp_path: Path) -> None:
+    """Expanded objects cross as data and the writer writes the text the render would (dump_yaml), once for an
+    object environments share."""
+    shared = {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "y"}, "data": {"a": "line\nother"}}
+    awkward = {"": "an empty key, which only libyaml writes", "when": 1.5e-300}
+    with DiskWriter() as writer:
+        writer.write(tmp_path / "one", [], [("expanded/cm.yaml", shared), ("expanded/odd.yaml", awkward)])
+        writer.write(tmp_path / "two", [], [("expanded/cm.yaml", shared)])
+    assert (tmp_path / "one/expanded/cm.yaml").read_text() == dump_yaml(shared)
+    assert (tmp_path / "one/expanded/odd.yaml").read_text() == dump_yaml(awkward)
+    assert (tmp_path / "two/expanded/cm.yaml").stat().st_nlink == 2
+
+
 def test_a_failed_write_is_an_error_naming_it_not_a_traceback(tmp_path: Path, capsys) -> None:
     (tmp_path / "a-file").write_text("")
     with pytest.raises(WriterFailed, match="Not a directory"):

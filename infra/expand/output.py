@@ -38,6 +38,26 @@ def expanded_files(expansion: Expansion) -> list[tuple[str, str]]:
     return sorted(files)
 
 
+def expanded_objects(expansion: Expansion) -> list[tuple[str, Mapping[str, Any]]]:
+    """The files of `expanded_files` as (path, the object its YAML text is made of), for a writer process that
+    makes the text: the same object for an object environments share, so it crosses to the writer once."""
+    files = []
+    for name in sorted(expansion.objects):
+        for expanded in expansion.objects[name]:
+            files.append((f"expanded/{name}/{object_file(expanded.object)}", _shown(expanded)))
+    return sorted(files, key=lambda file: file[0])
+
+
+_shown_objects: dict[int, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
+
+
+def _shown(expanded: ExpandedObject) -> Mapping[str, Any]:
+    key = id(expanded.object)
+    if key not in _shown_objects:
+        _shown_objects[key] = (expanded.object, masked(expanded.object))  # the object is kept: ids stay unique
+    return _shown_objects[key][1]
+
+
 _texts: dict[int, tuple[Mapping[str, Any], str]] = {}
 
 

@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
@@ -165,6 +165,13 @@ def template_drift(name: str, text: str) -> list[str]:
     return drift
 
 
+@lru_cache(maxsize=16)
+def _parsed_yaml(text: str) -> dict[str, Any]:
+    """The injector's configuration as data, parsed once per text: every environment of a fleet with the same istiod
+    values has the same (tens of kilobytes of templates); the result is only read."""
+    return yaml.safe_load(text) or {}
+
+
 @dataclass(frozen=True)
 class Injector:
     """One istiod revision's injector, built from the objects the platform applies (`Injector.find`)."""
@@ -241,7 +248,7 @@ class Injector:
 
     @cached_property
     def config(self) -> dict[str, Any]:
-        return yaml.safe_load(self.config_yaml) or {}
+        return _parsed_yaml(self.config_yaml)
 
     @cached_property
     def values(self) -> dict[str, Any]:
@@ -249,7 +256,7 @@ class Injector:
 
     @cached_property
     def proxy_config(self) -> dict[str, Any]:
-        return (yaml.safe_load(self.mesh_yaml) or {}).get("defaultConfig") or {}
+        return _parsed_yaml(self.mesh_yaml).get("defaultConfig") or {}
 
     @cached_property
     def webhooks(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:

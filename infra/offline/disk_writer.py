@@ -6,9 +6,11 @@ costs it the interpreter lock. The writer is a plain `python -m infra.offline.di
 (directory, files) records from its stdin; it imports nothing but the standard library, so it starts at once.
 The render itself stays one process: only finished text crosses the pipe.
 
-A text the writer has been sent before (the same string object: an expanded object that several environments of a
-fleet share) crosses the pipe once; later files with it are hard links to the first, so a fleet's expanded objects
-cost the disk one copy.
+Expanded objects cross the pipe as data and become YAML here (infra/offline/yaml_text.py, the same bytes the render
+would write): with `render --expand` that is most of a stack's files, and turning them into text beside the render
+uses the second core. A text or object the writer has been sent before (the same object: an expanded object that
+several environments of a fleet share) crosses the pipe once; later files with it are hard links to the first, so
+a fleet's expanded objects cost the disk one copy.
 """
 
 from __future__ import annotations
@@ -18,21 +20,25 @@ import pickle
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 Files = Sequence[tuple[str, str]]
 """(path relative to the directory, text) pairs."""
-Shared = tuple[int, str]
-"""A text sent before: (its number, the text the first time; an empty string after)."""
+Payload = str | Mapping[str, Any]
+"""A file's text, or an object (plain data) whose YAML text the file holds."""
+SharedFiles = Sequence[tuple[str, Payload]]
+"""(path relative to the directory, text or object) pairs whose payloads may recur in later calls."""
+Shared = tuple[int, Payload | None]
+"""A payload sent before: (its number, the text or object the first time; None after)."""
 
 
 def put_on_disk(
     directory: Path, files: Files, shared: Sequence[tuple[str, Shared]] = (), known: dict | None = None
 ) -> None:
-    """`directory` holding exactly `files` (and `shared`, texts known by number: written once, hard-linked after;
-    `known` remembers them across calls): whatever was there before is removed first."""
+    """`directory` holding exactly `files` (and `shared`, texts or objects known by number: written once,
+    hard-linked after; `known` remembers them across calls): whatever was there before is removed first."""
     if directory.exists():
         shutil.rmtree(directory)
     for folder in {(directory / relative).parent for relative, _ in [*files, *shared]}:
@@ -40,9 +46,10 @@ def put_on_disk(
     for relative, text in files:
         (directory / relative).write_text(text)
     known = {} if known is None else known
-    for relative, (number, text) in shared:
+    for relative, (number, payload) in shared:
         target = directory / relative
-        if text:
+        if payload is not None:
+            text = payload if isinstance(payload, str) else _yaml(payload)
             known[number] = (text, target)
             target.write_text(text)
             continue
@@ -51,6 +58,12 @@ def put_on_disk(
             os.link(first, target)
         except OSError:  # the first copy is gone (its directory written again) or links are not possible here
             target.write_text(first_text)
+
+
+def _yaml(data: Mapping[str, Any]) -> str:
+    from infra.offline.yaml_text import dump_yaml  # only where objects are written: the writer starts without it
+
+    return dump_yaml(data)
 
 
 class WriterFailed(Exception):
@@ -69,19 +82,20 @@ class DiskWriter:
             cwd=Path(__file__).resolve().parents[2],
         )
         self._errors: bytes | None = None
-        self._sent: dict[int, tuple[str, int]] = {}
+        self._sent: dict[int, tuple[Payload, int]] = {}
 
-    def write(self, directory: Path, files: Files, shared: Files = ()) -> None:
-        """Put `files` (and `shared`: files whose text objects may recur in later calls) in `directory`."""
+    def write(self, directory: Path, files: Files, shared: SharedFiles = ()) -> None:
+        """Put `files` (and `shared`: files whose text, or object written as YAML, may recur in later calls) in
+        `directory`."""
         assert self._process.stdin is not None
         numbered: list[tuple[str, Shared]] = []
-        for relative, text in shared:
-            seen = self._sent.get(id(text))
+        for relative, payload in shared:
+            seen = self._sent.get(id(payload))
             if seen is None:
-                self._sent[id(text)] = (text, len(self._sent))  # the text is kept: ids stay unique
-                numbered.append((relative, (len(self._sent) - 1, text)))
+                self._sent[id(payload)] = (payload, len(self._sent))  # the payload is kept: ids stay unique
+                numbered.append((relative, (len(self._sent) - 1, payload)))
             else:
-                numbered.append((relative, (seen[1], "")))
+                numbered.append((relative, (seen[1], None)))
         record = (str(directory.resolve()), list(files), numbered)
         try:
             pickle.dump(record, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)

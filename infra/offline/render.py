@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,11 +96,11 @@ def write(
     with collector_paused():
         inventory = inventory_of(rendered, expansion) if expansion is not None else None
         files = files_of(rendered, inventory)
-        shared = expansion_files(expansion) if expansion is not None else []
         if writer is None:
-            put_on_disk(target, [*files, *shared])
+            put_on_disk(target, [*files, *(expansion_files(expansion) if expansion is not None else [])])
         else:
-            writer.write(target, files, shared)
+            # The writer process makes the expanded objects' text, beside the next stack's render.
+            writer.write(target, files, expansion_objects(expansion) if expansion is not None else [])
     return target
 
 
@@ -120,6 +121,12 @@ def expansion_files(expansion: Expansion) -> list[tuple[str, str]]:
     from infra.expand.output import expanded_files
 
     return expanded_files(expansion)
+
+
+def expansion_objects(expansion: Expansion) -> list[tuple[str, Mapping[str, Any]]]:
+    from infra.expand.output import expanded_objects
+
+    return expanded_objects(expansion)
 
 
 def summary(rendered: Rendered) -> str:

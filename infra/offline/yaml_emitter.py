@@ -131,7 +131,7 @@ def _float(value: float) -> str:
 
 
 def _literal(text: str, indent: int) -> str:
-    """A multi-line string as a `|` block (what serialize._node asks of libyaml): an indentation hint when it
+    """A multi-line string as a `|` block (what yaml_text._node asks of libyaml): an indentation hint when it
     starts with a space or a line break, `-` when it does not end with a line break. A trailing space on a line
     or at the end, or a character outside printable ASCII, makes libyaml write it double-quoted instead, and
     several line breaks at the end make it open-ended: those are libyaml's."""
