@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from infra.config.syntax.quantities import quantity
 
-if TYPE_CHECKING:  # model.py imports this module
+if TYPE_CHECKING:  # the settings modules import this one
     from infra.config.model import Environment, TeamRay
 
 # `metrics`: the blocks Prometheus' Thanos sidecar uploads (components.thanos).

@@ -1,4 +1,4 @@
-"""Every format a setting can have, each defined once and reused by model.py.
+"""Every format a setting can have, each defined once and reused by the settings models (infra/config/settings/).
 
 A format is a string type whose value is checked, when the environment loads, by the rules of the system that
 receives it (infra/config/syntax has the checks). A value that breaks them is refused with its config path,
