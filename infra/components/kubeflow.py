@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from infra import compat
 from infra.components.kubeflow_dashboard import DASHBOARD_PART, dashboard_patch
+from infra.components.kubeflow_images import mirror_options
 from infra.components.kubeflow_pipelines import (
     LAUNCHER_CONFIG,
     MERGED_METRICS_PATH,
@@ -41,6 +42,7 @@ from infra.platform.expose import http01_challenges, platform_certificate
 from infra.platform.kustomize import json_patch, merge_patch
 from infra.platform.labels import PATCH_FORCE, component_labels
 from infra.platform.login_copy import copy_database_login
+from infra.platform.mirrors import pulled_image
 from infra.platform.network import (
     ANY_NAMESPACE,
     ANYWHERE,
@@ -294,7 +296,7 @@ class Kubeflow(PlatformComponent):
         egress = metadata.egress if metadata is not None else ()
         self.namespace([clients, *egress], labels={"istio-injection": "enabled", "control-plane": "kubeflow"})
         options = {
-            "kubeflow-pipelines": {"patches": pipelines_patches(self.ctx.facts, metadata)},
+            "kubeflow-pipelines": {"patches": pipelines_patches(self.ctx.facts, metadata, self.env.mirrors)},
             "kubeflow-jupyter-web-app": self.notebooks(),
             "kubeflow-istio-resources": self.gateway(),
             "kubeflow-profiles": self.team_namespaces(),
@@ -309,6 +311,12 @@ class Kubeflow(PlatformComponent):
             if extra:
                 part = options.get(key, {})
                 options[key] = {**part, "patches": [*part.get("patches", []), *extra]}
+            # Every image of the part from the image mirror, when the environment has one.
+            mirrored = mirror_options(key, self.env.mirrors)
+            if mirrored:
+                part = options.get(key, {})
+                patches = [*part.get("patches", []), *mirrored.get("patches", [])]
+                options[key] = {**part, **mirrored, **({"patches": patches} if patches else {})}
         notes = compat.advisories(
             dict(self.env.versions),
             self.env.kubernetes_version,
@@ -566,10 +574,15 @@ class NotebookServerImages:
 def notebook_server_images(env: Environment) -> NotebookServerImages:
     """JupyterLab: the environment's default notebook image (images/notebook, the build `defaultImages.tags` pins),
     then its `notebookImages`; VS Code: its default codeserver image (images/codeserver), then upstream's; RStudio:
-    upstream's. An environment that pins no build of a default image offers the others only."""
+    upstream's. An environment that pins no build of a default image offers the others only. With an image mirror,
+    those not in the environment's own registry (or a mirror) already are pulled from it."""
     jupyter = (*_pinned(env, "notebook"), *env.components.kubeflow.notebook_images)
     code_server = (*_pinned(env, "codeserver"), *CODE_SERVER_IMAGES)
-    return NotebookServerImages(tuple(dict.fromkeys(jupyter)), tuple(dict.fromkeys(code_server)), RSTUDIO_IMAGES)
+
+    def pulled(images: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(pulled_image(image, env) for image in images))
+
+    return NotebookServerImages(pulled(jupyter), pulled(code_server), pulled(RSTUDIO_IMAGES))
 
 
 def _pinned(env: Environment, name: str) -> tuple[str, ...]:

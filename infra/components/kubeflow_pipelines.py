@@ -23,9 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.cluster.facts import PIPELINE_RUNS_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
+from infra.config.model import Mirrors
 from infra.platform.argocd_app import mirrored_url
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch
+from infra.platform.mirrors import mirrored_containers, mirrored_image
 from infra.platform.object_store import object_store_url
 
 METADATA_WORKLOAD = "kubeflow-metadata"
@@ -117,15 +119,16 @@ def launcher_config(store: ObjectStore, team: str) -> dict[str, str]:
     return data
 
 
-def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[dict[str, Any]]:
+def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None, mirrors: Mirrors) -> list[dict[str, Any]]:
     """Patches of the Pipelines part: the install config, and ML Metadata on the cluster database when there
     is one (`login`, from `metadata_login`). The install config's `bucketName` is left alone (module docstring).
     Its pipeline root reaches `kfp-launcher` of the `kubeflow` namespace (and the profile controller's
-    KFP_DEFAULT_PIPELINE_ROOT, which 26.03's sync.py does not read); each team's `kfp-launcher` is the stack's."""
+    KFP_DEFAULT_PIPELINE_ROOT, which 26.03's sync.py does not read); each team's `kfp-launcher` is the stack's. The
+    images the patches name come from the image mirror, when `mirrors` has one."""
     store = facts.object_store
     settings = {
         "defaultPipelineRoot": object_store_url(store, "artifacts", PIPELINE_RUNS_PREFIX),
-        "cacheImage": CACHE_STEP_IMAGE,
+        "cacheImage": mirrored_image(CACHE_STEP_IMAGE, mirrors),
     }
     patches = [
         json_patch("ConfigMap", "pipeline-install-config", config_map_ops(settings)),
@@ -133,7 +136,7 @@ def pipelines_patches(facts: ClusterFacts, login: DatabaseLogin | None) -> list[
         api_server_metrics_patch(),
     ]
     if login is not None:
-        patches += metadata_patches(login, facts.identity.annotations(METADATA_WORKLOAD))
+        patches += metadata_patches(login, facts.identity.annotations(METADATA_WORKLOAD), mirrors)
     return patches
 
 
@@ -203,7 +206,7 @@ def metadata_login(facts: ClusterFacts) -> DatabaseLogin | None:
     return database_login(facts, METADATA_DATABASE, METADATA_WORKLOAD) if facts.database is not None else None
 
 
-def metadata_patches(login: DatabaseLogin, annotations: dict[str, Any]) -> list[dict[str, Any]]:
+def metadata_patches(login: DatabaseLogin, annotations: dict[str, Any], mirrors: Mirrors) -> list[dict[str, Any]]:
     """The ML Metadata server on PostgreSQL, with the flags of upstream's own `base/metadata/overlays/postgres`
     (MLMD 1.14.0), but on the cluster's database instead of the extra PostgreSQL that overlay deploys. The
     database exists already (the cluster layer creates it), so the server skips creating it and needs no
@@ -228,7 +231,7 @@ def metadata_patches(login: DatabaseLogin, annotations: dict[str, Any]) -> list[
     ]
     pod: dict[str, Any] = {"containers": [{"name": METADATA_CONTAINER, "env": env, "args": args}]}
     if login.sidecars:
-        pod["initContainers"] = list(login.sidecars)
+        pod["initContainers"] = mirrored_containers(login.sidecars, mirrors)
     patches = [merge_patch("apps/v1", "Deployment", METADATA_DEPLOYMENT, {"spec": {"template": {"spec": pod}}})]
     if annotations:
         patches.append(

@@ -33,6 +33,7 @@ from infra.platform import sign_in
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import ISTIO_GATEWAY_LABELS
 from infra.platform.labels import GPU_TAINT_KEY, POOL_ROLE_LABEL
+from infra.platform.mirrors import pulled_image
 from infra.platform.namespace import MESH_NAMESPACE, MONITORING_NAMESPACE, allowance_policies
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, Allow, Peer
 from infra.platform.resources import resources
@@ -221,7 +222,8 @@ class KubeRay(PlatformComponent):
                 "containers": [
                     {
                         "name": container,
-                        "image": image,
+                        # The team's image, from the image mirror unless the environment's registry holds it.
+                        "image": pulled_image(image, self.env),
                         "resources": size,
                         "ports": [{"name": name, "containerPort": number} for name, number in ports],
                         "securityContext": restricted_container(read_only_root=False),

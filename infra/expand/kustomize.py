@@ -1,7 +1,8 @@
 """kustomize, and only here: building a kustomize path of a git source the way Argo CD's repo server does.
 
 Argo CD copies the repository at the Application's revision, writes the Application's `kustomize` options into
-the path's kustomization (its `patches` are appended to the kustomization's own), and runs `kustomize build`.
+the path's kustomization (its `patches` are appended to the kustomization's own; its `images` are set as `kustomize
+edit set image` sets them), and runs `kustomize build`.
 Remote bases (`https://github.com/<owner>/<repo>/<path>?ref=<tag>`) are fetched with git at build time. Offline they
 come from the git cache's `vendor/<repo>/<ref>/` folders, in one of two ways that build the same objects (a test holds
 them equal on the Pipelines path): by default the copy's kustomizations name the vendored folders instead (a local
@@ -31,7 +32,9 @@ import yaml
 from infra.expand.caches import PULL_COMMAND, SourceMissing
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-SUPPORTED_OPTIONS = frozenset({"patches"})
+SUPPORTED_OPTIONS = frozenset({"patches", "images"})
+# Argo CD's image override `[<name>=]<new name>[:<tag>|@<digest>]`, as `kustomize edit set image` reads it.
+_IMAGE_OVERRIDE = re.compile(r"^(?:(?P<name>[^=]+)=)?(?P<new>[^@]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>\S+))?$")
 # https://github.com/<owner>/<repo>[.git]/<path>?ref=<ref>, and kustomize's other spelling with `//` before the path.
 _REMOTE_BASE = re.compile(
     r"(?:https://)?github\.com/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?(?://|/)(?P<path>[^\s?'\"]*)"
@@ -139,6 +142,7 @@ def build(
             root = Path(scratch) / "tree"
             shutil.copytree(tree, root, symlinks=True, copy_function=_link_or_copy)
             _add_patches(root / path, list(options.get("patches") or []))
+            _set_images(root / path, [str(image) for image in options.get("images") or []])
             if remote == "vendored":
                 _name_vendored_bases(root, tree, entries, vendor)
         result = subprocess.run(
@@ -150,16 +154,54 @@ def build(
     return result.stdout
 
 
+def _kustomization(directory: Path, what: str) -> tuple[Path, dict[str, Any]]:
+    kustomization = next((directory / name for name in KUSTOMIZATION_FILES if (directory / name).is_file()), None)
+    if kustomization is None:
+        raise BuildFailed(f"{directory}: no kustomization file to add the Application's {what} to")
+    return kustomization, yaml.safe_load(kustomization.read_text()) or {}
+
+
+def _rewrite(kustomization: Path, data: Mapping[str, Any]) -> None:
+    kustomization.unlink()  # a hard link to the cached tree's file: the new text goes into a file of its own
+    kustomization.write_text(yaml.safe_dump(dict(data), sort_keys=False))
+
+
 def _add_patches(directory: Path, patches: list[Any]) -> None:
     if not patches:
         return
-    kustomization = next((directory / name for name in KUSTOMIZATION_FILES if (directory / name).is_file()), None)
-    if kustomization is None:
-        raise BuildFailed(f"{directory}: no kustomization file to add the Application's patches to")
-    data = yaml.safe_load(kustomization.read_text()) or {}
+    kustomization, data = _kustomization(directory, "patches")
     data["patches"] = [*(data.get("patches") or []), *patches]
-    kustomization.unlink()  # a hard link to the cached tree's file: the new text goes into a file of its own
-    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    _rewrite(kustomization, data)
+
+
+def image_override(text: str) -> dict[str, str]:
+    """One of Argo CD's `images` as a kustomization `images` entry: `name=newName:tag` replaces image `name`,
+    `name:tag` (or `@digest`) only retags it."""
+    match = _IMAGE_OVERRIDE.match(text)
+    if match is None:
+        raise BuildFailed(f"kustomize image {text!r} is not `[<name>=]<new name>[:<tag>|@<digest>]`")
+    entry = {"name": match["name"] or match["new"]}
+    if match["name"]:
+        entry["newName"] = match["new"]
+    if match["tag"]:
+        entry["newTag"] = match["tag"]
+    if match["digest"]:
+        entry["digest"] = match["digest"]
+    return entry
+
+
+def _set_images(directory: Path, images: list[str]) -> None:
+    """What `kustomize edit set image` (which Argo CD runs in the path) makes of `images`: an entry per image name,
+    which replaces the kustomization's own entry of that name, all sorted by name."""
+    if not images:
+        return
+    kustomization, data = _kustomization(directory, "images")
+    entries = {entry["name"]: dict(entry) for entry in data.get("images") or []}
+    for text in images:
+        override = image_override(text)
+        entries[override["name"]] = override
+    data["images"] = [entries[name] for name in sorted(entries)]
+    _rewrite(kustomization, data)
 
 
 def _name_vendored_bases(

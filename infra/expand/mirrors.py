@@ -27,7 +27,6 @@ from urllib.parse import urlparse
 
 import yaml
 
-from infra.config import Environment
 from infra.config.model import MirrorException, Mirrors
 from infra.expand import kustomize
 from infra.expand.expansion import Expander
@@ -37,18 +36,9 @@ from infra.expand.sources import Deployer, Source
 from infra.offline.validate import Finding
 from infra.platform.argocd_app import mirrored_url
 from infra.platform.image_reference import Reference
-from infra.platform.mirrors import registry_mirror
+from infra.platform.mirrors import mirror_prefixes, own_registry, registry_mirror
 
 STAGE = "mirrors"
-
-
-def own_registry(env: Environment) -> str | None:
-    """The environment's own registry (its images: the ML applications'), which the cluster reaches anyway."""
-    if env.onprem is not None:
-        return env.onprem.registry.url or f"harbor.{env.domain}"
-    if env.gke is not None:
-        return f"{env.gke.region}-docker.pkg.dev/{env.gke.project}"
-    return None
 
 
 def _host(url: str) -> str:
@@ -64,8 +54,7 @@ class Inside:
 
     @property
     def image_prefixes(self) -> list[str]:
-        prefixes = [self.mirrors.images, *self.mirrors.image_registries.values(), self.registry]
-        return [prefix.rstrip("/") + "/" for prefix in prefixes if prefix]
+        return mirror_prefixes(self.mirrors, self.registry)
 
     def image(self, reference: str) -> bool:
         parsed = Reference.parse(reference)

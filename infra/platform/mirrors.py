@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from infra.catalog import CATALOG
+from infra.config import Environment
 from infra.config.model import Mirrors
 from infra.platform.image_reference import Reference
 
@@ -40,6 +41,31 @@ def mirrored_image(reference: str, mirrors: Mirrors) -> str:
     if target is None:
         return reference
     return f"{target}/{parsed.repository}{parsed.version}"
+
+
+def own_registry(env: Environment) -> str | None:
+    """The environment's own registry (its images: the ML applications', the default images' builds), which the
+    cluster reaches anyway."""
+    if env.onprem is not None:
+        return env.onprem.registry.url or f"harbor.{env.domain}"
+    if env.gke is not None:
+        return f"{env.gke.region}-docker.pkg.dev/{env.gke.project}"
+    return None
+
+
+def mirror_prefixes(mirrors: Mirrors, registry: str | None) -> list[str]:
+    """The prefixes (each ending with `/`) of every image the cluster pulls without the internet: under the image
+    mirror, a registry's own mirror, or the environment's own `registry`."""
+    prefixes = [mirrors.images, *mirrors.image_registries.values(), registry]
+    return [prefix.rstrip("/") + "/" for prefix in prefixes if prefix]
+
+
+def pulled_image(reference: str, env: Environment) -> str:
+    """An image an adopter names (a notebook image, ...) as the cluster pulls it: unchanged where the environment's
+    own registry or a mirror already holds it, else from the image mirror (unchanged without one)."""
+    if any(reference.startswith(prefix) for prefix in mirror_prefixes(env.mirrors, own_registry(env))):
+        return reference
+    return mirrored_image(reference, env.mirrors)
 
 
 def mirrored_repository(name: str, mirrors: Mirrors) -> str:
@@ -150,6 +176,7 @@ CHART_IMAGES: dict[str, tuple[ImageValue, ...]] = {
     # The chart renders `<image.registry, else quay.io>/<image.repository>`.
     "oauth2-proxy": (ImageValue("image.registry", "quay.io", "registry", implied=True),),
     "cloudnative-pg": (ImageValue("image.repository", "ghcr.io/cloudnative-pg/cloudnative-pg"),),
+    "dcgm-exporter": (ImageValue("image.repository", "nvcr.io/nvidia/k8s/dcgm-exporter"),),
     "eck": (ImageValue("image.repository", "docker.elastic.co/eck/eck-operator"),),
     "external-dns": (ImageValue("image.repository", "registry.k8s.io/external-dns/external-dns"),),
     "external-secrets": (
@@ -186,6 +213,7 @@ CHART_IMAGES: dict[str, tuple[ImageValue, ...]] = {
     ),
     # Longhorn's `global.imageRegistry` is the registry of every image it runs (docker.io's longhornio/*), the
     # engine, instance and share managers the manager starts included.
+    "kuberay-operator": (ImageValue("image.repository", "quay.io/kuberay/operator"),),
     "longhorn": (ImageValue("global.imageRegistry", "docker.io", "registry", implied=True),),
     "metallb": (
         ImageValue("controller.image.repository", "quay.io/metallb/controller"),
