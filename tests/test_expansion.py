@@ -301,6 +301,52 @@ def test_results_are_cached_by_everything_that_determines_them(tmp_path: Path) -
     assert len(list((tmp_path / "results").glob("*.json"))) == 2
 
 
+def test_equal_objects_of_different_cached_results_are_one_object(tmp_path: Path) -> None:
+    """Read back from disk, an object equal to one of another result is that object (a fleet's per-environment
+    builds share their CRDs, and what is derived from them is made once); a different one stays its own."""
+    results = tmp_path / "results"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "a.b"}}
+    writer = ResultCache(results)
+    writer.put("one", {"objects": [["one.yaml", dict(crd)], ["x.yaml", {"kind": "ConfigMap", "data": {"n": "1"}}]]})
+    writer.put("two", {"objects": [["two.yaml", dict(crd)], ["x.yaml", {"kind": "ConfigMap", "data": {"n": "2"}}]]})
+    reader = ResultCache(results)
+    one, two = reader.get("one"), reader.get("two")
+    assert one is not None and two is not None
+    assert one["objects"][0][1] is two["objects"][0][1]
+    assert one["objects"][1][1] is not two["objects"][1][1]
+
+
+def test_the_crds_a_chart_installs_before_the_apis_are_known_are_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crd = (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: ks.g.io}\n"
+        "spec: {group: g.io, names: {kind: K, plural: ks}, scope: Namespaced, versions: [{name: v1, served: true, "
+        "storage: true}]}\n"
+    )
+    chart_archive(
+        tmp_path / "charts",
+        "asks",
+        "1.0.0",
+        {
+            "crds/k.yaml": crd,
+            "templates/cm.yaml": '{{ if .Capabilities.APIVersions.Has "g.io/v1" }}apiVersion: v1\nkind: ConfigMap\n'
+            "metadata: {name: sees-k}\n{{ end }}",
+        },
+    )
+    caches = Caches(tmp_path / "charts", tmp_path)
+    deployer = Deployer("asks", "Application", "apps", (chart_source("asks"),))
+    first = Expander(caches, ResultCache(tmp_path / "results")).expand_deployers("t", [deployer], "1.34")
+    assert "sees-k" in {o.object["metadata"]["name"] for o in first.all_objects()}
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("read again: the cached CRDs were not used")
+
+    monkeypatch.setattr(helm.Chart, "enabled_crds", refuse)
+    again = Expander(caches, ResultCache(tmp_path / "results")).expand_deployers("t", [deployer], "1.34")
+    assert again.all_objects() == first.all_objects()
+
+
 def test_crd_api_versions_are_those_served() -> None:
     crd = {
         "spec": {"group": "g.io", "names": {"kind": "K"}, "versions": [{"name": "v1"}, {"name": "v0", "served": False}]}

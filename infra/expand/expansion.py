@@ -122,6 +122,7 @@ class ResultCache:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._memory: dict[str, dict[str, Any]] = {}
+        self._objects: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -143,8 +144,16 @@ class ResultCache:
         except (OSError, ValueError):
             return None
         with self._lock:
+            if isinstance(result.get("objects"), list):
+                result["objects"] = [(origin, self._interned(obj)) for origin, obj in result["objects"]]
             self._memory[key] = result
         return result
+
+    def _interned(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """One object for equal objects of different results (a kustomize path built for each environment mostly
+        renders the same CRDs): what is derived from an object (its file text, its checks) is then made once."""
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+        return self._objects.setdefault(text, obj)
 
     def put(self, key: str, result: dict[str, Any]) -> None:
         with self._lock:
@@ -248,11 +257,19 @@ class Expander:
         chart = self.chart(job.source)
         if _templates_mention(chart.files, "kind: CustomResourceDefinition"):
             return [obj for _, obj in self._result(job)["objects"] if is_crd(obj)]
+        # Kept with the rendered sources (Helm loads the chart afresh to merge the values): a fleet renders again
+        # what it rendered before, and then only reads it.
+        key = f"crds-{self._key(job)}"
+        cached = self.results.get(key)
+        if cached is not None:
+            return list(cached["crds"])
         try:
             texts = chart.enabled_crds(job.source.values)
-            return [obj for t in texts for obj in parse_objects(t.text, t.path) if is_crd(obj)]
+            crds = [obj for t in texts for obj in parse_objects(t.text, t.path) if is_crd(obj)]
         except (helm.ChartError, DocumentError):
             return []  # the final render reports it
+        self.results.put(key, {"crds": crds})
+        return crds
 
     def _place(self, obj: dict[str, Any], namespace: str, scopes: Scopes) -> dict[str, Any]:
         """`_placed`, once per object and namespace: environments that share a rendered source share its objects
