@@ -40,6 +40,19 @@ def test_a_read_secret_nothing_makes_is_refused(platforms: dict[str, Platform]) 
     assert secrets_findings(with_objects(platforms["dev"], "keda", reader("keda", "made"), secret))[0] == []
 
 
+def test_a_secret_a_service_account_lists_is_a_read(platforms: dict[str, Platform]) -> None:
+    """KServe's storage initializer takes its S3 keys from the Secrets the predictor's service account lists."""
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "model-reader", "namespace": "keda"},
+        "secrets": [{"name": "nobody-makes-this"}],
+    }
+    findings, _ = secrets_findings(with_objects(platforms["dev"], "keda", account))
+    assert [f.object_ref for f in findings] == ["keda: v1 ServiceAccount keda/model-reader"]
+    assert findings[0].message.startswith("secrets[0]: reads Secret keda/nobody-makes-this,")
+
+
 def test_an_undeclared_adopter_secret_is_refused(
     platforms: dict[str, Platform], monkeypatch: pytest.MonkeyPatch
 ) -> None:

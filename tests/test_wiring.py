@@ -554,3 +554,16 @@ def test_a_prometheus_with_a_selector_the_api_server_refuses_is_reported(platfor
     assert message.endswith(": it loads no monitor")
     # Its monitors are then loaded by no Prometheus.
     assert about(findings, CERT_MANAGER_MONITOR)[0].startswith("metadata.labels: no Prometheus of the platform loads")
+
+
+def test_ml_apps_on_prem_may_reach_minio_and_on_gke_only_https(platforms: dict[str, Platform]) -> None:
+    """The model-serving predictor downloads its model from MinIO's pods (port 9000 behind the Service's 80)."""
+    predictor = pod("ml-model-serving", **{"serving.kserve.io/inferenceservice": "iris-classifier"})
+    minio = pod("minio", (ContainerPort(9000, "http-minio"),), **{"v1.min.io/tenant": "platform"})
+    onprem = NetworkPolicies(platforms["onprem"].objects)
+    assert onprem.egress(predictor, Port(9000, name="http-minio"), minio).allowed
+    assert onprem.ingress(minio, Port(9000, name="http-minio"), predictor).allowed
+    gcs = Outside("storage.googleapis.com", (ANY_ADDRESS,), True)
+    dev = NetworkPolicies(platforms["dev"].objects)
+    assert dev.egress(predictor, Port(443), gcs).allowed
+    assert not dev.egress(predictor, Port(9000), minio).allowed

@@ -13,6 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, Chart
+from infra.cluster.facts import ObjectStore
+from infra.components.logging import OBJECT_STORE
 from infra.config import Environment
 from infra.config.model import SyncWindow
 from infra.observability.platform_alerts import down
@@ -31,7 +33,7 @@ from infra.platform.config_text import yaml_text
 from infra.platform.existing import gateway_namespace, mesh_namespace, prometheus_namespace
 from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
-from infra.platform.network import HTTPS_OUT, KUBE_API, from_namespaces
+from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
@@ -49,6 +51,12 @@ ML_DEPLOYER_POLICY = (
     f"p, role:ml-deployer, logs, get, {ML_PROJECT}/*, allow",
     f"p, role:ml-deployer, projects, get, {ML_PROJECT}, allow",
 )
+
+
+def object_store_egress(store: ObjectStore) -> tuple[Allow, ...]:
+    """How ML apps reach their models and data: GCS over HTTPS (HTTPS_OUT), an S3 endpoint also over plain HTTP
+    or on MinIO's port, in the cluster (MinIO's pods listen on 9000 behind the Service's 80) or outside it."""
+    return (OBJECT_STORE,) if store.kind == "s3" else ()
 
 
 def ml_namespace(app: str) -> str:
@@ -384,8 +392,7 @@ class ArgoCD(PlatformComponent):
             ml_namespace(app),
             pod_security="restricted",
             kubernetes_version=self.env.kubernetes_version,
-            # Models and data are read from the object store over HTTPS.
-            allows=[HTTPS_OUT, ingress],
+            allows=[HTTPS_OUT, ingress, *object_store_egress(self.ctx.facts.object_store)],
             scraped_by_prometheus=self.ctx.monitoring_enabled,
             opts=self.opts(),
             cluster_egress=self.ctx.facts.namespace_egress,

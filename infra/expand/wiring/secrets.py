@@ -6,8 +6,9 @@ what the workloads read.
 
 Read are: pod templates' `secretKeyRef`, `envFrom.secretRef` and secret volumes (projected too), a custom
 resource's `{name, key}` Secret selectors (CNPG's backup keys, Velero's credential, Alertmanager receivers) and
-the few custom-resource fields that name a whole Secret, and settings in ConfigMaps that name one (Argo CD's
-`$<secret>:<key>`, Longhorn's backup credentials).
+the few custom-resource fields that name a whole Secret, settings in ConfigMaps that name one (Argo CD's
+`$<secret>:<key>`, Longhorn's backup credentials), and the Secrets a ServiceAccount lists (KServe's storage
+initializer takes its S3 keys from those of the predictor's service account).
 A reference marked `optional` is not a need.
 """
 
@@ -115,6 +116,9 @@ def secret_reads(objects: Sequence[PlatformObject]) -> Iterator[SecretRead]:
         template = pod_template(item.object)
         if template is not None:
             yield from _pod_reads(item, template[1].get("spec") or {})
+        elif (group, item.kind) == ("", "ServiceAccount"):
+            for index, ref in enumerate(item.object.get("secrets") or []):
+                yield SecretRead(item.namespace, str(ref.get("name")), None, item, f"secrets[{index}]")
         elif item.kind == "ConfigMap" and (item.namespace, item.name) in CONFIG_READS:
             yield from _config_reads(item, CONFIG_READS[(item.namespace, item.name)])
         elif group not in ("", "apps", "batch", "apiextensions.k8s.io", "argoproj.io"):
