@@ -15,7 +15,9 @@ import yaml
 
 from infra.cli import commands
 from infra.cli.__main__ import main
+from infra.cluster.onprem import MINIO_ENDPOINT, OBJECT_STORE_CREDENTIALS
 from infra.config import CONFIG_KEY, InvalidEnvironment, load_environment, load_stack_file
+from infra.config.derived import bucket_names
 from infra.expand import kustomize
 from infra.gitops import apps, diff_markdown
 from infra.gitops import diff as rendered_diff
@@ -370,8 +372,8 @@ def test_every_overlay_builds_and_validates(
     overlays = apps.overlays(REPO / "apps", env)
     listed = set(rendered[env].env.argocd.apps)
     assert {path.parents[1].name for path in overlays} == listed
-    # model-serving is a KServe InferenceService: listed only where KServe is installed (the GKE examples: the on-prem
-    # one runs KServe without the example model). The small Traefik example lists no app.
+    # model-serving is a KServe InferenceService: listed only where KServe is installed (the GKE examples and the
+    # on-prem one, which reads the model from MinIO). The small Traefik example lists no app.
     assert listed <= {"scheduled-notebooks", "model-serving"}
     assert "model-serving" not in listed or rendered[env].env.components.kserve.enabled
     if not listed:
@@ -384,6 +386,25 @@ def test_every_overlay_builds_and_validates(
     assert cronjob["metadata"]["namespace"] == "ml-scheduled-notebooks"
     image = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(f"/papermill-runner:{RUNNER_TAG}"), image
+
+
+@needs_kustomize
+def test_the_on_prem_model_is_read_from_minio_with_the_namespaces_s3_keys() -> None:
+    """KServe's storage initializer takes the endpoint from the service account's annotations and the keys from
+    the Secrets it lists: the cluster layer's object store, bucket and credentials Secret."""
+    env = load_stack_file(REPO / "environments" / "Pulumi.onprem.yaml")
+    overlay = apps.build(REPO / "apps" / "model-serving" / "overlays" / "onprem")
+    assert overlay.error == ""
+    by_kind = {obj["kind"]: obj for obj in overlay.objects}
+    model = by_kind["InferenceService"]["spec"]["predictor"]["model"]
+    artifacts = bucket_names(env.object_store.bucket_prefix, env.name)["artifacts"]
+    assert model["storageUri"].startswith(f"s3://{artifacts}/")
+    account = by_kind["ServiceAccount"]
+    assert account["metadata"]["name"] == by_kind["InferenceService"]["spec"]["predictor"]["serviceAccountName"]
+    annotations = account["metadata"]["annotations"]
+    assert f"http://{annotations['serving.kserve.io/s3-endpoint']}" == MINIO_ENDPOINT
+    assert annotations["serving.kserve.io/s3-usehttps"] == "0"
+    assert account["secrets"] == [{"name": OBJECT_STORE_CREDENTIALS}]
 
 
 @needs_kustomize

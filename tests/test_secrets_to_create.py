@@ -80,6 +80,6 @@ def test_runtime_made_secrets_are_each_read_somewhere(platforms: dict[str, Platf
 
 def test_the_object_store_keys_are_asked_for_in_each_namespace_that_reads_them(platforms: dict[str, Platform]) -> None:
     rows = {secret.name: namespaces for secret, namespaces, _ in secrets_to_create(platforms["onprem"])}
-    assert {"mlflow", "velero", "cnpg-system"} <= set(rows["object-store-credentials"])
+    assert {"mlflow", "velero", "cnpg-system", "ml-model-serving"} <= set(rows["object-store-credentials"])
     assert rows["minio-root-config"] == ("minio",)
     assert "object-store-credentials" not in {s.name for s, _, _ in secrets_to_create(platforms["dev"])}
