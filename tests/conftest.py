@@ -16,16 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
 ENV_NAMES = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in stack_files(ENVIRONMENTS)]
 SHARED = REPO.parent / "shared"
-# The upstream sources the expansion reads, as `make` points at them: the shared copies beside the repository when
-# there are any. Without them (and without MLOPS_*_CACHE set) the expansion fails naming the missing source.
-if (SHARED / "charts").is_dir():
-    os.environ.setdefault("MLOPS_CHART_CACHE", str(SHARED / "charts"))
-if (SHARED / "kubeflow-manifests").is_dir():
-    os.environ.setdefault("MLOPS_GIT_CACHE", str(SHARED))
+# The expansion's caches default to the shared copies beside the repository when they are there
+# (infra/expand/caches.py); without them (and without MLOPS_*_CACHE set) it fails naming the missing source.
 
 
 def crd_schema_location() -> str:
-    return os.environ.get("MLOPS_CRD_SCHEMAS") or str(REPO.parent / "shared" / "schemas" / "crds")
+    return os.environ.get("MLOPS_CRD_SCHEMAS") or str(SHARED / "schemas" / "crds")
 
 
 @pytest.fixture(scope="session")

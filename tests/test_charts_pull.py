@@ -14,7 +14,8 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from infra.expand.caches import Caches
+from infra.catalog import CATALOG
+from infra.expand.caches import SHARED, Caches
 from infra.expand.pull import PullFailed, pull_sources
 from infra.expand.sources import Source
 
@@ -96,3 +97,12 @@ def test_a_git_source_and_its_remote_bases_are_cloned_at_their_tags(tmp_path: Pa
 def test_sources_in_this_repository_need_no_pull(tmp_path: Path) -> None:
     local = Source("git", "https://github.com/example-org/mlops-platform.git", "main", path="apps/x", tree="/repo")
     assert pull_sources([local], Caches(tmp_path, tmp_path)) == []
+
+
+def test_the_caches_default_to_the_shared_copies_beside_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run by hand (no make, no MLOPS_*_CACHE), the CLI reads the shared copies the machine holds offline."""
+    monkeypatch.delenv("MLOPS_CHART_CACHE", raising=False)
+    monkeypatch.delenv("MLOPS_GIT_CACHE", raising=False)
+    caches = Caches.from_environment()
+    assert caches.charts == SHARED / "charts" and caches.git == SHARED
+    assert caches.chart_archive("argo-cd", CATALOG["argo-cd"].version).is_file()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from infra.config import Environment, InvalidEnvironment, load_stack_file, stack_name
-from infra.expand.caches import Caches
+from infra.expand.caches import SHARED, Caches
 from infra.expand.expansion import Expander, Expansion
 from infra.expand.output import expansion_summary
 from infra.offline.disk_writer import DiskWriter
@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # the apps, schema and posture stages are imported only when 
     from infra.offline.checkov import ContentScan
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{group}/{kind}_{version}.json"
+PUBLIC_CRD_SCHEMAS = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{group}/{kind}_{version}.json"
+SHARED_CRD_SCHEMAS = SHARED / "schemas" / "crds"
+DEFAULT_CRD_SCHEMAS = str(SHARED_CRD_SCHEMAS) if SHARED_CRD_SCHEMAS.is_dir() else PUBLIC_CRD_SCHEMAS
 CRD_ALLOWLIST = REPO / "policies" / "crd-allowlist.yaml"
 CHECKOV_CONFIG = REPO / "policies" / "checkov" / "config.yaml"
 CHECKOV_CUSTOM_CHECKS = REPO / "policies" / "checkov" / "custom_checks"

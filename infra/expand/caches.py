@@ -1,12 +1,13 @@
 """Where the upstream sources of the expansion are kept: a chart cache and a git source cache.
 
 Chart cache: a directory of chart archives named as `helm pull` names them, `<chart>-<version>.tgz`
-(`.cache/charts/` by default, `MLOPS_CHART_CACHE` to point elsewhere, e.g. `../shared/charts`).
+(`MLOPS_CHART_CACHE`, else `../shared/charts` when the shared copies sit beside the repository, else
+`.cache/charts/`).
 
 Git source cache: one folder per git repository, named `<owner>-<repo>` (`kubeflow-manifests` for
 github.com/kubeflow/manifests), holding each tag as a folder (`kubeflow-manifests/26.03/`) and the remote kustomize
 bases its kustomizations read as `vendor/<repo>/<ref>/` (`kubeflow-manifests/vendor/argo-workflows/v3.7.3/`).
-`.cache/git/` by default, `MLOPS_GIT_CACHE` to point elsewhere (e.g. `../shared`).
+`MLOPS_GIT_CACHE`, else `../shared` when it holds `kubeflow-manifests/`, else `.cache/git/`.
 
 Both are filled by `python -m infra.cli charts pull` where there is network. A source missing from its cache is an
 error naming it and that command, never a silent skip.
@@ -22,8 +23,12 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parents[2]
 CHART_CACHE_VARIABLE = "MLOPS_CHART_CACHE"
 GIT_CACHE_VARIABLE = "MLOPS_GIT_CACHE"
-DEFAULT_CHART_CACHE = REPO / ".cache" / "charts"
-DEFAULT_GIT_CACHE = REPO / ".cache" / "git"
+SHARED = REPO.parent / "shared"
+"""Where the shared copies of the upstream sources sit beside a checkout (offline machines); `make` uses the same."""
+LOCAL_CHART_CACHE = REPO / ".cache" / "charts"
+LOCAL_GIT_CACHE = REPO / ".cache" / "git"
+DEFAULT_CHART_CACHE = SHARED / "charts" if any((SHARED / "charts").glob("*.tgz")) else LOCAL_CHART_CACHE
+DEFAULT_GIT_CACHE = SHARED if (SHARED / "kubeflow-manifests").is_dir() else LOCAL_GIT_CACHE
 PULL_COMMAND = "python -m infra.cli charts pull"
 
 
@@ -38,7 +43,8 @@ class Caches:
 
     @classmethod
     def from_environment(cls, charts: Path | None = None, git: Path | None = None) -> Caches:
-        """The caches named by flags, else by MLOPS_CHART_CACHE / MLOPS_GIT_CACHE, else `.cache/`."""
+        """The caches named by flags, else by MLOPS_CHART_CACHE / MLOPS_GIT_CACHE, else the shared copies beside the
+        repository, else `.cache/`."""
         return cls(
             charts or Path(os.environ.get(CHART_CACHE_VARIABLE) or DEFAULT_CHART_CACHE),
             git or Path(os.environ.get(GIT_CACHE_VARIABLE) or DEFAULT_GIT_CACHE),
