@@ -4,21 +4,18 @@ AIOps GPU rules and GPU panels following them."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from infra.config import CONFIG_KEY, InvalidEnvironment, load_stack_file
+from infra.config import InvalidEnvironment, load_stack_file
 from infra.expand.platform import Platform
 from infra.observability.exporters import readers
 from infra.offline.render import Rendered, render_stack
 from infra.offline.serialize import plain
 from infra.platform.labels import PRIVILEGED_REASON
-
-from .conftest import ENVIRONMENTS
+from tests.stack_copies import stack_copy
 
 GKE_NVIDIA = "/home/kubernetes/bin/nvidia"
 
@@ -38,16 +35,6 @@ def app_values(r: Rendered, name: str) -> dict[str, Any]:
 
 def namespace(r: Rendered, name: str) -> dict[str, Any]:
     return next(ns for ns in own(r, "Namespace") if ns["metadata"]["name"] == name)
-
-
-def stack_copy(tmp_path: Path, env: str, edit: Any) -> Path:
-    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
-    settings = copy.deepcopy(document["config"][CONFIG_KEY])
-    edit(settings)
-    document["config"][CONFIG_KEY] = settings
-    path = tmp_path / f"Pulumi.{env}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 def gpu_families_read(r: Rendered) -> set[str]:

@@ -13,15 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from infra.catalog import CATALOG
-from infra.config import InvalidEnvironment, load_stack_file
+from infra.config import load_stack_file
 from infra.offline.render import Rendered, render_stack
 from infra.offline.validate import ManifestValidator
 from infra.platform import labels
+from tests.stack_copies import stack_copy, violations
 
-from .conftest import ENVIRONMENTS, allowances
+from .conftest import allowances
 
 
 def objects(r: Rendered, kind: str) -> list[dict[str, Any]]:
@@ -45,20 +45,6 @@ def test_gateway_runs_as_the_identity_kubeflow_admits(rendered: dict[str, Render
 # --- settings -------------------------------------------------------------------------------------------------
 
 AUTH = "mlops-platform:platform.components.kubeflow.auth"
-
-
-def stack_copy(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None]) -> Path:
-    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
-    edit(document["config"]["mlops-platform:platform"])
-    path = tmp_path / f"Pulumi.{env}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
-def violations(tmp_path: Path, env: str, edit: Callable[[dict[str, Any]], None]) -> list[str]:
-    with pytest.raises(InvalidEnvironment) as caught:
-        load_stack_file(stack_copy(tmp_path, env, edit))
-    return [str(v) for v in caught.value.violations]
 
 
 def edit_auth(**changes: Any) -> Callable[[dict[str, Any]], None]:

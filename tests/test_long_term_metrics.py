@@ -4,7 +4,6 @@ source is Thanos query, and the bucket is protected and lifecycle-managed like t
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,10 @@ import yaml
 from pulumi.runtime import rpc
 
 from infra.cluster.gcp_identity import OBJECT_ADMIN, OBJECT_VIEWER, WORKLOADS
-from infra.config import CONFIG_KEY, InvalidEnvironment, load_stack_file
 from infra.expand.platform import Platform
 from infra.offline.render import Rendered
 from infra.offline.serialize import plain
-
-from .conftest import ENVIRONMENTS
+from tests.stack_copies import violations
 
 BUCKET = "gcp:storage/bucket:Bucket"
 
@@ -34,18 +31,6 @@ def app_values(r: Rendered, name: str) -> dict[str, Any]:
 
 def applied(platform: Platform, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
     return [dict(o.object) for o in platform.objects if o.kind == kind and owner in (None, o.owner)]
-
-
-def violations(tmp_path: Path, env: str, edit: Any) -> list[str]:
-    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
-    settings = copy.deepcopy(document["config"][CONFIG_KEY])
-    edit(settings)
-    document["config"][CONFIG_KEY] = settings
-    path = tmp_path / f"Pulumi.{env}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    with pytest.raises(InvalidEnvironment) as caught:
-        load_stack_file(path)
-    return [str(v) for v in caught.value.violations]
 
 
 def test_thanos_runs_in_staging_prod_and_onprem_only(rendered: dict[str, Rendered]) -> None:

@@ -21,6 +21,7 @@ from infra.expand.platform import STACK, Platform
 from infra.expand.sources import Source
 from infra.offline.render import render_stack
 from infra.platform.mirrors import CHART_IMAGES, mirror_values, mirrored_image, mirrored_repository
+from tests.stack_copies import stack_copy
 
 REPO = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = REPO / "environments"
@@ -34,14 +35,6 @@ def with_objects(platform: Platform, owner: str, *objects: dict[str, Any]) -> Pl
     expansion = dataclasses.replace(platform.expansion, objects=dict(platform.expansion.objects))
     expansion.objects[owner] = [*expansion.objects.get(owner, []), *(ExpandedObject(owner, o, "test") for o in objects)]
     return Platform(platform.rendered, expansion)
-
-
-def stack_copy(tmp_path: Path, env: str, change: Any) -> Path:
-    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
-    change(document["config"]["mlops-platform:platform"])
-    path = tmp_path / f"Pulumi.{env}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 def platform_of(path: Path, expander: Expander) -> Platform:

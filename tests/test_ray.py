@@ -4,21 +4,17 @@ it, its dashboard behind the platform's sign-in for the team only, scraped and a
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
-
 from infra.components import kubeflow, kuberay
-from infra.config import CONFIG_KEY, InvalidEnvironment, load_stack_file
 from infra.expand import pod_security
 from infra.expand.platform import Platform
 from infra.offline.render import Rendered
 from infra.platform import sign_in
+from tests.stack_copies import violations
 
-from .conftest import ENVIRONMENTS, allowances
+from .conftest import allowances
 
 TEAM = "team-vision"
 BASE = "mlops-platform:platform.components"
@@ -35,18 +31,6 @@ def own(r: Rendered, kind: str, namespace: str | None = None) -> list[dict[str, 
 def ray_cluster(r: Rendered) -> dict[str, Any]:
     [cluster] = own(r, "RayCluster", TEAM)
     return cluster
-
-
-def violations(tmp_path: Path, env: str, edit: Any) -> list[str]:
-    document = yaml.safe_load((ENVIRONMENTS / f"Pulumi.{env}.yaml").read_text())
-    settings = copy.deepcopy(document["config"][CONFIG_KEY])
-    edit(settings)
-    document["config"][CONFIG_KEY] = settings
-    path = tmp_path / f"Pulumi.{env}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    with pytest.raises(InvalidEnvironment) as caught:
-        load_stack_file(path)
-    return [str(v) for v in caught.value.violations]
 
 
 def team_ray(settings: dict[str, Any]) -> dict[str, Any]:

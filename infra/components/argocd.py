@@ -151,6 +151,11 @@ class ArgoCD(PlatformComponent):
             opts=self.opts(depends_on=[namespace]),
         )
         self.expose("argocd", SERVER_SERVICE, 80)
+        self.delivery_objects()
+
+    def delivery_objects(self) -> None:
+        """What Argo CD needs wherever it runs: the projects, the ML apps' namespaces and ApplicationSet, and the
+        OCI chart repositories."""
         self.projects = [
             self.project(PLATFORM_PROJECT, self.platform_project()),
             self.project(ML_PROJECT, self.ml_project()),
@@ -165,14 +170,7 @@ class ArgoCD(PlatformComponent):
         the repositories are written there (the components write their Applications there too)."""
         # What every Argo CD object waits for: the Helm release in-cluster, the cluster's registration in a hub.
         self.release = self.register_cluster()
-        self.projects = [
-            self.project(PLATFORM_PROJECT, self.platform_project()),
-            self.project(ML_PROJECT, self.ml_project()),
-        ]
-        app_namespaces = [self.app_namespace(app) for app in self.env.argocd.apps]
-        if self.env.argocd.apps:
-            self.application_set(app_namespaces)
-        self.repositories = self.oci_repositories()
+        self.delivery_objects()
 
     def register_cluster(self) -> pulumi.Resource:
         """The hub's identity bound to cluster-admin here (what `argocd cluster add` would make), and the hub's cluster

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.platform.component import PlatformComponent
-
 if TYPE_CHECKING:
     from infra.offline.render import Rendered
+    from infra.platform.component import PlatformComponent
 
 COMPONENT_TYPE_PREFIX = "mlops:"
 
 
-def _every_component_class() -> dict[str, type[PlatformComponent]]:
-    import infra.cluster.onprem  # noqa: F401  (registers the on-prem services)
-    import infra.components  # noqa: F401
-
-    found: dict[str, type[PlatformComponent]] = {}
-    pending = list(PlatformComponent.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        found[cls.__name__] = cls
-        pending += cls.__subclasses__()
-    return found
-
-
 def deployed_components(rendered: Rendered) -> list[type[PlatformComponent]]:
-    classes = _every_component_class()
+    from infra.components import EVERY_COMPONENT  # the components import the platform helpers
+
+    classes = {cls.__name__: cls for cls in EVERY_COMPONENT}
     deployed = []
     for resource in rendered.run.resources:
         if resource.type.startswith(COMPONENT_TYPE_PREFIX) and resource.type.count(":") == 2:
