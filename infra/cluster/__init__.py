@@ -1,5 +1,9 @@
 """The cluster layer: the only place where GKE and on-prem differ."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from infra.cluster import gke, onprem
 from infra.cluster.facts import (
     ClusterFacts,
@@ -9,8 +13,10 @@ from infra.cluster.facts import (
     StorageClasses,
     WorkloadIdentity,
 )
-from infra.config import Environment
 from infra.platform.secrets import SecretToCreate
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 __all__ = [
     "ClusterFacts",

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, effective_version
-from infra.config import Environment
 from infra.platform.existing import prometheus_namespace
 from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 
 class ClusterNetwork(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.config.model import GkeCluster
+from infra.config.settings.cluster import GkeCluster
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"

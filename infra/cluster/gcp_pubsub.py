@@ -7,7 +7,7 @@ import pulumi_gcp as gcp
 
 from infra.cluster.facts import EventBroker
 from infra.cluster.gcp_identity import EVENTING, workload_account
-from infra.config.model import GkeCluster
+from infra.config.settings.cluster import GkeCluster
 
 MESSAGE_RETENTION = "604800s"  # 7 days: a consumer that was down for a weekend still gets its events
 TOPIC_ROLES = ("roles/pubsub.publisher", "roles/pubsub.subscriber")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pulumi
 import pulumi_gcp as gcp
 
 from infra.cluster.facts import PLATFORM_DATABASES
-from infra.config import Environment
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 
 def build_database(

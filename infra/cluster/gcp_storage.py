@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from infra.cluster.facts import PIPELINE_RUNS_PREFIX
-from infra.config import Environment
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 SECONDS_PER_DAY = 86_400
 

@@ -8,6 +8,7 @@ before the cluster and its node pools exist.
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_gcp as gcp
@@ -25,11 +26,13 @@ from infra.cluster.gcp_network import PODS_RANGE, SERVICES_RANGE, build_network
 from infra.cluster.gcp_pubsub import build_pubsub
 from infra.cluster.gcp_sql import build_database
 from infra.cluster.gcp_storage import build_buckets, build_registry
-from infra.config import Environment
 from infra.config.derived import bucket_names, gke_cluster_name
-from infra.config.model import NodePool
+from infra.config.settings.cluster import NodePool
 from infra.platform.labels import GPU_TAINT_KEY, POOL_ROLE_LABEL
 from infra.platform.network import Allow, Peer
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 GPU_TAINT = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}
 NODE_ROLES = (

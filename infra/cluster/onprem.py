@@ -16,11 +16,11 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster.cni import ClusterNetwork
 from infra.cluster.facts import PLATFORM_DATABASES, ClusterFacts, Database, EventBroker, ObjectStore, StorageClasses
-from infra.config import Environment
 from infra.config.derived import bucket_names
 from infra.platform.secrets import ANY_NAMESPACE, SecretToCreate
 
 if TYPE_CHECKING:
+    from infra.config import Environment
     from infra.platform.component import PlatformComponent
 
 MINIO_ENDPOINT = "http://minio.minio.svc.cluster.local"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -15,8 +15,7 @@ import pulumi_kubernetes as k8s
 from infra.catalog import CATALOG, Chart
 from infra.cluster.facts import ObjectStore
 from infra.components.logging import OBJECT_STORE
-from infra.config import Environment
-from infra.config.model import SyncWindow
+from infra.config.settings.delivery import SyncWindow
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform import hub, labels
@@ -37,6 +36,9 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 ML_PROJECT = "ml-apps"
 ML_NAMESPACE_PREFIX = "ml-"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -13,6 +12,9 @@ from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 CLUSTER = "platform-db"
 NAMESPACE = "cnpg-system"

@@ -16,14 +16,16 @@ so the exporter runs privileged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import GPU_TAINT_KEY
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "dcgm-exporter"
 GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"

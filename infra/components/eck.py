@@ -3,15 +3,17 @@ resources. Source-available under the Elastic License 2.0 (see docs/observabilit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.cluster import ClusterFacts
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 LOGGING_NAMESPACE = "logging"
 METRICS_PORT = 9090

@@ -3,15 +3,17 @@ where the environment's zone is managed (Cloud DNS with Workload Identity, or an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 # Dynamic updates go to the zone's name server, wherever the adopter runs it.
 DNS_UPDATES_OUT = Allow("dns-updates", "egress", (ANYWHERE,), ((53, "UDP"), (53, "TCP")))

@@ -7,10 +7,9 @@ on-prem either Secrets the platform team keeps in this namespace (Kubernetes pro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -19,6 +18,9 @@ from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_A
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
 from infra.platform.security import restricted_pod
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 STORE = "platform"
 SERVICE_ACCOUNT = "external-secrets"

@@ -4,14 +4,13 @@ in the cluster (a small StatefulSet: no maintained Redis chart is in the platfor
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
-from infra.config import Environment
-from infra.config.model import Mirrors
+from infra.config.settings.delivery import Mirrors
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -22,6 +21,9 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 WORKLOAD = "feast"
 REDIS = "feast-redis"

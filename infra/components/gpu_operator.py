@@ -9,14 +9,16 @@ this namespace, and labels GPU nodes with node-feature-discovery (a subchart). T
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import deployments_unavailable, down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "gpu-operator"
 DCGM_EXPORTER_LABELS = {"app": "nvidia-dcgm-exporter"}

@@ -3,10 +3,9 @@ the cluster's PostgreSQL (CloudNativePG), like every other workload of the platf
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.components import cloudnative_pg
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -16,6 +15,9 @@ from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "harbor"
 ADMIN_SECRET = "harbor-admin"

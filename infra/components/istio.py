@@ -9,11 +9,10 @@ than making istio-system privileged."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi_kubernetes as k8s
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform import sign_in
@@ -22,6 +21,9 @@ from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 GATEWAY_PODS = tuple(ISTIO_GATEWAY_LABELS.items())
 # The gateway's pods listen on 80/443 themselves (no port remapping), and load balancer health checks

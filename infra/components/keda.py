@@ -3,11 +3,10 @@ with an optional example: a queue-driven worker and the ScaledObject that scales
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi_kubernetes as k8s
 
-from infra.config import Environment
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.labels import component_labels
@@ -24,6 +23,9 @@ from infra.platform.network import (
 )
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 EXAMPLES_NAMESPACE = "ml-examples"
 EXAMPLE_WORKER = "queue-worker"

@@ -4,15 +4,17 @@ the ingress choice, and Eventing with a default broker backed by the cluster's m
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 SERVING_NAMESPACE = "knative-serving"
 EVENTING_NAMESPACE = "knative-eventing"

@@ -4,11 +4,10 @@ set of ClusterServingRuntimes every team can use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.config.derived import default_image
-from infra.config.model import Mirrors
+from infra.config.settings.delivery import Mirrors
 from infra.observability.platform_alerts import down, reconcile_errors
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -17,6 +16,9 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 RUNTIME_VERSION = "v0.20.0"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,10 +26,9 @@ from infra.components.kubeflow_pipelines import (
     remote_bases_advisory,
     ui_endpoint_problem,
 )
-from infra.config import Environment
 from infra.config.derived import default_image
-from infra.config.model import Team
 from infra.config.rules import existing_versions, kubeflow_products
+from infra.config.settings.ml import Team
 from infra.observability.platform_alerts import deployments_unavailable, down
 from infra.observability.promrules import Group
 from infra.platform import sign_in
@@ -56,6 +55,9 @@ from infra.platform.network import (
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 # Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")

@@ -20,13 +20,12 @@ Each team's RayCluster (`ray`) is written by the stack:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from infra.config import Environment
 from infra.config.derived import RAY_AUTOSCALER_CPU, RAY_AUTOSCALER_MEMORY
-from infra.config.model import RayWorkerGroup, Team
+from infra.config.settings.ml import RayWorkerGroup, Team
 from infra.observability.platform_alerts import down, reconcile_errors
 from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
@@ -38,6 +37,9 @@ from infra.platform.namespace import MESH_NAMESPACE, MONITORING_NAMESPACE, allow
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "kuberay"
 CLUSTER = "ray"

@@ -3,7 +3,7 @@ metrics), optionally Logstash, the Elasticsearch exporter for Prometheus and the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,8 +11,7 @@ import pulumi_kubernetes as k8s
 from infra.cluster import ClusterFacts
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.eck import LOGGING_NAMESPACE, logging_wanted
-from infra.config import Environment
-from infra.config.model import Logging as LoggingSettings
+from infra.config.settings.observability import Logging as LoggingSettings
 from infra.observability import beats
 from infra.observability.elastic_policies import SCRIPT, api_objects, reconcile_files
 from infra.observability.promrules import Group, alert, group
@@ -22,6 +21,9 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAME = "logs"
 """Name of the Elasticsearch, Kibana and Logstash resources; ECK derives Service and Secret names from it."""

@@ -6,18 +6,20 @@ environment asks for it, next to the Persistent Disk classes that stay the defau
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import Environment
-from infra.config.model import RecurringJob
+from infra.config.settings.storage import RecurringJob
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 PROVISIONER = "driver.longhorn.io"
 DEFAULT_CLASS = "longhorn"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
-from infra.config.model import MetalLB as MetalLBSettings
+from infra.config.settings.cluster import MetalLB as MetalLBSettings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import RUNTIME_DEFAULT
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 POOL = "platform"
 METRICS_PORT = 9120

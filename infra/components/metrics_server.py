@@ -6,14 +6,16 @@ cluster layer says which clusters lack one (ClusterFacts.has_metrics_server).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.cluster import ClusterFacts
-from infra.config import Environment
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 KUBE_SYSTEM = "kube-system"
 # The chart's `defaultArgs` (metrics-server 3.13.1) with one change: kubelets are reached by their InternalIP or

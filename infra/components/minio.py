@@ -7,9 +7,8 @@ should prefer an existing S3 endpoint (objectStore provider `s3`) for anything l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -17,6 +16,9 @@ from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SER
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 TENANT = "platform"
 S3_PORT = 9000

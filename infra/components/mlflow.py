@@ -5,7 +5,7 @@ Secret on-prem; basic auth in front of the UI and API, its users and permissions
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pulumi
@@ -13,8 +13,7 @@ import pulumi
 from infra.catalog import MLFLOW_IMAGE, MLFLOW_VERSION
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.mlflow_auth import AUTH_DATABASE, IAM_LOGIN_SECRET, auth_database_values, iam_login_secret
-from infra.config import Environment
-from infra.config.model import Mirrors
+from infra.config.settings.delivery import Mirrors
 from infra.observability.platform_alerts import down, server_error_ratio
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -27,6 +26,9 @@ from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 __all__ = ["Mlflow", "MissingClusterService"]
 

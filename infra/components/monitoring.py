@@ -4,7 +4,7 @@ scrape targets of components installed before it (Argo CD) and the Grafana dashb
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi_kubernetes as k8s
 
@@ -17,8 +17,7 @@ from infra.components.thanos import QUERY_PORT as THANOS_QUERY_PORT
 from infra.components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from infra.components.thanos import SIDECAR_WORKLOAD as THANOS_SIDECAR_WORKLOAD
 from infra.components.thanos import Thanos, credentials_env, objstore_config
-from infra.config import Environment
-from infra.config.model import GrafanaSso
+from infra.config.settings.observability import GrafanaSso
 from infra.observability.aiops import aiops_groups
 from infra.observability.alertmanager import alertmanager_config_spec
 from infra.observability.dashboards import AIOPS, DASHBOARDS
@@ -40,6 +39,9 @@ from infra.platform.network import (
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate, existing_secret_to_create
 from infra.platform.security import RUNTIME_DEFAULT
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 # Node exporters, kubelets and every other target on the nodes' network listen on node addresses, which are
 # neither pods nor namespaces.

@@ -7,15 +7,17 @@ replicates streams, and it is far lighter to run than Kafka (Strimzi) or RabbitM
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "nats"
 CLIENT_PORT = 4222

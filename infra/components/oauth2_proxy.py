@@ -10,10 +10,9 @@ take everything secret by reference, configured for the platform's own issuer an
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
-from infra.config.model import KubeflowAuth, ProxySecretKeyRef
+from infra.config.settings.ml import KubeflowAuth, ProxySecretKeyRef
 from infra.observability.platform_alerts import down, server_error_ratio
 from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
@@ -24,6 +23,9 @@ from infra.platform.network import Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 # Kubeflow 26.03 was tested with oauth2-proxy 7.14.3, which no chart release ships as its appVersion (10.1.3 and
 # 10.1.4 ship 7.14.2, 10.1.5 moves to 7.15.0). The catalog's chart runs that patch release; a chart an environment

@@ -15,7 +15,7 @@ charts (or, for the chart here, the stack) write it into a Secret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pulumi_kubernetes as k8s
@@ -23,7 +23,6 @@ import pulumi_kubernetes as k8s
 from infra.cluster import ClusterFacts
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.logging import OBJECT_STORE
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -32,6 +31,9 @@ from infra.platform.labels import component_labels
 from infra.platform.network import HTTPS_OUT, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 NAMESPACE = "thanos"
 METRICS_BUCKET = "metrics"

@@ -3,15 +3,17 @@ through IngressRoutes behind the platform's middlewares (rate limit, identity he
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, load_balancer_annotations, traefik_middlewares
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
 from infra.platform.resources import resources
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 # The Service maps 80/443 to the pods' unprivileged entry points 8000 (web) and 8443 (websecure).
 ENTRYPOINT_PORTS = (8000, 8443)

@@ -7,10 +7,9 @@ Backups go to the `backups` bucket of ClusterFacts.object_store: Cloud Storage t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from infra.config import Environment
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -18,6 +17,9 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 LOCATION = "default"
 # Velero 1.18 pairs with the 1.14 object-store plugins (Velero's compatibility matrix).

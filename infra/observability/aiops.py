@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.config.model import Aiops
+from infra.config.settings.observability import Aiops
 from infra.observability.promrules import Group, Rule, alert, group, record
 
 BY_SERVICE = "namespace, service"

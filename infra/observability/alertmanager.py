@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infra.config.model import Alerting, AlertRoute, Receiver
+from infra.config.settings.observability import Alerting, AlertRoute, Receiver
 
 NULL_RECEIVER = "null"
 """Receiver without integrations: unmatched alerts stay visible in the Alertmanager UI and go nowhere."""

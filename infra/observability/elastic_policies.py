@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config.model import Logging
+from infra.config.settings.observability import Logging
 
 SNAPSHOT_REPOSITORY = "platform-snapshots"
 SNAPSHOT_POLICY = "nightly-snapshots"

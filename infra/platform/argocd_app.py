@@ -12,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import Chart
-from infra.config.model import Mirrors
+from infra.config.settings.delivery import Mirrors
 from infra.platform import labels
 
 ARGOCD_NAMESPACE = "argocd"

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.catalog import CATALOG, Chart, effective_version
 from infra.cluster import ClusterFacts
-from infra.config import Environment
-from infra.config.model import ExistingComponent, SecretSource
+from infra.config.settings.common import ExistingComponent, SecretSource
 from infra.observability.promrules import Group
 from infra.platform.argocd_app import (
     IN_CLUSTER_DELIVERY,
@@ -41,6 +40,9 @@ from infra.platform.namespace import after, allowance_policies, baseline_allowan
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
 from infra.platform.secrets import SecretToCreate, secret_key_ref
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 

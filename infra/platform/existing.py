@@ -5,10 +5,13 @@ existing component changes them in one place."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from infra.config import Environment
-from infra.config.model import ExistingComponent
+from infra.config.settings.common import ExistingComponent
 from infra.platform.namespace import MESH_NAMESPACE, MONITORING_NAMESPACE
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 PLATFORM_ISSUER = "platform"
 """The ClusterIssuer (declared by cert-manager) that signs every platform certificate."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config import Environment
 from infra.platform.existing import (
     ISTIO_GATEWAY_LABELS,
     PLATFORM_ISSUER,
@@ -23,6 +22,9 @@ from infra.platform.existing import (
 )
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import Allow, Peer
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 __all__ = ["ISTIO_GATEWAY_LABELS", "PLATFORM_ISSUER"]
 INGRESS_NAMESPACES = {"istio": MESH_NAMESPACE, "traefik": "traefik"}

@@ -6,14 +6,17 @@ clusters by them and fill templates with them."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster import ClusterFacts
-from infra.config import Environment
 from infra.platform.argocd_app import ARGOCD_NAMESPACE, ENVIRONMENT_LABEL, IN_CLUSTER_DELIVERY, Delivery
 from infra.platform.existing import gateway_namespace, platform_issuer, prometheus_namespace
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 CLUSTER_SECRET_TYPE = {"argocd.argoproj.io/secret-type": "cluster"}
 # The binding that lets the hub's Argo CD manage this cluster (`argocd cluster add` would make one too).

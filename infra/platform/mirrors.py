@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from infra.catalog import CATALOG
-from infra.config import Environment
-from infra.config.model import Mirrors
+from infra.config.settings.delivery import Mirrors
 from infra.platform.image_reference import Reference
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 
 def registry_mirror(registry: str, mirrors: Mirrors) -> str | None:

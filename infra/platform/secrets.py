@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import PROJECT
-from infra.config.model import SecretSource
+from infra.config.errors import PROJECT
+from infra.config.settings.common import SecretSource
 from infra.platform.labels import PART_OF
 
 

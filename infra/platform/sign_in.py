@@ -22,12 +22,14 @@ tokens, Grafana service-account tokens). A header of our own keeps the verificat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from infra.config import Environment
-from infra.config.model import KubeflowAuth
+from infra.config.settings.ml import KubeflowAuth
 from infra.platform.network import ANYWHERE, Allow
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 EXT_AUTHZ_PROVIDER = "oauth2-proxy"
 """Name of the meshConfig extension provider that the CUSTOM AuthorizationPolicy refers to."""
