@@ -19,8 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from infra.catalog import CATALOG, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
+from infra import catalog
+from infra.config.errors import at
+
+if TYPE_CHECKING:
+    from infra.config import Environment
 
 Minor = tuple[int, int]
 
@@ -84,20 +89,20 @@ MATRIX: dict[str, KubeflowRelease] = {
     ),
 }
 
-# Catalog entries that carry a product's version (other components may split a product into several charts).
+# Catalog entries that carry a product's version (other components may split a product into several charts), in the
+# order findings and advisories name them.
 PRODUCT_OF_CATALOG_ENTRY = {
+    "cert-manager": "cert-manager",
+    "knative": "knative",
+    "knative-operator": "knative",
     "istio": "istio",
     "istio-base": "istio",
     "istio-cni": "istio",
     "istiod": "istio",
     "istio-gateway": "istio",
-    "knative": "knative",
-    "knative-operator": "knative",
-    "cert-manager": "cert-manager",
-    "kserve": "kserve",
     "kserve-crd": "kserve",
+    "kserve": "kserve",
 }
-KUBEFLOW_ENTRIES = tuple(f"kubeflow-{part}" for part in KUBEFLOW_PARTS)
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,12 @@ class Finding:
 
 def kubeflow_release(pins: Mapping[str, str]) -> str:
     """The Kubeflow release an environment deploys (every Kubeflow part follows the same tag)."""
-    return pins.get("kubeflow-pipelines", KUBEFLOW_RELEASE)
+    return pins.get("kubeflow-pipelines", catalog.CATALOG["kubeflow-pipelines"].version)
+
+
+def kubeflow_entries() -> tuple[str, ...]:
+    """The catalog entries of Kubeflow's parts (infra/components/kubeflow.py), which share one release tag."""
+    return tuple(key for key in catalog.CATALOG if key.startswith("kubeflow-"))
 
 
 def findings(
@@ -166,7 +176,8 @@ def _compared(
     part: str = "",
     made_for: str = "",
 ) -> Iterator[Finding]:
-    versions = {key: pins.get(key, chart.version) for key, chart in CATALOG.items() if key in PRODUCT_OF_CATALOG_ENTRY}
+    entries = catalog.CATALOG
+    versions = {key: pins.get(key, entries[key].version) for key in PRODUCT_OF_CATALOG_ENTRY if key in entries}
     versions["kubernetes"] = kubernetes_version
     for product, version in (existing or {}).items():
         versions = {key: v for key, v in versions.items() if PRODUCT_OF_CATALOG_ENTRY.get(key, key) != product}
@@ -204,3 +215,32 @@ def _minor(version: str) -> Minor:
 
 def _text(minor: Minor) -> str:
     return f"{minor[0]}.{minor[1]}"
+
+
+def existing_products(env: Environment) -> dict[str, tuple[str, str]]:
+    """The compatibility-matrix products the cluster already runs: (config path of the version, version)."""
+    components = env.components
+    found = {}
+    if env.ingress.provider == "istio" and components.istio.existing is not None:
+        found["istio"] = (at("components", "istio", "existing", "version"), components.istio.existing.version)
+    if components.cert_manager.enabled and components.cert_manager.existing is not None:
+        found["cert-manager"] = (
+            at("components", "certManager", "existing", "version"),
+            components.cert_manager.existing.version,
+        )
+    return found
+
+
+def existing_versions(env: Environment) -> dict[str, str]:
+    """The version of each compatibility-matrix product the cluster already runs."""
+    return {product: version for product, (_, version) in existing_products(env).items()}
+
+
+def kubeflow_products(env: Environment) -> set[str]:
+    """What runs next to Kubeflow in this environment and must fit its release."""
+    products = {"istio", "knative", "kubernetes"}
+    if env.components.cert_manager.enabled:
+        products.add("cert-manager")
+    if env.components.kserve.enabled:
+        products.add("kserve")
+    return products

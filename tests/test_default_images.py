@@ -15,7 +15,7 @@ import dockerfile
 import pytest
 import yaml
 
-from infra.catalog import APP_IMAGES, CATALOG, DEFAULT_IMAGES, MLFLOW_VERSION, STACK_IMAGES
+from infra.catalog import CATALOG
 from infra.components.kserve import MLFLOW_RUNTIME, mlflow_runtime
 from infra.components.kubeflow import (
     CODE_SERVER_IMAGES,
@@ -24,8 +24,10 @@ from infra.components.kubeflow import (
     RSTUDIO_IMAGES,
     notebook_server_images,
 )
+from infra.components.mlflow import MLFLOW_VERSION
 from infra.config import InvalidEnvironment, load_stack_file
 from infra.config.derived import default_image, default_images_registry
+from infra.config.settings.platform import APP_IMAGES, DEFAULT_IMAGES, STACK_IMAGES
 from infra.gitops import default_images, promote
 from infra.offline.render import Rendered
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from infra import compat
-from infra.catalog import CATALOG, KUBEFLOW_PARTS
-from infra.components.kubeflow import PARTS
+from infra.catalog import CATALOG
+from infra.components.kubeflow import KUBEFLOW_PARTS, PARTS
 from infra.components.kubeflow_dashboard import (
     DASHBOARD_CONFIG,
     DASHBOARD_PART,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.components import EVERY_COMPONENT, DcgmExporter
+from infra.components import EVERY_COMPONENT
+from infra.components.dcgm_exporter import DcgmExporter
 from infra.expand.platform import STACK, Platform
 from infra.observability import exporters
 from infra.observability.exporters import NOT_SCRAPED, exported_table

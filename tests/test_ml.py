@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.catalog import CATALOG, KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
+from infra.catalog import CATALOG
 from infra.cluster import ObjectStore, gke, onprem
 from infra.cluster.gcp_identity import WORKLOADS
+from infra.components.kubeflow import KUBEFLOW_MANIFESTS, KUBEFLOW_PARTS, KUBEFLOW_RELEASE
 from infra.components.kubeflow_pipelines import UPSTREAM_STORES, ui_endpoint_problem
 from infra.components.mlflow import MissingClusterService
 from infra.components.mlflow_auth import IAM_LOGIN_SECRET

@@ -7,15 +7,27 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.catalog import CATALOG, effective_version
+from infra import catalog
 from infra.platform.existing import prometheus_namespace
 from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
+
+
+# The on-prem CNI's charts, installed as Pulumi Helm releases before Argo CD (infra/catalog.py gathers them with the
+# components' sources).
+SOURCES: dict[str, Chart] = {
+    "cilium": Chart("https://helm.cilium.io", "cilium", "1.20.0", "kube-system"),
+    "calico-crds": Chart(
+        "https://docs.tigera.io/calico/charts", "crd.projectcalico.org.v1", "v3.32.1", "tigera-operator"
+    ),
+    "tigera-operator": Chart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.32.1", "tigera-operator"),
+}
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -30,12 +42,12 @@ class ClusterNetwork(pulumi.ComponentResource):
         self.register_outputs({})
 
     def _release(self, key: str, values: dict[str, Any], depends_on: list[pulumi.Resource]) -> k8s.helm.v3.Release:
-        chart = CATALOG[key]
+        chart = catalog.CATALOG[key]
         return k8s.helm.v3.Release(
             key,
             name=key,
             **release_chart(key, self.env.mirrors),
-            version=effective_version(key, dict(self.env.versions)),
+            version=catalog.effective_version(key, dict(self.env.versions)),
             namespace=chart.namespace,
             create_namespace=False,
             atomic=True,
@@ -78,7 +90,7 @@ class ClusterNetwork(pulumi.ComponentResource):
 
     def _calico(self) -> list[pulumi.Resource]:
         namespace = secured_namespace(
-            CATALOG["tigera-operator"].namespace,
+            catalog.CATALOG["tigera-operator"].namespace,
             pod_security="privileged",
             privileged_reason="calico-node runs privileged on the host network and writes CNI files to hosts",
             kubernetes_version=self.env.kubernetes_version,

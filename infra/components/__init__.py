@@ -1,101 +1,78 @@
-"""Every platform component, in the order they are declared.
+"""Every platform component, registered by module name: adding one is its module plus one line here.
 
-A component that installs CRDs comes before the components that create its custom resources
-(kube-prometheus-stack before everything that declares a ServiceMonitor). Sync waves come from each
-component's declared dependencies (infra/platform/ordering.py), not from this order.
+A component module (infra/components/<name>.py) holds everything of its component: the one PlatformComponent
+subclass it defines, with its spec, values, alerts, exported metric families and the Secrets it reads, its upstream
+`sources` (catalog entries with their default pins) and its `settings` model. The catalog (infra/catalog.py) and the
+Environment's `components:` settings (infra/config/model.py) are gathered from the modules registered here.
+
+Components are declared in this order. One that installs CRDs comes before those that create its custom resources
+(kube-prometheus-stack before everything that declares a ServiceMonitor). Sync waves come from each component's
+declared dependencies (infra/platform/ordering.py), not from this order.
 """
 
-from infra.components.argocd import ArgoCD
-from infra.components.cert_manager import CertManager
-from infra.components.cloudnative_pg import CloudNativePG
-from infra.components.dcgm_exporter import DcgmExporter
-from infra.components.eck import Eck
-from infra.components.external_dns import ExternalDns
-from infra.components.external_secrets import ExternalSecrets
-from infra.components.feast import Feast
-from infra.components.gpu_operator import GpuOperator
-from infra.components.harbor import Harbor
-from infra.components.istio import Istio
-from infra.components.keda import Keda
-from infra.components.knative import Knative
-from infra.components.kserve import Kserve
-from infra.components.kubeflow import Kubeflow
-from infra.components.kuberay import KubeRay
-from infra.components.logging import Logging
-from infra.components.longhorn import Longhorn
-from infra.components.metallb import MetalLB
-from infra.components.metrics_server import MetricsServer
-from infra.components.minio import MinIO
-from infra.components.mlflow import Mlflow
-from infra.components.monitoring import Monitoring
-from infra.components.nats import Nats
-from infra.components.oauth2_proxy import OAuth2Proxy
-from infra.components.thanos import Thanos
-from infra.components.traefik import Traefik
-from infra.components.velero import Velero
+from __future__ import annotations
+
+from importlib import import_module
+
 from infra.platform.component import PlatformComponent
 
-BOOTSTRAP = ArgoCD
-COMPONENTS: tuple[type[PlatformComponent], ...] = (
-    Monitoring,
-    Thanos,
-    CertManager,
-    Istio,
-    Traefik,
-    ExternalDns,
-    MetricsServer,
-    DcgmExporter,
-    GpuOperator,
-    Eck,
-    Logging,
-    Longhorn,
-    Knative,
-    Keda,
-    ExternalSecrets,
-    Velero,
-    OAuth2Proxy,
-    Kubeflow,
-    KubeRay,
-    Kserve,
-    Mlflow,
-    Feast,
+BOOTSTRAP_MODULE = "argocd"
+"""Argo CD, which the stack installs first and which syncs every other component."""
+COMPONENT_MODULES = (
+    "monitoring",
+    "thanos",
+    "cert_manager",
+    "istio",
+    "traefik",
+    "external_dns",
+    "metrics_server",
+    "dcgm_exporter",
+    "gpu_operator",
+    "eck",
+    "logging",
+    "longhorn",
+    "knative",
+    "keda",
+    "external_secrets",
+    "velero",
+    "oauth2_proxy",
+    "kubeflow",
+    "kuberay",
+    "kserve",
+    "mlflow",
+    "feast",
 )
-ONPREM_SERVICES: tuple[type[PlatformComponent], ...] = (MetalLB, MinIO, CloudNativePG, Harbor, Nats)
+ONPREM_SERVICE_MODULES = ("metallb", "minio", "cloudnative_pg", "harbor", "nats")
 """The on-prem replacements of cloud services, which the on-prem cluster layer adds (infra/cluster/onprem.py)."""
+
+
+def component_of(module_name: str) -> type[PlatformComponent]:
+    """The one PlatformComponent subclass infra/components/<module_name>.py defines."""
+    module = import_module(f"{__name__}.{module_name}")
+    defined = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, PlatformComponent) and value.__module__ == module.__name__
+    ]
+    if len(defined) != 1:
+        names = ", ".join(sorted(component.__name__ for component in defined)) or "none"
+        raise TypeError(
+            f"infra/components/{module_name}.py must define one PlatformComponent subclass; it defines {names}"
+        )
+    return defined[0]
+
+
+BOOTSTRAP = component_of(BOOTSTRAP_MODULE)
+COMPONENTS: tuple[type[PlatformComponent], ...] = tuple(component_of(name) for name in COMPONENT_MODULES)
+ONPREM_SERVICES: tuple[type[PlatformComponent], ...] = tuple(component_of(name) for name in ONPREM_SERVICE_MODULES)
 EVERY_COMPONENT: tuple[type[PlatformComponent], ...] = (BOOTSTRAP, *COMPONENTS, *ONPREM_SERVICES)
-"""Every component some environment may install, for what is gathered from all of them (the exported families)."""
+"""Every component some environment may install, for what is gathered from all of them (catalog, settings, the
+exported metric families)."""
 
 __all__ = [
     "BOOTSTRAP",
     "COMPONENTS",
     "EVERY_COMPONENT",
     "ONPREM_SERVICES",
-    "ArgoCD",
-    "CertManager",
-    "CloudNativePG",
-    "DcgmExporter",
-    "Eck",
-    "ExternalDns",
-    "ExternalSecrets",
-    "Feast",
-    "GpuOperator",
-    "Harbor",
-    "Istio",
-    "Keda",
-    "Knative",
-    "Kserve",
-    "Kubeflow",
-    "KubeRay",
-    "Logging",
-    "Longhorn",
-    "MetalLB",
-    "MetricsServer",
-    "MinIO",
-    "Mlflow",
-    "Monitoring",
-    "Nats",
-    "OAuth2Proxy",
-    "Thanos",
-    "Traefik",
-    "Velero",
+    "component_of",
 ]

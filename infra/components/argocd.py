@@ -7,15 +7,35 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
-from infra.catalog import CATALOG, Chart
+from infra import catalog
 from infra.cluster.facts import ObjectStore
 from infra.components.logging import OBJECT_STORE
-from infra.config.settings.delivery import SyncWindow
+from infra.config.formats import (
+    ApplicationPattern,
+    Claim,
+    DataKey,
+    Email,
+    FiveFieldCron,
+    GoDuration,
+    HttpsUrl,
+    KubernetesName,
+    Namespace,
+    ObjectName,
+    PinnedVersion,
+    Scope,
+    TimeZone,
+)
+from infra.config.formats import (
+    Group as GroupName,
+)
+from infra.config.settings.cluster import Kubeconfig
+from infra.config.settings.common import Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform import hub, labels
@@ -36,6 +56,7 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -53,6 +74,101 @@ ML_DEPLOYER_POLICY = (
     f"p, role:ml-deployer, logs, get, {ML_PROJECT}/*, allow",
     f"p, role:ml-deployer, projects, get, {ML_PROJECT}, allow",
 )
+
+
+ARGO_CD_CHART = Chart("https://argoproj.github.io/argo-helm", "argo-cd", "10.1.1", "argocd")
+
+
+class SecretKeyRef(Settings):
+    name: ObjectName
+    """Name of a Secret in the `argocd` namespace. Create it out of band (e.g. by External Secrets) and label it
+    `app.kubernetes.io/part-of: argocd` so Argo CD may read it."""
+    key: DataKey
+    """Key in that Secret holding the value."""
+
+
+class ArgoCdOidc(Settings):
+    issuer: HttpsUrl
+    """OIDC issuer URL of the identity provider, e.g. `https://accounts.google.com`."""
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth client ID registered for Argo CD (redirect URL `https://argocd.<domain>/auth/callback`)."""
+    client_secret: SecretKeyRef
+    """Where the OAuth client secret is: a reference to a Secret key, never the secret itself."""
+    display_name: str = "SSO"
+    """Label of the login button."""
+    requested_scopes: tuple[Scope, ...] = ("openid", "profile", "email", "groups")
+    """Scopes requested from the identity provider."""
+    groups_claim: Claim = "groups"
+    """Token claim that carries the user's groups, which the RBAC bindings match."""
+
+
+class RbacBinding(Settings):
+    group: GroupName
+    """Group name as the identity provider reports it in the groups claim."""
+    role: Literal["admin", "readonly", "ml-deployer"]
+    """Argo CD role of the group's members: `admin` (everything), `readonly` (view), `ml-deployer` (view, sync,
+    run resource actions and read logs of the ML applications of the `ml-apps` project)."""
+
+
+class ArgoCdRbac(Settings):
+    default_role: Literal["none", "readonly"] = "none"
+    """Role of a logged-in user no binding matches."""
+    bindings: tuple[RbacBinding, ...] = ()
+    """Groups and their roles, written to Argo CD's policy.csv."""
+
+
+class SyncWindow(Settings):
+    kind: Literal["allow", "deny"]
+    """`allow`: syncs happen only inside this window (and other allow windows); `deny`: no syncs inside it."""
+    schedule: FiveFieldCron
+    """Start of the window as a five-field cron expression, e.g. `0 22 * * 5` (Friday 22:00)."""
+    duration: GoDuration
+    """Length of the window, e.g. `1h` or `60h`."""
+    projects: tuple[Literal["platform", "ml-apps"], ...] = ("platform", "ml-apps")
+    """Argo CD projects the window applies to: the platform add-ons and/or the ML applications."""
+    applications: tuple[ApplicationPattern, ...] = ("*",)
+    """Application name patterns the window applies to."""
+    manual_sync: bool = False
+    """Allow a person to sync by hand while automated syncs are blocked (e.g. an emergency fix)."""
+    time_zone: TimeZone = "UTC"
+    """Time zone of the schedule."""
+
+
+class ArgoCdHub(Settings):
+    kubeconfig: Kubeconfig
+    """How Pulumi reaches the hub cluster, whose Argo CD syncs this environment (a GKE hub too: a context made by
+    `gcloud container clusters get-credentials`)."""
+    namespace: Namespace = "argocd"
+    """Namespace of the hub's Argo CD: the cluster Secret, AppProjects, Applications and ApplicationSet go there."""
+    version: PinnedVersion = ARGO_CD_CHART.version
+    """Version of the argo-cd chart the hub runs: `check` judges the platform's Applications by its CRDs."""
+    google_service_account: Email
+    """Google service account the hub's Argo CD (application controller and server) runs as through Workload
+    Identity. It reaches this GKE cluster with `argocd-k8s-auth gcp` (no stored credential): the stack grants it
+    `roles/container.clusterViewer` in the cluster's project and binds it to `cluster-admin` in the cluster."""
+
+
+class ArgoCdSettings(Settings):
+    mode: Literal["in-cluster", "hub"] = "in-cluster"
+    """`in-cluster`: the stack installs Argo CD in the cluster and declares the platform's Applications there.
+    `hub`: an Argo CD elsewhere (`hub`) syncs the cluster; the stack installs no Argo CD, registers the cluster in
+    the hub (a cluster Secret carrying the cluster's facts) and writes the AppProjects, Applications and
+    ApplicationSet into the hub, prefixed with the environment's name. GKE targets only, so far."""
+    hub: ArgoCdHub | None = None
+    """The hub Argo CD; required with mode `hub`, and only with it."""
+    admin_enabled: bool = True
+    """Keep Argo CD's local `admin` user. Disable it once SSO is configured."""
+    sso: ArgoCdOidc | None = None
+    """Single sign-on through an OIDC identity provider; unset means local users only."""
+    rbac: ArgoCdRbac = ArgoCdRbac()
+    """Who may do what in Argo CD, by identity-provider group."""
+    sync_windows: tuple[SyncWindow, ...] = ()
+    """When Argo CD may sync automatically (prod typically denies weekends and nights)."""
+    apps: tuple[KubernetesName, ...] = ("model-serving", "scheduled-notebooks")
+    """ML applications of this environment: `apps/<name>/overlays/<env>` is synced into the namespace
+    `ml-<name>`, which the platform creates (Pod Security `restricted`, default-deny network policy)."""
+    apps_sync: Literal["automated", "manual"] = "automated"
+    """How the ML applications sync: automatically with prune and self-heal, or only when someone presses sync."""
 
 
 def object_store_egress(store: ObjectStore) -> tuple[Allow, ...]:
@@ -92,6 +208,7 @@ class ArgoCD(PlatformComponent):
         provides_crds=("argoproj.io/Application", "argoproj.io/ApplicationSet", "argoproj.io/AppProject"),
         network=(KUBE_API, HTTPS_OUT),
     )
+    sources = {"argo-cd": ARGO_CD_CHART}
 
     exported_families = {
         "argocd/argo-cd": ("argocd_*",),
@@ -320,7 +437,9 @@ class ArgoCD(PlatformComponent):
         """Catalog entries of the enabled components (a component may deliver several), as their Applications name
         them (git sources from their mirror, if any)."""
         keys = {key for charts in self.ctx.charts.values() for key in charts}
-        return [mirrored_source(CATALOG[key], self.env.mirrors) for key in sorted(keys) if key in CATALOG]
+        return [
+            mirrored_source(catalog.CATALOG[key], self.env.mirrors) for key in sorted(keys) if key in catalog.CATALOG
+        ]
 
     @property
     def gitops_repo(self) -> str:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from infra.config.formats import (
+    CloudDnsZone,
+    Email,
+    GcpProjectId,
+    HttpsUrl,
+    ObjectName,
+)
+from infra.config.settings.common import ComponentSettings, ExistingComponent, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import PLATFORM_ISSUER, http01_challenges
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -23,6 +32,34 @@ CA_SECRET = "platform-ca"
 METRICS_PORT = "http-metrics"
 
 
+class ExistingCertManager(ExistingComponent):
+    """version: the cert-manager release, e.g. `v1.21.1` (its chart's version)."""
+
+    cluster_issuer: ObjectName
+    """ClusterIssuer that signs every platform certificate (it must issue for the environment's domain)."""
+
+
+class CertManagerSettings(Settings):
+    enabled: bool = True
+    """Install cert-manager, which issues the TLS certificates of every platform endpoint."""
+    issuer: Literal["acme", "self-signed"] = "acme"
+    """ClusterIssuer used for platform certificates: ACME (Let's Encrypt) or a self-signed CA for labs."""
+    acme_email: Email | None = None
+    """Contact address registered with the ACME server; required with issuer `acme`."""
+    acme_server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"
+    """ACME directory URL; use the staging URL while testing."""
+    acme_solver: Literal["http01", "dns01"] = "http01"
+    """How ACME proves control of the domain: `http01` (a challenge served through the ingress; the domain must
+    be reachable from the internet) or `dns01` (a TXT record in Cloud DNS, written with Workload Identity)."""
+    cloud_dns_project: GcpProjectId | None = None
+    """GCP project of the Cloud DNS zone that holds the domain; required with acmeSolver `dns01`."""
+    cloud_dns_zone: CloudDnsZone | None = None
+    """Cloud DNS managed zone name of the domain; unset, cert-manager finds the zone itself."""
+    existing: ExistingCertManager | None = None
+    """The cluster already runs cert-manager: the stack installs none of it and declares no ClusterIssuer; platform
+    certificates name the existing ClusterIssuer. `issuer` and the ACME settings are then unused."""
+
+
 class CertManager(PlatformComponent):
     spec = ComponentSpec(
         name="cert-manager",
@@ -33,6 +70,10 @@ class CertManager(PlatformComponent):
         sync="automated-no-prune",
         sync_reason="its chart carries the cert-manager CRDs: pruning them would delete every Certificate and Issuer",
     )
+    sources = {
+        "cert-manager": Chart("https://charts.jetstack.io", "cert-manager", "v1.21.1", "cert-manager"),
+    }
+    settings = ComponentSettings("cert_manager", CertManagerSettings, "cert-manager and the platform's ClusterIssuer.")
 
     exported_families = {
         "cert-manager/cert-manager": ("certmanager_*",),

@@ -12,6 +12,7 @@ from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -48,6 +49,10 @@ class CloudNativePG(PlatformComponent):
             Allow("object-store", "egress", (Peer(namespace="minio"), ANYWHERE), (9000, 443)),
         ),
     )
+    sources = {
+        # Chart 0.29.0 = operator 1.30.0 (cloudnative-pg/charts tag cloudnative-pg-v0.29.0, 2026-07-20).
+        "cloudnative-pg": Chart("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system"),
+    }
 
     exported_families = {
         "cnpg-system/platform-db": ("cnpg_*",),

@@ -23,6 +23,7 @@ from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import GPU_TAINT_KEY
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -56,6 +57,15 @@ class DcgmExporter(PlatformComponent):
             "kubelet's pod-resources socket, both host paths"
         ),
     )
+    sources = {
+        # GPU telemetry (../shared/components.md, "Added for the rest of the seeds' platform"). GKE installs the NVIDIA
+        # driver and device plugin itself, so GPU pools there get only the exporter; on-prem GPU nodes get NVIDIA's
+        # operator (driver, container toolkit, device plugin, DCGM exporter). NVIDIA publishes the operator's chart
+        # version with a leading "v".
+        "dcgm-exporter": Chart(
+            "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2", "dcgm-exporter"
+        ),
+    }
 
     exported_families = {
         "dcgm-exporter/dcgm-exporter": ("DCGM_FI_DEV_*", "DCGM_FI_PROF_*"),

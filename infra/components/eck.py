@@ -11,6 +11,7 @@ from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -44,6 +45,10 @@ class Eck(PlatformComponent):
         ),
         network=(KUBE_API, WEBHOOK_FROM_API_SERVER, MANAGE_STACK),
     )
+    sources = {
+        # ECK is source-available under the Elastic License 2.0, not an OSI license (see docs/observability.md).
+        "eck": Chart("https://helm.elastic.co", "eck-operator", "3.5.0", "elastic-system", license="Elastic-2.0"),
+    }
 
     exported_families = {
         "elastic-system/eck-operator": ("controller_runtime_*", "elasticsearch_*"),

@@ -3,14 +3,25 @@ where the environment's zone is managed (Cloud DNS with Workload Identity, or an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import Field
+
+from infra.config.formats import (
+    DnsName,
+    Domain,
+    GcpProjectId,
+    Host,
+    ObjectName,
+)
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -25,6 +36,37 @@ TRAEFIK_V3_ONLY = "traefik-disable-legacy"
 TSIG_SECRET_KEY = "tsig-secret"
 
 
+class Rfc2136(Settings):
+    host: Host
+    """Address of the authoritative DNS server that accepts dynamic updates (RFC 2136)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 53
+    """DNS port of that server."""
+    zone: Domain
+    """Zone external-dns updates, e.g. the environment's domain."""
+    tsig_key_name: DnsName
+    """Name of the TSIG key the server accepts updates signed with."""
+    tsig_algorithm: Literal["hmac-sha256", "hmac-sha512"] = "hmac-sha256"
+    """TSIG algorithm of that key."""
+    tsig_secret: ObjectName = "external-dns-tsig"
+    """Secret in the external-dns namespace whose key `tsig-secret` holds the TSIG secret (never in git)."""
+
+
+class ExternalDnsSettings(Settings):
+    provider: Literal["google", "rfc2136", "none"] = "none"
+    """Who serves the environment's DNS zone: Cloud DNS (`google`, with Workload Identity), a server that accepts
+    RFC 2136 dynamic updates (on-prem), or `none` (records are managed by hand; external-dns is not installed)."""
+    domain_filters: tuple[Domain, ...] = ()
+    """Domains external-dns may write records in; empty means the environment's domain only."""
+    google_project: GcpProjectId | None = None
+    """GCP project of the Cloud DNS zone; required with provider `google`."""
+    google_zone_visibility: Literal["public", "private"] = "public"
+    """Which Cloud DNS zones of that project external-dns manages."""
+    rfc2136: Rfc2136 | None = None
+    """The DNS server to update; required with provider `rfc2136`."""
+    policy: Literal["upsert-only", "sync"] = "upsert-only"
+    """`upsert-only` never deletes records; `sync` also removes records of deleted routes."""
+
+
 class ExternalDns(PlatformComponent):
     spec = ComponentSpec(
         name="external-dns",
@@ -32,6 +74,16 @@ class ExternalDns(PlatformComponent):
         namespace="external-dns",
         provides_crds=("externaldns.k8s.io",),
         network=(KUBE_API,),
+    )
+    sources = {
+        "external-dns": Chart(
+            "https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.21.1", "external-dns"
+        ),
+    }
+    settings = ComponentSettings(
+        "external_dns",
+        ExternalDnsSettings,
+        "DNS records for every exposed platform UI, where the environment's DNS zone is managed.",
     )
 
     exported_families = {

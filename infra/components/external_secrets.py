@@ -7,9 +7,13 @@ on-prem either Secrets the platform team keeps in this namespace (Kubernetes pro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlparse
 
+from pydantic import Field
+
+from infra.config.formats import HttpUrl
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -18,6 +22,7 @@ from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_A
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
 from infra.platform.security import restricted_pod
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -31,6 +36,30 @@ READER = "platform-secrets-reader"
 POD_CONTEXT = {"enabled": True, **restricted_pod()}
 
 
+class VaultStore(Settings):
+    server: HttpUrl
+    """URL of the Vault server, e.g. `https://vault.example.internal:8200`."""
+    path: Annotated[str, Field(min_length=1)] = "secret"
+    """Mount path of the KV secrets engine."""
+    kv_version: Literal["v1", "v2"] = "v2"
+    """Version of that KV secrets engine."""
+    auth_mount: Annotated[str, Field(min_length=1)] = "kubernetes"
+    """Mount path of Vault's Kubernetes auth method, which trusts this cluster's service account tokens."""
+    role: Annotated[str, Field(min_length=1)] = "external-secrets"
+    """Vault role bound to the `external-secrets` service account."""
+
+
+class ExternalSecretsSettings(Settings):
+    enabled: bool = True
+    """Install External Secrets Operator: Kubernetes Secrets are created from GCP Secret Manager (GKE, through
+    Workload Identity) or from the on-prem store, never written in git."""
+    onprem_store: Literal["kubernetes", "vault"] = "kubernetes"
+    """On-prem only: where secrets live. `kubernetes`: Secrets the platform team keeps in the `external-secrets`
+    namespace; `vault`: a HashiCorp Vault (set `vault`)."""
+    vault: VaultStore | None = None
+    """The Vault server; required with onpremStore `vault`, and only with it."""
+
+
 class ExternalSecrets(PlatformComponent):
     spec = ComponentSpec(
         name="external-secrets",
@@ -38,6 +67,14 @@ class ExternalSecrets(PlatformComponent):
         namespace="external-secrets",
         provides_crds=("external-secrets.io", "generators.external-secrets.io"),
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
+    )
+    sources = {
+        "external-secrets": Chart(
+            "https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"
+        ),
+    }
+    settings = ComponentSettings(
+        "external_secrets", ExternalSecretsSettings, "Secrets from a secret store instead of git."
     )
 
     exported_families = {

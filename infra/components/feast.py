@@ -10,7 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
-from infra.config.settings.delivery import Mirrors
+from infra.config.formats import (
+    ByteQuantity,
+    FeastProject,
+)
+from infra.config.settings.common import ComponentSettings, Settings
+from infra.config.settings.platform import Mirrors
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -21,6 +26,7 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -43,6 +49,16 @@ OBJECT_STORE_OUT = Allow("object-store-out", "egress", (Peer(any_namespace=True)
 RESTRICTED_CONTAINER = restricted_container()
 
 
+class FeastSettings(Settings):
+    enabled: bool = False
+    """Install the Feast feature server, with its registry in the object store and a Redis online store in
+    the cluster."""
+    project: FeastProject = "platform"
+    """Feast project name."""
+    online_store_size: ByteQuantity = "10Gi"
+    """Persistent volume size of the in-cluster Redis online store."""
+
+
 class Feast(PlatformComponent):
     spec = ComponentSpec(
         name="feast",
@@ -50,6 +66,10 @@ class Feast(PlatformComponent):
         namespace="feast",
         network=(KUBE_API, HTTPS_OUT, CLIENTS, OBJECT_STORE_OUT),
     )
+    sources = {
+        "feast": Chart("https://feast-helm-charts.storage.googleapis.com", "feast-feature-server", "0.66.0", "feast"),
+    }
+    settings = ComponentSettings("feast", FeastSettings, "Feature store.")
 
     exported_families = {
         "feast/feast-redis": ("redis_*",),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import deployments_unavailable, down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -27,6 +29,20 @@ DCGM_EXPORTER_PORT = "gpu-metrics"
 # Without precompiled drivers the driver container installs the node kernel's headers from its distribution's
 # package repositories, over HTTP or HTTPS.
 PACKAGE_REPOSITORIES = Allow("package-repositories", "egress", (ANYWHERE,), (80, 443))
+
+
+class GpuOperatorSettings(Settings):
+    enabled: bool = False
+    """On-prem clusters with NVIDIA GPU nodes: install NVIDIA's GPU operator, which makes the GPUs schedulable
+    (driver, container toolkit, device plugin) and observed (its DCGM exporter, which Prometheus scrapes for the
+    GPU alerts and dashboards). Not on GKE: GKE installs the driver and device plugin on GPU pools itself, and the
+    platform adds the DCGM exporter there wherever a node pool has GPUs."""
+    driver: bool = True
+    """Let the operator install the NVIDIA driver on the GPU nodes (a container that builds it for the node's
+    kernel); false where the nodes come with a driver installed."""
+    toolkit: bool = True
+    """Let the operator install and configure NVIDIA's container toolkit in the nodes' container runtime; false
+    where the nodes come with it configured."""
 
 
 class GpuOperator(PlatformComponent):
@@ -45,6 +61,10 @@ class GpuOperator(PlatformComponent):
         # NVIDIA's ClusterPolicy and NVIDIADriver CRDs exceed the annotation size limit of client-side apply.
         server_side_apply=True,
     )
+    sources = {
+        "gpu-operator": Chart("https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v26.7.0", "gpu-operator"),
+    }
+    settings = ComponentSettings("gpu_operator", GpuOperatorSettings, "NVIDIA GPU operator for on-prem GPU nodes.")
 
     exported_families = {
         # The operator's exporter runs DCGM's list with profiling fields (dcp-metrics-included.csv).

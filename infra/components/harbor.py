@@ -15,6 +15,7 @@ from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -65,6 +66,9 @@ class Harbor(PlatformComponent):
             Allow("ingress", "ingress", (ANY_NAMESPACE,), (8080, 8443, 5000)),
         ),
     )
+    sources = {
+        "harbor": Chart("https://helm.goharbor.io", "harbor", "1.19.1", "harbor"),
+    }
 
     exported_families = {
         "harbor/harbor": ("harbor_*",),

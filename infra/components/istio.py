@@ -9,10 +9,17 @@ than making istio-system privileged."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
+from infra.config.formats import (
+    LabelKey,
+    LabelValue,
+    Namespace,
+)
+from infra.config.settings.common import ComponentSettings, ExistingComponent, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group
 from infra.platform import sign_in
@@ -21,9 +28,12 @@ from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
+
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 
 GATEWAY_PODS = tuple(ISTIO_GATEWAY_LABELS.items())
 # The gateway's pods listen on 80/443 themselves (no port remapping), and load balancer health checks
@@ -62,6 +72,24 @@ CNI_BIN_DIR_BY_PLATFORM = {"gke": "/home/kubernetes/bin"}
 VALIDATION_FAILS_CLOSED = {"validationFailurePolicy": "Fail"}
 
 
+class ExistingIstio(ExistingComponent):
+    """version: the Istio release, e.g. `1.30.3` (the version of its `base` and `istiod` charts)."""
+
+    namespace: Namespace = "istio-system"
+    """Namespace of its control plane (istiod), which sidecars reach on port 15012."""
+    gateway_namespace: Namespace = "istio-system"
+    """Namespace of its ingress gateway: the platform's Gateways, and the certificates the gateway serves, go
+    there."""
+    gateway_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1)] = {"istio": "ingressgateway"}
+    """Labels of the ingress gateway's pods, which the platform's Gateways select."""
+
+
+class IstioSettings(Settings):
+    existing: ExistingIstio | None = None
+    """The cluster already runs Istio (with `ingress.provider` istio): the stack installs none of its charts and
+    uses this one's ingress gateway. Unset: the stack installs Istio (base, CNI node agent, istiod, gateway)."""
+
+
 class Istio(PlatformComponent):
     spec = ComponentSpec(
         name="istio",
@@ -70,6 +98,17 @@ class Istio(PlatformComponent):
         charts=("istio-base", "istio-cni", "istiod", "istio-gateway"),
         provides_crds=("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"),
         network=(KUBE_API, GATEWAY_FROM_ANYWHERE, GATEWAY_TO_BACKENDS, MESH_CONTROL_PLANE, WEBHOOKS_FROM_API_SERVER),
+    )
+    sources = {
+        "istio-base": Chart(ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
+        "istio-cni": Chart(ISTIO_CHARTS, "cni", "1.30.3", "kube-system"),
+        "istiod": Chart(ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
+        "istio-gateway": Chart(ISTIO_CHARTS, "gateway", "1.30.3", "istio-system"),
+    }
+    settings = ComponentSettings(
+        "istio",
+        IstioSettings,
+        "Istio, when `ingress.provider` is istio: installed by the stack, or one the cluster already runs.",
     )
 
     exported_families = {

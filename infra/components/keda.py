@@ -3,10 +3,13 @@ with an optional example: a queue-driven worker and the ScaledObject that scales
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
+from infra.config.formats import HostPort, ImageByDigest
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.labels import component_labels
@@ -23,6 +26,7 @@ from infra.platform.network import (
 )
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -39,6 +43,31 @@ REDIS_OUT = Allow("redis", "egress", (ANY_NAMESPACE,), (6379,))
 EXAMPLES = ExtraNamespace(EXAMPLES_NAMESPACE, (REDIS_OUT, from_namespaces("keda-scalers", ("keda",), (6379,))))
 
 
+class ExampleWorker(Settings):
+    enabled: bool = False
+    """Declare an example queue-driven worker in namespace `ml-examples`: a Deployment that KEDA scales (from
+    zero) on the length of a Redis list."""
+    image: ImageByDigest = (
+        "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
+    )
+    """Worker image, pinned by digest. The default is a placeholder that does nothing; use your worker's image."""
+    redis_address: HostPort = "redis.ml-examples.svc.cluster.local:6379"
+    """`host:port` of the Redis server holding the work queue."""
+    list_name: Annotated[str, Field(min_length=1)] = "jobs"
+    """Redis list the worker consumes."""
+    items_per_replica: Annotated[int, Field(ge=1, le=10000)] = 5
+    """Queue items per worker replica KEDA aims for."""
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Upper bound of worker replicas."""
+
+
+class KedaSettings(Settings):
+    enabled: bool = True
+    """Install KEDA for event-driven autoscaling of Deployments and Jobs (queues, streams, metrics)."""
+    example_worker: ExampleWorker = ExampleWorker()
+    """An example ScaledObject and the worker it scales."""
+
+
 class Keda(PlatformComponent):
     spec = ComponentSpec(
         name="keda",
@@ -48,6 +77,10 @@ class Keda(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER, METRICS_API_FROM_API_SERVER, SCALERS_OUT),
         extra_namespaces=(EXAMPLES,),
     )
+    sources = {
+        "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2", "keda"),
+    }
+    settings = ComponentSettings("keda", KedaSettings, "KEDA event-driven autoscaling.")
 
     exported_families = {
         "keda/keda-operator": ("keda_*", "controller_runtime_*"),

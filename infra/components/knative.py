@@ -4,14 +4,19 @@ the ingress choice, and Eventing with a default broker backed by the cluster's m
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import Field
+
+from infra.config.formats import GoDuration
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, ExtraNamespace, PlatformComponent
 from infra.platform.config_text import yaml_text
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -46,6 +51,36 @@ IN_MEMORY_CHANNEL = {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemory
 JETSTREAM_CHANNEL = {"apiVersion": "messaging.knative.dev/v1alpha1", "kind": "NatsJetStreamChannel"}
 
 
+class Autoscaling(Settings):
+    scale_to_zero: bool = True
+    """Let idle Knative services scale down to no pods (the activator buffers the first request)."""
+    scale_to_zero_grace_period: GoDuration = "30s"
+    """How long the last pod of an idle service is kept before it is removed, e.g. `30s`."""
+    min_scale: Annotated[int, Field(ge=0, le=100)] = 0
+    """Default lower bound of pods per revision; services may set their own."""
+    max_scale: Annotated[int, Field(ge=0, le=1000)] = 0
+    """Default upper bound of pods per revision; 0 means unbounded."""
+
+
+class Eventing(Settings):
+    enabled: bool = True
+    """Install Knative Eventing (brokers, triggers, sources)."""
+    broker_channel: Literal["cluster", "in-memory"] = "cluster"
+    """What backs the default broker: `cluster` uses the event broker the cluster layer provides (NATS JetStream
+    on-prem, `onprem.eventing.broker`) and falls back to the in-memory channel when it provides none;
+    `in-memory` always uses it (events are lost on restart, fine for dev)."""
+
+
+class KnativeSettings(Settings):
+    enabled: bool = True
+    """Install Knative through its operator: Serving (with the networking layer matching `ingress.provider`:
+    net-istio for Istio, Kourier behind Traefik) and Eventing."""
+    autoscaling: Autoscaling = Autoscaling()
+    """Cluster-wide defaults of the Knative autoscaler."""
+    eventing: Eventing = Eventing()
+    """Knative Eventing."""
+
+
 class Knative(PlatformComponent):
     spec = ComponentSpec(
         name="knative",
@@ -66,6 +101,13 @@ class Knative(PlatformComponent):
         # HTTPS: the operator downloads the NATS JetStream channel manifests when the cluster provides NATS.
         network=(KUBE_API, HTTPS_OUT, WEBHOOK_FROM_API_SERVER),
         extra_namespaces=(SERVING, EVENTING),
+    )
+    sources = {
+        # The Knative operator's Helm repository publishes its versions with a leading "v".
+        "knative": Chart("https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"),
+    }
+    settings = ComponentSettings(
+        "knative", KnativeSettings, "Knative Serving and Eventing (serverless model serving, scale to zero, events)."
     )
 
     exported_families = {

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.config.derived import default_image
-from infra.config.settings.delivery import Mirrors
+from infra.config.settings.common import ComponentSettings, Settings
+from infra.config.settings.platform import Mirrors
 from infra.observability.platform_alerts import down, reconcile_errors
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -16,11 +17,17 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
 
 RUNTIME_VERSION = "v0.20.0"
+
+
+class KserveSettings(Settings):
+    enabled: bool = False
+    """Install KServe in serverless mode (on Knative) with the platform's ClusterServingRuntimes."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,12 @@ class Kserve(PlatformComponent):
         # The InferenceService CRD exceeds the client-side apply annotation limit.
         server_side_apply=True,
     )
+    sources = {
+        # Argo CD's Helm-over-OCI form: registry path without oci://, chart named separately.
+        "kserve-crd": Chart("ghcr.io/kserve/charts", "kserve-crd", "v0.20.0", "kserve"),
+        "kserve": Chart("ghcr.io/kserve/charts", "kserve-resources", "v0.20.0", "kserve"),
+    }
+    settings = ComponentSettings("kserve", KserveSettings, "Model serving.")
 
     exported_families = {
         "kserve/kserve-controller": ("controller_runtime_*",),

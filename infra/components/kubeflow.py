@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
 from infra import compat
 from infra.components.kubeflow_dashboard import DASHBOARD_PART, dashboard_patch
@@ -27,8 +28,22 @@ from infra.components.kubeflow_pipelines import (
     ui_endpoint_problem,
 )
 from infra.config.derived import default_image
-from infra.config.rules import existing_versions, kubeflow_products
-from infra.config.settings.ml import Team
+from infra.config.formats import (
+    ByteQuantity,
+    ByteQuota,
+    Claim,
+    CpuQuantity,
+    DataKey,
+    Email,
+    EmailDomain,
+    HttpsUrl,
+    Image,
+    KubernetesName,
+    ObjectName,
+    RefreshMinutes,
+    Scope,
+)
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import deployments_unavailable, down
 from infra.observability.promrules import Group
 from infra.platform import sign_in
@@ -55,9 +70,41 @@ from infra.platform.network import (
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
+from infra.sources import git_source
 
 if TYPE_CHECKING:
     from infra.config import Environment
+
+KUBEFLOW_MANIFESTS = "https://github.com/kubeflow/manifests"
+KUBEFLOW_RELEASE = "26.03"
+KUBEFLOW_PARTS = {
+    "roles": "common/kubeflow-roles/base",
+    "istio-resources": "common/istio/kubeflow-istio-resources/base",
+    "profiles": "applications/profiles/pss",
+    "poddefaults": "applications/admission-webhook/upstream/overlays/cert-manager",
+    "pipelines": "applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user",
+    "notebook-controller": "applications/jupyter/notebook-controller/upstream/overlays/kubeflow",
+    "jupyter-web-app": "applications/jupyter/jupyter-web-app/upstream/overlays/istio",
+    "katib": "applications/katib/upstream/installs/katib-with-kubeflow",
+    "training-operator": "applications/training-operator/upstream/overlays/kubeflow",
+    "central-dashboard": "applications/centraldashboard/upstream/overlays/kserve",
+    # The apps behind the dashboard's other menu links, as upstream's example/kustomization.yaml installs them. The
+    # volumes web app lists PVCViewer objects with every volume, so its controller (and CRD) comes with it.
+    "pvcviewer-controller": "applications/pvcviewer-controller/upstream/base",
+    "volumes-web-app": "applications/volumes-web-app/upstream/overlays/istio",
+    "tensorboard-controller": "applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow",
+    "tensorboards-web-app": "applications/tensorboard/tensorboards-web-app/upstream/overlays/istio",
+    # Made for KServe 0.16 (v0.16.1 manifests); the platform's KServe is newer: infra/compat.py, PART_PAIRS.
+    "models-web-app": "applications/kserve/models-web-app/overlays/kubeflow",
+}
+
+# The notebook servers the Jupyter web app offers by default (`components.kubeflow.notebookImages`).
+NOTEBOOK_IMAGES = (
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-pytorch-full:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-pytorch-cuda-full:v1.10.0",
+    "ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-tensorflow-full:v1.10.0",
+)
 
 # Where Kubeflow's UIs and APIs are called from besides the teams' namespaces: the Istio gateways.
 GATEWAY_NAMESPACES = ("istio-system", "istio-ingress")
@@ -68,6 +115,123 @@ PODDEFAULTS_WEBHOOK = Allow(
 )
 # Controllers and Pipelines call services in other namespaces (team namespaces, the on-prem database).
 KUBEFLOW_OUT = Allow("kubeflow-out", "egress", (ANY_NAMESPACE,))
+
+
+class TeamQuota(Settings):
+    cpu: CpuQuantity = "8"
+    """CPU the team's namespace may request in total, e.g. `8` or `500m`."""
+    memory: ByteQuantity = "32Gi"
+    """Memory the team's namespace may request in total."""
+    gpu: Annotated[int, Field(ge=0, le=512)] = 0
+    """GPUs (`nvidia.com/gpu`) the team's namespace may request in total."""
+    storage: ByteQuota = "200Gi"
+    """Persistent volume storage the team's namespace may claim in total."""
+
+
+class RayHead(Settings):
+    cpu: CpuQuantity = "2"
+    """CPU of the Ray head pod (request and limit): the cluster's control processes, the dashboard and the driver
+    of jobs submitted to it."""
+    memory: ByteQuantity = "8Gi"
+    """Memory of the Ray head pod (request and limit)."""
+
+
+class RayWorkerGroup(Settings):
+    name: KubernetesName
+    """Group name, unique within the team's Ray cluster, e.g. `cpu` or `gpu`."""
+    cpu: CpuQuantity = "4"
+    """CPU of each worker pod (request and limit)."""
+    memory: ByteQuantity = "16Gi"
+    """Memory of each worker pod (request and limit); Ray's object store takes part of it."""
+    gpu: Annotated[int, Field(ge=0, le=8)] = 0
+    """GPUs (`nvidia.com/gpu`) of each worker pod. Above 0 the workers run the GPU image on the GPU nodes (the
+    pools with role `gpu` on GKE), tolerating their `nvidia.com/gpu` taint."""
+    min_replicas: Annotated[int, Field(ge=0, le=100)] = 0
+    """Workers the autoscaler keeps when the cluster is idle; 0 scales the group to nothing."""
+    max_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    """Workers the autoscaler may start; with the head, the largest cluster must fit the team's quota."""
+
+
+class TeamRay(Settings):
+    head: RayHead = RayHead()
+    """Size of the head pod."""
+    worker_groups: Annotated[tuple[RayWorkerGroup, ...], Field(min_length=1)] = (RayWorkerGroup(name="cpu"),)
+    """Groups of identical workers the Ray autoscaler scales between their minReplicas and maxReplicas."""
+    idle_timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 600
+    """How long a worker without Ray tasks or actors stays before the autoscaler removes it."""
+
+
+class Team(Settings):
+    name: KubernetesName
+    """Team name; also the name of its Kubeflow Profile and of the namespace the Profile creates."""
+    owner: Email
+    """E-mail of the team's owner, as the identity provider reports it; owns the Profile."""
+    members: tuple[Email, ...] = ()
+    """E-mails of the other members; each becomes a contributor (edit access) of the team's namespace."""
+    quota: TeamQuota = TeamQuota()
+    """Compute and storage the team may use: the Profile's ResourceQuota."""
+    ray: TeamRay | None = None
+    """A Ray cluster in the team's namespace (`ray`), made by the KubeRay operator (`components.kuberay`):
+    autoscaled workers, object store access as the team's pipeline steps have it, and its dashboard at
+    `https://kubeflow.<domain>/ray/<team>/` behind the platform's sign-in, for the team's owner and members only.
+    Unset: no Ray cluster."""
+
+
+class ProxySecretKeyRef(Settings):
+    name: ObjectName
+    """Name of a Secret in the `oauth2-proxy` namespace. Create it out of band (e.g. with External Secrets); its
+    value never appears in a stack file or a rendered manifest."""
+    key: DataKey
+    """Key in that Secret holding the value."""
+
+
+class KubeflowAuth(Settings):
+    issuer: HttpsUrl
+    """OIDC issuer URL of the identity provider, exactly as it appears in the `iss` claim of its tokens (mind a
+    trailing slash), e.g. `https://idp.example.com/realms/platform`. oauth2-proxy and istiod fetch its discovery
+    document and signing keys, so it must be reachable from the cluster."""
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth client ID registered for Kubeflow, with the redirect URL `https://kubeflow.<domain>/oauth2/callback`.
+    The ingress gateway accepts only ID tokens issued to this client."""
+    client_secret: ProxySecretKeyRef
+    """Where that client's secret is: a reference to a Secret key, never the secret itself."""
+    cookie_secret: ProxySecretKeyRef
+    """Where the key that encrypts the session cookie is: 16, 24 or 32 random bytes, e.g. the 32 characters
+    `openssl rand -hex 16` prints. Changing it signs everybody out."""
+    allowed_email_domains: tuple[EmailDomain, ...]
+    """Only users whose e-mail address is in one of these domains may sign in, e.g. `example.com`; `*` admits any
+    domain (then restrict with allowedGroups). At least one is needed."""
+    allowed_groups: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    """Only members of these identity-provider groups (read from the ID token's groups claim) may sign in; empty
+    admits every user of the allowed domains."""
+    email_claim: Claim = "email"
+    """ID token claim with the user's e-mail address: it becomes the Kubeflow user (`kubeflow-userid`) that team
+    owners and members are matched against."""
+    groups_claim: Claim = "groups"
+    """ID token claim with the user's groups, which allowedGroups is checked against."""
+    requested_scopes: tuple[Scope, ...] = ("openid", "email", "profile")
+    """Scopes requested at sign-in; `openid` is required. Add the scope your identity provider needs to put groups
+    into the ID token (often `groups`) when you set allowedGroups."""
+    refresh_interval: RefreshMinutes = "4m"
+    """How often oauth2-proxy renews a session's ID token with its refresh token, e.g. `4m`. The gateway verifies
+    that token on every request, so keep this below the identity provider's ID token lifetime; the provider must
+    issue refresh tokens to the client (without them users sign in again when the token expires)."""
+
+
+class KubeflowSettings(Settings):
+    enabled: bool = False
+    """Install Kubeflow (Pipelines, Notebooks, Volumes, TensorBoards, Katib, training operator, dashboard, Profiles,
+    and with KServe its endpoints page) from the upstream kubeflow/manifests release. Needs the Istio ingress
+    provider."""
+    notebook_images: Annotated[tuple[Image, ...], Field(min_length=1)] = NOTEBOOK_IMAGES
+    """Images offered when a user starts a notebook server; the first is the default."""
+    teams: tuple[Team, ...] = ()
+    """Teams: one Kubeflow Profile (namespace, members, ResourceQuota) each."""
+    auth: KubeflowAuth | None = None
+    """Sign-in in front of the dashboard at `https://kubeflow.<domain>`: oauth2-proxy as an OIDC client of this
+    identity provider, enforced by the Istio ingress gateway for every request to that host. Required for tier
+    prod. Unset, Kubeflow has no sign-in and trusts the user header it is sent (its Applications say so in their
+    advisory annotation): keep such an environment off public networks."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +433,12 @@ class Kubeflow(PlatformComponent):
         server_side_apply=True,
         ignore_differences=CONTROLLER_WRITTEN,
     )
+    # Every part comes from one upstream kubeflow/manifests release, path by path.
+    sources = {
+        f"kubeflow-{part}": git_source(KUBEFLOW_MANIFESTS, path, KUBEFLOW_RELEASE, "kubeflow")
+        for part, path in KUBEFLOW_PARTS.items()
+    }
+    settings = ComponentSettings("kubeflow", KubeflowSettings, "Kubeflow and the teams' Profiles.")
 
     exported_families = {
         # The Pipelines API server's metrics merged into its Istio agent's (kubeflow_pipelines.py).
@@ -322,8 +492,8 @@ class Kubeflow(PlatformComponent):
         notes = compat.advisories(
             dict(self.env.versions),
             self.env.kubernetes_version,
-            kubeflow_products(self.env),
-            existing=existing_versions(self.env),
+            compat.kubeflow_products(self.env),
+            existing=compat.existing_versions(self.env),
         )
         if sign_in.sign_in(self.env) is None:
             notes.append(
@@ -347,7 +517,7 @@ class Kubeflow(PlatformComponent):
             **dashboard,
             "patches": [*dashboard.get("patches", []), dashboard_patch([part.key for part in parts])],
         }
-        products = kubeflow_products(self.env)
+        products = compat.kubeflow_products(self.env)
         for part in parts:
             own_notes = compat.advisories(dict(self.env.versions), self.env.kubernetes_version, products, part.key)
             self.application(

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config.settings.delivery import Mirrors
+from infra.config.settings.platform import Mirrors
 from infra.platform.config_text import yaml_text
 from infra.platform.kustomize import json_patch, merge_patch
 from infra.platform.mirrors import mirrored_image

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.cluster.facts import PIPELINE_RUNS_PREFIX, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, ClusterFacts, ObjectStore
-from infra.config.settings.delivery import Mirrors
+from infra.config.settings.platform import Mirrors
 from infra.platform.argocd_app import mirrored_url
 from infra.platform.database import DatabaseLogin, database_login
 from infra.platform.kustomize import config_map_ops, json_patch, merge_patch

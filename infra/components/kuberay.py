@@ -25,7 +25,11 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from infra.config.derived import RAY_AUTOSCALER_CPU, RAY_AUTOSCALER_MEMORY
-from infra.config.settings.ml import RayWorkerGroup, Team
+from infra.config.formats import (
+    Image,
+    RayVersion,
+)
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import down, reconcile_errors
 from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
@@ -37,8 +41,10 @@ from infra.platform.namespace import MESH_NAMESPACE, MONITORING_NAMESPACE, allow
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
+    from infra.components.kubeflow import RayWorkerGroup, Team
     from infra.config import Environment
 
 NAMESPACE = "kuberay"
@@ -61,6 +67,19 @@ RAY_USER, RAY_GROUP = 1000, 100
 TO_RAY_DASHBOARDS = Allow("ray-dashboards", "egress", (ANY_NAMESPACE,), (DASHBOARD_PORT,))
 
 
+class KubeRaySettings(Settings):
+    enabled: bool = False
+    """Install the KubeRay operator. Teams opt in to a Ray cluster in their namespace with
+    `kubeflow.teams[].ray`."""
+    ray_version: RayVersion = "2.52.0"
+    """Ray version of the teams' clusters, as KubeRay needs to know it; the images must contain this version, and
+    so must the Ray client of notebooks that connect to the clusters."""
+    image: Image = "rayproject/ray:2.52.0"
+    """Image of the Ray head and of CPU workers."""
+    gpu_image: Image = "rayproject/ray:2.52.0-gpu"
+    """Image of GPU workers (Ray with CUDA)."""
+
+
 class KubeRay(PlatformComponent):
     spec = ComponentSpec(
         name="kuberay-operator",
@@ -73,6 +92,13 @@ class KubeRay(PlatformComponent):
         # The RayCluster, RayJob, RayService and RayCronJob CRDs are 0.8-1.4 MB each.
         server_side_apply=True,
     )
+    sources = {
+        # Distributed training and tuning: the operator; each team's RayCluster is written by the stack.
+        "kuberay-operator": Chart(
+            "https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.7.0", "kuberay"
+        ),
+    }
+    settings = ComponentSettings("kuberay", KubeRaySettings, "The KubeRay operator and the teams' Ray clusters.")
 
     exported_families = {
         "kuberay/kuberay-operator": ("kuberay_*", "controller_runtime_*"),

@@ -3,15 +3,24 @@ metrics), optionally Logstash, the Elasticsearch exporter for Prometheus and the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
 from infra.cluster import ClusterFacts
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.eck import LOGGING_NAMESPACE, logging_wanted
-from infra.config.settings.observability import Logging as LoggingSettings
+from infra.config.formats import (
+    ByteQuantity,
+    CpuQuantity,
+    ElasticAge,
+    ElasticCron,
+    ElasticVersion,
+    JvmHeap,
+)
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability import beats
 from infra.observability.elastic_policies import SCRIPT, api_objects, reconcile_files
 from infra.observability.promrules import Group, alert, group
@@ -21,6 +30,7 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -48,6 +58,47 @@ KUBELET = Allow("kubelet", "egress", (ANYWHERE,), (10250,))
 FROM_OPERATOR = from_namespaces("eck-operator", ("elastic-system",), (9200, 5601, 9600))
 
 
+class Elasticsearch(Settings):
+    count: Annotated[int, Field(ge=1, le=50)] = 1
+    """Elasticsearch nodes (all roles). Highly available environments need at least 3 for a master quorum."""
+    heap: JvmHeap = "1g"
+    """JVM heap of each node, e.g. `1g` or `512m`; keep it at most half of `memory`."""
+    memory: ByteQuantity = "2Gi"
+    """Memory request and limit of each node."""
+    cpu: CpuQuantity = "1"
+    """CPU request of each node."""
+    storage_size: ByteQuantity = "50Gi"
+    """Data volume size of each node."""
+
+
+class LogSnapshots(Settings):
+    schedule: ElasticCron = "0 30 1 * * ?"
+    """When the snapshot lifecycle policy takes a snapshot (Elasticsearch cron syntax, UTC)."""
+    retention: ElasticAge = "30d"
+    """How long snapshots are kept in the object store."""
+
+
+class LoggingSettings(Settings):
+    enabled: bool | None = None
+    """Install ELK. Unset: on where the cluster has no built-in log pipeline (on-prem), off where it has one
+    (GKE ships container logs to Cloud Logging already; a second collector would double the log volume)."""
+    version: ElasticVersion = "9.4.3"
+    """Elastic Stack version of Elasticsearch, Kibana, Beats and Logstash."""
+    elasticsearch: Elasticsearch = Elasticsearch()
+    """Elasticsearch sizing."""
+    retention: ElasticAge = "14d"
+    """How long log indices are kept before the index lifecycle policy deletes them."""
+    snapshots: LogSnapshots = LogSnapshots()
+    """Snapshots of the log indices into the object store."""
+    kibana_replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Kibana instances."""
+    metricbeat: bool = True
+    """Ship node and host metrics to Elasticsearch with Metricbeat as well."""
+    logstash: bool = False
+    """Route logs through a Logstash processing pipeline (parsing, enrichment) instead of straight into
+    Elasticsearch."""
+
+
 class Logging(PlatformComponent):
     spec = ComponentSpec(
         name="logging",
@@ -59,6 +110,18 @@ class Logging(PlatformComponent):
             "Filebeat reads container logs and Metricbeat host metrics from hostPath mounts as root on every node"
         ),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE, KUBELET, FROM_OPERATOR),
+    )
+    sources = {
+        # Not in ../shared/components.md: version read from prometheus-community/helm-charts at cf408a290aec.
+        "prometheus-elasticsearch-exporter": Chart(
+            "https://prometheus-community.github.io/helm-charts",
+            "prometheus-elasticsearch-exporter",
+            "7.4.0",
+            "logging",
+        ),
+    }
+    settings = ComponentSettings(
+        "logging", LoggingSettings, "Logs in Elasticsearch (ELK) through Elastic's ECK operator."
     )
 
     exported_families = {
@@ -116,7 +179,7 @@ class Logging(PlatformComponent):
         return logging_wanted(env, facts)
 
     @property
-    def settings(self) -> LoggingSettings:
+    def logging_settings(self) -> LoggingSettings:
         return self.env.components.logging
 
     def build(self) -> None:
@@ -132,7 +195,7 @@ class Logging(PlatformComponent):
         )
         self.custom_resource("kibana.k8s.elastic.co/v1", "Kibana", NAME, self.kibana(), LOGGING_NAMESPACE)
         self.expose("kibana", KIBANA_SERVICE, KIBANA_PORT)
-        if self.settings.logstash:
+        if self.logging_settings.logstash:
             self.custom_resource(
                 "logstash.k8s.elastic.co/v1alpha1", "Logstash", NAME, self.logstash(), LOGGING_NAMESPACE
             )
@@ -168,7 +231,7 @@ class Logging(PlatformComponent):
         return {"eck.k8s.elastic.co/downward-node-labels": ZONE_LABEL} if self.env.high_availability else {}
 
     def elasticsearch(self, service_account: str) -> dict[str, Any]:
-        es = self.settings.elasticsearch
+        es = self.logging_settings.elasticsearch
         store = self.ctx.facts.object_store
         config: dict[str, Any] = {
             # No vm.max_map_count sysctl (which needs a privileged init container): use niofs instead of mmap.
@@ -190,7 +253,10 @@ class Logging(PlatformComponent):
                     "labelSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": NAME}},
                 }
             ]
-        spec: dict[str, Any] = {"version": self.settings.version, **self.eck_image("elasticsearch/elasticsearch")}
+        spec: dict[str, Any] = {
+            "version": self.logging_settings.version,
+            **self.eck_image("elasticsearch/elasticsearch"),
+        }
         if store.kind == "s3":
             config.update(
                 {
@@ -239,9 +305,9 @@ class Logging(PlatformComponent):
 
     def kibana(self) -> dict[str, Any]:
         return {
-            "version": self.settings.version,
+            "version": self.logging_settings.version,
             **self.eck_image("kibana/kibana"),
-            "count": self.settings.kibana_replicas,
+            "count": self.logging_settings.kibana_replicas,
             "elasticsearchRef": {"name": NAME},
             "config": {"server.publicBaseUrl": f"https://kibana.{self.env.domain}"},
             # TLS ends at the ingress (a cert-manager certificate for kibana.<domain>); ECK's self-signed
@@ -254,7 +320,7 @@ class Logging(PlatformComponent):
 
     def logstash(self) -> dict[str, Any]:
         return {
-            "version": self.settings.version,
+            "version": self.logging_settings.version,
             **self.eck_image("logstash/logstash"),
             "count": 2 if self.env.high_availability else 1,
             "elasticsearchRefs": [{"name": NAME, "clusterName": NAME}],
@@ -280,22 +346,24 @@ class Logging(PlatformComponent):
     def eck_image(self, product: str) -> dict[str, str]:
         """`spec.image` of an Elastic stack resource where the environment has an image mirror; without one ECK picks
         `docker.elastic.co/<product>:<version>` itself."""
-        upstream = f"docker.elastic.co/{product}:{self.settings.version}"
+        upstream = f"docker.elastic.co/{product}:{self.logging_settings.version}"
         mirrored = mirrored_image(upstream, self.env.mirrors)
         return {"image": mirrored} if mirrored != upstream else {}
 
     def beats(self) -> list[beats.BeatSpec]:
-        logstash = f"{NAME}-ls-beats.{LOGGING_NAMESPACE}.svc:{LOGSTASH_BEATS_PORT}" if self.settings.logstash else None
-        result = [beats.filebeat(self.settings.version, NAME, logstash)]
-        if self.settings.metricbeat:
-            result.append(beats.metricbeat(self.settings.version, NAME))
+        logstash = (
+            f"{NAME}-ls-beats.{LOGGING_NAMESPACE}.svc:{LOGSTASH_BEATS_PORT}" if self.logging_settings.logstash else None
+        )
+        result = [beats.filebeat(self.logging_settings.version, NAME, logstash)]
+        if self.logging_settings.metricbeat:
+            result.append(beats.metricbeat(self.logging_settings.version, NAME))
         return result
 
     # --- policies and metrics -----------------------------------------------------------------------------------
 
     def policy_reconciler(self, es: pulumi.Resource) -> None:
         """ILM, SLM and the snapshot repository (see infra/observability/elastic_policies.py for why a CronJob)."""
-        files = reconcile_files(api_objects(self.settings, self.snapshot_repository()), ES_URL)
+        files = reconcile_files(api_objects(self.logging_settings, self.snapshot_repository()), ES_URL)
         labels = component_labels(self.spec.name, self.spec.layer)
         opts = self.opts(depends_on=[*self._own_namespace(), es])
         config = k8s.core.v1.ConfigMap(
@@ -306,7 +374,7 @@ class Logging(PlatformComponent):
         )
         container = {
             "name": "apply",
-            "image": mirrored_image(f"{ES_IMAGE}:{self.settings.version}", self.env.mirrors),
+            "image": mirrored_image(f"{ES_IMAGE}:{self.logging_settings.version}", self.env.mirrors),
             "imagePullPolicy": "Always",
             "command": ["/bin/sh", f"/policies/{SCRIPT}"],
             "resources": resources("10m", "32Mi", "100m", "64Mi"),

@@ -6,17 +6,20 @@ environment asks for it, next to the Persistent Disk classes that stay the defau
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
-from infra.config.settings.storage import RecurringJob
+from infra.config.formats import StandardCron
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -36,6 +39,24 @@ OBJECT_STORE_OUT = Allow("object-store", "egress", (ANYWHERE,), (80, 443, 9000))
 REPLICAS_BY_TIER = {"dev": 2, "staging": 3, "prod": 3}
 
 
+class RecurringJob(Settings):
+    cron: StandardCron
+    """When the job runs, as a five-field cron expression in the cluster's time zone (UTC unless changed)."""
+    retain: Annotated[int, Field(ge=1, le=100)]
+    """How many snapshots or backups this job keeps per volume; older ones are deleted."""
+
+
+class LonghornSettings(Settings):
+    enabled: bool | None = None
+    """Install Longhorn. Unset: on-prem yes (it is the cluster's block storage and cannot be turned off there),
+    GKE no. On GKE, `true` requires every node pool to use the Ubuntu node image (Longhorn needs open-iscsi)."""
+    snapshots: RecurringJob = RecurringJob(cron="0 */6 * * *", retain=8)
+    """Recurring in-cluster snapshots of every Longhorn volume."""
+    backups: RecurringJob = RecurringJob(cron="30 2 * * *", retain=14)
+    """Recurring backups of every Longhorn volume to the object store's `backups` bucket. Only where the object
+    store takes S3 keys (on-prem); on GKE the bucket is reached by Workload Identity, which Longhorn cannot use."""
+
+
 class Longhorn(PlatformComponent):
     spec = ComponentSpec(
         name="longhorn",
@@ -48,6 +69,12 @@ class Longhorn(PlatformComponent):
             "/proc and the data path to attach block devices over iSCSI"
         ),
         network=(KUBE_API, LONGHORN_WEBHOOKS, OBJECT_STORE_OUT),
+    )
+    sources = {
+        "longhorn": Chart("https://charts.longhorn.io", "longhorn", "1.12.1", "longhorn-system"),
+    }
+    settings = ComponentSettings(
+        "longhorn", LonghornSettings, "Longhorn block storage, its storage classes, snapshots and backups."
     )
 
     exported_families = {

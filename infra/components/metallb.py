@@ -11,6 +11,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import RUNTIME_DEFAULT
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -32,6 +33,9 @@ class MetalLB(PlatformComponent):
         "(MetalLB's install docs require the privileged label on metallb-system)",
         network=(KUBE_API, WEBHOOK_FROM_API_SERVER),
     )
+    sources = {
+        "metallb": Chart("https://metallb.github.io/metallb", "metallb", "0.16.1", "metallb-system"),
+    }
 
     exported_families = {
         "metallb-system/metallb-controller-monitor": ("metallb_*",),
@@ -68,7 +72,7 @@ class MetalLB(PlatformComponent):
         return (*super().requires(env), *monitoring)
 
     @property
-    def settings(self) -> MetalLBSettings:
+    def metallb_settings(self) -> MetalLBSettings:
         assert self.env.onprem is not None
         return self.env.onprem.load_balancer
 
@@ -78,7 +82,7 @@ class MetalLB(PlatformComponent):
         self.address_pool()
 
     def values(self) -> dict[str, Any]:
-        bgp = self.settings.mode == "bgp"
+        bgp = self.metallb_settings.mode == "bgp"
         return {
             "crds": {"enabled": True},
             # The runtime's seccomp profile for both pods (merged into the chart's own pod contexts): the speaker's
@@ -112,11 +116,13 @@ class MetalLB(PlatformComponent):
 
     def address_pool(self) -> None:
         ns = self.spec.namespace
-        self.custom_resource(API, "IPAddressPool", POOL, {"addresses": list(self.settings.addresses)}, namespace=ns)
-        if self.settings.mode == "l2":
+        self.custom_resource(
+            API, "IPAddressPool", POOL, {"addresses": list(self.metallb_settings.addresses)}, namespace=ns
+        )
+        if self.metallb_settings.mode == "l2":
             self.custom_resource(API, "L2Advertisement", POOL, {"ipAddressPools": [POOL]}, namespace=ns)
             return
-        for index, peer in enumerate(self.settings.peers):
+        for index, peer in enumerate(self.metallb_settings.peers):
             self.custom_resource(
                 "metallb.io/v1beta2",
                 "BGPPeer",

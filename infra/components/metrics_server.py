@@ -13,6 +13,7 @@ from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -31,6 +32,11 @@ DEFAULT_ARGS = (
 
 class MetricsServer(PlatformComponent):
     spec = ComponentSpec(name="metrics-server", layer="platform", namespace=KUBE_SYSTEM)
+    sources = {
+        "metrics-server": Chart(
+            "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"
+        ),
+    }
 
     exported_families = {
         "kube-system/metrics-server": ("metrics_server_*",),

@@ -5,15 +5,16 @@ Secret on-prem; basic auth in front of the UI and API, its users and permissions
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import pulumi
+from pydantic import Field
 
-from infra.catalog import MLFLOW_IMAGE, MLFLOW_VERSION
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.mlflow_auth import AUTH_DATABASE, IAM_LOGIN_SECRET, auth_database_values, iam_login_secret
-from infra.config.settings.delivery import Mirrors
+from infra.config.settings.common import ComponentSettings, Settings
+from infra.config.settings.platform import Mirrors
 from infra.observability.platform_alerts import down, server_error_ratio
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -26,11 +27,18 @@ from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
 
 __all__ = ["Mlflow", "MissingClusterService"]
+
+# The MLflow image the tracking server and its schema migration run: chart 1.11.5's
+# appVersion (community-charts/helm-charts tag mlflow-1.11.5, charts/mlflow/Chart.yaml). Pinned apart from the
+# chart so that the server and the migration always run one MLflow, whatever chart version an environment pins.
+MLFLOW_IMAGE = "burakince/mlflow"
+MLFLOW_VERSION = "3.15.1"
 
 WORKLOAD = "mlflow"
 DATABASE = "mlflow"
@@ -50,6 +58,13 @@ MIGRATE = (
 )
 
 
+class MlflowSettings(Settings):
+    enabled: bool = False
+    """Install the MLflow tracking server and model registry (needs the cluster's database)."""
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Tracking server replicas; highly available environments need at least 2."""
+
+
 class Mlflow(PlatformComponent):
     spec = ComponentSpec(
         name="mlflow",
@@ -59,6 +74,10 @@ class Mlflow(PlatformComponent):
         depends_on=("cert-manager", "istio", "cloudnative-pg"),
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
+    sources = {
+        "mlflow": Chart("https://community-charts.github.io/helm-charts", "mlflow", "1.11.5", "mlflow", "MIT"),
+    }
+    settings = ComponentSettings("mlflow", MlflowSettings, "Experiment tracking and model registry.")
 
     exported_families = {
         "mlflow/mlflow": ("flask_*",),

@@ -4,9 +4,10 @@ scrape targets of components installed before it (Argo CD) and the Grafana dashb
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pulumi_kubernetes as k8s
+from pydantic import Field
 
 from infra.components.logging import OBJECT_STORE
 from infra.components.metallb import METRICS_PORT as METALLB_METRICS_PORT
@@ -17,7 +18,20 @@ from infra.components.thanos import QUERY_PORT as THANOS_QUERY_PORT
 from infra.components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from infra.components.thanos import SIDECAR_WORKLOAD as THANOS_SIDECAR_WORKLOAD
 from infra.components.thanos import Thanos, credentials_env, objstore_config
-from infra.config.settings.observability import GrafanaSso
+from infra.config.formats import (
+    ByteQuantity,
+    ComponentLabel,
+    GrafanaGroup,
+    HttpsUrl,
+    KubernetesName,
+    LabelKey,
+    LabelValue,
+    Namespace,
+    PrometheusDuration,
+    Scopes,
+    SlackChannel,
+)
+from infra.config.settings.common import ComponentSettings, ExistingComponent, SecretSource, Settings
 from infra.observability.aiops import aiops_groups
 from infra.observability.alertmanager import alertmanager_config_spec
 from infra.observability.dashboards import AIOPS, DASHBOARDS
@@ -39,6 +53,7 @@ from infra.platform.network import (
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate, existing_secret_to_create
 from infra.platform.security import RUNTIME_DEFAULT
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -61,6 +76,118 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 admin password at every render, so Argo CD would see drift on every refresh and reset it on every sync."""
 
 
+class ExistingMonitoring(ExistingComponent):
+    """version: the version of the kube-prometheus-stack chart whose Prometheus Operator CRDs the cluster has,
+    e.g. `88.5.3`."""
+
+    namespace: Namespace = "monitoring"
+    """Namespace Prometheus runs in: every platform namespace admits scraping from it, and the platform's alert
+    rules are placed there."""
+    monitor_labels: dict[LabelKey, LabelValue] = {}
+    """Labels its Prometheus selects ServiceMonitors and PodMonitors by (`serviceMonitorSelector` and
+    `podMonitorSelector` matchLabels), e.g. `release: kube-prometheus-stack`; empty when it selects every one."""
+    rule_labels: dict[LabelKey, LabelValue] = {}
+    """Labels its Prometheus selects PrometheusRules by (`ruleSelector` matchLabels); empty when it selects every
+    one."""
+
+
+class GrafanaSso(Settings):
+    client_id: Annotated[str, Field(min_length=1)]
+    """OAuth2 client id Grafana was registered with at the identity provider."""
+    client_secret: SecretSource
+    """The OAuth2 client secret, from an existing Secret or a Pulumi secret config value."""
+    auth_url: HttpsUrl
+    """Authorization endpoint of the identity provider."""
+    token_url: HttpsUrl
+    """Token endpoint of the identity provider."""
+    api_url: HttpsUrl
+    """Userinfo endpoint of the identity provider."""
+    allowed_groups: tuple[GrafanaGroup, ...] = ()
+    """Only members of these groups may sign in; empty allows every authenticated user."""
+    admin_groups: tuple[GrafanaGroup, ...] = ()
+    """Members of these groups become Grafana admins; everyone else is a viewer."""
+    scopes: Scopes = "openid email profile groups"
+    """OAuth2 scopes requested at sign-in."""
+
+
+class Receiver(Settings):
+    name: KubernetesName
+    """Receiver name that routes refer to."""
+    type: Literal["slack", "pagerduty", "webhook"]
+    """Where alerts go: a Slack incoming webhook, a PagerDuty Events v2 integration, or a generic webhook."""
+    secret: SecretSource
+    """The Slack webhook URL, PagerDuty routing key or webhook URL: credentials, so never written here."""
+    channel: SlackChannel | None = None
+    """Slack channel, e.g. `#platform-alerts`; only for type `slack`."""
+
+
+class AlertRoute(Settings):
+    receiver: KubernetesName
+    """Receiver (by name) that gets the alerts this route matches."""
+    severities: tuple[Literal["critical", "warning", "info"], ...] = ()
+    """Match alerts of these severities; empty matches any severity."""
+    components: tuple[ComponentLabel, ...] = ()
+    """Match alerts of these platform components (their `component` label); empty matches any component."""
+
+
+class Alerting(Settings):
+    default_receiver: KubernetesName | None = None
+    """Receiver of every alert no route matches; unset keeps unmatched alerts in the Alertmanager UI only."""
+    receivers: tuple[Receiver, ...] = ()
+    """Notification targets."""
+    routes: tuple[AlertRoute, ...] = ()
+    """Routes, first match wins."""
+
+
+class Aiops(Settings):
+    enabled: bool = True
+    """Record per-service baselines and alert on deviations from them (seasonal z-scores)."""
+    z_score_threshold: Annotated[float, Field(ge=2, le=10)] = 3.0
+    """How many standard deviations from the weekly baseline make an anomaly."""
+    overprovision_ratio: Annotated[float, Field(ge=1.5, le=100)] = 3.0
+    """A workload whose CPU or memory request exceeds its use by this factor is reported as over-provisioned."""
+
+
+class Prometheus(Settings):
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Prometheus replicas; highly available environments need at least 2."""
+    retention: PrometheusDuration = "15d"
+    """How long samples are kept, e.g. `15d`."""
+    storage_size: ByteQuantity = "50Gi"
+    """Persistent volume size of each Prometheus replica."""
+
+
+class Alertmanager(Settings):
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Alertmanager replicas; highly available environments need at least 2."""
+
+
+class Grafana(Settings):
+    enabled: bool = True
+    """Install Grafana with the platform dashboards."""
+    sso: GrafanaSso | None = None
+    """Single sign-on through the organisation's OpenID Connect / OAuth2 provider; unset keeps the local login."""
+
+
+class MonitoringSettings(Settings):
+    enabled: bool = True
+    """Install kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana)."""
+    prometheus: Prometheus = Prometheus()
+    """Prometheus sizing."""
+    alertmanager: Alertmanager = Alertmanager()
+    """Alertmanager sizing."""
+    grafana: Grafana = Grafana()
+    """Grafana settings."""
+    alerting: Alerting = Alerting()
+    """Where Alertmanager sends alerts."""
+    aiops: Aiops = Aiops()
+    """Baseline-learning anomaly detection and resource-optimisation signals."""
+    existing: ExistingMonitoring | None = None
+    """The cluster already runs the Prometheus Operator and a Prometheus: the stack installs no kube-prometheus-stack
+    (so no Grafana, dashboards or Alertmanager routes of its own) and labels its ServiceMonitors, PodMonitors and
+    alert rules for that Prometheus."""
+
+
 class Monitoring(PlatformComponent):
     spec = ComponentSpec(
         name="kube-prometheus-stack",
@@ -73,6 +200,12 @@ class Monitoring(PlatformComponent):
         # The Prometheus Operator CRDs exceed the annotation size limit of client-side apply.
         server_side_apply=True,
     )
+    sources = {
+        "kube-prometheus-stack": Chart(
+            "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
+        ),
+    }
+    settings = ComponentSettings("monitoring", MonitoringSettings, "Metrics and alerting.")
 
     exported_families = {
         # The Prometheus Operator's Kubernetes components, kube-prometheus-stack's own ServiceMonitors.

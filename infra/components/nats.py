@@ -15,6 +15,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -34,6 +35,10 @@ class Nats(PlatformComponent):
         # Knative's channel dispatcher and event sources connect from their own namespaces.
         network=(Allow("nats-clients", "ingress", (ANY_NAMESPACE,), (CLIENT_PORT,)),),
     )
+    sources = {
+        # nats-io/k8s helm/charts/nats Chart.yaml 2.14.2 (tag nats-2.14.2, snapshot 2026-06-11).
+        "nats": Chart("https://nats-io.github.io/k8s/helm/charts/", "nats", "2.14.2", "nats"),
+    }
 
     exported_families = {
         "nats/nats": ("gnatsd_*", "jetstream_*", "nats_*"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from infra.config.settings.ml import KubeflowAuth, ProxySecretKeyRef
 from infra.observability.platform_alerts import down, server_error_ratio
 from infra.observability.promrules import Group, alert, group
 from infra.platform import sign_in
@@ -23,8 +22,10 @@ from infra.platform.network import Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
+from infra.sources import Chart
 
 if TYPE_CHECKING:
+    from infra.components.kubeflow import KubeflowAuth, ProxySecretKeyRef
     from infra.config import Environment
 
 # Kubeflow 26.03 was tested with oauth2-proxy 7.14.3, which no chart release ships as its appVersion (10.1.3 and
@@ -53,6 +54,11 @@ class OAuth2Proxy(PlatformComponent):
         depends_on=("istio",),
         network=(FROM_GATEWAY,),
     )
+    sources = {
+        # Sign-in in front of Kubeflow. oauth2-proxy/manifests tag oauth2-proxy-10.1.4 (2026-02-17): the last chart of
+        # the 7.14 line Kubeflow 26.03 was tested with; infra/components/oauth2_proxy.py runs it with image v7.14.3.
+        "oauth2-proxy": Chart("https://oauth2-proxy.github.io/manifests", "oauth2-proxy", "10.1.4", "oauth2-proxy"),
+    }
 
     exported_families = {
         "oauth2-proxy/oauth2-proxy": ("oauth2_proxy_*",),

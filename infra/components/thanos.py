@@ -23,6 +23,11 @@ import pulumi_kubernetes as k8s
 from infra.cluster import ClusterFacts
 from infra.cluster.facts import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 from infra.components.logging import OBJECT_STORE
+from infra.config.formats import (
+    ByteQuantity,
+    PrometheusDuration,
+)
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -31,6 +36,7 @@ from infra.platform.labels import component_labels
 from infra.platform.network import HTTPS_OUT, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -55,6 +61,29 @@ THANOS_USER = 1001
 TO_SIDECARS = Allow("prometheus-sidecars", "egress", (Peer(namespace="monitoring"),), (GRPC_PORT,))
 # Every component of the chart, and the ones it turns on by default that the sidecar model does not use.
 UNUSED = ("receive", "ruler", "bucket", "queryFrontend")
+
+
+class ThanosRetention(Settings):
+    raw: PrometheusDuration = "30d"
+    """How long the compactor keeps samples at their scraped resolution, e.g. `30d`."""
+    five_minutes: PrometheusDuration = "180d"
+    """How long it keeps the 5-minute downsampled blocks (made from raw blocks older than 40 hours)."""
+    one_hour: PrometheusDuration = "2y"
+    """How long it keeps the 1-hour downsampled blocks (made from 5-minute blocks older than 10 days)."""
+
+
+class ThanosSettings(Settings):
+    enabled: bool = False
+    """Keep metrics beyond Prometheus' own retention: Prometheus' Thanos sidecar uploads its blocks to the
+    object store's `metrics` bucket, the store gateway serves them, the compactor compacts, downsamples and
+    deletes them by `retention`, and Thanos query answers over both, as Grafana's default data source (query and
+    the store gateway run two replicas where `highAvailability` is on). Needs `monitoring.enabled`."""
+    retention: ThanosRetention = ThanosRetention()
+    """How long the bucket keeps each resolution. Each must be at least as long as the finer one before it."""
+    store_cache_size: ByteQuantity = "10Gi"
+    """Volume of each store gateway replica for its index cache."""
+    compactor_size: ByteQuantity = "20Gi"
+    """Scratch volume of the compactor, which downloads the blocks it compacts."""
 
 
 def objstore_config(facts: ClusterFacts) -> dict[str, Any]:
@@ -93,6 +122,11 @@ class Thanos(PlatformComponent):
         depends_on=("kube-prometheus-stack",),
         network=(HTTPS_OUT, OBJECT_STORE, TO_SIDECARS),
     )
+    sources = {
+        # Long-term metrics: query, store gateway and compactor over the blocks Prometheus' sidecar uploads.
+        "thanos": Chart("https://thanos-community.github.io/helm-charts", "thanos", "0.38.0", "thanos"),
+    }
+    settings = ComponentSettings("thanos", ThanosSettings, "Long-term metrics in the object store.")
 
     exported_families = {
         "thanos/thanos": ("thanos_*",),

@@ -11,6 +11,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, load_balancer_annotations, traefik_middlewares
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
 from infra.platform.resources import resources
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -31,6 +32,9 @@ class Traefik(PlatformComponent):
         provides_crds=("traefik.io", "hub.traefik.io"),
         network=(KUBE_API, FROM_ANYWHERE, TO_BACKENDS),
     )
+    sources = {
+        "traefik": Chart("https://traefik.github.io/charts", "traefik", "41.3.0", "traefik"),
+    }
 
     exported_families = {
         "traefik/traefik": ("traefik_*",),

@@ -7,9 +7,13 @@ Backups go to the `backups` bucket of ClusterFacts.object_store: Cloud Storage t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlparse
 
+from pydantic import Field
+
+from infra.config.formats import KubernetesName, Namespace, StandardCron
+from infra.config.settings.common import ComponentSettings, Settings
 from infra.observability.platform_alerts import down
 from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
@@ -17,6 +21,7 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -32,6 +37,26 @@ CREDENTIALS_KEY = "cloud"
 RESTRICTED_CONTAINER = restricted_container(non_root=False)
 
 
+class BackupSchedule(Settings):
+    name: KubernetesName
+    """Schedule name; its backups are named `<name>-<timestamp>`."""
+    schedule: StandardCron = "0 2 * * *"
+    """Cron expression (UTC) of when a backup starts, e.g. `0 2 * * *` for 02:00 every day."""
+    ttl_hours: Annotated[int, Field(ge=1, le=87600)] = 720
+    """How long each backup is kept, in hours (720 = 30 days)."""
+    include_namespaces: tuple[Namespace, ...] = ()
+    """Namespaces to back up; empty means every namespace."""
+    snapshot_volumes: bool = True
+    """Also snapshot persistent volumes (Compute Engine disk snapshots on GKE, CSI snapshots on-prem)."""
+
+
+class VeleroSettings(Settings):
+    enabled: bool = True
+    """Install Velero, which backs up Kubernetes objects and volumes to the object store's `backups` bucket."""
+    schedules: Annotated[tuple[BackupSchedule, ...], Field(min_length=1)] = (BackupSchedule(name="daily"),)
+    """Backup schedules; restores are described in docs/restore.md."""
+
+
 class Velero(PlatformComponent):
     spec = ComponentSpec(
         name="velero",
@@ -40,6 +65,10 @@ class Velero(PlatformComponent):
         provides_crds=("velero.io",),
         network=(KUBE_API, HTTPS_OUT),
     )
+    sources = {
+        "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
+    }
+    settings = ComponentSettings("velero", VeleroSettings, "Scheduled backups of Kubernetes objects and volumes.")
 
     exported_families = {
         "velero/velero": ("velero_*",),

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from infra.config.syntax.quantities import quantity
 
 if TYPE_CHECKING:  # the settings modules import this one
-    from infra.config.model import Environment, TeamRay
+    from infra.components.kubeflow import TeamRay
+    from infra.config.model import Environment
 
 # `metrics`: the blocks Prometheus' Thanos sidecar uploads (components.thanos).
 BUCKET_PURPOSES = ("artifacts", "dvc", "backups", "log-snapshots", "metrics")

@@ -1,17 +1,21 @@
 """The Environment: every platform setting of one stack, typed and immutable.
 
-The settings of each area are in infra/config/settings/<area>.py (their package docstring says how to write them);
-this module assembles them into Components and the Environment, and re-exports every settings class so the rest of
-the code imports them from one place: `from infra.config.model import ...`.
+Its `components:` settings are assembled from the component modules (infra/components/<name>.py, each declaring
+its `settings`); the settings no one component owns are in infra/config/settings/ (the cluster layer, and the
+platform-wide ones), re-exported here so the rest of the code imports them from one place.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field, create_model
 from pydantic.json_schema import SkipJsonSchema
 
 from infra.catalog import CATALOG
+from infra.components import EVERY_COMPONENT
+from infra.components.argocd import ArgoCdSettings
 from infra.config.formats import Domain, PinnedVersion
 from infra.config.settings.cluster import (
     AuthorizedNetwork,
@@ -33,83 +37,22 @@ from infra.config.settings.cluster import (
     Registry,
 )
 from infra.config.settings.common import (
+    ComponentSettings,
     ExistingComponent,
     SecretSource,
     Settings,
 )
-from infra.config.settings.data_safety import (
-    BackupSchedule,
-    ExternalSecrets,
-    VaultStore,
-    Velero,
-)
-from infra.config.settings.delivery import (
-    ArgoCdHub,
-    ArgoCdOidc,
-    ArgoCdRbac,
-    ArgoCdSettings,
+from infra.config.settings.platform import (
+    DefaultImages,
     GitOps,
+    Ingress,
     MirrorException,
     Mirrors,
-    RbacBinding,
-    SecretKeyRef,
-    SyncWindow,
-)
-from infra.config.settings.ml import (
-    NOTEBOOK_IMAGES,
-    DefaultImages,
-    Feast,
-    GpuOperator,
-    Kserve,
-    Kubeflow,
-    KubeflowAuth,
-    KubeRay,
-    Mlflow,
-    ProxySecretKeyRef,
-    RayHead,
-    RayWorkerGroup,
-    Team,
-    TeamQuota,
-    TeamRay,
-)
-from infra.config.settings.networking import (
-    CertManager,
-    ExistingCertManager,
-    ExistingIstio,
-    ExternalDns,
-    Ingress,
-    Istio,
-    Rfc2136,
-)
-from infra.config.settings.observability import (
-    Aiops,
-    Alerting,
-    Alertmanager,
-    AlertRoute,
-    Elasticsearch,
-    ExistingMonitoring,
-    Grafana,
-    GrafanaSso,
-    Logging,
-    LogSnapshots,
-    Monitoring,
-    Prometheus,
-    Receiver,
-    Thanos,
-    ThanosRetention,
-)
-from infra.config.settings.serverless import (
-    Autoscaling,
-    Eventing,
-    ExampleWorker,
-    Keda,
-    Knative,
-)
-from infra.config.settings.storage import (
-    Longhorn,
     ObjectStore,
-    RecurringJob,
 )
+
+if TYPE_CHECKING:
+    from infra.platform.component import PlatformComponent
 
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
 ComponentName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
@@ -120,6 +63,7 @@ __all__ = [
     "Components",
     "Environment",
     "Settings",
+    "ComponentSettings",
     "ExistingComponent",
     "SecretSource",
     "Gpu",
@@ -140,102 +84,29 @@ __all__ = [
     "OnPremNodes",
     "OnPremCluster",
     "Ingress",
-    "ExistingIstio",
-    "Istio",
-    "ExistingCertManager",
-    "CertManager",
-    "Rfc2136",
-    "ExternalDns",
     "ObjectStore",
-    "RecurringJob",
-    "Longhorn",
-    "Autoscaling",
-    "Eventing",
-    "Knative",
-    "ExampleWorker",
-    "Keda",
-    "ExistingMonitoring",
-    "GrafanaSso",
-    "Receiver",
-    "AlertRoute",
-    "Alerting",
-    "Aiops",
-    "Elasticsearch",
-    "LogSnapshots",
-    "Logging",
-    "Prometheus",
-    "Alertmanager",
-    "Grafana",
-    "Monitoring",
-    "ThanosRetention",
-    "Thanos",
-    "TeamQuota",
-    "RayHead",
-    "RayWorkerGroup",
-    "TeamRay",
-    "Team",
-    "ProxySecretKeyRef",
-    "KubeflowAuth",
-    "Kubeflow",
-    "Kserve",
-    "Mlflow",
-    "Feast",
-    "GpuOperator",
-    "KubeRay",
     "DefaultImages",
-    "NOTEBOOK_IMAGES",
-    "SecretKeyRef",
-    "ArgoCdOidc",
-    "RbacBinding",
-    "ArgoCdRbac",
-    "SyncWindow",
-    "ArgoCdHub",
-    "ArgoCdSettings",
     "MirrorException",
     "Mirrors",
     "GitOps",
-    "BackupSchedule",
-    "Velero",
-    "VaultStore",
-    "ExternalSecrets",
 ]
 
 
-class Components(Settings):
-    cert_manager: CertManager = CertManager()
-    """cert-manager and the platform's ClusterIssuer."""
-    istio: Istio = Istio()
-    """Istio, when `ingress.provider` is istio: installed by the stack, or one the cluster already runs."""
-    monitoring: Monitoring = Monitoring()
-    """Metrics and alerting."""
-    logging: Logging = Logging()
-    """Logs in Elasticsearch (ELK) through Elastic's ECK operator."""
-    longhorn: Longhorn = Longhorn()
-    """Longhorn block storage, its storage classes, snapshots and backups."""
-    knative: Knative = Knative()
-    """Knative Serving and Eventing (serverless model serving, scale to zero, events)."""
-    keda: Keda = Keda()
-    """KEDA event-driven autoscaling."""
-    velero: Velero = Velero()
-    """Scheduled backups of Kubernetes objects and volumes."""
-    external_secrets: ExternalSecrets = ExternalSecrets()
-    """Secrets from a secret store instead of git."""
-    external_dns: ExternalDns = ExternalDns()
-    """DNS records for every exposed platform UI, where the environment's DNS zone is managed."""
-    kubeflow: Kubeflow = Kubeflow()
-    """Kubeflow and the teams' Profiles."""
-    kserve: Kserve = Kserve()
-    """Model serving."""
-    mlflow: Mlflow = Mlflow()
-    """Experiment tracking and model registry."""
-    feast: Feast = Feast()
-    """Feature store."""
-    gpu_operator: GpuOperator = GpuOperator()
-    """NVIDIA GPU operator for on-prem GPU nodes."""
-    thanos: Thanos = Thanos()
-    """Long-term metrics in the object store."""
-    kuberay: KubeRay = KubeRay()
-    """The KubeRay operator and the teams' Ray clusters."""
+def assembled_components(components: Sequence[type[PlatformComponent]] = EVERY_COMPONENT) -> type[Settings]:
+    """The `components:` settings: one field per component that declares its settings, in registration order, each
+    defaulting to its model's defaults."""
+    fields: dict[str, Any] = {}
+    for component in components:
+        declared = component.settings
+        if declared is None:
+            continue
+        if declared.key in fields:
+            raise ValueError(f"components.{declared.key} is declared twice (again by {component.__module__})")
+        fields[declared.key] = (declared.model, Field(default=declared.model(), description=declared.description))
+    return create_model("Components", __base__=Settings, __module__=__name__, **fields)
+
+
+Components = assembled_components()
 
 
 class Environment(Settings):

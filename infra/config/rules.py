@@ -12,7 +12,8 @@ from decimal import Decimal
 from pydantic.alias_generators import to_camel
 
 from infra import compat
-from infra.catalog import CATALOG, ISTIO_CHARTS
+from infra.catalog import CATALOG
+from infra.components.istio import ISTIO_CHARTS
 from infra.config.derived import largest_ray_cluster
 from infra.config.errors import Violation, at
 from infra.config.model import Environment, SecretSource
@@ -395,7 +396,7 @@ def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
         return
     pins = dict(env.versions)
     release = compat.kubeflow_release(pins)
-    for entry in compat.KUBEFLOW_ENTRIES:
+    for entry in compat.kubeflow_entries():
         if pins.get(entry, release) != release:
             yield Violation(
                 at("versions", entry),
@@ -409,8 +410,10 @@ def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
             f"{', '.join(sorted(compat.MATRIX))}",
         )
         return
-    existing = existing_products(env)
-    for finding in compat.findings(pins, env.kubernetes_version, kubeflow_products(env), existing_versions(env)):
+    existing = compat.existing_products(env)
+    for finding in compat.findings(
+        pins, env.kubernetes_version, compat.kubeflow_products(env), compat.existing_versions(env)
+    ):
         if finding.accepted:
             continue
         if finding.entry == "kubernetes":
@@ -422,35 +425,6 @@ def kubeflow_versions_are_compatible(env: Environment) -> Iterator[Violation]:
         else:
             path = at("components", "kubeflow", "enabled")
         yield Violation(path, finding.message())
-
-
-def existing_products(env: Environment) -> dict[str, tuple[str, str]]:
-    """The compatibility-matrix products the cluster already runs: (config path of the version, version)."""
-    components = env.components
-    found = {}
-    if env.ingress.provider == "istio" and components.istio.existing is not None:
-        found["istio"] = (at("components", "istio", "existing", "version"), components.istio.existing.version)
-    if components.cert_manager.enabled and components.cert_manager.existing is not None:
-        found["cert-manager"] = (
-            at("components", "certManager", "existing", "version"),
-            components.cert_manager.existing.version,
-        )
-    return found
-
-
-def existing_versions(env: Environment) -> dict[str, str]:
-    """The version of each compatibility-matrix product the cluster already runs."""
-    return {product: version for product, (_, version) in existing_products(env).items()}
-
-
-def kubeflow_products(env: Environment) -> set[str]:
-    """What runs next to Kubeflow in this environment and must fit its release."""
-    products = {"istio", "knative", "kubernetes"}
-    if env.components.cert_manager.enabled:
-        products.add("cert-manager")
-    if env.components.kserve.enabled:
-        products.add("kserve")
-    return products
 
 
 # Catalog entries of the charts of each component the cluster may already run, with the config path that says so.

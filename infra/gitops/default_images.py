@@ -28,9 +28,9 @@ from pathlib import Path
 import dockerfile
 import yaml
 
-from infra.catalog import APP_IMAGES, DEFAULT_IMAGES, STACK_IMAGES
 from infra.config import InvalidEnvironment, Violation, load_stack_file
 from infra.config.derived import default_images_registry
+from infra.config.settings.platform import APP_IMAGES, DEFAULT_IMAGES, STACK_IMAGES
 from infra.gitops.promote import (
     FileChange,
     promotion_order,

@@ -16,9 +16,12 @@ them without instrumenting code; other sources can record the same `aiops:servic
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from infra.config.settings.observability import Aiops
 from infra.observability.promrules import Group, Rule, alert, group, record
+
+if TYPE_CHECKING:
+    from infra.components.monitoring import Aiops
 
 BY_SERVICE = "namespace, service"
 # Istio labels the receiving service; rename to the labels every signal and dashboard uses.

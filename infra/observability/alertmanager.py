@@ -8,14 +8,16 @@ into the Alertmanager configuration, so no credential is in a chart value or a m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config.settings.observability import Alerting, AlertRoute, Receiver
+if TYPE_CHECKING:
+    from infra.components.monitoring import Alerting, AlertRoute, Receiver
+
 
 NULL_RECEIVER = "null"
 """Receiver without integrations: unmatched alerts stay visible in the Alertmanager UI and go nowhere."""
 
-SecretRef = Callable[[Receiver], Mapping[str, str]]
+SecretRef = Callable[["Receiver"], Mapping[str, str]]
 
 
 def alertmanager_config_spec(alerting: Alerting, secret_ref: SecretRef) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config.settings.observability import Logging
+if TYPE_CHECKING:
+    from infra.components.logging import LoggingSettings
+
 
 SNAPSHOT_REPOSITORY = "platform-snapshots"
 SNAPSHOT_POLICY = "nightly-snapshots"
@@ -39,7 +41,7 @@ def es_duration(duration: str) -> str:
     return {"w": f"{amount * 7}d", "y": f"{amount * 365}d"}.get(unit, duration)
 
 
-def api_objects(settings: Logging, repository: dict[str, Any]) -> list[ApiObject]:
+def api_objects(settings: LoggingSettings, repository: dict[str, Any]) -> list[ApiObject]:
     """In dependency order: the repository before the policy that snapshots into it."""
     return [
         ApiObject(f"_snapshot/{SNAPSHOT_REPOSITORY}", repository),

@@ -11,9 +11,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.catalog import Chart
-from infra.config.settings.delivery import Mirrors
+from infra.config.settings.platform import Mirrors
 from infra.platform import labels
+from infra.sources import Chart
 
 ARGOCD_NAMESPACE = "argocd"
 PLATFORM_PROJECT = "platform"

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.catalog import CATALOG, Chart, effective_version
+from infra import catalog
 from infra.cluster import ClusterFacts
-from infra.config.settings.common import ExistingComponent, SecretSource
+from infra.config.settings.common import ComponentSettings, ExistingComponent, SecretSource
 from infra.observability.promrules import Group
 from infra.platform.argocd_app import (
     IN_CLUSTER_DELIVERY,
@@ -40,6 +40,7 @@ from infra.platform.namespace import after, allowance_policies, baseline_allowan
 from infra.platform.network import Allow
 from infra.platform.ordering import RESOURCE_OFFSET, owner_of, resource_wave
 from infra.platform.secrets import SecretToCreate, secret_key_ref
+from infra.sources import Chart
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -140,7 +141,7 @@ class PlatformContext:
     (the monitoring component deploys their `alert_groups`)."""
 
     def chart_version(self, component: str) -> str:
-        return effective_version(component, dict(self.env.versions))
+        return catalog.effective_version(component, dict(self.env.versions))
 
     @property
     def monitoring_enabled(self) -> bool:
@@ -149,6 +150,12 @@ class PlatformContext:
 
 class PlatformComponent(pulumi.ComponentResource):
     spec: ClassVar[ComponentSpec]
+    sources: ClassVar[Mapping[str, Chart]] = {}
+    """Its upstream Helm charts and git paths with their default pins, by catalog key: what `versions:` may pin and
+    `charts pull` fetches (infra/catalog.py gathers every registered component's)."""
+    settings: ClassVar[ComponentSettings | None] = None
+    """Its settings model and key under `components:` (infra/config/model.py assembles them). None for a component
+    set elsewhere (Argo CD under `argocd:`, the on-prem services under `onprem:`) or not at all."""
 
     @classmethod
     def enabled(cls, env: Environment) -> bool:
@@ -221,7 +228,7 @@ class PlatformComponent(pulumi.ComponentResource):
     @property
     def chart(self) -> Chart:
         """The catalog entry named like the component (its only chart, for most components)."""
-        return CATALOG[self.spec.name]
+        return catalog.CATALOG[self.spec.name]
 
     def opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
         """Options for a child resource: parented here, on the cluster, after the cluster is ready."""
@@ -327,13 +334,13 @@ class PlatformComponent(pulumi.ComponentResource):
         needs = [dep for dep in self.requires(self.env) if dep in self.ctx.waves]
         waits_for = [app for dep in needs for app in self.ctx.applications.get(dep, [])]
         earlier_stages = self.ctx.applications.get(self.spec.name, [])
-        if not CATALOG[key].is_git:  # the chart's images from the image mirror, when the environment has one
+        if not catalog.CATALOG[key].is_git:  # the chart's images from the image mirror, when the environment has one
             values = merged(values, mirror_values(key, self.env.mirrors))
         app = chart_application(
             name=key,
             component=self.spec.name,
             layer=self.spec.layer,
-            chart=mirrored_source(CATALOG[key], self.env.mirrors),
+            chart=mirrored_source(catalog.CATALOG[key], self.env.mirrors),
             version=self.ctx.chart_version(key),
             namespace=namespace or self.spec.namespace,
             values=values,

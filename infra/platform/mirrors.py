@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from infra.catalog import CATALOG
-from infra.config.settings.delivery import Mirrors
+from infra import catalog
+from infra.config.settings.platform import Mirrors
 from infra.platform.image_reference import Reference
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ def merged(values: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 def release_chart(key: str, mirrors: Mirrors) -> dict[str, Any]:
     """A Pulumi Helm release's `chart` and `repository_opts` for catalog entry `key`: from the chart mirror
     (`oci://<charts>/<chart>`, which Helm pulls without a repository), or from the upstream repository."""
-    chart = CATALOG[key]
+    chart = catalog.CATALOG[key]
     if mirrors.charts:
         return {"chart": f"{mirrors.charts}/{chart.chart}"}
     return {"chart": chart.chart, "repository_opts": {"repo": chart.repo_url}}

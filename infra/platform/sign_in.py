@@ -25,10 +25,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from infra.config.settings.ml import KubeflowAuth
 from infra.platform.network import ANYWHERE, Allow
 
 if TYPE_CHECKING:
+    from infra.components.kubeflow import KubeflowAuth
     from infra.config import Environment
 
 EXT_AUTHZ_PROVIDER = "oauth2-proxy"

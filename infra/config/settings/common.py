@@ -1,8 +1,9 @@
-"""Bases every area shares: the settings base class, a component the cluster already runs, and where a credential
-comes from."""
+"""Bases every settings object shares: the settings base class, where a component's settings sit in the Environment,
+a component the cluster already runs, and where a credential comes from."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,17 @@ class Settings(BaseModel):
         populate_by_name=True,
         use_attribute_docstrings=True,
     )
+
+
+@dataclass(frozen=True)
+class ComponentSettings:
+    """A component's settings model and its place in the Environment, `components.<key>` (the stack file spells the
+    key in camelCase). infra/config/model.py assembles the Components settings from every registered component's."""
+
+    key: str
+    model: type[Settings]
+    description: str
+    """What the component is, as the JSON Schema and docs/environment.md describe `components.<key>`."""
 
 
 class ExistingComponent(Settings):
