@@ -13,7 +13,7 @@ from infra.platform.mirrors import release_chart, release_values
 from infra.platform.namespace import secured_namespace
 from infra.platform.network import HTTPS_OUT, KUBE_API
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -22,11 +22,34 @@ if TYPE_CHECKING:
 # The on-prem CNI's charts, installed as Pulumi Helm releases before Argo CD (infra/catalog.py gathers them with the
 # components' sources).
 SOURCES: dict[str, Chart] = {
-    "cilium": Chart("https://helm.cilium.io", "cilium", "1.20.0", "kube-system"),
+    "cilium": Chart(
+        "https://helm.cilium.io",
+        "cilium",
+        "1.20.0",
+        "kube-system",
+        images=(
+            ImageValue("image.repository", "quay.io/cilium/cilium"),
+            ImageValue("certgen.image.repository", "quay.io/cilium/certgen"),
+            ImageValue("hubble.relay.image.repository", "quay.io/cilium/hubble-relay"),
+            ImageValue("envoy.image.repository", "quay.io/cilium/cilium-envoy"),
+            # The chart appends `-generic` (the cloud-agnostic operator) to this name.
+            ImageValue("operator.image.repository", "quay.io/cilium/operator"),
+        ),
+    ),
     "calico-crds": Chart(
         "https://docs.tigera.io/calico/charts", "crd.projectcalico.org.v1", "v3.32.1", "tigera-operator"
     ),
-    "tigera-operator": Chart("https://docs.tigera.io/calico/charts", "tigera-operator", "v3.32.1", "tigera-operator"),
+    # Calico's own images (node, typha, CNI) are the Tigera operator's defaults: images.py lists them as unseen.
+    "tigera-operator": Chart(
+        "https://docs.tigera.io/calico/charts",
+        "tigera-operator",
+        "v3.32.1",
+        "tigera-operator",
+        images=(
+            ImageValue("tigeraOperator.registry", "quay.io", "registry"),
+            ImageValue("calicoctl.image", "quay.io/calico/ctl"),
+        ),
+    ),
 }
 
 

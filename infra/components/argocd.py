@@ -56,7 +56,7 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -76,7 +76,18 @@ ML_DEPLOYER_POLICY = (
 )
 
 
-ARGO_CD_CHART = Chart("https://argoproj.github.io/argo-helm", "argo-cd", "10.1.1", "argocd")
+ARGO_CD_CHART = Chart(
+    "https://argoproj.github.io/argo-helm",
+    "argo-cd",
+    "10.1.1",
+    "argocd",
+    images=(
+        ImageValue("global.image.repository", "quay.io/argoproj/argocd"),
+        ImageValue("redis.image.repository", "ecr-public.aws.com/docker/library/redis"),
+        ImageValue("redis-ha.image.repository", "ecr-public.aws.com/docker/library/redis"),
+        ImageValue("redis-ha.haproxy.image.repository", "ecr-public.aws.com/docker/library/haproxy"),
+    ),
+)
 
 
 class SecretKeyRef(Settings):

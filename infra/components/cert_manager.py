@@ -18,7 +18,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import PLATFORM_ISSUER, http01_challenges
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, registry_values
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -71,7 +71,13 @@ class CertManager(PlatformComponent):
         sync_reason="its chart carries the cert-manager CRDs: pruning them would delete every Certificate and Issuer",
     )
     sources = {
-        "cert-manager": Chart("https://charts.jetstack.io", "cert-manager", "v1.21.1", "cert-manager"),
+        "cert-manager": Chart(
+            "https://charts.jetstack.io",
+            "cert-manager",
+            "v1.21.1",
+            "cert-manager",
+            images=registry_values("imageRegistry", upstream="quay.io"),
+        ),
     }
     settings = ComponentSettings("cert_manager", CertManagerSettings, "cert-manager and the platform's ClusterIssuer.")
 

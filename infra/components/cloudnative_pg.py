@@ -12,7 +12,7 @@ from infra.platform.labels import component_labels
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -51,7 +51,13 @@ class CloudNativePG(PlatformComponent):
     )
     sources = {
         # Chart 0.29.0 = operator 1.30.0 (cloudnative-pg/charts tag cloudnative-pg-v0.29.0, 2026-07-20).
-        "cloudnative-pg": Chart("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system"),
+        "cloudnative-pg": Chart(
+            "https://cloudnative-pg.github.io/charts",
+            "cloudnative-pg",
+            "0.29.0",
+            "cnpg-system",
+            images=(ImageValue("image.repository", "ghcr.io/cloudnative-pg/cloudnative-pg"),),
+        ),
     }
 
     exported_families = {

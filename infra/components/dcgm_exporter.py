@@ -23,7 +23,7 @@ from infra.observability.promrules import Group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import GPU_TAINT_KEY
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -63,7 +63,11 @@ class DcgmExporter(PlatformComponent):
         # operator (driver, container toolkit, device plugin, DCGM exporter). NVIDIA publishes the operator's chart
         # version with a leading "v".
         "dcgm-exporter": Chart(
-            "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2", "dcgm-exporter"
+            "https://nvidia.github.io/dcgm-exporter/helm-charts",
+            "dcgm-exporter",
+            "4.8.2",
+            "dcgm-exporter",
+            images=(ImageValue("image.repository", "nvcr.io/nvidia/k8s/dcgm-exporter"),),
         ),
     }
 

@@ -11,7 +11,7 @@ from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER, Allow, Peer
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -47,7 +47,14 @@ class Eck(PlatformComponent):
     )
     sources = {
         # ECK is source-available under the Elastic License 2.0, not an OSI license (see docs/observability.md).
-        "eck": Chart("https://helm.elastic.co", "eck-operator", "3.5.0", "elastic-system", license="Elastic-2.0"),
+        "eck": Chart(
+            "https://helm.elastic.co",
+            "eck-operator",
+            "3.5.0",
+            "elastic-system",
+            license="Elastic-2.0",
+            images=(ImageValue("image.repository", "docker.elastic.co/eck/eck-operator"),),
+        ),
     }
 
     exported_families = {

@@ -21,7 +21,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -77,7 +77,11 @@ class ExternalDns(PlatformComponent):
     )
     sources = {
         "external-dns": Chart(
-            "https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.21.1", "external-dns"
+            "https://kubernetes-sigs.github.io/external-dns/",
+            "external-dns",
+            "1.21.1",
+            "external-dns",
+            images=(ImageValue("image.repository", "registry.k8s.io/external-dns/external-dns"),),
         ),
     }
     settings = ComponentSettings(

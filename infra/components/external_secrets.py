@@ -22,7 +22,7 @@ from infra.platform.network import ANYWHERE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_A
 from infra.platform.resources import resources
 from infra.platform.secret_store import STORE_API, kubernetes_provider, secret_reader
 from infra.platform.security import restricted_pod
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -70,7 +70,15 @@ class ExternalSecrets(PlatformComponent):
     )
     sources = {
         "external-secrets": Chart(
-            "https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets"
+            "https://charts.external-secrets.io",
+            "external-secrets",
+            "2.9.0",
+            "external-secrets",
+            images=(
+                ImageValue("image.repository", "ghcr.io/external-secrets/external-secrets"),
+                ImageValue("webhook.image.repository", "ghcr.io/external-secrets/external-secrets"),
+                ImageValue("certController.image.repository", "ghcr.io/external-secrets/external-secrets"),
+            ),
         ),
     }
     settings = ComponentSettings(

@@ -26,7 +26,7 @@ from infra.platform.network import HTTPS_OUT, KUBE_API, Allow, Peer
 from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -67,7 +67,13 @@ class Feast(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, CLIENTS, OBJECT_STORE_OUT),
     )
     sources = {
-        "feast": Chart("https://feast-helm-charts.storage.googleapis.com", "feast-feature-server", "0.66.0", "feast"),
+        "feast": Chart(
+            "https://feast-helm-charts.storage.googleapis.com",
+            "feast-feature-server",
+            "0.66.0",
+            "feast",
+            images=(ImageValue("image.repository", "quay.io/feastdev/feature-server"),),
+        ),
     }
     settings = ComponentSettings("feast", FeastSettings, "Feature store.")
 

@@ -15,7 +15,7 @@ from infra.platform.login_copy import copy_database_login
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -67,7 +67,27 @@ class Harbor(PlatformComponent):
         ),
     )
     sources = {
-        "harbor": Chart("https://helm.goharbor.io", "harbor", "1.19.1", "harbor"),
+        "harbor": Chart(
+            "https://helm.goharbor.io",
+            "harbor",
+            "1.19.1",
+            "harbor",
+            images=tuple(
+                ImageValue(f"{path}.repository", f"docker.io/goharbor/{name}")
+                for path, name in (
+                    ("nginx.image", "nginx-photon"),
+                    ("portal.image", "harbor-portal"),
+                    ("core.image", "harbor-core"),
+                    ("jobservice.image", "harbor-jobservice"),
+                    ("registry.registry.image", "registry-photon"),
+                    ("registry.controller.image", "harbor-registryctl"),
+                    ("trivy.image", "trivy-adapter-photon"),
+                    ("database.internal.image", "harbor-db"),
+                    ("redis.internal.image", "redis-photon"),
+                    ("exporter.image", "harbor-exporter"),
+                )
+            ),
+        ),
     }
 
     exported_families = {

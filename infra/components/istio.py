@@ -28,7 +28,7 @@ from infra.platform.expose import ISTIO_GATEWAY_LABELS, ISTIO_GATEWAY_NAME, load
 from infra.platform.namespace import MESH_NAMESPACE
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, registry_values
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -101,8 +101,21 @@ class Istio(PlatformComponent):
     )
     sources = {
         "istio-base": Chart(ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
-        "istio-cni": Chart(ISTIO_CHARTS, "cni", "1.30.3", "kube-system"),
-        "istiod": Chart(ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
+        "istio-cni": Chart(
+            ISTIO_CHARTS,
+            "cni",
+            "1.30.3",
+            "kube-system",
+            images=registry_values("global.hub", upstream="registry.istio.io/release"),
+        ),
+        # Istio names every image `<hub>/<name>:<tag>`, the sidecar proxy the injector adds included.
+        "istiod": Chart(
+            ISTIO_CHARTS,
+            "istiod",
+            "1.30.3",
+            "istio-system",
+            images=registry_values("global.hub", upstream="registry.istio.io/release"),
+        ),
         "istio-gateway": Chart(ISTIO_CHARTS, "gateway", "1.30.3", "istio-system"),
     }
     settings = ComponentSettings(

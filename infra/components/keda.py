@@ -26,7 +26,7 @@ from infra.platform.network import (
 )
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, registry_values
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -78,7 +78,15 @@ class Keda(PlatformComponent):
         extra_namespaces=(EXAMPLES,),
     )
     sources = {
-        "keda": Chart("https://kedacore.github.io/charts", "keda", "2.20.2", "keda"),
+        "keda": Chart(
+            "https://kedacore.github.io/charts",
+            "keda",
+            "2.20.2",
+            "keda",
+            images=registry_values(
+                "image.keda.registry", "image.metricsApiServer.registry", "image.webhooks.registry", upstream="ghcr.io"
+            ),
+        ),
     }
     settings = ComponentSettings("keda", KedaSettings, "KEDA event-driven autoscaling.")
 

@@ -16,7 +16,7 @@ from infra.platform.config_text import yaml_text
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, http01_challenges, platform_certificate
 from infra.platform.network import ANY_NAMESPACE, HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER, Allow
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -104,7 +104,22 @@ class Knative(PlatformComponent):
     )
     sources = {
         # The Knative operator's Helm repository publishes its versions with a leading "v".
-        "knative": Chart("https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"),
+        "knative": Chart(
+            "https://knative.github.io/operator",
+            "knative-operator",
+            "v1.23.0",
+            "knative-operator",
+            images=(
+                ImageValue(
+                    "knative_operator.knative_operator.image",
+                    "gcr.io/knative-releases/knative.dev/operator/cmd/operator",
+                ),
+                ImageValue(
+                    "knative_operator.operator_webhook.image",
+                    "gcr.io/knative-releases/knative.dev/operator/cmd/webhook",
+                ),
+            ),
+        ),
     }
     settings = ComponentSettings(
         "knative", KnativeSettings, "Knative Serving and Eventing (serverless model serving, scale to zero, events)."

@@ -17,7 +17,7 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import HTTPS_OUT, KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -92,7 +92,24 @@ class Kserve(PlatformComponent):
     sources = {
         # Argo CD's Helm-over-OCI form: registry path without oci://, chart named separately.
         "kserve-crd": Chart("ghcr.io/kserve/charts", "kserve-crd", "v0.20.0", "kserve"),
-        "kserve": Chart("ghcr.io/kserve/charts", "kserve-resources", "v0.20.0", "kserve"),
+        # KServe's controller writes the agent, router and storage-initializer images into the pods it makes.
+        "kserve": Chart(
+            "ghcr.io/kserve/charts",
+            "kserve-resources",
+            "v0.20.0",
+            "kserve",
+            images=(
+                ImageValue("kserve.controller.image", "kserve/kserve-controller"),
+                ImageValue("kserve.controller.rbacProxyImage", "quay.io/brancz/kube-rbac-proxy:v0.18.0", "image"),
+                ImageValue("kserve.agent.image", "kserve/agent"),
+                ImageValue("kserve.router.image", "kserve/router"),
+                ImageValue("kserve.storage.image", "kserve/storage-initializer"),
+                ImageValue("kserve.servingruntime.art.image", "kserve/art-explainer"),
+                ImageValue("kserve.localmodel.controller.image", "kserve/kserve-localmodel-controller"),
+                ImageValue("kserve.localmodel.defaultJobImage", "kserve/storage-initializer"),
+                ImageValue("kserve.localmodel.agent.image", "kserve/kserve-localmodelnode-agent"),
+            ),
+        ),
     }
     settings = ComponentSettings("kserve", KserveSettings, "Model serving.")
 

@@ -41,7 +41,7 @@ from infra.platform.namespace import MESH_NAMESPACE, MONITORING_NAMESPACE, allow
 from infra.platform.network import ANY_NAMESPACE, KUBE_API, Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.components.kubeflow import RayWorkerGroup, Team
@@ -94,8 +94,14 @@ class KubeRay(PlatformComponent):
     )
     sources = {
         # Distributed training and tuning: the operator; each team's RayCluster is written by the stack.
+        # Longhorn's `global.imageRegistry` is the registry of every image it runs (docker.io's longhornio/*), the
+        # engine, instance and share managers the manager starts included.
         "kuberay-operator": Chart(
-            "https://ray-project.github.io/kuberay-helm/", "kuberay-operator", "1.7.0", "kuberay"
+            "https://ray-project.github.io/kuberay-helm/",
+            "kuberay-operator",
+            "1.7.0",
+            "kuberay",
+            images=(ImageValue("image.repository", "quay.io/kuberay/operator"),),
         ),
     }
     settings = ComponentSettings("kuberay", KubeRaySettings, "The KubeRay operator and the teams' Ray clusters.")

@@ -30,7 +30,7 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow, from_namespaces
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -118,6 +118,7 @@ class Logging(PlatformComponent):
             "prometheus-elasticsearch-exporter",
             "7.4.0",
             "logging",
+            images=(ImageValue("image.repository", "quay.io/prometheuscommunity/elasticsearch-exporter"),),
         ),
     }
     settings = ComponentSettings(

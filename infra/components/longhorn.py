@@ -19,7 +19,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.labels import component_labels
 from infra.platform.network import ANYWHERE, API_SERVER_ENTITIES, KUBE_API, Allow
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -71,7 +71,13 @@ class Longhorn(PlatformComponent):
         network=(KUBE_API, LONGHORN_WEBHOOKS, OBJECT_STORE_OUT),
     )
     sources = {
-        "longhorn": Chart("https://charts.longhorn.io", "longhorn", "1.12.1", "longhorn-system"),
+        "longhorn": Chart(
+            "https://charts.longhorn.io",
+            "longhorn",
+            "1.12.1",
+            "longhorn-system",
+            images=(ImageValue("global.imageRegistry", "docker.io", "registry", implied=True),),
+        ),
     }
     settings = ComponentSettings(
         "longhorn", LonghornSettings, "Longhorn block storage, its storage classes, snapshots and backups."

@@ -11,7 +11,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import KUBE_API, WEBHOOK_FROM_API_SERVER
 from infra.platform.resources import resources
 from infra.platform.security import RUNTIME_DEFAULT
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -34,7 +34,16 @@ class MetalLB(PlatformComponent):
         network=(KUBE_API, WEBHOOK_FROM_API_SERVER),
     )
     sources = {
-        "metallb": Chart("https://metallb.github.io/metallb", "metallb", "0.16.1", "metallb-system"),
+        "metallb": Chart(
+            "https://metallb.github.io/metallb",
+            "metallb",
+            "0.16.1",
+            "metallb-system",
+            images=(
+                ImageValue("controller.image.repository", "quay.io/metallb/controller"),
+                ImageValue("speaker.image.repository", "quay.io/metallb/speaker"),
+            ),
+        ),
     }
 
     exported_families = {

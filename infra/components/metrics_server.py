@@ -13,7 +13,7 @@ from infra.observability.promrules import Group, alert, group
 from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.resources import resources
 from infra.platform.security import restricted_pod
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -34,7 +34,11 @@ class MetricsServer(PlatformComponent):
     spec = ComponentSpec(name="metrics-server", layer="platform", namespace=KUBE_SYSTEM)
     sources = {
         "metrics-server": Chart(
-            "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"
+            "https://kubernetes-sigs.github.io/metrics-server/",
+            "metrics-server",
+            "3.13.1",
+            "kube-system",
+            images=(ImageValue("image.repository", "registry.k8s.io/metrics-server/metrics-server"),),
         ),
     }
 

@@ -16,7 +16,7 @@ from infra.platform.network import ANY_NAMESPACE, KUBE_API, WEBHOOK_FROM_API_SER
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -46,7 +46,14 @@ class MinIO(PlatformComponent):
     sources = {
         # AGPL-3.0, and upstream MinIO is archived (no community maintenance since 2025):
         # docs/getting-started-onprem.md.
-        "minio": Chart("https://operator.min.io/", "operator", "7.1.1", "minio", license="AGPL-3.0"),
+        "minio": Chart(
+            "https://operator.min.io/",
+            "operator",
+            "7.1.1",
+            "minio",
+            license="AGPL-3.0",
+            images=(ImageValue("operator.image.repository", "quay.io/minio/operator"),),
+        ),
     }
 
     exported_families = {

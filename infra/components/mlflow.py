@@ -27,7 +27,7 @@ from infra.platform.object_store import object_store_url
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -75,7 +75,19 @@ class Mlflow(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT, OBJECT_STORE_OUT, CLIENTS),
     )
     sources = {
-        "mlflow": Chart("https://community-charts.github.io/helm-charts", "mlflow", "1.11.5", "mlflow", "MIT"),
+        "mlflow": Chart(
+            "https://community-charts.github.io/helm-charts",
+            "mlflow",
+            "1.11.5",
+            "mlflow",
+            "MIT",
+            images=(
+                ImageValue("image.repository", "burakince/mlflow"),
+                ImageValue("initImages.dbchecker.repository", "busybox"),
+                ImageValue("initImages.mlflowDbMigration.repository", "burakince/mlflow"),
+                ImageValue("initImages.iniFileInitializer.repository", "busybox"),
+            ),
+        ),
     }
     settings = ComponentSettings("mlflow", MlflowSettings, "Experiment tracking and model registry.")
 

@@ -53,7 +53,7 @@ from infra.platform.network import (
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate, existing_secret_to_create
 from infra.platform.security import RUNTIME_DEFAULT
-from infra.sources import Chart
+from infra.sources import Chart, registry_values
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -202,7 +202,25 @@ class Monitoring(PlatformComponent):
     )
     sources = {
         "kube-prometheus-stack": Chart(
-            "https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3", "monitoring"
+            "https://prometheus-community.github.io/helm-charts",
+            "kube-prometheus-stack",
+            "88.5.3",
+            "monitoring",
+            images=(
+                *registry_values(
+                    "alertmanager.alertmanagerSpec.image.registry",
+                    "prometheus.prometheusSpec.image.registry",
+                    "prometheusOperator.image.registry",
+                    "prometheusOperator.prometheusConfigReloader.image.registry",
+                    "prometheusOperator.thanosImage.registry",
+                    "grafana.sidecar.image.registry",
+                    "prometheus-node-exporter.image.registry",
+                    upstream="quay.io",
+                ),
+                *registry_values("prometheusOperator.admissionWebhooks.patch.image.registry", upstream="ghcr.io"),
+                *registry_values("grafana.image.registry", upstream="docker.io"),
+                *registry_values("kube-state-metrics.image.registry", upstream="registry.k8s.io"),
+            ),
         ),
     }
     settings = ComponentSettings("monitoring", MonitoringSettings, "Metrics and alerting.")

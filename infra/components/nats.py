@@ -15,7 +15,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.network import ANY_NAMESPACE, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -37,7 +37,17 @@ class Nats(PlatformComponent):
     )
     sources = {
         # nats-io/k8s helm/charts/nats Chart.yaml 2.14.2 (tag nats-2.14.2, snapshot 2026-06-11).
-        "nats": Chart("https://nats-io.github.io/k8s/helm/charts/", "nats", "2.14.2", "nats"),
+        "nats": Chart(
+            "https://nats-io.github.io/k8s/helm/charts/",
+            "nats",
+            "2.14.2",
+            "nats",
+            images=(
+                ImageValue("container.image.repository", "nats"),
+                ImageValue("reloader.image.repository", "natsio/nats-server-config-reloader"),
+                ImageValue("promExporter.image.repository", "natsio/prometheus-nats-exporter"),
+            ),
+        ),
     }
 
     exported_families = {

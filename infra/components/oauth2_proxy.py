@@ -22,7 +22,7 @@ from infra.platform.network import Allow, Peer
 from infra.platform.resources import resources
 from infra.platform.secrets import SecretToCreate
 from infra.platform.security import restricted_pod
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.components.kubeflow import KubeflowAuth, ProxySecretKeyRef
@@ -57,7 +57,14 @@ class OAuth2Proxy(PlatformComponent):
     sources = {
         # Sign-in in front of Kubeflow. oauth2-proxy/manifests tag oauth2-proxy-10.1.4 (2026-02-17): the last chart of
         # the 7.14 line Kubeflow 26.03 was tested with; infra/components/oauth2_proxy.py runs it with image v7.14.3.
-        "oauth2-proxy": Chart("https://oauth2-proxy.github.io/manifests", "oauth2-proxy", "10.1.4", "oauth2-proxy"),
+        # The chart renders `<image.registry, else quay.io>/<image.repository>`.
+        "oauth2-proxy": Chart(
+            "https://oauth2-proxy.github.io/manifests",
+            "oauth2-proxy",
+            "10.1.4",
+            "oauth2-proxy",
+            images=(ImageValue("image.registry", "quay.io", "registry", implied=True),),
+        ),
     }
 
     exported_families = {

@@ -11,7 +11,7 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.platform.expose import TRAEFIK_SECURE_ENTRYPOINT, load_balancer_annotations, traefik_middlewares
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, KUBE_API, Allow
 from infra.platform.resources import resources
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -33,7 +33,17 @@ class Traefik(PlatformComponent):
         network=(KUBE_API, FROM_ANYWHERE, TO_BACKENDS),
     )
     sources = {
-        "traefik": Chart("https://traefik.github.io/charts", "traefik", "41.3.0", "traefik"),
+        # The chart's defaults are empty; it renders `docker.io/traefik`, which Docker Hub serves as library/traefik.
+        "traefik": Chart(
+            "https://traefik.github.io/charts",
+            "traefik",
+            "41.3.0",
+            "traefik",
+            images=(
+                ImageValue("image.registry", "docker.io", "registry", implied=True),
+                ImageValue("image.repository", "library/traefik", "path", implied=True),
+            ),
+        ),
     }
 
     exported_families = {

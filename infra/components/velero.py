@@ -21,7 +21,7 @@ from infra.platform.mirrors import mirrored_image
 from infra.platform.network import ANY_NAMESPACE, ANYWHERE, HTTPS_OUT, KUBE_API, Allow
 from infra.platform.resources import resources
 from infra.platform.security import restricted_container
-from infra.sources import Chart
+from infra.sources import Chart, ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -66,7 +66,13 @@ class Velero(PlatformComponent):
         network=(KUBE_API, HTTPS_OUT),
     )
     sources = {
-        "velero": Chart("https://vmware-tanzu.github.io/helm-charts", "velero", "12.1.0", "velero"),
+        "velero": Chart(
+            "https://vmware-tanzu.github.io/helm-charts",
+            "velero",
+            "12.1.0",
+            "velero",
+            images=(ImageValue("image.repository", "docker.io/velero/velero"),),
+        ),
     }
     settings = ComponentSettings("velero", VeleroSettings, "Scheduled backups of Kubernetes objects and volumes.")
 

@@ -6,20 +6,20 @@ An image `<registry>/<repository>:<tag>` is pulled as `<mirrors.images>/<registr
 `mirrors.charts` (argocd_app.mirrored_source); a git repository from `mirrors.git` (argocd_app.mirrored_url). Without
 mirrors everything stays as upstream names it.
 
-CHART_IMAGES says, per chart of the catalog, which values name an image and what the chart's default there is (a
-test holds each default to the pinned chart's values.yaml): the mirrored value replaces it. `check`'s `mirrors` stage
-then finds whatever still points outside the mirrors in what the charts render.
+Each chart of the catalog says which of its values name an image and what the chart's default there is (its
+`images`; a test holds each default to the pinned chart's values.yaml): the mirrored value replaces it. `check`'s
+`mirrors` stage then finds whatever still points outside the mirrors in what the charts render.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from infra import catalog
 from infra.config.settings.platform import Mirrors
 from infra.platform.image_reference import Reference
+from infra.sources import ImageValue
 
 if TYPE_CHECKING:
     from infra.config import Environment
@@ -93,157 +93,15 @@ def mirrored_containers(containers: Iterable[Mapping[str, Any]], mirrors: Mirror
     return [{**container, "image": mirrored_image(container["image"], mirrors)} for container in containers]
 
 
-@dataclass(frozen=True)
-class ImageValue:
-    """A chart value that names an image, or the registry of one."""
-
-    path: str
-    """Dotted path in the chart's values (`redis-ha.haproxy.image.repository`)."""
-    upstream: str
-    """The chart's default there: an image name (`quay.io/argoproj/argocd`) or, for `registry`, a registry."""
-    kind: Literal["repository", "registry", "path", "image"] = "repository"
-    """`registry`: a registry, or a registry and path under which the chart names its images (Istio's `hub`);
-    `image`: a whole reference with its tag; `path`: a repository path inside its registry, set as it is (where the
-    chart would otherwise shorten Docker Hub's `library/<name>` to `<name>`, which a mirror keeps under its full
-    path)."""
-    implied: bool = False
-    """The chart leaves the value empty and means `upstream` (its templates fill it in)."""
-
-    def mirrored(self, mirrors: Mirrors) -> str:
-        if self.kind == "registry":
-            return mirrored_prefix(self.upstream, mirrors)
-        if self.kind == "path":
-            return self.upstream
-        if self.kind == "image":
-            return mirrored_image(self.upstream, mirrors)
-        return mirrored_repository(self.upstream, mirrors)
-
-
-def _registry(*paths: str, upstream: str) -> tuple[ImageValue, ...]:
-    return tuple(ImageValue(path, upstream, "registry") for path in paths)
-
-
-# Per catalog key: the values that name the images the chart runs (those it renders with the platform's values).
-CHART_IMAGES: dict[str, tuple[ImageValue, ...]] = {
-    "argo-cd": (
-        ImageValue("global.image.repository", "quay.io/argoproj/argocd"),
-        ImageValue("redis.image.repository", "ecr-public.aws.com/docker/library/redis"),
-        ImageValue("redis-ha.image.repository", "ecr-public.aws.com/docker/library/redis"),
-        ImageValue("redis-ha.haproxy.image.repository", "ecr-public.aws.com/docker/library/haproxy"),
-    ),
-    "cert-manager": _registry("imageRegistry", upstream="quay.io"),
-    "cilium": (
-        ImageValue("image.repository", "quay.io/cilium/cilium"),
-        ImageValue("certgen.image.repository", "quay.io/cilium/certgen"),
-        ImageValue("hubble.relay.image.repository", "quay.io/cilium/hubble-relay"),
-        ImageValue("envoy.image.repository", "quay.io/cilium/cilium-envoy"),
-        # The chart appends `-generic` (the cloud-agnostic operator) to this name.
-        ImageValue("operator.image.repository", "quay.io/cilium/operator"),
-    ),
-    # Calico's own images (node, typha, CNI) are the Tigera operator's defaults: images.py lists them as unseen.
-    "tigera-operator": (
-        ImageValue("tigeraOperator.registry", "quay.io", "registry"),
-        ImageValue("calicoctl.image", "quay.io/calico/ctl"),
-    ),
-    "harbor": tuple(
-        ImageValue(f"{path}.repository", f"docker.io/goharbor/{name}")
-        for path, name in (
-            ("nginx.image", "nginx-photon"),
-            ("portal.image", "harbor-portal"),
-            ("core.image", "harbor-core"),
-            ("jobservice.image", "harbor-jobservice"),
-            ("registry.registry.image", "registry-photon"),
-            ("registry.controller.image", "harbor-registryctl"),
-            ("trivy.image", "trivy-adapter-photon"),
-            ("database.internal.image", "harbor-db"),
-            ("redis.internal.image", "redis-photon"),
-            ("exporter.image", "harbor-exporter"),
-        )
-    ),
-    # Istio names every image `<hub>/<name>:<tag>`, the sidecar proxy the injector adds included.
-    "istiod": _registry("global.hub", upstream="registry.istio.io/release"),
-    "istio-cni": _registry("global.hub", upstream="registry.istio.io/release"),
-    # KServe's controller writes the agent, router and storage-initializer images into the pods it makes.
-    "kserve": (
-        ImageValue("kserve.controller.image", "kserve/kserve-controller"),
-        ImageValue("kserve.controller.rbacProxyImage", "quay.io/brancz/kube-rbac-proxy:v0.18.0", "image"),
-        ImageValue("kserve.agent.image", "kserve/agent"),
-        ImageValue("kserve.router.image", "kserve/router"),
-        ImageValue("kserve.storage.image", "kserve/storage-initializer"),
-        ImageValue("kserve.servingruntime.art.image", "kserve/art-explainer"),
-        ImageValue("kserve.localmodel.controller.image", "kserve/kserve-localmodel-controller"),
-        ImageValue("kserve.localmodel.defaultJobImage", "kserve/storage-initializer"),
-        ImageValue("kserve.localmodel.agent.image", "kserve/kserve-localmodelnode-agent"),
-    ),
-    # The chart renders `<image.registry, else quay.io>/<image.repository>`.
-    "oauth2-proxy": (ImageValue("image.registry", "quay.io", "registry", implied=True),),
-    "cloudnative-pg": (ImageValue("image.repository", "ghcr.io/cloudnative-pg/cloudnative-pg"),),
-    "dcgm-exporter": (ImageValue("image.repository", "nvcr.io/nvidia/k8s/dcgm-exporter"),),
-    "eck": (ImageValue("image.repository", "docker.elastic.co/eck/eck-operator"),),
-    "external-dns": (ImageValue("image.repository", "registry.k8s.io/external-dns/external-dns"),),
-    "external-secrets": (
-        ImageValue("image.repository", "ghcr.io/external-secrets/external-secrets"),
-        ImageValue("webhook.image.repository", "ghcr.io/external-secrets/external-secrets"),
-        ImageValue("certController.image.repository", "ghcr.io/external-secrets/external-secrets"),
-    ),
-    "feast": (ImageValue("image.repository", "quay.io/feastdev/feature-server"),),
-    "keda": _registry(
-        "image.keda.registry", "image.metricsApiServer.registry", "image.webhooks.registry", upstream="ghcr.io"
-    ),
-    "knative": (
-        ImageValue(
-            "knative_operator.knative_operator.image", "gcr.io/knative-releases/knative.dev/operator/cmd/operator"
-        ),
-        ImageValue(
-            "knative_operator.operator_webhook.image", "gcr.io/knative-releases/knative.dev/operator/cmd/webhook"
-        ),
-    ),
-    "kube-prometheus-stack": (
-        *_registry(
-            "alertmanager.alertmanagerSpec.image.registry",
-            "prometheus.prometheusSpec.image.registry",
-            "prometheusOperator.image.registry",
-            "prometheusOperator.prometheusConfigReloader.image.registry",
-            "prometheusOperator.thanosImage.registry",
-            "grafana.sidecar.image.registry",
-            "prometheus-node-exporter.image.registry",
-            upstream="quay.io",
-        ),
-        *_registry("prometheusOperator.admissionWebhooks.patch.image.registry", upstream="ghcr.io"),
-        *_registry("grafana.image.registry", upstream="docker.io"),
-        *_registry("kube-state-metrics.image.registry", upstream="registry.k8s.io"),
-    ),
-    # Longhorn's `global.imageRegistry` is the registry of every image it runs (docker.io's longhornio/*), the
-    # engine, instance and share managers the manager starts included.
-    "kuberay-operator": (ImageValue("image.repository", "quay.io/kuberay/operator"),),
-    "longhorn": (ImageValue("global.imageRegistry", "docker.io", "registry", implied=True),),
-    "metallb": (
-        ImageValue("controller.image.repository", "quay.io/metallb/controller"),
-        ImageValue("speaker.image.repository", "quay.io/metallb/speaker"),
-    ),
-    "metrics-server": (ImageValue("image.repository", "registry.k8s.io/metrics-server/metrics-server"),),
-    "minio": (ImageValue("operator.image.repository", "quay.io/minio/operator"),),
-    "mlflow": (
-        ImageValue("image.repository", "burakince/mlflow"),
-        ImageValue("initImages.dbchecker.repository", "busybox"),
-        ImageValue("initImages.mlflowDbMigration.repository", "burakince/mlflow"),
-        ImageValue("initImages.iniFileInitializer.repository", "busybox"),
-    ),
-    "nats": (
-        ImageValue("container.image.repository", "nats"),
-        ImageValue("reloader.image.repository", "natsio/nats-server-config-reloader"),
-        ImageValue("promExporter.image.repository", "natsio/prometheus-nats-exporter"),
-    ),
-    "prometheus-elasticsearch-exporter": (
-        ImageValue("image.repository", "quay.io/prometheuscommunity/elasticsearch-exporter"),
-    ),
-    # The chart's defaults are empty; it renders `docker.io/traefik`, which Docker Hub serves as library/traefik.
-    "traefik": (
-        ImageValue("image.registry", "docker.io", "registry", implied=True),
-        ImageValue("image.repository", "library/traefik", "path", implied=True),
-    ),
-    "velero": (ImageValue("image.repository", "docker.io/velero/velero"),),
-}
+def mirrored_value(setting: ImageValue, mirrors: Mirrors) -> str:
+    """What a chart value naming an image (or its registry) becomes with the mirrors."""
+    if setting.kind == "registry":
+        return mirrored_prefix(setting.upstream, mirrors)
+    if setting.kind == "path":
+        return setting.upstream
+    if setting.kind == "image":
+        return mirrored_image(setting.upstream, mirrors)
+    return mirrored_repository(setting.upstream, mirrors)
 
 
 def mirror_values(chart: str, mirrors: Mirrors) -> dict[str, Any]:
@@ -251,12 +109,13 @@ def mirror_values(chart: str, mirrors: Mirrors) -> dict[str, Any]:
     if not (mirrors.images or mirrors.image_registries):
         return {}
     values: dict[str, Any] = {}
-    for setting in CHART_IMAGES.get(chart, ()):
+    entry = catalog.CATALOG.get(chart)
+    for setting in entry.images if entry else ():
         node = values
         *parents, leaf = setting.path.split(".")
         for key in parents:
             node = node.setdefault(key, {})
-        node[leaf] = setting.mirrored(mirrors)
+        node[leaf] = mirrored_value(setting, mirrors)
     return values
 
 
