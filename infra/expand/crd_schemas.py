@@ -18,7 +18,10 @@ and Kubernetes minor version. What the API server does with a custom resource it
    `allOf`/`anyOf`/`oneOf`/`not`; `format` only where the API server checks it at that Kubernetes version (strings
    only; numeric formats are not checked); `x-kubernetes-list-type` set and map uniqueness.
 
-Not checked: CEL rules (`x-kubernetes-validations`), the syntax of label keys, annotation sizes and names.
+6. CEL rules (`x-kubernetes-validations`), on a resource the schema accepts: infra/expand/cel.py, which says which
+   of Kubernetes' CEL libraries are provided; a rule it cannot judge is reported, never taken as passing.
+
+Not checked: the syntax of label keys, annotation sizes and names.
 A schema keyword this module does not know, a format the API server checks and this module does not, or a pattern
 Python cannot read is an UnsupportedSchema naming where it is, never ignored.
 """
@@ -38,6 +41,8 @@ from typing import Any
 import jsonschema
 from jsonschema.protocols import Validator
 from referencing import Registry
+
+from infra.expand import cel
 
 OBJECT_META_DEFINITION = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 OBJECT_META = f"https://kubernetes.io/api/_definitions.json#/$defs/{OBJECT_META_DEFINITION}"
@@ -89,7 +94,7 @@ _HANDLED_KEYWORDS = frozenset(
         "x-kubernetes-list-type",
         "x-kubernetes-list-map-keys",
         "x-kubernetes-map-type",
-        "x-kubernetes-validations",  # CEL: not evaluated here
+        "x-kubernetes-validations",  # CEL: infra/expand/cel.py
     }
 )
 
@@ -519,7 +524,16 @@ class CompiledVersion:
                     found.append((_dotted([*path, field]), f"{UNKNOWN_FIELD}: {owner} declares no such field"))
                 continue
             found.append((_dotted(path), error.message))
+        if not found:
+            found += [(failure.path, failure.message) for failure in cel.judge(self.structural, received).failures]
         return sorted(found)
+
+    def unjudged_rules(self, obj: Mapping[str, Any]) -> list[cel.Unjudged]:
+        """The CEL rules that apply to `obj` and cannot be judged here (an empty list when the schema refuses it)."""
+        received = as_received(obj, self.structural)
+        if next(iter(self.validator.iter_errors(received)), None) is not None:
+            return []
+        return list(cel.judge(self.structural, received).unjudged)
 
 
 def _dotted(path: list[Any]) -> str:

@@ -13,8 +13,9 @@ Results are memoized by content (infra/offline/validate.py): the environments of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from infra.cluster import cni_of
@@ -96,6 +97,7 @@ class PlatformValidator(ManifestValidator):
         self.elsewhere = tuple(elsewhere)
         self.unvalidated = {group: entry for entry in unvalidated for group in entry.groups}
         self._unvalidated_reported: set[tuple[str, str]] = set()
+        self._unjudged_reported: set[tuple[str, str]] = set()
         self._crd_digests: dict[int, str] = {}
 
     @classmethod
@@ -169,7 +171,21 @@ class PlatformValidator(ManifestValidator):
             return findings
         key = (CRD, installed.name, version, crd_digest, meta, formats_key(minor), content_digest(obj))
         messages = memoized(key, lambda: [one_line(f"{path}: {message}") for path, message in compiled.errors(obj)])
-        return findings + [Finding(CRD, ref, message) for message in messages]
+        unjudged = memoized((*key, "unjudged"), lambda: [json.dumps(astuple(r)) for r in compiled.unjudged_rules(obj)])
+        return findings + [Finding(CRD, ref, message) for message in messages] + self._unjudged(installed, unjudged)
+
+    def _unjudged(self, installed: InstalledCrd, rules: list[str]) -> list[Finding]:
+        """Once per CRD and rule: a CEL rule that applies to the platform's resources and cannot be judged offline
+        (infra/expand/cel.py says which of Kubernetes' CEL libraries are provided)."""
+        findings = []
+        for entry in rules:
+            rule, reason = json.loads(entry)
+            if (installed.name, rule) in self._unjudged_reported:
+                continue
+            self._unjudged_reported.add((installed.name, rule))
+            message = one_line(f"CEL rule of the CRD {installed.name} not judged ({reason}): {rule}")
+            findings.append(Finding(CRD, "", message, "advisory"))
+        return findings
 
     def _unvalidated(self, group: str, kind: str) -> list[Finding]:
         """Once per kind: the cluster's own installation serves it, but its CRDs could not be read."""
