@@ -2,9 +2,11 @@
 with the containers Istio injects where injection is on.
 
 Pod templates are those of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs
-and CronJobs (their job template), of the stack and of every Application. Not judged: core PodTemplates (never
-admitted as pods themselves) and the pod specs inside custom resources (Elasticsearch, Beats, InferenceServices, ...):
-their operators build the pods and add to them at run time; one advisory per environment counts them.
+and CronJobs (their job template), of the stack and of every Application, and the pods an operator makes of a custom
+resource where the platform models what the operator adds (KubeRay's RayCluster: infra/expand/ray_pods.py). Not
+judged: core PodTemplates (never admitted as pods themselves) and the pod specs inside other custom resources
+(Elasticsearch, Beats, InferenceServices, ...): their operators build the pods and add to them at run time; one
+advisory per environment counts them.
 
 A namespace's level is its `pod-security.kubernetes.io/enforce` label at `enforce-version` (`latest`, or a version
 newer than the cluster's, means the cluster's), read from the Namespace the platform creates. Kubeflow team
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,6 +31,7 @@ import yaml
 
 from infra.expand import pod_security
 from infra.expand.platform import STACK, Platform, PlatformObject
+from infra.expand.ray_pods import ray_cluster_pods
 from infra.expand.scope import group_of
 from infra.expand.sidecar import INJECTOR_WEBHOOK_SUFFIX, Injector, SidecarModelError
 from infra.offline.validate import Finding
@@ -174,6 +177,26 @@ def pod_template(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None
     return "".join(f"{key}." for key in path), node
 
 
+def _ray_cluster_templates(spec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(f"{pods.path}.", pods.template) for pods in ray_cluster_pods(spec)]
+
+
+# Custom resources whose operators' pods are modelled, with what the operator adds to the resource's templates.
+OPERATOR_POD_TEMPLATES: dict[tuple[str, str], Callable[[Mapping[str, Any]], list[tuple[str, Mapping[str, Any]]]]] = {
+    ("ray.io", "RayCluster"): _ray_cluster_templates,
+}
+
+
+def pod_templates(obj: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(path, template) of each pod template a workload or a modelled custom resource makes pods from."""
+    found = pod_template(obj)
+    if found is not None:
+        return [found]
+    made = OPERATOR_POD_TEMPLATES.get((group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind"))))
+    spec = obj.get("spec")
+    return made(spec) if made is not None and isinstance(spec, Mapping) else []
+
+
 @lru_cache(maxsize=4096)
 def _judged(pod_json: str, level: str, version: int, at: str) -> tuple[pod_security.Violation, ...]:
     return tuple(pod_security.violations(json.loads(pod_json), level, version, at))
@@ -218,11 +241,7 @@ def judge(objects: Sequence[PlatformObject], kubernetes_version: str) -> tuple[l
     reported: set[str] = set()
     unchecked: dict[str, list[PlatformObject]] = defaultdict(list)
     judged = 0
-    for item in objects:
-        found = pod_template(item.object)
-        if found is None:
-            continue
-        at, template = found
+    for item, (at, template) in ((i, found) for i in objects for found in pod_templates(i.object)):
         namespace = item.namespace or "default"
         policy = policies.get(namespace) or policy_from_labels(
             namespace, {}, cluster_minor, "not created by the platform"
@@ -299,7 +318,7 @@ def _custom_pod_specs(objects: Iterable[PlatformObject]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for item in objects:
         group = group_of(str(item.object.get("apiVersion", "")))
-        custom = "." in group and not group.endswith(".k8s.io")
+        custom = "." in group and not group.endswith(".k8s.io") and (group, item.kind) not in OPERATOR_POD_TEMPLATES
         if custom and item.kind != "CustomResourceDefinition" and _has_containers(item.object.get("spec")):
             counts[item.kind] += 1
     return dict(counts)

@@ -4,7 +4,8 @@ Replicas are counted (the minimum of the HorizontalPodAutoscaler or KEDA ScaledO
 one does); a DaemonSet's pods are counted per node by the capacity model. The pods operators make from the
 platform's custom resources are counted where the resource says what they request: ECK's Elasticsearch, Kibana,
 Logstash and Beats (their pod templates), the Prometheus Operator's Prometheus and Alertmanager, CloudNativePG's
-Cluster, MinIO's Tenant and KServe's InferenceService; the others are listed as not counted. Istio's proxy is added
+Cluster, MinIO's Tenant, KServe's InferenceService and KubeRay's RayCluster (its head and workers with what KubeRay
+adds: infra/expand/ray_pods.py); the others are listed as not counted. Istio's proxy is added
 to every pod its injector injects (unless the pod declares an `istio-proxy` container itself, as gateways do), with
 what the istiod values or the pod's annotations give it. Jobs and CronJobs run to completion and are not counted.
 
@@ -23,6 +24,7 @@ from typing import Any
 from infra.config.syntax import FormatError
 from infra.config.syntax.quantities import quantity
 from infra.expand.platform import PlatformObject
+from infra.expand.ray_pods import ray_cluster_pods
 from infra.expand.scope import group_of
 
 GPU = "nvidia.com/gpu"
@@ -269,6 +271,10 @@ def templates(obj: Mapping[str, Any]) -> list[_Template] | str | None:
         low = _count(predictor.get("minReplicas"))
         note = f"scales {low}..{predictor['maxReplicas']}; " if "maxReplicas" in predictor else ""
         return [_Template("spec.predictor", pod, low, note=note + "KServe's queue-proxy is not counted")]
+    if kind == ("ray.io", "RayCluster"):
+        return [
+            _Template(f"{pods.path}.spec", pods.template, pods.count, note=pods.note) for pods in ray_cluster_pods(spec)
+        ]
     if kind in NOT_COUNTED_KINDS:
         return NOT_COUNTED_KINDS[kind]
     if "." in kind[0] and not kind[0].endswith(".k8s.io") and _has_containers(spec):
