@@ -3,10 +3,12 @@ with the containers Istio injects where injection is on.
 
 Pod templates are those of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs
 and CronJobs (their job template), of the stack and of every Application, and the pods an operator makes of a custom
-resource where the platform models what the operator adds (KubeRay's RayCluster: infra/expand/ray_pods.py). Not
-judged: core PodTemplates (never admitted as pods themselves) and the pod specs inside other custom resources
-(Elasticsearch, Beats, InferenceServices, ...): their operators build the pods and add to them at run time; one
-advisory per environment counts them.
+resource where the platform models what the operator adds: KubeRay's RayCluster (infra/expand/ray_pods.py) and
+KServe's InferenceService, its runtime merged in, with KServe's storage initializer and Knative's queue-proxy
+(infra/expand/serving_pods.py; the runtimes are judged through the predictors that use them). Not judged: core
+PodTemplates (never admitted as pods themselves) and the pod specs inside other custom resources (ECK's
+Elasticsearch, Kibana, Beats and Logstash, a runtime no predictor uses, ...): their operators build the pods and
+add to them at run time; one advisory per environment counts them.
 
 A namespace's level is its `pod-security.kubernetes.io/enforce` label at `enforce-version` (`latest`, or a version
 newer than the cluster's, means the cluster's), read from the Namespace the platform creates. Kubeflow team
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,6 +35,7 @@ from infra.expand import pod_security
 from infra.expand.platform import STACK, Platform, PlatformObject
 from infra.expand.ray_pods import ray_cluster_pods
 from infra.expand.scope import group_of
+from infra.expand.serving_pods import ServingModel
 from infra.expand.sidecar import INJECTOR_WEBHOOK_SUFFIX, Injector, SidecarModelError
 from infra.offline.validate import Finding
 
@@ -177,24 +180,24 @@ def pod_template(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None
     return "".join(f"{key}." for key in path), node
 
 
-def _ray_cluster_templates(spec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    return [(f"{pods.path}.", pods.template) for pods in ray_cluster_pods(spec)]
+RAY_CLUSTER = ("ray.io", "RayCluster")
+INFERENCE_SERVICE = ("serving.kserve.io", "InferenceService")
 
 
-# Custom resources whose operators' pods are modelled, with what the operator adds to the resource's templates.
-OPERATOR_POD_TEMPLATES: dict[tuple[str, str], Callable[[Mapping[str, Any]], list[tuple[str, Mapping[str, Any]]]]] = {
-    ("ray.io", "RayCluster"): _ray_cluster_templates,
-}
-
-
-def pod_templates(obj: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(path, template) of each pod template a workload or a modelled custom resource makes pods from."""
-    found = pod_template(obj)
+def pod_templates(item: PlatformObject, serving: ServingModel) -> list[tuple[str, Mapping[str, Any]]] | str:
+    """(path, template) of each pod template a workload, or a custom resource whose operator's pods are modelled,
+    makes pods from (with what the operator adds); for a custom resource that is not modelled, why."""
+    found = pod_template(item.object)
     if found is not None:
         return [found]
-    made = OPERATOR_POD_TEMPLATES.get((group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind"))))
-    spec = obj.get("spec")
-    return made(spec) if made is not None and isinstance(spec, Mapping) else []
+    kind = (group_of(str(item.object.get("apiVersion", ""))), item.kind)
+    spec = item.object.get("spec")
+    if kind == RAY_CLUSTER and isinstance(spec, Mapping):
+        return [(f"{pods.path}.", pods.template) for pods in ray_cluster_pods(spec)]
+    if kind == INFERENCE_SERVICE:
+        pod = serving.predictor_pod(item.object, item.namespace or "default")
+        return pod if isinstance(pod, str) else [("spec.predictor.", pod)]
+    return []
 
 
 @lru_cache(maxsize=4096)
@@ -241,7 +244,14 @@ def judge(objects: Sequence[PlatformObject], kubernetes_version: str) -> tuple[l
     reported: set[str] = set()
     unchecked: dict[str, list[PlatformObject]] = defaultdict(list)
     judged = 0
-    for item, (at, template) in ((i, found) for i in objects for found in pod_templates(i.object)):
+    serving = ServingModel.of(objects)
+    modelled: set[str] = set()
+    for item in objects:
+        templates = pod_templates(item, serving)
+        if isinstance(templates, str) or not templates:
+            continue
+        if group_of(str(item.object.get("apiVersion", ""))) not in ("", "apps", "batch"):
+            modelled.add(item.ref)
         namespace = item.namespace or "default"
         policy = policies.get(namespace) or policy_from_labels(
             namespace, {}, cluster_minor, "not created by the platform"
@@ -249,27 +259,28 @@ def judge(objects: Sequence[PlatformObject], kubernetes_version: str) -> tuple[l
         if policy.name not in reported:
             reported.add(policy.name)
             findings += [Finding(STAGE, f"Namespace {policy.name}", problem) for problem in policy.problems]
-        if policy.defaulted:
-            unchecked[namespace].append(item)
-        judged += 1
-        pod_json = json.dumps(template, sort_keys=True)
-        added: frozenset[str] = frozenset()
-        try:
-            for injector in injectors:
-                pod_json, added = _injected(injector, pod_json, namespace, policy.labels_json)
-                if added:
-                    break
-        except SidecarModelError as error:
-            findings.append(Finding(STAGE, item.ref, f"{at}metadata.annotations: {error}"))
-            continue
-        try:
-            violations = _judged(pod_json, policy.level, policy.version, at)
-        except pod_security.UnmodelledVersion as error:
-            findings.append(Finding(STAGE, item.ref, f"metadata.namespace: {policy.describe()}: {error}"))
-            continue
-        findings += [_finding(item, violation, policy, added) for violation in violations]
+        for at, template in templates:
+            if policy.defaulted:
+                unchecked[namespace].append(item)
+            judged += 1
+            pod_json = json.dumps(template, sort_keys=True)
+            added: frozenset[str] = frozenset()
+            try:
+                for injector in injectors:
+                    pod_json, added = _injected(injector, pod_json, namespace, policy.labels_json)
+                    if added:
+                        break
+            except SidecarModelError as error:
+                findings.append(Finding(STAGE, item.ref, f"{at}metadata.annotations: {error}"))
+                continue
+            try:
+                violations = _judged(pod_json, policy.level, policy.version, at)
+            except pod_security.UnmodelledVersion as error:
+                findings.append(Finding(STAGE, item.ref, f"metadata.namespace: {policy.describe()}: {error}"))
+                continue
+            findings += [_finding(item, violation, policy, added) for violation in violations]
     findings += [_default_advisory(namespace, items, policies) for namespace, items in sorted(unchecked.items())]
-    skipped = _custom_pod_specs(objects)
+    skipped = _custom_pod_specs(o for o in objects if o.ref not in modelled and not serving.judged_in_use(o))
     if skipped:
         findings.append(
             Finding(
@@ -318,7 +329,7 @@ def _custom_pod_specs(objects: Iterable[PlatformObject]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for item in objects:
         group = group_of(str(item.object.get("apiVersion", "")))
-        custom = "." in group and not group.endswith(".k8s.io") and (group, item.kind) not in OPERATOR_POD_TEMPLATES
+        custom = "." in group and not group.endswith(".k8s.io")
         if custom and item.kind != "CustomResourceDefinition" and _has_containers(item.object.get("spec")):
             counts[item.kind] += 1
     return dict(counts)
