@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.expand.admission import judge
 from infra.expand.platform import Platform, PlatformObject
+from infra.expand.pods import platform_pods
 from infra.expand.serving_pods import QUEUE_SECURITY_CONTEXT, ServingModel
 
 RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
@@ -155,3 +156,13 @@ def test_admission_judges_the_example_model_server_with_what_kserve_and_knative_
     findings, _ = judge(objects, platform.env.kubernetes_version)
     paths = [f.message.split(": ")[0] for f in findings if f.object_ref == served.ref]
     assert paths == ["spec.predictor.spec.containers[kserve-container].securityContext.allowPrivilegeEscalation"]
+
+
+def test_capacity_counts_the_same_predictor_pod(platforms: dict[str, Platform]) -> None:
+    platform = platforms["dev"]
+    [served] = [o for o in platform.objects if o.kind == "InferenceService"]
+    counted = platform_pods(platform.objects, platform.env.kubernetes_version)
+    [pods] = [p for p in counted.pods if p.ref == served.ref]
+    assert [c["name"] for c in pods.spec["containers"]] == ["kserve-container", "queue-proxy"]
+    assert [c["name"] for c in pods.spec["initContainers"]] == ["storage-initializer"]
+    assert pods.count == served.object["spec"]["predictor"]["minReplicas"]

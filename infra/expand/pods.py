@@ -4,8 +4,9 @@ Replicas are counted (the minimum of the HorizontalPodAutoscaler or KEDA ScaledO
 one does); a DaemonSet's pods are counted per node by the capacity model. The pods operators make from the
 platform's custom resources are counted where the resource says what they request: ECK's Elasticsearch, Kibana,
 Logstash and Beats (their pod templates), the Prometheus Operator's Prometheus and Alertmanager, CloudNativePG's
-Cluster, MinIO's Tenant, KServe's InferenceService and KubeRay's RayCluster (its head and workers with what KubeRay
-adds: infra/expand/ray_pods.py); the others are listed as not counted. Istio's proxy is added
+Cluster, MinIO's Tenant, KServe's InferenceService (its predictor with its runtime merged in and KServe's storage
+initializer: infra/expand/serving_pods.py) and KubeRay's RayCluster (its head and workers with what KubeRay adds:
+infra/expand/ray_pods.py); the others are listed as not counted. Istio's proxy is added
 to every pod its injector injects (unless the pod declares an `istio-proxy` container itself, as gateways do), with
 what the istiod values or the pod's annotations give it. Jobs and CronJobs run to completion and are not counted.
 
@@ -26,6 +27,7 @@ from infra.config.syntax.quantities import quantity
 from infra.expand.platform import PlatformObject
 from infra.expand.ray_pods import ray_cluster_pods
 from infra.expand.scope import group_of
+from infra.expand.serving_pods import ServingModel
 
 GPU = "nvidia.com/gpu"
 ZERO = Decimal(0)
@@ -215,9 +217,11 @@ def _at(spec: Mapping[str, Any], path: str) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
-def templates(obj: Mapping[str, Any]) -> list[_Template] | str | None:
-    """The pod templates of a workload or custom resource; a reason when its pods are not counted; None when it
-    makes no pods."""
+def templates(
+    obj: Mapping[str, Any], serving: ServingModel | None = None, namespace: str = "default"
+) -> list[_Template] | str | None:
+    """The pod templates of a workload or custom resource (an InferenceService's as `serving` builds its predictor,
+    in `namespace`); a reason when its pods are not counted; None when it makes no pods."""
     kind = (group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind")))
     spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
     if kind in POD_TEMPLATES:
@@ -266,11 +270,15 @@ def templates(obj: Mapping[str, Any]) -> list[_Template] | str | None:
         ]
     if kind == ("serving.kserve.io", "InferenceService"):
         predictor = _at(spec, "predictor")
-        model = predictor.get("model") if isinstance(predictor.get("model"), Mapping) else None
-        pod = {"metadata": {}, "spec": {**predictor, "containers": [model] if model else predictor.get("containers")}}
         low = _count(predictor.get("minReplicas"))
-        note = f"scales {low}..{predictor['maxReplicas']}; " if "maxReplicas" in predictor else ""
-        return [_Template("spec.predictor", pod, low, note=note + "KServe's queue-proxy is not counted")]
+        scales = f"scales {low}..{predictor['maxReplicas']}; " if "maxReplicas" in predictor else ""
+        built = serving.predictor_pod(obj, namespace) if serving is not None else "no runtimes given"
+        if isinstance(built, str):  # not modelled: the predictor's own fields, the model as its container
+            model = predictor.get("model") if isinstance(predictor.get("model"), Mapping) else None
+            containers = [model] if model else predictor.get("containers")
+            built = {"metadata": {}, "spec": {**predictor, "containers": containers}}
+        note = scales + "Knative's queue-proxy requests what the Knative operator's defaults give it, not counted"
+        return [_Template("spec.predictor", built, low, note=note)]
     if kind == ("ray.io", "RayCluster"):
         return [
             _Template(f"{pods.path}.spec", pods.template, pods.count, note=pods.note) for pods in ray_cluster_pods(spec)
@@ -309,8 +317,9 @@ def platform_pods(objects: Sequence[PlatformObject], kubernetes_version: str) ->
     proxies = _ProxyModel(objects, kubernetes_version)
     if proxies.problem:
         counted.not_counted.append(("Istio's proxies", PROXY, proxies.problem))
+    serving = ServingModel.of(objects)
     for item in objects:
-        found = templates(item.object)
+        found = templates(item.object, serving, item.namespace or "default")
         if found is None:
             continue
         if isinstance(found, str):
