@@ -456,7 +456,16 @@ def test_custom_resources_with_pod_specs_are_counted_as_not_judged() -> None:
         "metadata": {"name": "iris", "namespace": "serving"},
         "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://models/iris"}}},
     }
-    findings, judged = judge([PlatformObject(STACK, es, "t"), PlatformObject("serving", isvc, "t")], "1.34")
+    # An Application's chart values may name containers: the expansion renders and judges those pods, not this.
+    values = {"prometheus": {"prometheusSpec": {"containers": [{"name": "thanos-sidecar"}]}}}
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "kube-prometheus-stack", "namespace": "argocd"},
+        "spec": {"source": {"helm": {"valuesObject": values}}},
+    }
+    objects = [PlatformObject(STACK, es, "t"), PlatformObject("serving", isvc, "t"), PlatformObject(STACK, app, "t")]
+    findings, judged = judge(objects, "1.34")
     assert judged == 0
     assert [(f.severity, f.message.split(": ")[-1]) for f in findings] == [
         ("advisory", "1 Elasticsearch, 1 InferenceService")

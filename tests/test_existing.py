@@ -167,6 +167,25 @@ def test_kubeflow_needs_the_gateway_its_manifests_select() -> None:
     assert "components.istio.existing.gatewayLabels" in report
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("prometheus", {"retention": "30d"}),
+        ("alertmanager", {"replicas": 2}),
+        ("grafana", {"enabled": False}),
+        ("alerting", stack_config("prod")["components"]["monitoring"]["alerting"]),
+    ],
+)
+def test_an_existing_prometheus_refuses_the_settings_of_the_one_the_stack_would_install(
+    setting: str, value: dict[str, Any]
+) -> None:
+    platform = elsewhere_gateway()
+    platform["components"]["monitoring"][setting] = value
+    report = violations(platform)
+    assert f"components.monitoring.{setting}: is not used with components.monitoring.existing" in report
+    load(elsewhere_gateway())  # without it, the example loads
+
+
 def test_an_existing_istio_needs_the_istio_ingress() -> None:
     platform = copy.deepcopy(stack_config(EXAMPLE))
     platform["ingress"] = {"provider": "traefik"}

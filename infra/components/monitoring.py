@@ -185,7 +185,7 @@ class MonitoringSettings(Settings):
     existing: ExistingMonitoring | None = None
     """The cluster already runs the Prometheus Operator and a Prometheus: the stack installs no kube-prometheus-stack
     (so no Grafana, dashboards or Alertmanager routes of its own) and labels its ServiceMonitors, PodMonitors and
-    alert rules for that Prometheus."""
+    alert rules for that Prometheus. `prometheus`, `alertmanager`, `grafana` and `alerting` are then refused."""
 
 
 class Monitoring(PlatformComponent):

@@ -472,6 +472,30 @@ def existing_components_are_not_pinned(env: Environment) -> Iterator[Violation]:
 
 
 @rule
+def an_existing_prometheus_takes_no_settings_of_the_one_the_stack_installs(env: Environment) -> Iterator[Violation]:
+    """With an existing Prometheus the stack installs no kube-prometheus-stack, so its sizing, Grafana and alert
+    routing would go nowhere: refused rather than silently ignored (those are configured where that Prometheus
+    is)."""
+    monitoring = env.components.monitoring
+    if monitoring.existing is None:
+        return
+    defaults = type(monitoring)()
+    for name, where in (("prometheus", "Prometheus"), ("alertmanager", "Alertmanager"), ("grafana", "Grafana")):
+        if getattr(monitoring, name) != getattr(defaults, name):
+            yield Violation(
+                at("components", "monitoring", name),
+                f"is not used with components.monitoring.existing: the stack installs no {where} of its own; "
+                "configure the cluster's own, or remove existing",
+            )
+    if monitoring.alerting != defaults.alerting:
+        yield Violation(
+            at("components", "monitoring", "alerting"),
+            "is not used with components.monitoring.existing: the stack installs no Alertmanager to route alerts; "
+            "route the platform's alerts in the cluster's own Alertmanager, or remove existing",
+        )
+
+
+@rule
 def kubeflow_fits_the_existing_istio(env: Environment) -> Iterator[Violation]:
     """Kubeflow's upstream manifests select the ingress gateway by `istio: ingressgateway` in istio-system, and
     the sign-in needs the ext_authz provider the stack writes into the mesh config of the Istio it installs."""

@@ -329,7 +329,8 @@ def _custom_pod_specs(objects: Iterable[PlatformObject]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for item in objects:
         group = group_of(str(item.object.get("apiVersion", "")))
-        custom = "." in group and not group.endswith(".k8s.io")
+        # An Argo CD Application's spec holds chart values, whose pods the expansion renders and judges.
+        custom = "." in group and not group.endswith(".k8s.io") and group != "argoproj.io"
         if custom and item.kind != "CustomResourceDefinition" and _has_containers(item.object.get("spec")):
             counts[item.kind] += 1
     return dict(counts)
