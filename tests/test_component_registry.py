@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 from typing import Annotated
 
 import pytest
@@ -114,3 +116,29 @@ def test_a_settings_key_declared_twice_is_refused() -> None:
 
     with pytest.raises(ValueError, match=r"components.widget_server is declared twice"):
         assembled_components((Widget, OtherWidget))
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "infra.config",
+        "infra.config.model",
+        "infra.catalog",
+        "infra.compat",
+        "infra.components.kubeflow",
+        "infra.components.monitoring",
+        "infra.platform.component",
+        "infra.cluster",
+        "infra.observability.alertmanager",
+    ],
+)
+def test_any_module_imports_first_in_a_new_process(first: str) -> None:
+    """The layering that lets config gather from the components: component, platform, observability and cluster
+    modules read the catalog and the Environment only when they run, so no import order trips over a cycle."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {first}; from infra.config.model import Environment, Components"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]
