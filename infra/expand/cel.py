@@ -9,21 +9,24 @@ Each rule sits on a schema node; it is evaluated once for every value that node 
 
 Transition rules (those reading `oldSelf`) are evaluated only on update, so never here. A rule that cannot be
 evaluated on the resource (a key it reads without `has()`, a type it does not expect) fails, as the API server
-refuses such a resource. Kubernetes' CEL libraries are partly provided (the string, list and regex functions below);
-a rule that calls another (quantity, URL, IP, authorizer, format), or that this evaluator cannot parse, is not
-judged and is reported as such (`Unjudged`), never counted as passing.
+refuses such a resource. Kubernetes' CEL libraries are partly provided (the string, list, regex, URL and IP/CIDR
+functions below); a rule that calls another (quantity, authorizer, format), or that this evaluator cannot parse, is
+not judged and is reported as such (`Unjudged`), never counted as passing. Every rule of every CRD the platform
+installs uses only what is provided (tests/test_cel.py holds that).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 import celpy
-from celpy import celtypes
+from celpy import celtypes, evaluation
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
 _UNKNOWN_FUNCTION = "undeclared reference"
@@ -49,6 +52,8 @@ class Judgement:
 
 
 # --- Kubernetes' CEL libraries (k8s.io/apiserver/pkg/cel/library and cel-go's strings extension) -------------------
+# Strings, lists, regular expressions, URLs (url, isURL and the URL's getters) and the IP and CIDR checks (isIP,
+# isCIDR). Not provided: quantity, the ip() and cidr() objects, semver, format and the authorizer.
 
 
 def _lower_ascii(text: str) -> celtypes.StringType:
@@ -138,7 +143,100 @@ def _find_all(text: str, pattern: str, limit: int = -1) -> celtypes.ListType:
     return celtypes.ListType(found if limit < 0 else found[:limit])
 
 
+@dataclass(frozen=True)
+class _Url:
+    """A URL as Kubernetes' URL library holds it (Go's url.ParseRequestURI)."""
+
+    scheme: str
+    host: str
+    path: str
+    query: str
+
+
+def _parse_request_uri(text: str) -> _Url | None:
+    """Go's url.ParseRequestURI: an absolute URI (with a scheme) or an absolute path, no fragment, no control
+    characters or spaces in it; None where Go refuses it."""
+    if not text or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        return None
+    scheme_match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", text)
+    if scheme_match is None:
+        if not text.startswith("/"):
+            return None
+        path, _, query = text.partition("?")
+        return _Url("", "", path, query)
+    rest = text[scheme_match.end() :]
+    host = ""
+    if rest.startswith("//"):
+        authority, slash, tail = rest[2:].partition("/")
+        rest = slash + tail
+        host = authority.rpartition("@")[2]
+        if host.startswith("[") and "]" not in host:
+            return None
+    path, _, query = rest.partition("?")
+    return _Url(scheme_match.group(1), host, path, query)
+
+
+def _url(text: str) -> _Url:
+    parsed = _parse_request_uri(text)
+    if parsed is None:
+        raise ValueError(f"URL parse error during conversion from string: {text}")
+    return parsed
+
+
+def _is_url(text: str) -> celtypes.BoolType:
+    return celtypes.BoolType(_parse_request_uri(text) is not None)
+
+
+def _hostname(url: _Url) -> celtypes.StringType:
+    host = url.host
+    if host.startswith("["):
+        return celtypes.StringType(host[1 : host.index("]")])
+    return celtypes.StringType(host.rpartition(":")[0] if ":" in host else host)
+
+
+def _port(url: _Url) -> celtypes.StringType:
+    tail = url.host[url.host.index("]") + 1 :] if url.host.startswith("[") else url.host
+    return celtypes.StringType(tail.rpartition(":")[2] if ":" in tail else "")
+
+
+def _query(url: _Url) -> celtypes.MapType:
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(url.query, keep_blank_values=True):
+        values.setdefault(name, []).append(value)
+    return celpy.json_to_cel(values)
+
+
+def _is_ip(text: str) -> celtypes.BoolType:
+    """Kubernetes' isIP: an IPv4 or IPv6 address, without a zone."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return celtypes.BoolType(False)
+    return celtypes.BoolType("%" not in text)
+
+
+def _is_cidr(text: str) -> celtypes.BoolType:
+    """Kubernetes' isCIDR: an address and a prefix length (host bits may be set, as netip.ParsePrefix allows)."""
+    if "/" not in text or "%" in text:
+        return celtypes.BoolType(False)
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return celtypes.BoolType(False)
+    return celtypes.BoolType(True)
+
+
 KUBERNETES_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "url": _url,
+    "isURL": _is_url,
+    "getScheme": lambda url: celtypes.StringType(url.scheme),
+    "getHost": lambda url: celtypes.StringType(url.host),
+    "getHostname": _hostname,
+    "getPort": _port,
+    "getEscapedPath": lambda url: celtypes.StringType(url.path),
+    "getQuery": _query,
+    "isIP": _is_ip,
+    "isCIDR": _is_cidr,
     "lowerAscii": _lower_ascii,
     "upperAscii": _upper_ascii,
     "charAt": _char_at,
@@ -169,6 +267,26 @@ def _program(expression: str) -> celpy.Runner | str:
         return environment.program(environment.compile(expression), functions=KUBERNETES_FUNCTIONS)
     except celpy.CELParseError as error:
         return f"{_NOT_PROVIDED}for what this evaluator cannot parse: {str(error).splitlines()[0]}"
+
+
+MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
+
+
+def missing_functions(expression: str) -> set[str]:
+    """The functions and methods `expression` calls that neither CEL, its macros nor the libraries here provide
+    (what would leave the rule unjudged); {"(parse)"} when it does not parse."""
+    environment = celpy.Environment()
+    try:
+        tree = environment.compile(expression)
+    except celpy.CELParseError:
+        return {"(parse)"}
+    called = set()
+    for node in tree.iter_subtrees():
+        if node.data in ("ident_arg", "member_dot_arg"):
+            names = [child for child in node.children if isinstance(child, str)]  # the name tokens
+            called.update(str(name) for name in names)
+    known = set(evaluation.base_functions) | set(KUBERNETES_FUNCTIONS) | MACROS
+    return called - known
 
 
 def _evaluate(expression: str, value: Any) -> Any:
