@@ -120,6 +120,12 @@ def test_raw_deployments_have_no_queue_proxy_and_a_namespaced_runtime_comes_firs
     raw["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": "RawDeployment"}
     pod = model_of().predictor_pod(raw, "ml")
     assert isinstance(pod, dict) and [c["name"] for c in pod["spec"]["containers"]] == ["kserve-container"]
+    # The cluster-wide default decides where the predictor names no mode.
+    standard = copy.deepcopy(CONFIG.object)
+    standard["data"]["deploy"] = json.dumps({"defaultDeploymentMode": "Standard"})
+    serving = ServingModel.of([RUNTIME, STORAGE, PlatformObject("kserve", standard, "config.yaml")])
+    pod = serving.predictor_pod(isvc(MODEL), "ml")
+    assert isinstance(pod, dict) and [c["name"] for c in pod["spec"]["containers"]] == ["kserve-container"]
     own_spec = copy.deepcopy(RUNTIME.object["spec"])
     own_spec["containers"][0]["image"] = "team/sklearn:1"
     own = obj("ServingRuntime", "sklearn", own_spec, namespace="ml")

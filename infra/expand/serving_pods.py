@@ -8,8 +8,9 @@
 - Its pod webhook adds the `storage-initializer` init container where the model has a `storageUri` (other than an
   `oci://` model car): the image and resources of `inferenceservice-config`'s `storageInitializer`, merged with the
   container of the first enabled ClusterStorageContainer whose `supportedUriFormats` match the URI.
-- In Serverless mode (the default; not with the `serving.kserve.io/deploymentMode` annotation `RawDeployment` or
-  `Standard`), Knative Serving adds its `queue-proxy` with its fixed restricted securityContext (queue.go).
+- In Serverless (`Knative`) mode, the predictor's `serving.kserve.io/deploymentMode` annotation or else
+  inferenceservice-config's `deploy.defaultDeploymentMode`, Knative Serving adds its `queue-proxy` with its fixed
+  restricted securityContext (queue.go); not in RawDeployment (`Standard`) mode.
 
 Istio's sidecar is added afterwards by the admission stage's injection model, as for every pod. A predictor with a
 logger, a batcher or no named runtime is not modelled (KServe would add its agent, or pick a runtime by format).
@@ -32,7 +33,8 @@ USER_CONTAINER = "kserve-container"
 STORAGE_INITIALIZER = "storage-initializer"
 QUEUE_PROXY = "queue-proxy"
 RUNTIME_POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "volumes", "imagePullSecrets", "schedulerName")
-NOT_SERVERLESS = ("RawDeployment", "Standard")
+SERVERLESS = ("Serverless", "Knative")
+"""Deployment modes in which Knative Serving runs the predictor (KServe 0.20 calls the default `Knative`)."""
 QUEUE_SECURITY_CONTEXT = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -63,6 +65,8 @@ class ServingModel:
     """Runtime specs by (namespace, name); a ClusterServingRuntime's namespace is ``."""
     storage_containers: list[Mapping[str, Any]] = field(default_factory=list)
     storage_initializer: Mapping[str, Any] = field(default_factory=dict)
+    default_mode: str = "Serverless"
+    """inferenceservice-config's `deploy.defaultDeploymentMode`: the mode of a predictor that names none."""
     used: set[tuple[str, str]] = field(default_factory=set)
     """The runtimes of the predictor pods modelled so far, as (namespace, name) keys of `runtimes`."""
 
@@ -83,9 +87,13 @@ class ServingModel:
                 if not item.object.get("disabled"):
                     model.storage_containers.append(spec)
             elif item.kind == "ConfigMap" and item.name == CONFIG_MAP:
-                text = (item.object.get("data") or {}).get("storageInitializer")
-                if isinstance(text, str):
-                    model.storage_initializer = json.loads(text)
+                data = item.object.get("data") or {}
+                if isinstance(data.get("storageInitializer"), str):
+                    model.storage_initializer = json.loads(data["storageInitializer"])
+                if isinstance(data.get("deploy"), str):
+                    model.default_mode = str(
+                        json.loads(data["deploy"]).get("defaultDeploymentMode", model.default_mode)
+                    )
         return model
 
     def runtime(self, namespace: str, name: str) -> Mapping[str, Any] | None:
@@ -135,7 +143,7 @@ class ServingModel:
         if isinstance(storage_uri, str) and not storage_uri.startswith("oci://"):
             pod.setdefault("initContainers", []).append(self._storage_initializer(storage_uri))
         annotations = (isvc.get("metadata") or {}).get("annotations") or {}
-        if annotations.get("serving.kserve.io/deploymentMode") not in NOT_SERVERLESS:
+        if annotations.get("serving.kserve.io/deploymentMode", self.default_mode) in SERVERLESS:
             pod.setdefault("containers", []).append(
                 {"name": QUEUE_PROXY, "securityContext": copy.deepcopy(QUEUE_SECURITY_CONTEXT)}
             )
