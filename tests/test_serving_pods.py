@@ -97,7 +97,11 @@ def test_the_predictor_pod_merges_runtime_and_model_and_gets_what_kserve_and_kna
     assert user["securityContext"] == {"runAsNonRoot": True, "privileged": False, **RESTRICTED}
     assert user["resources"] == {"requests": {"cpu": "1"}, "limits": {"cpu": "2"}}
     assert "storageUri" not in user and "runtime" not in user
-    assert queue == {"name": "queue-proxy", "securityContext": QUEUE_SECURITY_CONTEXT}
+    assert queue == {
+        "name": "queue-proxy",
+        "resources": {"requests": {"cpu": "25m"}},
+        "securityContext": QUEUE_SECURITY_CONTEXT,
+    }
     (storage,) = spec["initContainers"]
     assert storage["name"] == "storage-initializer" and storage["securityContext"] == RESTRICTED
     assert storage["resources"]["requests"] == {"cpu": "100m", "memory": "100Mi"}
@@ -172,3 +176,28 @@ def test_capacity_counts_the_same_predictor_pod(platforms: dict[str, Platform]) 
     assert [c["name"] for c in pods.spec["containers"]] == ["kserve-container", "queue-proxy"]
     assert [c["name"] for c in pods.spec["initContainers"]] == ["storage-initializer"]
     assert pods.count == served.object["spec"]["predictor"]["minReplicas"]
+
+
+def test_the_queue_proxy_requests_what_the_knative_serving_config_gives_it() -> None:
+    pod = model_of().predictor_pod(isvc(MODEL), "ml")
+    assert isinstance(pod, dict) and pod["spec"]["containers"][1]["resources"] == {"requests": {"cpu": "25m"}}
+    knative = PlatformObject(
+        "knative",
+        {
+            "apiVersion": "operator.knative.dev/v1beta1",
+            "kind": "KnativeServing",
+            "metadata": {"name": "knative-serving", "namespace": "knative-serving"},
+            "spec": {
+                "config": {
+                    "deployment": {"queue-sidecar-memory-request": "100Mi"},
+                    "features": {"queueproxy.resource-defaults": "enabled"},
+                }
+            },
+        },
+        "knative.yaml",
+    )
+    pod = model_of(knative).predictor_pod(isvc(MODEL), "ml")
+    assert isinstance(pod, dict) and pod["spec"]["containers"][1]["resources"] == {
+        "requests": {"cpu": "25m", "memory": "100Mi"},
+        "limits": {"cpu": "1000m", "memory": "800Mi"},
+    }

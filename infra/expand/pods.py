@@ -271,14 +271,14 @@ def templates(
     if kind == ("serving.kserve.io", "InferenceService"):
         predictor = _at(spec, "predictor")
         low = _count(predictor.get("minReplicas"))
-        scales = f"scales {low}..{predictor['maxReplicas']}; " if "maxReplicas" in predictor else ""
+        notes = [f"scales {low}..{predictor['maxReplicas']}"] if "maxReplicas" in predictor else []
         built = serving.predictor_pod(obj, namespace) if serving is not None else "no runtimes given"
         if isinstance(built, str):  # not modelled: the predictor's own fields, the model as its container
+            notes.append(f"{built}: its own fields only, without what KServe and Knative add")
             model = predictor.get("model") if isinstance(predictor.get("model"), Mapping) else None
             containers = [model] if model else predictor.get("containers")
             built = {"metadata": {}, "spec": {**predictor, "containers": containers}}
-        note = scales + "Knative's queue-proxy requests what the Knative operator's defaults give it, not counted"
-        return [_Template("spec.predictor", built, low, note=note)]
+        return [_Template("spec.predictor", built, low, note="; ".join(notes))]
     if kind == ("ray.io", "RayCluster"):
         return [
             _Template(f"{pods.path}.spec", pods.template, pods.count, note=pods.note) for pods in ray_cluster_pods(spec)

@@ -10,7 +10,8 @@
   container of the first enabled ClusterStorageContainer whose `supportedUriFormats` match the URI.
 - In Serverless (`Knative`) mode, the predictor's `serving.kserve.io/deploymentMode` annotation or else
   inferenceservice-config's `deploy.defaultDeploymentMode`, Knative Serving adds its `queue-proxy` with its fixed
-  restricted securityContext (queue.go); not in RawDeployment (`Standard`) mode.
+  restricted securityContext and the resources the KnativeServing's config-deployment gives it (25m CPU requested
+  by default: queue.go, createQueueResources); not in RawDeployment (`Standard`) mode.
 
 Istio's sidecar is added afterwards by the admission stage's injection model, as for every pod. A predictor with a
 logger, a batcher or no named runtime is not modelled (KServe would add its agent, or pick a runtime by format).
@@ -43,6 +44,24 @@ QUEUE_SECURITY_CONTEXT = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 CONFIG_MAP = "inferenceservice-config"
+# Knative Serving 1.23's config-deployment keys for the queue-proxy's resources (pkg/deployment/config.go), by the
+# resource and bound they set; only the CPU request has a default unless the queueproxy.resource-defaults feature
+# is enabled.
+QUEUE_RESOURCE_KEYS = {
+    ("requests", "cpu"): "queue-sidecar-cpu-request",
+    ("requests", "memory"): "queue-sidecar-memory-request",
+    ("requests", "ephemeral-storage"): "queue-sidecar-ephemeral-storage-request",
+    ("limits", "cpu"): "queue-sidecar-cpu-limit",
+    ("limits", "memory"): "queue-sidecar-memory-limit",
+    ("limits", "ephemeral-storage"): "queue-sidecar-ephemeral-storage-limit",
+}
+QUEUE_CPU_REQUEST = "25m"
+QUEUE_RESOURCE_DEFAULTS = {
+    ("requests", "cpu"): "25m",
+    ("requests", "memory"): "400Mi",
+    ("limits", "cpu"): "1000m",
+    ("limits", "memory"): "800Mi",
+}
 
 
 def merged(base: Any, override: Any) -> Any:
@@ -65,6 +84,8 @@ class ServingModel:
     """Runtime specs by (namespace, name); a ClusterServingRuntime's namespace is ``."""
     storage_containers: list[Mapping[str, Any]] = field(default_factory=list)
     storage_initializer: Mapping[str, Any] = field(default_factory=dict)
+    queue_resources: Mapping[str, Any] = field(default_factory=lambda: {"requests": {"cpu": QUEUE_CPU_REQUEST}})
+    """The queue-proxy's resources, as the KnativeServing's `config.deployment` and `config.features` set them."""
     default_mode: str = "Serverless"
     """inferenceservice-config's `deploy.defaultDeploymentMode`: the mode of a predictor that names none."""
     used: set[tuple[str, str]] = field(default_factory=set)
@@ -86,6 +107,8 @@ class ServingModel:
             elif group == GROUP and item.kind == "ClusterStorageContainer" and isinstance(spec, Mapping):
                 if not item.object.get("disabled"):
                     model.storage_containers.append(spec)
+            elif (group, item.kind) == ("operator.knative.dev", "KnativeServing") and isinstance(spec, Mapping):
+                model.queue_resources = _queue_resources(spec.get("config") or {})
             elif item.kind == "ConfigMap" and item.name == CONFIG_MAP:
                 data = item.object.get("data") or {}
                 if isinstance(data.get("storageInitializer"), str):
@@ -144,9 +167,12 @@ class ServingModel:
             pod.setdefault("initContainers", []).append(self._storage_initializer(storage_uri))
         annotations = (isvc.get("metadata") or {}).get("annotations") or {}
         if annotations.get("serving.kserve.io/deploymentMode", self.default_mode) in SERVERLESS:
-            pod.setdefault("containers", []).append(
-                {"name": QUEUE_PROXY, "securityContext": copy.deepcopy(QUEUE_SECURITY_CONTEXT)}
-            )
+            queue = {
+                "name": QUEUE_PROXY,
+                "resources": copy.deepcopy(dict(self.queue_resources)),
+                "securityContext": copy.deepcopy(QUEUE_SECURITY_CONTEXT),
+            }
+            pod.setdefault("containers", []).append(queue)
         labels = {**((isvc.get("metadata") or {}).get("labels") or {}), **(predictor.get("labels") or {})}
         return {
             "metadata": {"labels": labels, "annotations": dict(predictor.get("annotations") or {})},
@@ -200,3 +226,21 @@ def _supports(storage: Mapping[str, Any], uri: str) -> bool:
         if "regex" in form and re.search(str(form["regex"]), uri):  # Go's MatchString: unanchored
             return True
     return False
+
+
+def _queue_resources(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Knative's createQueueResources with the service's config-deployment and features (no per-service
+    annotations): each key set wins, else the default where there is one."""
+    deployment = config.get("deployment") or {}
+    features = config.get("features") or {}
+    defaults = (
+        QUEUE_RESOURCE_DEFAULTS
+        if str(features.get("queueproxy.resource-defaults", "")).lower() == "enabled"
+        else {("requests", "cpu"): QUEUE_CPU_REQUEST}
+    )
+    resources: dict[str, Any] = {}
+    for (bound, name), key in QUEUE_RESOURCE_KEYS.items():
+        value = deployment.get(key, defaults.get((bound, name)))
+        if value:
+            resources.setdefault(bound, {})[name] = str(value)
+    return resources
