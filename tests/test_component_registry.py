@@ -4,7 +4,6 @@ settings are gathered from the registered modules."""
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from infra.components import (
     EVERY_COMPONENT,
     ONPREM_SERVICE_MODULES,
     component_of,
+    defined_components,
 )
 from infra.config.model import Components, assembled_components
 from infra.config.settings.common import ComponentSettings, Settings
@@ -30,15 +30,6 @@ from infra.platform.component import ComponentSpec, PlatformComponent
 from infra.sources import Chart
 
 REGISTERED = (BOOTSTRAP_MODULE, *COMPONENT_MODULES, *ONPREM_SERVICE_MODULES)
-
-
-def defined_components(module_name: str) -> list[type[PlatformComponent]]:
-    module = importlib.import_module(f"infra.components.{module_name}")
-    return [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, PlatformComponent) and value.__module__ == module.__name__
-    ]
 
 
 def test_every_module_that_defines_a_component_is_registered_once() -> None:

@@ -46,14 +46,19 @@ ONPREM_SERVICE_MODULES = ("metallb", "minio", "cloudnative_pg", "harbor", "nats"
 """The on-prem replacements of cloud services, which the on-prem cluster layer adds (infra/cluster/onprem.py)."""
 
 
-def component_of(module_name: str) -> type[PlatformComponent]:
-    """The one PlatformComponent subclass infra/components/<module_name>.py defines."""
+def defined_components(module_name: str) -> list[type[PlatformComponent]]:
+    """The PlatformComponent subclasses infra/components/<module_name>.py defines (not those it imports)."""
     module = import_module(f"{__name__}.{module_name}")
-    defined = [
+    return [
         value
         for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, PlatformComponent) and value.__module__ == module.__name__
     ]
+
+
+def component_of(module_name: str) -> type[PlatformComponent]:
+    """The one PlatformComponent subclass infra/components/<module_name>.py defines."""
+    defined = defined_components(module_name)
     if len(defined) != 1:
         names = ", ".join(sorted(component.__name__ for component in defined)) or "none"
         raise TypeError(
@@ -75,4 +80,5 @@ __all__ = [
     "EVERY_COMPONENT",
     "ONPREM_SERVICES",
     "component_of",
+    "defined_components",
 ]

@@ -480,19 +480,19 @@ def an_existing_prometheus_takes_no_settings_of_the_one_the_stack_installs(env: 
     if monitoring.existing is None:
         return
     defaults = type(monitoring)()
-    for name, where in (("prometheus", "Prometheus"), ("alertmanager", "Alertmanager"), ("grafana", "Grafana")):
+    unused = {
+        "prometheus": "the stack installs no Prometheus of its own; configure the cluster's own",
+        "alertmanager": "the stack installs no Alertmanager of its own; configure the cluster's own",
+        "grafana": "the stack installs no Grafana of its own; configure the cluster's own",
+        "alerting": "the stack installs no Alertmanager to route alerts; route the platform's alerts in the cluster's "
+        "own Alertmanager",
+    }
+    for name, instead in unused.items():
         if getattr(monitoring, name) != getattr(defaults, name):
             yield Violation(
                 at("components", "monitoring", name),
-                f"is not used with components.monitoring.existing: the stack installs no {where} of its own; "
-                "configure the cluster's own, or remove existing",
+                f"is not used with components.monitoring.existing: {instead}, or remove existing",
             )
-    if monitoring.alerting != defaults.alerting:
-        yield Violation(
-            at("components", "monitoring", "alerting"),
-            "is not used with components.monitoring.existing: the stack installs no Alertmanager to route alerts; "
-            "route the platform's alerts in the cluster's own Alertmanager, or remove existing",
-        )
 
 
 @rule

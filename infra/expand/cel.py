@@ -260,13 +260,23 @@ KUBERNETES_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 @cache
-def _program(expression: str) -> celpy.Runner | str:
-    """The compiled expression, or why it cannot be compiled."""
+def _parsed(expression: str) -> tuple[celpy.Environment, Any] | str:
+    """The expression's parse tree (with the environment that parsed it), or why it does not parse."""
     environment = celpy.Environment()
     try:
-        return environment.program(environment.compile(expression), functions=KUBERNETES_FUNCTIONS)
+        return environment, environment.compile(expression)
     except celpy.CELParseError as error:
         return f"{_NOT_PROVIDED}for what this evaluator cannot parse: {str(error).splitlines()[0]}"
+
+
+@cache
+def _program(expression: str) -> celpy.Runner | str:
+    """The compiled expression, or why it cannot be compiled."""
+    parsed = _parsed(expression)
+    if isinstance(parsed, str):
+        return parsed
+    environment, tree = parsed
+    return environment.program(tree, functions=KUBERNETES_FUNCTIONS)
 
 
 MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
@@ -275,12 +285,11 @@ MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
 def missing_functions(expression: str) -> set[str]:
     """The functions and methods `expression` calls that neither CEL, its macros nor the libraries here provide
     (what would leave the rule unjudged); {"(parse)"} when it does not parse."""
-    environment = celpy.Environment()
-    try:
-        tree = environment.compile(expression)
-    except celpy.CELParseError:
+    parsed = _parsed(expression)
+    if isinstance(parsed, str):
         return {"(parse)"}
     called = set()
+    _, tree = parsed
     for node in tree.iter_subtrees():
         if node.data in ("ident_arg", "member_dot_arg"):
             names = [child for child in node.children if isinstance(child, str)]  # the name tokens
